@@ -1,0 +1,106 @@
+"""Finding and validating safetensors files without reading their tensor data.
+
+Reading only the JSON header lets the loader check names, shapes and file completeness
+before any multi-gigabyte data is touched, so a truncated download is a one-line error
+instead of a crash half way through loading.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import WeightsError
+
+# safetensors dtype tags -> bytes per element
+_DTYPE_SIZES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4,
+    "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    file: Path
+    dtype: str
+    shape: tuple[int, ...]
+
+
+def read_header(path: Path) -> dict[str, TensorInfo]:
+    """Parse one safetensors header and check the file holds every byte it promises."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            raw = f.read(8)
+            if len(raw) < 8:
+                raise WeightsError(f"{path}: truncated or empty safetensors file ({size} bytes)")
+            (n,) = struct.unpack("<Q", raw)
+            if n > min(_MAX_HEADER, size - 8):
+                raise WeightsError(f"{path}: corrupt or truncated safetensors header")
+            header = json.loads(f.read(n))
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read ({e.strerror or e})") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{path}: corrupt safetensors header (not JSON)") from e
+    if not isinstance(header, dict):
+        raise WeightsError(f"{path}: corrupt safetensors header")
+
+    out: dict[str, TensorInfo] = {}
+    end_max = 0
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape = meta["dtype"], tuple(int(d) for d in meta["shape"])
+            begin, end = (int(x) for x in meta["data_offsets"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise WeightsError(f"{path}: corrupt header entry for tensor '{name}'") from e
+        n_el = 1
+        for d in shape:
+            n_el *= d
+        if dtype in _DTYPE_SIZES and end - begin != n_el * _DTYPE_SIZES[dtype]:
+            raise WeightsError(f"{path}: tensor '{name}' has inconsistent size in the header")
+        end_max = max(end_max, end)
+        out[name] = TensorInfo(path, dtype, shape)
+    if 8 + n + end_max > size:
+        missing = 8 + n + end_max - size
+        raise WeightsError(
+            f"{path}: file is truncated ({missing} bytes missing); re-download or re-convert it"
+        )
+    return out
+
+
+def index_files(files: list[Path]) -> dict[str, TensorInfo]:
+    """Headers of several shards merged; a tensor present in two shards is an error."""
+    index: dict[str, TensorInfo] = {}
+    for path in files:
+        for name, info in read_header(path).items():
+            if name in index:
+                raise WeightsError(
+                    f"tensor '{name}' appears in both {index[name].file.name} and {path.name}"
+                )
+            index[name] = info
+    return index
+
+
+def shard_files(folder: Path, single: str, index_name: str) -> list[Path]:
+    """The weight files of a folder: ``single`` if present, else the shards listed in the index."""
+    if (folder / single).is_file():
+        return [folder / single]
+    index_path = folder / index_name
+    if not index_path.is_file():
+        return []
+    try:
+        weight_map = json.loads(index_path.read_text())["weight_map"]
+        names = sorted(set(weight_map.values()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise WeightsError(f"{index_path}: unreadable shard index") from e
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise WeightsError(f"{folder}: shard '{missing[0]}' listed in {index_name} is missing")
+    return [folder / n for n in names]

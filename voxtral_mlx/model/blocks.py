@@ -1,0 +1,89 @@
+"""Building blocks shared by the audio encoder and the text decoder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx_lm.models.base import create_causal_mask
+from mlx_lm.models.cache import KVCache, RotatingKVCache
+
+
+def make_cache(window: int | None):
+    """A KV cache for one attention layer: rotating (bounded) when the layer has a sliding window."""
+    return RotatingKVCache(max_size=window) if window else KVCache()
+
+
+def attention_mask(n: int, cache: Any, window: int | None) -> mx.array | str | None:
+    """Mask for ``n`` new queries, matching what ``cache`` will hold after this update.
+
+    A key ``k`` is visible to query ``q`` iff ``q - window < k <= q`` (transformers' sliding-window
+    semantics: ``window`` keys including the query itself). Without a cache the queries are
+    positions ``0..n-1``.
+    """
+    if cache is None:
+        if window is None or n <= window:
+            return "causal" if n > 1 else None
+        return create_causal_mask(n, 0, window_size=window)
+    if isinstance(cache, RotatingKVCache):
+        return cache.make_mask(n, window_size=window, return_array=False)
+    return cache.make_mask(N=n, return_array=False, window_size=None)
+
+
+class Attention(nn.Module):
+    """Multi-head (or grouped-query) attention with interleaved RoPE.
+
+    RoPE is the interleaved/GPT-J pairing (``traditional=True``) that the native Mistral q/k
+    weights were trained with; transformers-layout checkpoints are un-permuted at load time.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        n_heads: int,
+        n_kv_heads: int,
+        head_dim: int,
+        rope_theta: float,
+        qv_bias: bool,
+        o_bias: bool,
+    ):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = n_heads, n_kv_heads, head_dim
+        self.rope_theta = rope_theta
+        self.scale = head_dim**-0.5
+        # The encoder checkpoint has biases on wq, wv, wo but not on wk.
+        self.wq = nn.Linear(dim, n_heads * head_dim, bias=qv_bias)
+        self.wk = nn.Linear(dim, n_kv_heads * head_dim, bias=False)
+        self.wv = nn.Linear(dim, n_kv_heads * head_dim, bias=qv_bias)
+        self.wo = nn.Linear(n_heads * head_dim, dim, bias=o_bias)
+
+    def __call__(self, x: mx.array, mask: Any, cache: Any = None) -> mx.array:
+        b, t, _ = x.shape
+        q = self.wq(x).reshape(b, t, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
+        k = self.wk(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
+        v = self.wv(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
+        offset = cache.offset if cache is not None else 0
+        q = mx.fast.rope(
+            q, self.head_dim, traditional=True, base=self.rope_theta, scale=1.0, offset=offset
+        )
+        k = mx.fast.rope(
+            k, self.head_dim, traditional=True, base=self.rope_theta, scale=1.0, offset=offset
+        )
+        if cache is not None:
+            k, v = cache.update_and_fetch(k, v)
+        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        return self.wo(out.transpose(0, 2, 1, 3).reshape(b, t, -1))
+
+
+class SwiGLU(nn.Module):
+    """``w2(silu(w1 x) * w3 x)``; the encoder's down projection (w2) carries a bias."""
+
+    def __init__(self, dim: int, hidden_dim: int, down_bias: bool):
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden_dim, bias=False)
+        self.w2 = nn.Linear(hidden_dim, dim, bias=down_bias)
+        self.w3 = nn.Linear(dim, hidden_dim, bias=False)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        return self.w2(nn.silu(self.w1(x)) * self.w3(x))

@@ -1,0 +1,342 @@
+"""Model folders: resolve (the only network call), read, rename, load and save.
+
+Checkpoint tensor names are mapped onto the model tree here and nowhere else. Three layouts:
+
+- ``native``: Mistral's release, ``params.json`` + ``consolidated.safetensors``; q/k weights are
+  already in the interleaved RoPE order our attention uses.
+- ``transformers``: ``config.json`` + ``model.safetensors`` (or shards + index); q/k weights (and
+  the encoder q bias) were permuted for rotate-half RoPE and are un-permuted here.
+- ``mlx``: what :func:`save` writes: ``params.json`` (with a ``voxtral_mlx`` block) + our own
+  tensor names in MLX layout.
+
+Loading is strict (every tensor maps onto exactly one parameter of the right shape, or is
+explicitly dropped) and lazy: ``mx.load`` memory-maps the files and arrays are materialised
+only by the final ``mx.eval``, on the calling thread (which must be the thread that will run
+the model: MLX streams belong to threads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import mlx.core as mx
+from mlx.utils import tree_flatten, tree_unflatten
+
+from .checkpoint_files import TensorInfo, index_files, shard_files
+from .config import ModelConfig
+from .errors import ConfigError, VoxtralError, WeightsError
+from .model import VoxtralRealtime
+
+DEFAULT_REPO = "mistralai/Voxtral-Mini-4B-Realtime-2602"
+# The only files a transcription needs (the repo also holds a second 8.9 GB copy of the
+# weights in transformers layout, which we never download).
+NATIVE_FILES = ("params.json", "tekken.json", "consolidated.safetensors")
+MLX_FORMAT_KEY = "voxtral_mlx"
+
+_E = r"mm_streams_embeddings\.embedding_module\.whisper_encoder\."
+_A = r"mm_streams_embeddings\.embedding_module\."
+NATIVE_NAMES: list[tuple[str, str]] = [
+    (_E + r"conv_layers\.0\.conv\.(weight|bias)", r"encoder.conv1.\1"),
+    (_E + r"conv_layers\.1\.conv\.(weight|bias)", r"encoder.conv2.\1"),
+    (_E + r"transformer\.layers\.(\d+)\.(.+)", r"encoder.layers.\1.\2"),
+    (_E + r"transformer\.norm\.weight", r"encoder.norm.weight"),
+    (_A + r"audio_language_projection\.0\.weight", r"adapter.w_in.weight"),
+    (_A + r"audio_language_projection\.2\.weight", r"adapter.w_out.weight"),
+    (_A + r"tok_embeddings\.weight", r"decoder.tok_embeddings.weight"),
+    (r"layers\.(\d+)\.ada_rms_norm_t_cond\.0\.weight", r"decoder.layers.\1.ada_norm.w_in.weight"),
+    (r"layers\.(\d+)\.ada_rms_norm_t_cond\.2\.weight", r"decoder.layers.\1.ada_norm.w_out.weight"),
+    (r"layers\.(\d+)\.(.+)", r"decoder.layers.\1.\2"),
+    (r"norm\.weight", r"decoder.norm.weight"),
+]
+NATIVE_DROPPED = [r"output\.weight"]  # tied head: a copy of tok_embeddings if present
+
+_AT, _LM = r"audio_tower\.", r"language_model\.model\."
+_HF_ATTN = {"q": "wq", "k": "wk", "v": "wv", "o": "wo"}
+_HF_MLP = {"gate": "w1", "down": "w2", "up": "w3"}
+TRANSFORMERS_NAMES: list[tuple[str, str | Callable]] = [
+    (_AT + r"embedder\.conv([12])\.(weight|bias)", r"encoder.conv\1.\2"),
+    (_AT + r"layers\.(\d+)\.self_attn\.([qkvo])_proj\.(weight|bias)",
+     lambda m: f"encoder.layers.{m[1]}.attention.{_HF_ATTN[m[2]]}.{m[3]}"),
+    (_AT + r"layers\.(\d+)\.self_attn_layer_norm\.weight", r"encoder.layers.\1.attention_norm.weight"),
+    (_AT + r"layers\.(\d+)\.final_layer_norm\.weight", r"encoder.layers.\1.ffn_norm.weight"),
+    (_AT + r"layers\.(\d+)\.mlp\.(gate|down|up)_proj\.(weight|bias)",
+     lambda m: f"encoder.layers.{m[1]}.feed_forward.{_HF_MLP[m[2]]}.{m[3]}"),
+    (_AT + r"norm\.weight", r"encoder.norm.weight"),
+    (r"multi_modal_projector\.linear_1\.weight", r"adapter.w_in.weight"),
+    (r"multi_modal_projector\.linear_2\.weight", r"adapter.w_out.weight"),
+    (_LM + r"embed_tokens\.weight", r"decoder.tok_embeddings.weight"),
+    (_LM + r"layers\.(\d+)\.self_attn\.([qkvo])_proj\.weight",
+     lambda m: f"decoder.layers.{m[1]}.attention.{_HF_ATTN[m[2]]}.weight"),
+    (_LM + r"layers\.(\d+)\.input_layernorm\.weight", r"decoder.layers.\1.attention_norm.weight"),
+    (_LM + r"layers\.(\d+)\.post_attention_layernorm\.weight", r"decoder.layers.\1.ffn_norm.weight"),
+    (_LM + r"layers\.(\d+)\.mlp\.(gate|down|up)_proj\.weight",
+     lambda m: f"decoder.layers.{m[1]}.feed_forward.{_HF_MLP[m[2]]}.weight"),
+    (_LM + r"layers\.(\d+)\.ada_rms_norm\.linear1\.weight", r"decoder.layers.\1.ada_norm.w_in.weight"),
+    (_LM + r"layers\.(\d+)\.ada_rms_norm\.linear2\.weight", r"decoder.layers.\1.ada_norm.w_out.weight"),
+    (_LM + r"norm\.weight", r"decoder.norm.weight"),
+]  # fmt: skip
+TRANSFORMERS_DROPPED = [r"lm_head\.weight"]  # tied to embed_tokens
+
+_CONV = re.compile(r"encoder\.conv[12]\.weight")
+_ROPE_PERMUTED = re.compile(r"(encoder|decoder)\.layers\.\d+\.attention\.w([qk])\.(weight|bias)")
+
+
+# ---- resolving a model name to a folder (the only network access) -------------------------------
+def resolve(model: str | os.PathLike, download: Callable | None = None) -> Path:
+    """A local folder as is; otherwise a Hugging Face repo id fetched into the HF cache.
+
+    Only :data:`NATIVE_FILES` are downloaded. ``download`` is injectable for tests (defaults to
+    ``huggingface_hub.snapshot_download``, which honours ``HF_HUB_OFFLINE``).
+    """
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise WeightsError(f"{path}: expected a model folder, got a file")
+        return path
+    name = str(model)
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", name) or name.startswith((".", "/", "~")):
+        raise WeightsError(f"model folder not found: {name}")
+    if download is None:
+        from huggingface_hub import snapshot_download as download
+    try:
+        return Path(download(repo_id=name, allow_patterns=list(NATIVE_FILES)))
+    except Exception as e:  # huggingface_hub raises many types; all mean "not available"
+        raise WeightsError(
+            f"cannot get '{name}' from Hugging Face ({type(e).__name__}); check the network, "
+            "or pass --model with a local folder"
+        ) from e
+
+
+# ---- layout detection and config ----------------------------------------------------------------
+def detect_layout(folder: Path) -> tuple[str, ModelConfig, list[Path]]:
+    """Which layout a folder holds, its config and its weight files."""
+    if not folder.is_dir():
+        raise WeightsError(f"model folder not found: {folder}")
+    params, config_json = folder / "params.json", folder / "config.json"
+    if params.is_file():
+        data = _read_json(params)
+        cfg = _config(ModelConfig.from_dict, data, params)
+        if MLX_FORMAT_KEY in data:
+            return (
+                "mlx",
+                cfg,
+                _require(
+                    folder, shard_files(folder, "model.safetensors", "model.safetensors.index.json")
+                ),
+            )
+        return (
+            "native",
+            cfg,
+            _require(
+                folder,
+                shard_files(
+                    folder, "consolidated.safetensors", "consolidated.safetensors.index.json"
+                ),
+            ),
+        )
+    if config_json.is_file():
+        cfg = _config(ModelConfig.from_transformers, _read_json(config_json), config_json)
+        return (
+            "transformers",
+            cfg,
+            _require(
+                folder, shard_files(folder, "model.safetensors", "model.safetensors.index.json")
+            ),
+        )
+    raise WeightsError(
+        f"{folder}: not a Voxtral model folder (no params.json or config.json)"
+    )  # fmt: skip
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{path}: unreadable or not JSON") from e
+
+
+def _config(build: Callable, data: dict, path: Path) -> ModelConfig:
+    try:
+        return build(data)
+    except ConfigError as e:
+        raise WeightsError(f"{path}: {e}") from e
+    except (TypeError, ValueError, AttributeError) as e:
+        raise WeightsError(f"{path}: malformed config ({e})") from e
+
+
+def _require(folder: Path, files: list[Path]) -> list[Path]:
+    if not files:
+        raise WeightsError(f"{folder}: no weights (*.safetensors) in the model folder")
+    return files
+
+
+# ---- renaming ------------------------------------------------------------------------------------
+def _rename(layout: str, name: str) -> str | None:
+    """Target parameter name, None for an explicitly dropped tensor; KeyError if unknown."""
+    if layout == "mlx":
+        return name
+    table, dropped = (
+        (NATIVE_NAMES, NATIVE_DROPPED)
+        if layout == "native"
+        else (TRANSFORMERS_NAMES, TRANSFORMERS_DROPPED)
+    )
+    if any(re.fullmatch(p, name) for p in dropped):
+        return None
+    for pattern, target in table:
+        m = re.fullmatch(pattern, name)
+        if m:
+            return target(m) if callable(target) else m.expand(target)
+    raise KeyError(name)
+
+
+def _target_shape(layout: str, target: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    if layout != "mlx" and _CONV.fullmatch(target):
+        return (shape[0], shape[2], shape[1])  # torch [out, in, k] -> MLX [out, k, in]
+    return shape
+
+
+def _convert(layout: str, target: str, w: mx.array, cfg: ModelConfig) -> mx.array:
+    if layout == "mlx":
+        return w
+    if _CONV.fullmatch(target):
+        return w.swapaxes(1, 2)
+    m = _ROPE_PERMUTED.fullmatch(target) if layout == "transformers" else None
+    if m:
+        args = cfg.encoder if m[1] == "encoder" else cfg
+        heads = args.n_heads if m[2] == "q" else (args.n_kv_heads or args.n_heads)
+        return _unpermute_rope(w, heads)
+    return w
+
+
+def _unpermute_rope(w: mx.array, n_heads: int) -> mx.array:
+    """Undo transformers' ``permute_for_rope``: rotate-half row order -> interleaved pairs."""
+    rest = w.shape[1:]
+    head_dim = w.shape[0] // n_heads
+    w = w.reshape(n_heads, 2, head_dim // 2, *rest).swapaxes(1, 2)
+    return w.reshape(n_heads * head_dim, *rest)
+
+
+# ---- loading -------------------------------------------------------------------------------------
+def load(
+    folder: str | os.PathLike, dtype: mx.Dtype = mx.float32, lazy: bool = False
+) -> tuple[VoxtralRealtime, ModelConfig]:
+    """Load a model folder in any supported layout; every problem is a one-line WeightsError."""
+    folder = Path(folder).expanduser()
+    layout, cfg, files = detect_layout(folder)
+    model = VoxtralRealtime(cfg)
+    expected = {k: tuple(v.shape) for k, v in tree_flatten(model.parameters())}
+
+    plan = _plan(layout, index_files(files), expected)
+    arrays: dict[Path, dict[str, mx.array]] = {}
+    weights = []
+    for target, (source, info) in plan.items():
+        if info.file not in arrays:
+            arrays[info.file] = _mx_load(info.file)
+        w = _convert(layout, target, arrays[info.file][source], cfg)
+        if mx.issubdtype(w.dtype, mx.floating):
+            w = w.astype(dtype)
+        weights.append((target, w))
+    model.update(tree_unflatten(weights))
+    if not lazy:
+        mx.eval(model.parameters())
+    return model, cfg
+
+
+def _plan(layout: str, index: dict[str, TensorInfo], expected: dict[str, tuple]) -> dict:
+    """target name -> (checkpoint name, info), after checking names and shapes strictly."""
+    plan: dict[str, tuple[str, TensorInfo]] = {}
+    for name, info in sorted(index.items()):
+        try:
+            target = _rename(layout, name)
+        except KeyError:
+            raise WeightsError(
+                f"{info.file.name}: unexpected tensor '{name}' for the {layout} layout"
+            ) from None
+        if target is None:
+            continue
+        if target not in expected:
+            raise WeightsError(f"{info.file.name}: unexpected tensor '{name}' (no such parameter)")
+        if target in plan:
+            raise WeightsError(
+                f"{info.file.name}: tensors '{plan[target][0]}' and '{name}' map to one parameter"
+            )
+        shape = _target_shape(layout, target, info.shape)
+        if shape != expected[target]:
+            raise WeightsError(
+                f"{info.file.name}: tensor '{name}' has shape {list(info.shape)}, "
+                f"the config implies {list(expected[target])}"
+            )
+        plan[target] = (name, info)
+    missing = sorted(set(expected) - set(plan))
+    if missing:
+        raise WeightsError(
+            f"model folder is missing tensor for '{missing[0]}' ({len(missing)} missing in all)"
+        )
+    return plan
+
+
+def _mx_load(path: Path) -> dict[str, mx.array]:
+    try:
+        return mx.load(str(path))
+    except Exception as e:  # MLX raises RuntimeError/ValueError with multi-line texts
+        raise WeightsError(f"{path}: cannot read safetensors ({type(e).__name__})") from e
+
+
+# ---- saving --------------------------------------------------------------------------------------
+def save(model: VoxtralRealtime, folder: str | os.PathLike, max_shard_bytes: int = 4 << 30) -> Path:
+    """Write an MLX model folder (``params.json`` + ``model*.safetensors``) that :func:`load` reads."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    params = model.config.to_dict()
+    params[MLX_FORMAT_KEY] = {"format_version": 1}
+    shards: list[dict[str, mx.array]] = [{}]
+    size = 0
+    for name, w in tree_flatten(model.parameters()):
+        if shards[-1] and size + w.nbytes > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = w
+        size += w.nbytes
+    try:
+        names = _write_shards(folder, shards)
+        if len(shards) > 1:
+            weight_map = {k: fname for fname, shard in zip(names, shards) for k in shard}
+            total = sum(w.nbytes for shard in shards for w in shard.values())
+            _atomic_text(folder / "model.safetensors.index.json",
+                         json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))  # fmt: skip
+        _atomic_text(folder / "params.json", json.dumps(params, indent=2))
+    except OSError as e:
+        raise WeightsError(f"{folder}: cannot write model ({e.strerror or e})") from e
+    return folder
+
+
+def _write_shards(folder: Path, shards: list[dict]) -> list[str]:
+    n = len(shards)
+    names = (
+        ["model.safetensors"]
+        if n == 1
+        else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
+    )
+    for fname, shard in zip(names, shards):
+        tmp = folder / (fname + ".partial.safetensors")
+        mx.save_safetensors(str(tmp), shard, metadata={"format": "mlx"})
+        os.replace(tmp, folder / fname)
+    return names
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def default_dtype() -> mx.Dtype:
+    """float32 on the CPU (MLX's CPU bf16 matmuls are slow), bfloat16 on a GPU."""
+    return mx.bfloat16 if mx.default_device() == mx.gpu else mx.float32
+
+
+__all__ = ["load", "save", "resolve", "detect_layout", "default_dtype", "VoxtralError"]
