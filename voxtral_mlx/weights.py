@@ -304,7 +304,7 @@ def save(model: VoxtralRealtime, folder: str | os.PathLike, max_shard_bytes: int
     try:
         names = _write_shards(folder, shards)
         if len(shards) > 1:
-            weight_map = {k: fname for fname, shard in zip(names, shards) for k in shard}
+            weight_map = {k: fname for fname, shard in zip(names, shards, strict=True) for k in shard}
             total = sum(w.nbytes for shard in shards for w in shard.values())
             _atomic_text(folder / "model.safetensors.index.json",
                          json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))  # fmt: skip
@@ -321,7 +321,7 @@ def _write_shards(folder: Path, shards: list[dict]) -> list[str]:
         if n == 1
         else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
     )
-    for fname, shard in zip(names, shards):
+    for fname, shard in zip(names, shards, strict=True):
         tmp = folder / (fname + ".partial.safetensors")
         mx.save_safetensors(str(tmp), shard, metadata={"format": "mlx"})
         os.replace(tmp, folder / fname)
