@@ -1,0 +1,27 @@
+import subprocess
+import sys
+
+from voxtral_mlx import weights
+from voxtral_mlx.cli import main
+
+
+def test_info_on_a_model_folder(tmp_path, tiny_model, capsys):
+    folder = weights.save(tiny_model, tmp_path / "m")
+    assert main(["--info", "--model", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "mlx layout" in out and "2 layers, dim 64" in out and "1280 samples/token" in out
+
+
+def test_missing_model_is_one_line_exit_1(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "voxtral_mlx", "--info", "--model", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0 and "not found" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_usage_exit_2(capsys):
+    assert main([]) == 2
