@@ -88,3 +88,9 @@ def test_from_transformers_config():
     del hf["audio_config"]["rope_parameters"]
     with pytest.raises(ConfigError, match="rope_theta"):
         ModelConfig.from_transformers(hf)
+
+
+def test_packaged_full_size_params_match_the_real_file():
+    from voxtral_mlx.config import realtime_4b_params
+
+    assert ModelConfig.from_dict(realtime_4b_params()) == ModelConfig.from_dict(REAL_PARAMS)

@@ -155,3 +155,30 @@ def test_resolve_offline_is_one_line(tmp_path):
     (tmp_path / "f.txt").write_text("x")
     with pytest.raises(WeightsError, match="got a file"):
         weights.resolve(tmp_path / "f.txt")
+
+
+def test_native_export_names_invert_the_load_table(tiny_model):
+    from mlx.utils import tree_flatten
+
+    for name, _ in tree_flatten(tiny_model.parameters()):
+        assert weights._rename("native", weights.native_name(name)) == name
+
+
+def test_streamed_native_checkpoint_loads(tmp_path, tiny_model):
+    """write_streaming (one tensor at a time) + native names -> the native loader reads it back."""
+    from voxtral_mlx.checkpoint_files import read_header, write_streaming
+
+    folder = tmp_path / "native"
+    folder.mkdir()
+    write_streaming(
+        folder / "consolidated.safetensors", weights.native_tensors(tiny_model, mx.float32)
+    )
+    (folder / "params.json").write_text(json.dumps(tiny_model.config.to_dict()))
+    header = read_header(folder / "consolidated.safetensors")
+    conv = header[
+        "mm_streams_embeddings.embedding_module.whisper_encoder.conv_layers.0.conv.weight"
+    ]
+    assert conv.shape == (64, 128, 3)  # torch layout on disk
+    model, _ = weights.load(folder)
+    assert weights.detect_layout(folder)[0] == "native"
+    assert float(mx.abs(_logits(model) - _logits(tiny_model)).max()) == 0.0

@@ -8,6 +8,7 @@ instead of a crash half way through loading.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +105,42 @@ def shard_files(folder: Path, single: str, index_name: str) -> list[Path]:
     if missing:
         raise WeightsError(f"{folder}: shard '{missing[0]}' listed in {index_name} is missing")
     return [folder / n for n in names]
+
+
+_MX_TAGS = {"bfloat16": "BF16", "float16": "F16", "float32": "F32", "uint32": "U32", "int32": "I32",
+            "uint8": "U8", "int8": "I8"}  # fmt: skip
+
+
+def write_streaming(path: Path, tensors, metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors file one tensor at a time, so peak memory is one tensor, not the model.
+
+    ``tensors`` is a list of ``(name, shape, dtype, make)`` where ``make()`` returns the
+    ``mx.array`` (evaluated on demand, written, then dropped). The header is laid out first
+    from the shapes; the file is written to ``path.partial`` and renamed when complete.
+    """
+    import mlx.core as mx
+    import numpy as np
+
+    header: dict = {"__metadata__": metadata or {}}
+    offset = 0
+    for name, shape, dtype, _ in tensors:
+        tag = _MX_TAGS[str(dtype).removeprefix("mlx.core.")]
+        n = int(np.prod(shape)) * _DTYPE_SIZES[tag]
+        header[name] = {"dtype": tag, "shape": list(shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # keep tensor data 8-byte aligned, as safetensors does
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for name, shape, dtype, make in tensors:
+            w = make().astype(dtype)
+            if tuple(w.shape) != tuple(shape):
+                raise ValueError(f"tensor {name}: made {w.shape}, declared {shape}")
+            # numpy has no bfloat16: write the raw 16-bit pattern.
+            if w.dtype in (mx.bfloat16, mx.float16):
+                w = w.view(mx.uint16)
+            f.write(np.asarray(w).tobytes())
+            del w
+    os.replace(tmp, path)

@@ -253,3 +253,24 @@ _NESTED = {
     ("ModelConfig", "multimodal"): MultimodalArgs,
     ("ModelConfig", "quantization"): QuantizationArgs,
 }
+
+
+def realtime_4b_params() -> dict[str, Any]:
+    """The ``params.json`` of mistralai/Voxtral-Mini-4B-Realtime-2602 (for random-weight benchmarks).
+
+    Values as published in ports' fixtures of the real file (see shared/model-spec.md §1).
+    """
+    enc = {
+        "audio_encoding_args": dataclasses.asdict(AudioEncodingArgs()),
+        "dim": 1280, "n_layers": 32, "head_dim": 64, "hidden_dim": 5120, "n_heads": 32,
+        "n_kv_heads": 32, "vocab_size": 131072, "use_biases": True, "rope_theta": 1e6,
+        "causal": True, "norm_eps": 1e-5, "sliding_window": 750,
+    }  # fmt: skip
+    return {
+        "dim": 3072, "n_layers": 26, "head_dim": 128, "hidden_dim": 9216, "n_heads": 32,
+        "n_kv_heads": 8, "use_biases": False, "causal": True, "rope_theta": 1e6, "norm_eps": 1e-5,
+        "vocab_size": 131072, "model_parallel": 1, "tied_embeddings": True, "sliding_window": 8192,
+        "model_max_length": 131072, "ada_rms_norm_t_cond": True, "ada_rms_norm_t_cond_dim": 32,
+        "multimodal": {"whisper_model_args": {"encoder_args": enc,
+                                              "downsample_args": {"downsample_factor": 4}}},
+    }  # fmt: skip

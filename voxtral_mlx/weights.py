@@ -37,8 +37,9 @@ DEFAULT_REPO = "mistralai/Voxtral-Mini-4B-Realtime-2602"
 NATIVE_FILES = ("params.json", "tekken.json", "consolidated.safetensors")
 MLX_FORMAT_KEY = "voxtral_mlx"
 
-_E = r"mm_streams_embeddings\.embedding_module\.whisper_encoder\."
-_A = r"mm_streams_embeddings\.embedding_module\."
+NATIVE_AUDIO_PREFIX = "mm_streams_embeddings.embedding_module."
+NATIVE_ENCODER_PREFIX = NATIVE_AUDIO_PREFIX + "whisper_encoder."
+_E, _A = re.escape(NATIVE_ENCODER_PREFIX), re.escape(NATIVE_AUDIO_PREFIX)
 NATIVE_NAMES: list[tuple[str, str]] = [
     (_E + r"conv_layers\.0\.conv\.(weight|bias)", r"encoder.conv1.\1"),
     (_E + r"conv_layers\.1\.conv\.(weight|bias)", r"encoder.conv2.\1"),
@@ -53,6 +54,20 @@ NATIVE_NAMES: list[tuple[str, str]] = [
     (r"norm\.weight", r"decoder.norm.weight"),
 ]
 NATIVE_DROPPED = [r"output\.weight"]  # tied head: a copy of tok_embeddings if present
+# The inverse table (our names -> native), used to write native checkpoints (benchmarks, tests).
+NATIVE_EXPORT: list[tuple[str, str]] = [
+    (r"encoder\.conv1\.(weight|bias)", NATIVE_ENCODER_PREFIX + r"conv_layers.0.conv.\1"),
+    (r"encoder\.conv2\.(weight|bias)", NATIVE_ENCODER_PREFIX + r"conv_layers.1.conv.\1"),
+    (r"encoder\.layers\.(\d+)\.(.+)", NATIVE_ENCODER_PREFIX + r"transformer.layers.\1.\2"),
+    (r"encoder\.norm\.weight", NATIVE_ENCODER_PREFIX + "transformer.norm.weight"),
+    (r"adapter\.w_in\.weight", NATIVE_AUDIO_PREFIX + "audio_language_projection.0.weight"),
+    (r"adapter\.w_out\.weight", NATIVE_AUDIO_PREFIX + "audio_language_projection.2.weight"),
+    (r"decoder\.tok_embeddings\.weight", NATIVE_AUDIO_PREFIX + "tok_embeddings.weight"),
+    (r"decoder\.layers\.(\d+)\.ada_norm\.w_in\.weight", r"layers.\1.ada_rms_norm_t_cond.0.weight"),
+    (r"decoder\.layers\.(\d+)\.ada_norm\.w_out\.weight", r"layers.\1.ada_rms_norm_t_cond.2.weight"),
+    (r"decoder\.layers\.(\d+)\.(.+)", r"layers.\1.\2"),
+    (r"decoder\.norm\.weight", "norm.weight"),
+]
 
 _AT, _LM = r"audio_tower\.", r"language_model\.model\."
 _HF_ATTN = {"q": "wq", "k": "wk", "v": "wv", "o": "wo"}
@@ -193,6 +208,35 @@ def _rename(layout: str, name: str) -> str | None:
     raise KeyError(name)
 
 
+def native_name(name: str) -> str:
+    """Our parameter name -> the Mistral native checkpoint name."""
+    for pattern, target in NATIVE_EXPORT:
+        m = re.fullmatch(pattern, name)
+        if m:
+            return m.expand(target)
+    raise KeyError(name)
+
+
+def native_tensors(model: VoxtralRealtime, dtype: mx.Dtype = mx.bfloat16) -> list[tuple]:
+    """``(native name, torch-layout shape, dtype, make)`` for :func:`checkpoint_files.write_streaming`.
+
+    Arrays are produced one at a time by ``make()`` from the (possibly lazy) model parameters,
+    so a full-size random checkpoint can be written with one tensor in memory at a time.
+    """
+    out = []
+    for name, w in tree_flatten(model.parameters()):
+        shape = tuple(w.shape)
+        conv = bool(_CONV.fullmatch(name))
+        if conv:
+            shape = (shape[0], shape[2], shape[1])  # MLX [out, k, in] -> torch [out, in, k]
+
+        def make(w=w, conv=conv):
+            return w.swapaxes(1, 2) if conv else w
+
+        out.append((native_name(name), shape, dtype, make))
+    return out
+
+
 def _target_shape(layout: str, target: str, shape: tuple[int, ...]) -> tuple[int, ...]:
     if layout != "mlx" and _CONV.fullmatch(target):
         return (shape[0], shape[2], shape[1])  # torch [out, in, k] -> MLX [out, k, in]
@@ -304,7 +348,9 @@ def save(model: VoxtralRealtime, folder: str | os.PathLike, max_shard_bytes: int
     try:
         names = _write_shards(folder, shards)
         if len(shards) > 1:
-            weight_map = {k: fname for fname, shard in zip(names, shards, strict=True) for k in shard}
+            weight_map = {
+                k: fname for fname, shard in zip(names, shards, strict=True) for k in shard
+            }
             total = sum(w.nbytes for shard in shards for w in shard.values())
             _atomic_text(folder / "model.safetensors.index.json",
                          json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))  # fmt: skip
