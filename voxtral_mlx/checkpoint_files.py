@@ -143,4 +143,5 @@ def write_streaming(path: Path, tensors, metadata: dict[str, str] | None = None)
                 w = w.view(mx.uint16)
             f.write(np.asarray(w).tobytes())
             del w
+            mx.clear_cache()  # else MLX keeps every freed buffer: memory would grow to the model
     os.replace(tmp, path)

@@ -217,23 +217,28 @@ def native_name(name: str) -> str:
     raise KeyError(name)
 
 
-def native_tensors(model: VoxtralRealtime, dtype: mx.Dtype = mx.bfloat16) -> list[tuple]:
+def native_tensors(
+    model: VoxtralRealtime, dtype: mx.Dtype = mx.bfloat16, init: Callable | None = None
+) -> list[tuple]:
     """``(native name, torch-layout shape, dtype, make)`` for :func:`checkpoint_files.write_streaming`.
 
-    Arrays are produced one at a time by ``make()`` from the (possibly lazy) model parameters,
-    so a full-size random checkpoint can be written with one tensor in memory at a time.
+    ``make()`` returns the model's parameter, or ``init(name, shape)`` when given (e.g. random
+    weights for a full-size benchmark): with ``init`` and a lazily built model, only one tensor
+    is ever materialised, so a 9 GB checkpoint is written in bounded memory.
     """
     out = []
     for name, w in tree_flatten(model.parameters()):
         shape = tuple(w.shape)
         conv = bool(_CONV.fullmatch(name))
-        if conv:
-            shape = (shape[0], shape[2], shape[1])  # MLX [out, k, in] -> torch [out, in, k]
 
-        def make(w=w, conv=conv):
+        def make(w=w, name=name, shape=shape, conv=conv):
+            w = init(name, shape) if init is not None else w
             return w.swapaxes(1, 2) if conv else w
 
-        out.append((native_name(name), shape, dtype, make))
+        torch_shape = (
+            (shape[0], shape[2], shape[1]) if conv else shape
+        )  # MLX [out,k,in] -> [out,in,k]
+        out.append((native_name(name), torch_shape, dtype, make))
     return out
 
 
