@@ -47,7 +47,8 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     """
     rate, blocks = _open(path, _LOAD_BLOCK_SECONDS)
     try:
-        source = np.concatenate(list(blocks)) if rate else np.zeros(0, np.float32)
+        parts = list(blocks)
+        source = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     except MemoryError:
         raise AudioError(f"{path}: too large to load at once; use streaming mode") from None
     if rate != SAMPLE_RATE and len(source):
@@ -163,10 +164,8 @@ def _check_finite(path, block: np.ndarray, start: int, rate: int) -> None:
 
 
 def _soundfile_blocks(path, handle: sf.SoundFile, block_seconds: float):
-    with handle:
-        frames, raw_rate = handle.frames, handle.samplerate
-    if frames == 0:
-        return 0, iter(())
+    with handle:  # reopened inside the generator, so an unstarted one holds no file
+        raw_rate = handle.samplerate
     rate = _check_rate(path, raw_rate)
     block = max(1, math.ceil(block_seconds * rate))
 
@@ -202,8 +201,8 @@ def _pyav_blocks(path, block_seconds: float):
             raise AudioError(f"{path}: no audio track found (not an audio file?)")
         stream = container.streams.audio[0]
         frames = container.decode(stream)
-        # The first decoded frame, not the header, gives the true rate (HE-AAC headers
-        # state half of it).
+        # The first decoded frame, not the container header, gives the rate the decoder
+        # really outputs (they can differ, e.g. SBR in HE-AAC).
         first = _next_frame(path, frames, 0.0)
     except BaseException:
         container.close()

@@ -177,7 +177,9 @@ class StreamingMel:
         # Right reflection needs the last 201 samples; the kept tail always holds >= 240.
         reflect = self._buf[-CENTER_PAD - 1 : -1][::-1]
         self._buf = np.concatenate([self._buf, reflect])
-        return self._emit(limit=n_signal // HOP_LENGTH)
+        out = self._emit(limit=n_signal // HOP_LENGTH)
+        self._buf = self._buf[:0]
+        return out
 
     def _maybe_start(self) -> None:
         if not self._started and len(self._buf) > CENTER_PAD:
