@@ -10,6 +10,8 @@ may be imported). tests/data/speech_en_22k.flac was made with
 from __future__ import annotations
 
 import os
+import select
+import signal
 import struct
 import tempfile
 from pathlib import Path
@@ -420,8 +422,12 @@ def _read_as_nobody(path: Path) -> str:
         finally:
             os._exit(0)
     os.close(wr)
+    # A child forked from a threaded process could in principle deadlock: never wait forever.
+    ready, _, _ = select.select([rd], [], [], 30.0)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
     with os.fdopen(rd, "rb") as fh:
-        msg = fh.read().decode()
+        msg = fh.read().decode() if ready else "child timed out"
     os.waitpid(pid, 0)
     return msg
 
