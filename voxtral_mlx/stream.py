@@ -1,0 +1,247 @@
+"""StreamingSession: the realtime transcription protocol over an incremental model.
+
+One session = one stream of 16 kHz mono audio (a microphone, or a file fed in blocks; files use
+the very same path). Protocol (shared/model-spec.md §3):
+
+- 32 tokens (2.56 s) of silence are prepended; the prompt is ``BOS + [STREAMING_PAD] x (32 +
+  delay)``; decoder position ``p`` sees ``audio_embedding[p] + embed(token emitted at p - 1)``.
+- One token per 80 ms, as soon as that 80 ms of audio is in. ``close()`` appends right padding
+  (``delay + 1 + 10`` tokens) so the last words come out; as in transformers' ``generate``
+  the last padded position is never fed, so a file yields exactly the offline token ids.
+- A token emitted at position ``p`` describes the audio ``delay`` tokens earlier: its time is
+  ``(p - 32 - delay) * 80 ms`` into the audio.
+
+EOS before the audio ends: the model marks the end of an utterance. We then restart the whole
+session state (encoder, decoder, left padding and prompt) on the audio that follows what has
+been transcribed, the ``delay`` tokens after the EOS position included, so nothing said after
+the EOS is lost and the model again sees the start-of-stream context it was trained on (the
+alternative, continuing the decoder past EOS, feeds it a sequence it never saw in training).
+Times keep counting from the original start.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections import deque
+
+import mlx.core as mx
+import numpy as np
+
+from .audio_pipeline import AudioPipeline
+from .errors import VoxtralError
+from .model import VoxtralRealtime
+from .tokenizer import StreamingDetokenizer, Tokenizer
+from .transcript import TokenEvent
+
+MIN_DELAY_MS, MAX_DELAY_MS = 80, 2400
+RIGHT_PAD_EXTRA_TOKENS = 10  # mistral-common's OFFLINE_STREAMING_BUFFER_TOKENS
+
+
+class State(enum.Enum):
+    WAITING = "waiting"  # not enough audio for the prompt yet
+    PREFILLED = "prefilled"  # decoding one token per 80 ms as audio arrives
+    DRAINING = "draining"  # close() seen: right padding in, decoding the rest
+    DONE = "done"
+
+
+class _Inbox:
+    """Thread-safe hand-off of sample chunks from producers to the MLX thread. No MLX here."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._chunks: deque[np.ndarray] = deque()
+        self._closed = False
+
+    def put(self, samples: np.ndarray) -> None:
+        with self._lock:
+            if self._closed:
+                raise VoxtralError("audio fed after the stream was closed")
+            self._chunks.append(samples)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+    def take(self) -> tuple[list[np.ndarray], bool]:
+        with self._lock:
+            chunks, self._chunks = list(self._chunks), deque()
+            return chunks, self._closed
+
+
+class StreamingSession:
+    """Feed audio from any thread, step the model on the MLX thread, get timed token events.
+
+    Thread contract: ``feed`` and ``close`` may be called from any thread (they only queue
+    numpy data, no MLX). ``step`` and everything else must run on the thread that loaded the
+    model. Events carry every emitted token id, the text that became valid UTF-8 with it,
+    its audio time in seconds and whether a new word starts there.
+    """
+
+    def __init__(
+        self,
+        model: VoxtralRealtime,
+        tokenizer: Tokenizer,
+        delay_ms: int | None = None,
+        encoder_block: int = 512,
+    ):
+        audio = tokenizer.audio
+        delay_ms = audio.transcription_delay_ms if delay_ms is None else delay_ms
+        if not (MIN_DELAY_MS <= delay_ms <= MAX_DELAY_MS and delay_ms % 80 == 0):
+            raise VoxtralError(
+                f"delay must be a multiple of 80 ms from {MIN_DELAY_MS} to {MAX_DELAY_MS}, got {delay_ms}"
+            )
+        self.model, self.tokenizer = model, tokenizer
+        self.delay_ms = int(delay_ms)
+        self.n_delay = model.config.delay_tokens(delay_ms)
+        self.n_left = audio.streaming_n_left_pad_tokens
+        self.samples_per_token = model.config.samples_per_token
+        self.sample_rate = model.config.audio.sampling_rate
+        self.prompt = [tokenizer.bos_id] + [tokenizer.streaming_pad_id] * (
+            self.n_left + self.n_delay
+        )
+        self.encoder_block = encoder_block
+        self._gains = model.decoder.ffn_gains(self.n_delay)
+        mx.eval(self._gains)
+        self._inbox = _Inbox()
+        self._detok = StreamingDetokenizer(tokenizer)
+        self.tokens: list[int] = []
+        self._offset_samples = 0  # real-audio sample index where the current segment starts
+        self._history: list[np.ndarray] = []  # this segment's samples not yet safely transcribed
+        self._history_start = 0  # segment-relative sample index of _history[0]
+        self._closed_seen = False
+        self._reset_segment()
+
+    # ---- any thread -------------------------------------------------------------------------
+    def feed(self, samples) -> None:
+        """Queue mono float32 samples at the model's rate (16 kHz). Copies; no MLX work."""
+        x = np.array(samples, dtype=np.float32, copy=True).reshape(-1)
+        if x.size:
+            self._inbox.put(x)
+
+    def close(self) -> None:
+        """No more audio will come: the next ``step`` calls flush the last words."""
+        self._inbox.close()
+
+    # ---- MLX thread -------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.state is State.DONE
+
+    @property
+    def audio_seconds(self) -> float:
+        """Seconds of real audio received so far."""
+        return (self._offset_samples + self._pipe.real_samples) / self.sample_rate
+
+    def step(self, max_tokens: int | None = None) -> list[TokenEvent]:
+        """Run the model on everything queued; decode at most ``max_tokens`` tokens."""
+        chunks, closed = self._inbox.take()
+        if chunks:
+            # One push per step however the producer sliced the audio (mel cost is per call).
+            x = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+            self._history.append(x)
+            self._pipe.push(x)
+        if closed and not self._closed_seen:
+            self._closed_seen = True
+            self._pipe.finish()
+            if self.state is not State.DONE:
+                self.state = State.DRAINING
+        events: list[TokenEvent] = []
+        budget = float("inf") if max_tokens is None else max_tokens
+        while budget > 0 and self.state is not State.DONE:
+            token = self._next_token()
+            if token is None:
+                break
+            budget -= 1
+            events.append(self._event(token, self._pos - 1))
+            if token == self.tokenizer.eos_id:
+                self._on_eos()
+        return events
+
+    # ---- internals --------------------------------------------------------------------------
+    def _reset_segment(self) -> None:
+        right = self.n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
+        self._pipe = AudioPipeline(self.model, self.n_left, right, self.encoder_block)
+        self._cache = None
+        self._pos = 0  # next decoder position to feed
+        self._prev: int | None = None
+        self.state = State.WAITING
+
+    def _last_position(self) -> int | None:
+        """Positions ``< this`` may be fed; None while the stream is open."""
+        return self._pipe.available - 1 if self._pipe.finished else None
+
+    def _next_token(self) -> int | None:
+        dec, avail, last = self.model.decoder, self._pipe.available, self._last_position()
+        if self._cache is None:
+            p = len(self.prompt)
+            if avail < p or (last is not None and last < p):
+                if last is not None:
+                    self.state = State.DONE
+                return None
+            self._cache = dec.make_cache()
+            x = dec.embed(mx.array([self.prompt])) + self._pipe.embeddings(0, p)
+            self._pos = p
+            self.state = State.DRAINING if self._pipe.finished else State.PREFILLED
+        else:
+            p = self._pos
+            if last is not None and p >= last:
+                self.state = State.DONE
+                return None
+            if p >= avail:
+                return None
+            x = dec.embed(mx.array([[self._prev]])) + self._pipe.embeddings(p, p + 1)
+            self._pos = p + 1
+        logits = dec(x, self._gains, self._cache)[:, -1]
+        self._prev = int(mx.argmax(logits, axis=-1).item())
+        self.tokens.append(self._prev)
+        self._pipe.drop_before(self._pos)
+        self._trim_history()
+        if last is not None and self._pos >= last:
+            self.state = State.DONE
+        return self._prev
+
+    def _event(self, token: int, position: int) -> TokenEvent:
+        piece = self._detok.push_event(token)
+        tok_s = self.samples_per_token / self.sample_rate
+        start = (
+            self._offset_samples / self.sample_rate
+            + (position - self.n_left - self.n_delay) * tok_s
+        )
+        end = start + tok_s
+        total = self.audio_seconds
+        return TokenEvent(
+            token,
+            piece.text,
+            min(max(start, 0.0), total),
+            min(max(end, 0.0), total),
+            piece.word_start,
+        )
+
+    def _untranscribed_sample(self) -> int:
+        """Segment-relative sample index of the first audio no emitted token describes yet."""
+        return max(0, (self._pos - self.n_left - self.n_delay) * self.samples_per_token)
+
+    def _trim_history(self) -> None:
+        keep_from = self._untranscribed_sample()
+        while self._history and self._history_start + len(self._history[0]) <= keep_from:
+            self._history_start += len(self._history.pop(0))
+
+    def _on_eos(self) -> None:
+        """Restart on the untranscribed audio (see module docstring); DONE if there is none.
+
+        The detokenizer is kept: the text stream simply continues in the next segment.
+        """
+        start = self._untranscribed_sample()
+        rest = np.concatenate(self._history) if self._history else np.zeros(0, np.float32)
+        rest = rest[max(0, start - self._history_start) :]
+        if self._closed_seen and rest.size == 0:
+            self.state = State.DONE
+            return
+        self._offset_samples += start
+        self._history, self._history_start = [rest], 0
+        self._reset_segment()
+        self._pipe.push(rest)
+        if self._closed_seen:
+            self._pipe.finish()
+            self.state = State.DRAINING
