@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import random
 
-import mlx.core as mx
-import numpy as np
 import pytest
 
 from voxtral_mlx import weights
@@ -93,7 +91,7 @@ def test_single_samples(setup, tokenizer, audio):
     clip = audio[: 16000 * 6]
     session = StreamingSession(setup.model, tokenizer)
     events = []
-    for i, x in enumerate(clip):
+    for i in range(len(clip)):
         session.feed(clip[i : i + 1])
         if i < 4800 or i % 1280 == 0:
             events += session.step()
