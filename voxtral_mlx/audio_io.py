@@ -264,3 +264,26 @@ def _reason(err: BaseException) -> str:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip() or type(err).__name__
     return text.splitlines()[0]
+
+
+def probe_duration(path: str | os.PathLike) -> float | None:
+    """Duration in seconds from the file's header, for progress display; None when unknown.
+
+    Never raises: a file that cannot be probed gets its real error from :func:`iter_audio`.
+    """
+    try:
+        info = sf.info(os.fspath(path))
+        if info.frames > 0 and info.samplerate > 0:
+            return info.frames / info.samplerate
+    except Exception:  # noqa: BLE001 - libsndfile cannot read it; ask FFmpeg below
+        pass
+    try:
+        with av.open(os.fspath(path), metadata_errors="ignore") as container:
+            if container.duration:
+                return container.duration / av.time_base
+            stream = container.streams.audio[0]
+            if stream.duration and stream.time_base:
+                return float(stream.duration * stream.time_base)
+    except Exception:  # noqa: BLE001 - unknown is an acceptable answer here
+        return None
+    return None
