@@ -10,6 +10,7 @@ def test_info_on_a_model_folder(tmp_path, tiny_model, capsys):
     assert main(["--info", "--model", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "mlx layout" in out and "2 layers, dim 64" in out and "1280 samples/token" in out
+    assert "tokenizer  unusable" in out and "tekken.json" in out
 
 
 def test_missing_model_is_one_line_exit_1(tmp_path):
@@ -25,3 +26,10 @@ def test_missing_model_is_one_line_exit_1(tmp_path):
 
 def test_usage_exit_2(capsys):
     assert main([]) == 2
+    assert "FILE" in capsys.readouterr().err
+
+
+def test_transcribing_needs_the_tokenizer(tmp_path, tiny_model, capsys):
+    folder = weights.save(tiny_model, tmp_path / "m")
+    assert main(["x.wav", "--model", str(folder)]) == 1
+    assert "tekken.json" in capsys.readouterr().err

@@ -130,8 +130,13 @@ class App:
         dtype = getattr(mx, self.args.dtype) if self.args.dtype else weights.default_dtype()
         t0 = time.perf_counter()
         self.model, self.config = weights.load(folder, dtype=dtype)
-        self.tokenizer = Tokenizer.from_file(folder)
         self.folder, self.dtype = folder, dtype
+        try:
+            self.tokenizer = Tokenizer.from_file(folder)
+        except VoxtralError as e:
+            if not self.args.info:  # describing a model folder works without its tokenizer
+                raise
+            self.tokenizer_error = str(e)
         log.info("model %s loaded in %.2f s (%s)", folder, time.perf_counter() - t0, dtype)
 
     def info(self) -> int:
@@ -158,8 +163,13 @@ class App:
         print(f"decoder    {cfg.n_layers} layers, dim {cfg.dim}, {cfg.n_heads}/{cfg.n_kv_heads} heads, "
               f"vocab {cfg.vocab_size}, window {cfg.sliding_window} tokens", file=self.out)  # fmt: skip
         print(f"audio      {cfg.audio.sampling_rate} Hz, {cfg.samples_per_token} samples/token "
-              f"({cfg.audio.token_ms:.0f} ms), delay {self.tokenizer.audio.transcription_delay_ms} ms",
-              file=self.out)  # fmt: skip
+              f"({cfg.audio.token_ms:.0f} ms)", file=self.out)  # fmt: skip
+        if self.tokenizer is None:
+            print(f"tokenizer  unusable: {self.tokenizer_error}", file=self.out)
+        else:
+            tok = self.tokenizer
+            print(f"tokenizer  {tok.vocab_size} ids ({tok.num_special} special), "
+                  f"delay {tok.audio.transcription_delay_ms} ms", file=self.out)  # fmt: skip
         return EXIT_OK
 
     def transcribe(self, path: Path) -> None:

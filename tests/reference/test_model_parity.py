@@ -167,7 +167,9 @@ def test_changing_a_window_breaks_parity(windowed_case, tmp_path, which):
     folder = tmp_path / "window"
     folder.mkdir()
     params = json.loads((case.native / "params.json").read_text())
-    target = params["multimodal"]["whisper_model_args"]["encoder_args"] if which == "encoder" else params
+    target = (
+        params["multimodal"]["whisper_model_args"]["encoder_args"] if which == "encoder" else params
+    )
     target["sliding_window"] += 1
     (folder / "params.json").write_text(json.dumps(params))
     (folder / "consolidated.safetensors").symlink_to(case.native / "consolidated.safetensors")
