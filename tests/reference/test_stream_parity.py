@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from voxtral_mlx import weights
@@ -161,3 +162,25 @@ def test_feed_from_another_thread(setup, tokenizer, audio):
     t.join()
     _, bulk = run_session(setup.model, tokenizer, audio[: 16000 * 4], lambda: 64000)
     assert [e.token_id for e in events] == [e.token_id for e in bulk]
+
+
+def test_leading_silence_shifts_times(tokenizer, audio, tmp_path_factory):
+    """0.96 s of silence in front: the same tokens come out, each exactly 0.96 s later.
+
+    0.96 s is 12 whole tokens (a 1 s shift would move the audio half a token against the 80 ms
+    grid, and a random-weight model then emits different tokens, so nothing could be matched).
+    Uses the windowed model: like a trained model, its output depends on recent audio only, so
+    the two runs re-synchronise; a random model with unbounded attention keeps the start in
+    view and drifts. Word times are built from these token times (tests/test_transcript.py).
+    """
+    torch_model = ref.build("windowed", seed=0)
+    model, _ = weights.load(ref.save_native(torch_model, tmp_path_factory.mktemp("shift")))
+    clip = audio[: 16000 * 12]
+    _, plain = run_session(model, tokenizer, clip, lambda: 16000)
+    shifted_audio = np.concatenate([np.zeros(12 * 1280, np.float32), clip])
+    _, shifted = run_session(model, tokenizer, shifted_audio, lambda: 16000)
+    assert len(shifted) == len(plain) + 12
+    pairs = list(zip(plain, shifted[12:], strict=True))
+    same = [(a, b) for a, b in pairs if a.token_id == b.token_id]
+    assert len(same) >= 0.9 * len(pairs)
+    assert all(abs(b.start - a.start - 0.96) < 1e-9 for a, b in pairs)
