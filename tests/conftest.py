@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+import voxtral_mlx  # noqa: F401  (first: on Linux it loads OpenBLAS before mlx.core)
+
 from .tiny_configs import tiny_params
 
 # Qt must never try to open a display in tests.
