@@ -16,6 +16,11 @@ from .tiny_configs import tiny_params
 PROMPT = [1] + [32] * 38
 
 
+def _rel(a: mx.array, b: mx.array) -> float:
+    """Max abs difference relative to the reference's magnitude (BLAS summation order varies)."""
+    return float(mx.abs(a - b).max() / mx.maximum(mx.abs(b).max(), 1.0))
+
+
 def _mel(n_tokens: int, seed: int = 0) -> mx.array:
     rng = np.random.default_rng(seed)
     return mx.array(rng.standard_normal((1, 8 * n_tokens, 128)).astype(np.float32))
@@ -35,7 +40,7 @@ def test_incremental_decoding_matches_full_forward(tiny_model):
     rows = [dec(x[:, :39], gains, cache)]
     rows += [dec(x[:, p : p + 1], gains, cache) for p in range(39, 80)]
     inc = mx.concatenate(rows, axis=1)
-    assert float(mx.abs(inc - full).max()) < 1e-4
+    assert _rel(inc, full) < 1e-5
 
 
 def test_greedy_matches_teacher_forced_argmax(tiny_model):
@@ -80,14 +85,14 @@ def test_streaming_encoder_with_cache_equals_batch(tiny_model):
     streamed = mx.concatenate(
         [enc.transformer(x[:, s : s + 4], cache) for s in range(0, x.shape[1], 4)], axis=1
     )
-    assert float(mx.abs(streamed - batch).max()) < 1e-4
+    assert _rel(streamed, batch) < 1e-5
     # Irregular bulk chunks (file mode) through a fresh cache give the same frames too.
     cache = enc.make_cache()
     cuts = [0, 3, 50, 51, 120, 160]
     bulk = mx.concatenate(
         [enc.transformer(x[:, a:b], cache) for a, b in zip(cuts, cuts[1:], strict=False)], axis=1
     )
-    assert float(mx.abs(bulk - batch).max()) < 1e-4
+    assert _rel(bulk, batch) < 1e-5
 
 
 def test_encoder_window_is_enforced(tiny_model):
