@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+import mlx.core as mx
 import numpy as np
 import pytest
 
@@ -184,3 +185,49 @@ def test_leading_silence_shifts_times(tokenizer, audio, tmp_path_factory):
     same = [(a, b) for a, b in pairs if a.token_id == b.token_id]
     assert len(same) >= 0.9 * len(pairs)
     assert all(abs(b.start - a.start - 0.96) < 1e-9 for a, b in pairs)
+
+
+class _EosAt:
+    """Decoder proxy that forces EOS as the ``n``-th emitted token (counting prefill as 1)."""
+
+    def __init__(self, decoder, n: int, eos: int):
+        self._dec, self._n, self._eos, self.calls = decoder, n, eos, 0
+
+    def __getattr__(self, name):
+        return getattr(self._dec, name)
+
+    def __call__(self, x, gains, cache=None):
+        logits = self._dec(x, gains, cache)
+        self.calls += 1
+        if self.calls == self._n:
+            boost = mx.zeros(logits.shape[-1]).at[self._eos].add(1e4)
+            logits = logits + boost
+        return logits
+
+
+def test_eos_mid_stream_restarts_on_the_untranscribed_audio(tokenizer, audio, tmp_path_factory):
+    """EOS at decoder position p: a fresh session continues from the audio the last token had
+    not yet covered, ``(p + 1 - 32 - delay) * 1280`` samples in; its tokens and times are those
+    of a new session on that audio, shifted by where it starts."""
+    model, _ = weights.load(
+        ref.save_native(ref.build("windowed", seed=0), tmp_path_factory.mktemp("eos"))
+    )
+    clip = audio[: 16000 * 8]
+    n = 40  # the 40th token comes from position 38 + 39 = 77
+    real_decoder = model.decoder
+    model.decoder = _EosAt(real_decoder, n, tokenizer.eos_id)
+    try:
+        session, events = run_session(model, tokenizer, clip, lambda: 16000)
+    finally:
+        model.decoder = real_decoder
+    ids = [e.token_id for e in events]
+    assert ids[n - 1] == tokenizer.eos_id and session.done
+    p = 38 + (n - 1)
+    start = (p + 1 - 32 - 6) * 1280
+    _, fresh = run_session(model, tokenizer, clip[start:], lambda: 16000)
+    after = events[n:]
+    assert [e.token_id for e in after] == [e.token_id for e in fresh]
+    assert all(
+        abs(a.start - (b.start + start / 16000)) < 1e-9 for a, b in zip(after, fresh, strict=True)
+    )
+    assert after and after[-1].end <= 8.0 + 1e-9
