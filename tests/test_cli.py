@@ -33,3 +33,26 @@ def test_transcribing_needs_the_tokenizer(tmp_path, tiny_model, capsys):
     folder = weights.save(tiny_model, tmp_path / "m")
     assert main(["x.wav", "--model", str(folder)]) == 1
     assert "tekken.json" in capsys.readouterr().err
+
+
+def test_ctrl_c_writes_the_partial_transcript(tmp_path, monkeypatch, capsys):
+    """Interrupted carries what was transcribed; the CLI writes it and exits 130."""
+    from voxtral_mlx import cli, transcribe
+    from voxtral_mlx.transcript import TokenEvent, TranscriptBuilder
+
+    builder = TranscriptBuilder()
+    builder.add(
+        [TokenEvent(1000, "Hello", 0.0, 0.08, True), TokenEvent(1001, " there", 0.5, 0.58, False)]
+    )
+    partial = builder.build(duration=0.6, interrupted=True)
+
+    def fake_transcribe(path, *a, **k):
+        raise transcribe.Interrupted(partial)
+
+    monkeypatch.setattr(cli.App, "load", lambda self: setattr(self, "dtype", "float32"))
+    monkeypatch.setattr(transcribe, "transcribe_file", fake_transcribe)
+    audio = tmp_path / "talk.wav"
+    audio.write_bytes(b"")
+    assert cli.main([str(audio), "--format", "srt"]) == cli.EXIT_INTERRUPTED
+    assert "Hello there" in (tmp_path / "talk.srt").read_text()
+    assert "interrupted" in capsys.readouterr().err
