@@ -30,3 +30,7 @@ class AudioError(VoxtralError):
 
 class TokenizerError(VoxtralError):
     """A tekken.json that is missing or malformed."""
+
+
+class DeviceError(VoxtralError):
+    """An audio input that cannot be used: none found, busy, unplugged, no permission."""
