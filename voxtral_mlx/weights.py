@@ -18,15 +18,17 @@ the model: MLX streams belong to threads).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import mlx.core as mx
+import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_unflatten
 
-from .checkpoint_files import TensorInfo, index_files, shard_files
+from .checkpoint_files import TensorInfo, index_files, shard_files, write_streaming
 from .config import ModelConfig
 from .errors import ConfigError, VoxtralError, WeightsError
 from .model import VoxtralRealtime
@@ -269,30 +271,119 @@ def _unpermute_rope(w: mx.array, n_heads: int) -> mx.array:
     return w.reshape(n_heads * head_dim, *rest)
 
 
+# ---- quantization --------------------------------------------------------------------------------
+def quantize_predicate(path: str, module, group_size: int, quantize_encoder: bool = False) -> bool:
+    """Which layers are stored 4/8-bit (mlx-lm's affine format).
+
+    The decoder's linears and its tied embedding/head hold 3.4 of the 4.4 B parameters and are
+    read in full for every token, so they are what makes a step memory-bound: quantize them.
+    Keep in float what is small or numerically touchy: RMSNorm weights, the per-layer delay
+    MLPs (``ada_norm``: computed once per session, and their 32-wide input cannot form a
+    64-group), and the conv stem (not a Linear). The encoder and adapter run once per 80 ms
+    on a batch of frames (compute-bound, not bandwidth-bound) and are kept in float unless
+    ``quantize_encoder``. A matrix whose input width is not a multiple of the group stays float.
+    """
+    if not hasattr(module, "to_quantized") or module.weight.shape[-1] % group_size:
+        return False
+    if ".ada_norm." in f".{path}.":
+        return False
+    if path.startswith("decoder."):
+        return True
+    return quantize_encoder and path.startswith(("encoder.", "adapter."))
+
+
+def build_model(
+    cfg: ModelConfig, quantized: Callable[[str, object], bool] | None = None
+) -> VoxtralRealtime:
+    """A model skeleton (lazy parameters); with ``cfg.quantization``, layers chosen by ``quantized``."""
+    model = VoxtralRealtime(cfg)
+    if cfg.quantization is not None:
+        q = cfg.quantization
+        nn.quantize(model, q.group_size, q.bits, class_predicate=quantized)
+    return model
+
+
+def dequantize_model(model: VoxtralRealtime, dtype: mx.Dtype) -> VoxtralRealtime:
+    """Expand quantized layers to dense ``dtype`` (CPU: dense float32 matmuls beat packed ones)."""
+    dense = []
+    for path, m in model.named_modules():
+        if isinstance(m, nn.QuantizedLinear | nn.QuantizedEmbedding):
+            w = mx.dequantize(m.weight, m.scales, m.biases, m.group_size, m.bits).astype(dtype)
+            if isinstance(m, nn.QuantizedEmbedding):
+                new = nn.Embedding(*w.shape)
+            else:
+                new = nn.Linear(w.shape[1], w.shape[0], bias="bias" in m)
+                if "bias" in m:
+                    new.bias = m.bias
+            new.weight = w
+            dense.append((path, new))
+    if dense:
+        model.update_modules(tree_unflatten(dense))
+    return model
+
+
+# ---- reading a checkpoint ------------------------------------------------------------------------
+class Checkpoint:
+    """A model folder opened and checked (names, shapes) without reading tensor data.
+
+    ``tensor(name)`` gives a parameter under our name, converted to MLX layout, still lazy
+    (memory-mapped): nothing is read until it is evaluated.
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder).expanduser()
+        self.layout, self.config, self.files = detect_layout(self.folder)
+        index = index_files(self.files)
+        q_paths = {n.removesuffix(".scales") for n in index if n.endswith(".scales")}
+        if q_paths and self.config.quantization is None:
+            raise WeightsError(
+                f"{self.folder}: quantized tensors but no 'quantization' in params.json"
+            )
+        self.quantized_paths = q_paths
+        self.skeleton = build_model(self.config, lambda p, m: p in q_paths)
+        expected = {k: tuple(v.shape) for k, v in tree_flatten(self.skeleton.parameters())}
+        self._plan = _plan(self.layout, index, expected)
+        self._arrays: dict[Path, dict[str, mx.array]] = {}
+
+    def names(self) -> list[str]:
+        return list(self._plan)
+
+    def tensor(self, name: str) -> mx.array:
+        source, info = self._plan[name]
+        if info.file not in self._arrays:
+            self._arrays[info.file] = _mx_load(info.file)
+        return _convert(self.layout, name, self._arrays[info.file][source], self.config)
+
+
 # ---- loading -------------------------------------------------------------------------------------
 def load(
-    folder: str | os.PathLike, dtype: mx.Dtype = mx.float32, lazy: bool = False
+    folder: str | os.PathLike,
+    dtype: mx.Dtype = mx.float32,
+    lazy: bool = False,
+    expand_quantized: bool | None = None,
 ) -> tuple[VoxtralRealtime, ModelConfig]:
-    """Load a model folder in any supported layout; every problem is a one-line WeightsError."""
-    folder = Path(folder).expanduser()
-    layout, cfg, files = detect_layout(folder)
-    model = VoxtralRealtime(cfg)
-    expected = {k: tuple(v.shape) for k, v in tree_flatten(model.parameters())}
+    """Load a model folder in any supported layout; every problem is a one-line WeightsError.
 
-    plan = _plan(layout, index_files(files), expected)
-    arrays: dict[Path, dict[str, mx.array]] = {}
+    Float tensors are cast to ``dtype``. Quantized layers stay packed on a GPU (fewer bytes
+    per token) and are expanded to dense ``dtype`` on the CPU, where MLX's packed matmuls are
+    slower than dense float32 ones; ``expand_quantized`` overrides that choice.
+    """
+    ck = Checkpoint(folder)
+    model = ck.skeleton
     weights = []
-    for target, (source, info) in plan.items():
-        if info.file not in arrays:
-            arrays[info.file] = _mx_load(info.file)
-        w = _convert(layout, target, arrays[info.file][source], cfg)
+    for name in ck.names():
+        w = ck.tensor(name)
         if mx.issubdtype(w.dtype, mx.floating):
             w = w.astype(dtype)
-        weights.append((target, w))
+        weights.append((name, w))
     model.update(tree_unflatten(weights))
+    if expand_quantized is None:
+        expand_quantized = mx.default_device() == mx.cpu
+    if ck.quantized_paths and expand_quantized:
+        dequantize_model(model, dtype)
     if not lazy:
         mx.eval(model.parameters())
-    return model, cfg
+    return model, ck.config
 
 
 def _plan(layout: str, index: dict[str, TensorInfo], expected: dict[str, tuple]) -> dict:
@@ -338,45 +429,56 @@ def _mx_load(path: Path) -> dict[str, mx.array]:
 # ---- saving --------------------------------------------------------------------------------------
 def save(model: VoxtralRealtime, folder: str | os.PathLike, max_shard_bytes: int = 4 << 30) -> Path:
     """Write an MLX model folder (``params.json`` + ``model*.safetensors``) that :func:`load` reads."""
+    specs = [
+        (n, tuple(w.shape), w.dtype, lambda w=w: w) for n, w in tree_flatten(model.parameters())
+    ]
+    return save_tensors(folder, specs, model.config, max_shard_bytes)
+
+
+def save_tensors(
+    folder: str | os.PathLike,
+    specs: list[tuple],
+    config: ModelConfig,
+    max_shard_bytes: int = 4 << 30,
+) -> Path:
+    """Write ``(name, shape, dtype, make)`` tensors in shards, one tensor in memory at a time.
+
+    ``params.json`` is written last, atomically: a folder without it is an unfinished write.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    params = model.config.to_dict()
-    params[MLX_FORMAT_KEY] = {"format_version": 1}
-    shards: list[dict[str, mx.array]] = [{}]
+    shards: list[list[tuple]] = [[]]
     size = 0
-    for name, w in tree_flatten(model.parameters()):
-        if shards[-1] and size + w.nbytes > max_shard_bytes:
-            shards.append({})
+    for spec in specs:
+        nbytes = math.prod(spec[1]) * spec[2].size
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append([])
             size = 0
-        shards[-1][name] = w
-        size += w.nbytes
-    try:
-        names = _write_shards(folder, shards)
-        if len(shards) > 1:
-            weight_map = {
-                k: fname for fname, shard in zip(names, shards, strict=True) for k in shard
-            }
-            total = sum(w.nbytes for shard in shards for w in shard.values())
-            _atomic_text(folder / "model.safetensors.index.json",
-                         json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))  # fmt: skip
-        _atomic_text(folder / "params.json", json.dumps(params, indent=2))
-    except OSError as e:
-        raise WeightsError(f"{folder}: cannot write model ({e.strerror or e})") from e
-    return folder
-
-
-def _write_shards(folder: Path, shards: list[dict]) -> list[str]:
+        shards[-1].append(spec)
+        size += nbytes
     n = len(shards)
     names = (
         ["model.safetensors"]
         if n == 1
         else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
     )
-    for fname, shard in zip(names, shards, strict=True):
-        tmp = folder / (fname + ".partial.safetensors")
-        mx.save_safetensors(str(tmp), shard, metadata={"format": "mlx"})
-        os.replace(tmp, folder / fname)
-    return names
+    params = config.to_dict()
+    params[MLX_FORMAT_KEY] = {"format_version": 1}
+    try:
+        (folder / "params.json").unlink(missing_ok=True)
+        for fname, shard in zip(names, shards, strict=True):
+            write_streaming(folder / fname, shard, metadata={"format": "mlx"})
+        if n > 1:
+            weight_map = {
+                spec[0]: fname for fname, shard in zip(names, shards, strict=True) for spec in shard
+            }
+            total = sum(math.prod(s[1]) * s[2].size for s in specs)
+            index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+            _atomic_text(folder / "model.safetensors.index.json", json.dumps(index, indent=1))
+        _atomic_text(folder / "params.json", json.dumps(params, indent=2))
+    except OSError as e:
+        raise WeightsError(f"{folder}: cannot write model ({e.strerror or e})") from e
+    return folder
 
 
 def _atomic_text(path: Path, text: str) -> None:
