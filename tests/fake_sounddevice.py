@@ -1,0 +1,166 @@
+"""A stand-in for the ``sounddevice`` module: input devices that play arrays from a thread.
+
+``FakeSoundDevice([FakeDevice("USB Mic", signal=x, rate=48000, channels=2)])`` has what
+``voxtral_mlx.mic`` uses: ``query_devices``, ``query_hostapis``, ``default.device``,
+``InputStream`` and ``PortAudioError``. A started stream's thread delivers the device's
+``signal`` (frames x channels at the device rate) in blocks of the stream's ``blocksize`` (the
+device's own block when 0), paced at ``speed`` x real time, then silence (zeros) like a quiet
+microphone, until stopped. ``vanish_after`` seconds into the signal the device disappears
+mid-stream as PortAudio reports it: no more callbacks, ``finished_callback`` called, the stream
+inactive, and ``stop()`` raising; ``hang_after`` seconds in, callbacks just stop (what CoreAudio
+does when a device is unplugged). ``open_error=(message, code)`` makes opening fail.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+
+
+class PortAudioError(Exception):
+    """Like sounddevice's: ``args == (message, error code)``."""
+
+
+class CallbackFlags:
+    def __init__(self, input_overflow: bool = False):
+        self.input_overflow = input_overflow
+
+    def __bool__(self) -> bool:
+        return self.input_overflow
+
+
+@dataclass
+class FakeDevice:
+    name: str
+    signal: np.ndarray | None = None  # (frames, channels) float32 at `rate`
+    rate: int = 48000
+    channels: int = 2
+    block: int = 512  # the device's own block size, used when the stream asks for 0
+    speed: float = 1.0  # times real time
+    vanish_after: float | None = None  # seconds of signal, then the device is gone
+    hang_after: float | None = None  # seconds of signal, then callbacks stop without a word
+    open_error: tuple[str, int] | None = None
+    overflow_every: int = 0  # flag input_overflow on every n-th callback (0: never)
+    played: threading.Event = field(default_factory=threading.Event)  # whole signal delivered
+    frames_delivered: int = 0
+
+
+class FakeInputStream:
+    def __init__(self, sd, device=None, samplerate=None, channels=None, dtype=None,
+                 blocksize=0, callback=None, finished_callback=None, **_):  # fmt: skip
+        self.dev = sd.resolve(device)
+        if self.dev.open_error is not None:
+            raise PortAudioError(*self.dev.open_error)
+        if samplerate != self.dev.rate or not 1 <= channels <= self.dev.channels:
+            raise PortAudioError("Invalid sample rate or channel count", -9997)
+        assert dtype == "float32"
+        self.channels = channels
+        self.blocksize = blocksize or self.dev.block
+        self.callback, self.finished_callback = callback, finished_callback
+        self.active = self.closed = self.vanished = False
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        sd.streams.append(self)
+
+    def start(self) -> None:
+        self.active = True
+        self._thread = threading.Thread(target=self._play, name="fake-portaudio", daemon=True)
+        self._thread.start()
+
+    def _play(self) -> None:
+        dev, n = self.dev, self.blocksize
+        signal = dev.signal if dev.signal is not None else np.zeros((0, dev.channels), np.float32)
+        vanish = None if dev.vanish_after is None else int(dev.vanish_after * dev.rate)
+        hang = None if dev.hang_after is None else int(dev.hang_after * dev.rate)
+        t0, pos, calls = time.monotonic(), 0, 0
+        while not self._halt.is_set():
+            if vanish is not None and pos >= vanish:
+                self.vanished, self.active = True, False
+                if self.finished_callback:
+                    self.finished_callback()
+                return
+            if hang is not None and pos >= hang:  # CoreAudio after an unplug: just silence
+                self._halt.wait()
+                return
+            block = np.zeros((n, dev.channels), np.float32)
+            part = signal[pos : pos + n]
+            block[: len(part)] = part
+            calls += 1
+            overflow = bool(dev.overflow_every) and calls % dev.overflow_every == 0
+            self.callback(block[:, : self.channels].copy(), n, None, CallbackFlags(overflow))
+            pos += n
+            dev.frames_delivered = pos
+            if pos >= len(signal):
+                dev.played.set()
+            # Pace against the start time, so the average rate is exact.
+            self._halt.wait(max(0.0, t0 + pos / dev.rate / dev.speed - time.monotonic()))
+
+    def stop(self) -> None:
+        if self.vanished:
+            raise PortAudioError("Error stopping stream: Unanticipated host error", -9999)
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.active and self.finished_callback:
+            self.finished_callback()
+        self.active = False
+
+    def close(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.active, self.closed = False, True
+
+
+class FakeSoundDevice:
+    """Module-like: pass it as ``MicSource(sd=FakeSoundDevice([...]))``."""
+
+    PortAudioError = PortAudioError
+    CallbackFlags = CallbackFlags
+
+    def __init__(self, devices: list[FakeDevice], default_input: int = 0):
+        self.devices = devices
+        self.default = SimpleNamespace(device=[-1, -1])
+        self._default_input = default_input
+        self.streams: list[FakeInputStream] = []
+
+    def query_hostapis(self, index=None):
+        apis = ({"name": "Fake Audio", "devices": list(range(len(self.devices)))},)
+        return apis if index is None else apis[index]
+
+    def _info(self, i: int) -> dict:
+        d = self.devices[i]
+        return {"name": d.name, "index": i, "hostapi": 0, "max_input_channels": d.channels,
+                "max_output_channels": 0, "default_samplerate": float(d.rate)}  # fmt: skip
+
+    def query_devices(self, device=None, kind=None):
+        if kind == "input":
+            if self._default_input < 0:
+                raise PortAudioError("Error querying device -1", -9996)
+            return self._info(self._default_input)
+        if device is None:
+            return [self._info(i) for i in range(len(self.devices))]
+        return self._info(device)
+
+    def resolve(self, device) -> FakeDevice:
+        if device is None:
+            device = self._default_input
+        if not 0 <= device < len(self.devices):
+            raise PortAudioError("Invalid device", -9996)
+        return self.devices[device]
+
+    def InputStream(self, **kwargs) -> FakeInputStream:  # noqa: N802 (sounddevice's name)
+        return FakeInputStream(self, **kwargs)
+
+
+def stereo_at(samples_16k: np.ndarray, rate: int) -> np.ndarray:
+    """A 16 kHz mono test signal as a device would deliver it: ``rate`` Hz, two channels
+    (left = the signal, right = 0.5 x it, so the downmix is 0.75 x the signal)."""
+    import soxr
+
+    x = soxr.resample(samples_16k.astype(np.float32), 16000, rate).astype(np.float32)
+    return np.stack([x, 0.5 * x], axis=1)

@@ -1,0 +1,198 @@
+"""MicSource with the fake sounddevice: device choice, exact streaming resampling, the bounded
+queue, errors and hints. The real PortAudio path is tested in tests/reference/test_live_e2e.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import soxr
+
+from voxtral_mlx.errors import DeviceError
+from voxtral_mlx.mic import MicSource, list_devices, pick_device, rms_dbfs
+
+from .fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
+
+
+def tone(seconds: float, hz: float = 440.0, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (amp * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def read_all(src: MicSource, until: threading.Event, timeout: float = 20.0) -> list[np.ndarray]:
+    """Read until ``until`` is set, then stop and read the rest (the resampler tail included)."""
+    out, deadline = [], time.monotonic() + timeout
+    while not until.is_set() and time.monotonic() < deadline:
+        x = src.read(0.05)
+        if x is not None:
+            out.append(x)
+    src.stop()
+    while (x := src.read(0.0)) is not None:
+        out.append(x)
+    assert src.finished
+    return out
+
+
+@pytest.fixture
+def no_leaked_threads():
+    before = threading.active_count()
+    yield
+    assert threading.active_count() == before
+
+
+def test_list_and_pick_devices():
+    sd = FakeSoundDevice(
+        [FakeDevice("Built-in Output", channels=0), FakeDevice("MacBook Pro Microphone", rate=48000),
+         FakeDevice("USB Mic", rate=44100, channels=1), FakeDevice("USB Mic (2)")],
+        default_input=1,
+    )  # fmt: skip
+    devices = list_devices(sd)
+    assert [d.index for d in devices] == [1, 2, 3]  # the output-only device is not listed
+    assert [d.is_default for d in devices] == [True, False, False]
+    assert devices[1].default_samplerate == 44100 and devices[1].hostapi == "Fake Audio"
+    assert pick_device(devices, None).index == 1
+    assert pick_device(devices, 2).index == 2 and pick_device(devices, " 3 ").index == 3
+    assert pick_device(devices, "usb mic").index == 2  # exact name wins over a longer match
+    assert pick_device(devices, "(2)").index == 3
+    assert pick_device(devices, "macbook").index == 1
+    for spec, words in ((0, "index 0"), ("webcam", "matches 'webcam'")):
+        with pytest.raises(DeviceError) as err:
+            pick_device(devices, spec)
+        assert words in str(err.value) and "1 'MacBook Pro Microphone'" in str(err.value)
+    with pytest.raises(DeviceError, match="no microphone found"):
+        pick_device([], None)
+
+
+def test_system_default_when_sounddevice_has_none_set():
+    sd = FakeSoundDevice([FakeDevice("a"), FakeDevice("b")], default_input=1)
+    assert [d.is_default for d in list_devices(sd)] == [False, True]
+    sd = FakeSoundDevice([FakeDevice("a")], default_input=-1)  # PortAudio: no default input
+    assert pick_device(list_devices(sd), None).name == "a"
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_streamed_audio_equals_resampling_the_whole_recording(rate, no_leaked_threads):
+    """Downmix + soxr ResampleStream across 20 ms blocks == one-shot soxr of the whole take."""
+    speech = tone(1.5, 310.0) + tone(1.5, 1234.0, 0.2)
+    dev = FakeDevice("USB Mic", signal=stereo_at(speech, rate), rate=rate, speed=8.0)
+    src = MicSource(sd=FakeSoundDevice([dev]))
+    src.open()
+    assert (src.rate, src.channels, src.name) == (rate, 2, "USB Mic")
+    out = np.concatenate(read_all(src, dev.played))
+    src.close()
+    stream = dev.signal[: dev.frames_delivered]
+    delivered = np.zeros((dev.frames_delivered, 2), np.float32)
+    delivered[: len(stream)] = stream
+    whole = soxr.resample(delivered.mean(axis=1), rate, 16000, quality="HQ")
+    assert len(out) == len(whole)
+    np.testing.assert_allclose(out, whole, atol=1e-6)
+    # ... which is 0.75 x the 16 kHz signal (left 1.0, right 0.5), away from the filter's edges.
+    mid = slice(1600, len(speech) - 1600)
+    np.testing.assert_allclose(out[mid], 0.75 * speech[mid], atol=2e-3)
+    assert src.dropped_seconds == 0 and src.overflows == 0
+
+
+def test_mono_16k_device_needs_no_resampler(no_leaked_threads):
+    speech = tone(0.5)
+    dev = FakeDevice("Headset", signal=speech[:, None], rate=16000, channels=1, speed=8.0)
+    src = MicSource(sd=FakeSoundDevice([dev]))
+    src.open()
+    out = np.concatenate(read_all(src, dev.played))
+    src.close()
+    np.testing.assert_array_equal(out[: len(speech)], speech)
+    assert not out[len(speech) :].any()  # then silence until stopped
+
+
+def test_full_queue_drops_the_oldest_audio_and_counts_it(no_leaked_threads):
+    """The consumer sleeps through 1 s of audio with a 0.25 s queue: 0.75 s dropped, counted;
+    what is kept is the newest audio, and the overflow flags PortAudio raised are counted."""
+    ramp = np.linspace(0, 1, 48000, dtype=np.float32)
+    dev = FakeDevice("Mic", signal=np.stack([ramp, ramp], 1), speed=4.0, overflow_every=10)
+    src = MicSource(sd=FakeSoundDevice([dev]), max_queue_seconds=0.25)
+    src.open()
+    assert dev.played.wait(10)
+    src.stop()
+    out = []
+    while (x := src.read(0.0)) is not None:
+        out.append(x)
+    src.close()
+    kept = sum(map(len, out)) / 16000
+    assert src.dropped_seconds + kept == pytest.approx(dev.frames_delivered / 48000, abs=1e-3)
+    assert 0.25 - 0.02 <= kept <= 0.25 + 0.02  # the bound, at block granularity
+    assert src.dropped_seconds >= 0.7
+    assert np.concatenate(out)[len(out[0]) // 2] > 0.5  # the newest part of the ramp
+    assert src.overflows == dev.frames_delivered // 960 // 10  # MicSource asks for 20 ms blocks
+
+
+def test_open_errors_are_one_line_with_a_remedy():
+    busy = FakeDevice("Mic", open_error=("Error opening InputStream: Device unavailable", -9985))
+    with pytest.raises(DeviceError) as err:
+        MicSource(sd=FakeSoundDevice([busy])).open()
+    assert "'Mic' is busy" in str(err.value) and "\n" not in str(err.value)
+    weird = FakeDevice("Mic", open_error=("Error opening InputStream: Illegal combination", -9993))
+    with pytest.raises(DeviceError, match="cannot open microphone 'Mic': Error opening"):
+        MicSource(sd=FakeSoundDevice([weird])).open()
+    with pytest.raises(DeviceError, match="no microphone found"):
+        MicSource(sd=FakeSoundDevice([FakeDevice("Speaker", channels=0)])).open()
+    with pytest.raises(DeviceError, match="matches 'nope'"):
+        MicSource("nope", sd=FakeSoundDevice([FakeDevice("Mic")])).open()
+
+
+def test_device_that_vanishes_is_reported_once_and_keeps_what_it_gave(no_leaked_threads):
+    speech = tone(2.0)
+    dev = FakeDevice("USB Mic", signal=stereo_at(speech, 48000), speed=8.0, vanish_after=1.0)
+    src = MicSource(sd=FakeSoundDevice([dev]))
+    src.open()
+    out, errors = [], []
+    deadline = time.monotonic() + 10
+    while not src.finished and time.monotonic() < deadline:
+        try:
+            x = src.read(0.05)
+        except DeviceError as err:
+            errors.append(str(err))
+            continue
+        if x is not None:
+            out.append(x)
+    src.close()
+    assert len(errors) == 1
+    assert "'USB Mic' stopped delivering audio" in errors[0] and "\n" not in errors[0]
+    assert sum(map(len, out)) == pytest.approx(16000, abs=400)  # the second it delivered
+
+
+def test_silence_hint_once_per_quiet_spell(no_leaked_threads):
+    dev = FakeDevice("Mic", signal=None, speed=1.0)  # zeros: muted (or macOS without permission)
+    src = MicSource(sd=FakeSoundDevice([dev]), hint_after_seconds=0.3)
+    src.open()
+    hints = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 0.8:
+        src.read(0.05)
+        hints += [h for h in [src.poll_hint()] if h]
+    src.close()
+    assert len(hints) == 1 and "'Mic' delivers only silence" in hints[0]
+    assert src.level_db == -100.0
+
+
+def test_device_that_hangs_gets_a_hint_then_an_error(no_leaked_threads):
+    dev = FakeDevice("USB Mic", signal=stereo_at(tone(1.0), 48000), speed=4.0, hang_after=0.25)
+    src = MicSource(sd=FakeSoundDevice([dev]), hint_after_seconds=0.3, lost_after_seconds=0.8)
+    src.open()
+    hints, errors = [], []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 2.0 and not errors:
+        try:
+            src.read(0.05)
+        except DeviceError as err:
+            errors.append(str(err))
+        hints += [h for h in [src.poll_hint()] if h]
+    src.close()
+    assert len(hints) == 1 and "no audio from 'USB Mic'" in hints[0]
+    assert len(errors) == 1 and "stopped delivering audio" in errors[0]
+
+
+def test_rms_dbfs():
+    assert rms_dbfs(np.zeros(10, np.float32)) == -100.0
+    assert rms_dbfs(np.ones(10, np.float32)) == pytest.approx(0.0)
+    assert rms_dbfs(tone(1.0, amp=1.0)) == pytest.approx(-3.01, abs=0.01)

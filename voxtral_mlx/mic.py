@@ -1,0 +1,376 @@
+"""Microphone capture: an input device in, 16 kHz mono float32 out. The only module that opens
+audio devices; the ``sounddevice`` module is injected (tests pass ``tests/fake_sounddevice.py``).
+
+Threads. :class:`MicSource` has two sides:
+
+- PortAudio's callback thread runs :meth:`MicSource._callback`, which only copies the block into
+  a bounded deque (no locks, no MLX, no maths). When more than ``max_queue_seconds`` are queued
+  the oldest blocks are dropped and counted (``dropped_seconds``); PortAudio's own input
+  overflows are counted too (``overflows``).
+- One consumer thread (the live transcriber's) calls :meth:`MicSource.read`, which downmixes,
+  measures the level and resamples to 16 kHz with one ``soxr.ResampleStream`` kept for the whole
+  stream, so the output equals resampling the whole recording at once (no clicks at block edges).
+
+The device is opened at its own rate with up to two channels (PulseAudio reports 32, and every
+host API accepts fewer than the maximum). Problems become :class:`DeviceError` s with one-line
+messages that say what to do: no device, busy, gone mid-stream (the callback stops or PortAudio
+ends the stream). "No sound for 2 s" (no callbacks, or only digital zeros, which is what macOS
+delivers without microphone permission) is a hint from :meth:`MicSource.poll_hint`, not an error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soxr
+
+from .errors import DeviceError
+
+SAMPLE_RATE = 16000
+SILENCE_DB = -100.0  # level reported for digital silence
+SILENT_PEAK = 1e-5  # below this peak a block counts as "no audio" (digital zeros, -100 dBFS)
+MAX_CHANNELS = 2
+BLOCK_SECONDS = 0.02  # callback block: small next to the model's 80 ms step
+POLL_SECONDS = 0.005  # how often read() looks at the queue while waiting
+RESAMPLE_QUALITY = "HQ"  # as for files (audio_io), so live audio and files go the same way
+
+# PortAudio error codes (portaudio.h) that have a specific remedy.
+_PA_INVALID_DEVICE = -9996
+_PA_DEVICE_UNAVAILABLE = -9985
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    """One capture device as PortAudio lists it."""
+
+    index: int
+    name: str
+    hostapi: str
+    channels: int  # max input channels
+    default_samplerate: float
+    is_default: bool = False
+
+
+def permission_hint() -> str:
+    """What to check when a device delivers nothing; empty except on macOS."""
+    if sys.platform != "darwin":
+        return ""
+    return (
+        "; on macOS, allow microphone access for this app (or its terminal) in "
+        "System Settings > Privacy & Security > Microphone"
+    )
+
+
+def import_sounddevice():
+    """The real ``sounddevice`` module, or a DeviceError saying how to get PortAudio."""
+    try:
+        import sounddevice
+    except (ImportError, OSError) as err:  # OSError: 'PortAudio library not found'
+        raise DeviceError(
+            f"audio capture is unavailable ({err}); on Linux install PortAudio: "
+            "apt-get install libportaudio2"
+        ) from err
+    return sounddevice
+
+
+def list_devices(sd=None) -> list[InputDevice]:
+    """Every device with at least one input channel, the system default marked."""
+    sd = sd if sd is not None else import_sounddevice()
+    try:
+        devices = list(sd.query_devices())
+        apis = list(sd.query_hostapis())
+        default = _default_input_index(sd)
+    except sd.PortAudioError as err:
+        raise DeviceError(f"cannot list audio devices: {_pa_text(err)}") from err
+    return [
+        InputDevice(
+            index=i,
+            name=str(d["name"]),
+            hostapi=str(apis[d["hostapi"]]["name"]) if d["hostapi"] < len(apis) else "?",
+            channels=int(d["max_input_channels"]),
+            default_samplerate=float(d["default_samplerate"]),
+            is_default=i == default,
+        )
+        for i, d in enumerate(devices)
+        if d["max_input_channels"] > 0
+    ]
+
+
+def _default_input_index(sd) -> int:
+    chosen = sd.default.device[0]
+    if isinstance(chosen, int) and chosen >= 0:
+        return chosen
+    try:
+        return int(sd.query_devices(kind="input")["index"])
+    except sd.PortAudioError:  # no default input (e.g. no sound server)
+        return -1
+
+
+def pick_device(devices: list[InputDevice], spec: int | str | None) -> InputDevice:
+    """By index, else by case-insensitive name (exact, then substring); None: the default."""
+    if not devices:
+        raise DeviceError(
+            "no microphone found: connect one (or start the sound server), then try again"
+        )
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return next((d for d in devices if d.is_default), devices[0])
+    if isinstance(spec, int) or spec.strip().isdigit():
+        index = int(spec)
+        for d in devices:
+            if d.index == index:
+                return d
+        raise DeviceError(f"no input device has index {index}; inputs: {_names(devices)}")
+    wanted = spec.strip().casefold()
+    exact = [d for d in devices if d.name.casefold() == wanted]
+    partial = [d for d in devices if wanted in d.name.casefold()]
+    if exact or partial:
+        return (exact or partial)[0]
+    raise DeviceError(f"no input device matches '{spec}'; inputs: {_names(devices)}")
+
+
+def _names(devices: list[InputDevice], limit: int = 8) -> str:
+    names = ", ".join(f"{d.index} '{d.name}'" for d in devices[:limit])
+    return names + (", ..." if len(devices) > limit else "")
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (1.0); SILENCE_DB for empty or all-zero input."""
+    if samples.size == 0:
+        return SILENCE_DB
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return max(SILENCE_DB, 20.0 * np.log10(rms)) if rms > 0 else SILENCE_DB
+
+
+class MicSource:
+    """Live audio from an input device as 16 kHz mono float32 chunks.
+
+    ``device``: index, name (substring, case-insensitive) or None for the system default.
+    Verbs (all on the consumer thread): :meth:`open` (DeviceError if it cannot), :meth:`read`,
+    :meth:`stop` (no more capture; what was captured stays readable), :meth:`close`.
+    Read-only any time: ``queued_seconds``, ``dropped_seconds``, ``overflows``, ``level_db``
+    (RMS dBFS of the last chunk read), ``name``, ``finished``.
+    """
+
+    def __init__(
+        self,
+        device: int | str | None = None,
+        *,
+        sd: Any = None,
+        max_queue_seconds: float = 20.0,
+        hint_after_seconds: float = 2.0,
+        lost_after_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.device_spec = device
+        self.name = "default input" if device is None else str(device)
+        self.device: InputDevice | None = None
+        self.rate = 0
+        self.channels = 0
+        self.max_queue_seconds = max_queue_seconds
+        self.hint_after_seconds = hint_after_seconds
+        self.lost_after_seconds = lost_after_seconds
+        self.overflows = 0
+        self.level_db = SILENCE_DB
+        self._sd = sd
+        self._clock = clock
+        self._stream = None
+        self._queue: deque[np.ndarray] = deque()
+        self._in_frames = self._out_frames = self._dropped_frames = 0
+        self._max_frames = 0
+        self._resampler = None
+        self._stopping = self._stream_ended = self._lost_reported = self._hinted = False
+        self.finished = False
+        self._opened_at = self._heard_at = 0.0
+        self._callback_at: float | None = None
+
+    # ---- consumer thread ------------------------------------------------------------------
+    def open(self) -> None:
+        """Open and start the device at its own rate; DeviceError with the remedy if it fails."""
+        sd = self._sd if self._sd is not None else import_sounddevice()
+        self._sd = sd
+        self.device = pick_device(list_devices(sd), self.device_spec)
+        self.name = self.device.name
+        self.rate = int(round(self.device.default_samplerate))
+        self.channels = max(1, min(self.device.channels, MAX_CHANNELS))
+        self._max_frames = int(self.max_queue_seconds * self.rate)
+        if self.rate != SAMPLE_RATE:
+            self._resampler = soxr.ResampleStream(
+                self.rate, SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
+            )
+        self._opened_at = self._heard_at = self._clock()
+        try:
+            self._stream = sd.InputStream(
+                device=self.device.index, samplerate=self.rate, channels=self.channels,
+                dtype="float32", blocksize=max(1, int(self.rate * BLOCK_SECONDS)),
+                callback=self._callback, finished_callback=self._on_finished,
+            )  # fmt: skip
+            self._stream.start()
+        except (sd.PortAudioError, ValueError, OSError) as err:
+            self.close()
+            raise open_error(self.name, err) from err
+
+    def read(self, timeout: float = 0.0) -> np.ndarray | None:
+        """Everything captured so far, resampled; waits up to ``timeout`` s for the first block.
+
+        Returns None when nothing came (or, once stopped, when all is read: ``finished``).
+        Raises DeviceError once if the device went away; what it captured before that is
+        returned first, and later calls return the rest.
+        """
+        deadline = self._clock() + timeout
+        while True:
+            blocks = self._take()
+            if blocks:
+                return self._process(blocks)
+            if self._stopping or self._stream_ended:
+                if not self._stopping and not self._lost_reported:
+                    self._lost_reported = True
+                    raise self._lost_error()
+                return self._flush()
+            self._check_alive()
+            if self._clock() >= deadline:
+                return None
+            time.sleep(POLL_SECONDS)
+
+    def poll_hint(self) -> str | None:
+        """A one-line hint, once per quiet spell, when no sound came for ``hint_after_seconds``."""
+        now = self._clock()
+        if self._hinted or self._stream is None or now - self._heard_at < self.hint_after_seconds:
+            return None
+        self._hinted = True
+        quiet = now - self._heard_at
+        if self._callback_at is None or now - self._callback_at >= self.hint_after_seconds:
+            msg = f"no audio from '{self.name}' for {quiet:.0f} s: check that it is connected and not used by another app"  # fmt: skip
+        else:
+            msg = f"'{self.name}' delivers only silence: check that it is not muted"
+        return msg + permission_hint()
+
+    def stop(self) -> None:
+        """Stop capturing (PortAudio calls back no more); queued audio stays readable."""
+        self._stopping = True
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+            except Exception:  # a device that vanished may fail to stop; it is stopped anyway
+                pass
+
+    def close(self) -> None:
+        """Release the device. Safe to call more than once, and after a failed open."""
+        self.stop()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:
+                pass
+        self._queue.clear()
+        self.finished = True
+
+    @property
+    def queued_seconds(self) -> float:
+        if not self.rate:
+            return 0.0
+        return max(0, self._in_frames - self._out_frames - self._dropped_frames) / self.rate
+
+    @property
+    def dropped_seconds(self) -> float:
+        return self._dropped_frames / self.rate if self.rate else 0.0
+
+    # ---- PortAudio's thread -----------------------------------------------------------------
+    def _callback(self, indata, frames, time_info, status) -> None:
+        # Copy and queue, nothing else. deque append/popleft are atomic: no lock to wait on.
+        if status and getattr(status, "input_overflow", False):
+            self.overflows += 1
+        self._queue.append(indata.copy())
+        self._in_frames += frames
+        self._callback_at = self._clock()
+        while self._in_frames - self._out_frames - self._dropped_frames > self._max_frames:
+            try:
+                oldest = self._queue.popleft()
+            except IndexError:  # the consumer took it meanwhile
+                break
+            self._dropped_frames += len(oldest)
+
+    def _on_finished(self) -> None:
+        # PortAudio ends the stream after stop() or when the device fails.
+        self._stream_ended = True
+
+    # ---- internals ------------------------------------------------------------------------
+    def _take(self) -> list[np.ndarray]:
+        blocks = []
+        while True:
+            try:
+                block = self._queue.popleft()
+            except IndexError:
+                return blocks
+            self._out_frames += len(block)
+            blocks.append(block)
+
+    def _process(self, blocks: list[np.ndarray]) -> np.ndarray:
+        raw = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+        mono = raw.mean(axis=1, dtype=np.float32) if raw.ndim == 2 else raw
+        mono = np.ascontiguousarray(mono, dtype=np.float32)
+        self.level_db = rms_dbfs(mono)
+        if mono.size and float(np.max(np.abs(mono))) > SILENT_PEAK:
+            self._heard_at, self._hinted = self._clock(), False
+        if self._resampler is None:
+            return mono
+        return self._resampler.resample_chunk(mono)
+
+    def _flush(self) -> np.ndarray | None:
+        """The resampler's tail, once; then None for good."""
+        if self.finished:
+            return None
+        self.finished = True
+        if self._resampler is None:
+            return None
+        tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+        return tail if tail.size else None
+
+    def _check_alive(self) -> None:
+        """A stream whose callbacks stopped is gone (CoreAudio may never report it)."""
+        last = self._callback_at if self._callback_at is not None else self._opened_at
+        if self._clock() - last >= self.lost_after_seconds and not self._lost_reported:
+            self._lost_reported = True
+            self._stream_ended = True
+            raise self._lost_error()
+
+    def _lost_error(self) -> DeviceError:
+        return DeviceError(
+            f"microphone '{self.name}' stopped delivering audio (unplugged, or taken by another "
+            f"app?): reconnect it or choose another input device{permission_hint()}"
+        )
+
+
+def open_error(name: str, err: BaseException) -> DeviceError:
+    """A one-line DeviceError for a device that would not open, with what to do about it."""
+    text = _pa_text(err)
+    code = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], int) else None
+    lower = text.lower()
+    if code == _PA_DEVICE_UNAVAILABLE or "busy" in lower or "unavailable" in lower:
+        msg = f"microphone '{name}' is busy or unavailable: close other apps using it, or choose another input device"  # fmt: skip
+    elif code == _PA_INVALID_DEVICE or "device -1" in lower:
+        msg = "no microphone found: connect one, or choose another input device"
+    else:
+        msg = f"cannot open microphone '{name}': {text}"
+    return DeviceError(msg + permission_hint())
+
+
+def _pa_text(err: BaseException) -> str:
+    return " ".join(str(err.args[0] if err.args else err).split())
+
+
+__all__ = [
+    "InputDevice",
+    "MicSource",
+    "list_devices",
+    "open_error",
+    "permission_hint",
+    "pick_device",
+    "rms_dbfs",
+]
