@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"model folder or Hugging Face repo id (default: {DEFAULT_MODEL})",
     )
     p.add_argument(
+        "--bits",
+        type=int,
+        choices=[4, 8, 16],
+        default=4,
+        help="for a Hugging Face model: convert it once to 4-bit (default) or 8-bit, or keep 16-bit",
+    )
+    p.add_argument(
         "--delay-ms",
         type=int,
         default=None,
@@ -83,14 +90,20 @@ class ProgressLine:
         self.enabled = enabled and stream.isatty()
         self._last = 0.0
 
-    def update(self, name: str, done: float, total: float | None, speed: float) -> None:
+    def update(
+        self, name: str, done: float, total: float | None, speed: float, unit: str = ""
+    ) -> None:
         now = time.monotonic()
         if not self.enabled or now - self._last < 0.2:
             return
         self._last = now
-        of = f" / {_clock(total)}" if total else ""
         pct = f" {100 * done / total:3.0f}%" if total else ""
-        self.stream.write(f"\r{name}: {_clock(done)}{of}{pct}  {speed:.1f}x real time\x1b[K")
+        if unit:  # a count, e.g. tensors converted
+            line = f"{name}: {done}/{total} {unit}{pct}"
+        else:
+            of = f" / {_clock(total)}" if total else ""
+            line = f"{name}: {_clock(done)}{of}{pct}  {speed:.1f}x real time"
+        self.stream.write(f"\r{line}\x1b[K")
         self.stream.flush()
 
     def clear(self) -> None:
@@ -124,9 +137,13 @@ class App:
         import mlx.core as mx
 
         from . import weights
+        from .model_cache import model_folder
         from .tokenizer import Tokenizer
 
-        folder = weights.resolve(self.args.model)
+        folder = model_folder(
+            self.args.model, bits=self.args.bits, on_progress=self._convert_progress
+        )
+        self.progress.clear()
         dtype = getattr(mx, self.args.dtype) if self.args.dtype else weights.default_dtype()
         t0 = time.perf_counter()
         self.model, self.config = weights.load(folder, dtype=dtype)
@@ -138,6 +155,11 @@ class App:
                 raise
             self.tokenizer_error = str(e)
         log.info("model %s loaded in %.2f s (%s)", folder, time.perf_counter() - t0, dtype)
+
+    def _convert_progress(self, stage: str, done: int, total: int) -> None:
+        if done == 1:
+            self.say(f"{stage} the model for this machine (once; later starts load it directly)")
+        self.progress.update(stage, done, total, 0.0, unit="tensors")
 
     def info(self) -> int:
         import mlx.core as mx

@@ -1,0 +1,57 @@
+"""From a model name to a folder ready to load, converting a Hugging Face download once.
+
+A local folder is used as it is. A repo id (the default is Mistral's official release) is
+downloaded by :func:`weights.resolve`, converted once to ``bits`` (4 by default) under the
+user cache, and every later start loads that converted folder directly: no network, no
+second conversion.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from . import weights
+from .convert import convert
+
+DEFAULT_BITS = 4
+GROUP_SIZE = 64
+
+
+def cache_dir() -> Path:
+    """``$VOXTRAL_MLX_CACHE``, else the platform's user cache folder + ``voxtral-mlx``."""
+    if env := os.environ.get("VOXTRAL_MLX_CACHE"):
+        return Path(env).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "voxtral-mlx"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "voxtral-mlx"
+
+
+def converted_path(repo_id: str, bits: int, root: Path | None = None) -> Path:
+    return (root or cache_dir()) / f"{repo_id.replace('/', '--')}-{bits}bit-g{GROUP_SIZE}"
+
+
+def model_folder(
+    name: str | os.PathLike,
+    bits: int = DEFAULT_BITS,
+    root: Path | None = None,
+    download: Callable | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> Path:
+    """The folder to load for ``name``; ``on_progress(stage, done, total)`` while converting."""
+    path = Path(name).expanduser()
+    if path.exists() or bits == 16:
+        return weights.resolve(name, download=download)
+    target = converted_path(str(name), bits, root)
+    if (target / "params.json").is_file():  # written last: the conversion finished
+        return target
+    source = weights.resolve(name, download=download)
+
+    def progress(done: int, total: int) -> None:
+        if on_progress is not None:
+            on_progress("converting", done, total)
+
+    return convert(source, target, bits=bits, group_size=GROUP_SIZE, on_progress=progress)
