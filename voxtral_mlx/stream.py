@@ -36,6 +36,7 @@ from .transcript import TokenEvent
 
 MIN_DELAY_MS, MAX_DELAY_MS = 80, 2400
 RIGHT_PAD_EXTRA_TOKENS = 10  # mistral-common's OFFLINE_STREAMING_BUFFER_TOKENS
+CLEAR_CACHE_EVERY = 512  # tokens
 
 
 class State(enum.Enum):
@@ -153,7 +154,7 @@ class StreamingSession:
             if token is None:
                 break
             budget -= 1
-            events.append(self._event(token, self._pos - 1))
+            events.append(self._event(token, self._emitted - 1))
             if token == self.tokenizer.eos_id:
                 self._on_eos()
         return events
@@ -163,7 +164,9 @@ class StreamingSession:
         right = self.n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
         self._pipe = AudioPipeline(self.model, self.n_left, right, self.encoder_block)
         self._cache = None
-        self._pos = 0  # next decoder position to feed
+        self._pos = 0  # next decoder position to queue
+        self._emitted = 0  # positions whose token has been emitted
+        self._pending: tuple[mx.array, int] | None = None  # queued (token, position), not read yet
         self._prev: int | None = None
         self.state = State.WAITING
 
@@ -171,35 +174,59 @@ class StreamingSession:
         """Positions ``< this`` may be fed; None while the stream is open."""
         return self._pipe.available - 1 if self._pipe.finished else None
 
-    def _next_token(self) -> int | None:
+    def _launch(self, prev: int | mx.array | None) -> bool:
+        """Queue the model work for the next position (prefill first); False if it cannot run yet.
+
+        ``prev`` may still be a lazy array: the next step is built on the previous token before
+        that token is read back, and ``async_eval`` starts it, so the host's Python work for one
+        token overlaps the device's compute for the previous one (double buffering).
+        """
         dec, avail, last = self.model.decoder, self._pipe.available, self._last_position()
         if self._cache is None:
             p = len(self.prompt)
             if avail < p or (last is not None and last < p):
-                if last is not None:
-                    self.state = State.DONE
-                return None
+                return False
             self._cache = dec.make_cache()
             x = dec.embed(mx.array([self.prompt])) + self._pipe.embeddings(0, p)
-            self._pos = p
             self.state = State.DRAINING if self._pipe.finished else State.PREFILLED
+            position = p - 1
         else:
-            p = self._pos
-            if last is not None and p >= last:
-                self.state = State.DONE
-                return None
-            if p >= avail:
-                return None
-            x = dec.embed(mx.array([[self._prev]])) + self._pipe.embeddings(p, p + 1)
-            self._pos = p + 1
-        logits = dec(x, self._gains, self._cache)[:, -1]
-        self._prev = int(mx.argmax(logits, axis=-1).item())
-        self.tokens.append(self._prev)
+            position = self._pos
+            if (last is not None and position >= last) or position >= avail:
+                return False
+            ids = prev.reshape(1, 1) if isinstance(prev, mx.array) else mx.array([[prev]])
+            x = dec.embed(ids) + self._pipe.embeddings(position, position + 1)
+        token = mx.argmax(dec(x, self._gains, self._cache)[:, -1], axis=-1)
+        mx.async_eval(token)
+        self._pending = (token, position)
+        self._pos = position + 1
         self._pipe.drop_before(self._pos)
+        return True
+
+    def _next_token(self) -> int | None:
+        if self._pending is None and not self._launch(self._prev):
+            self._maybe_done()
+            return None
+        token_arr, position = self._pending
+        self._pending = None
+        self._launch(token_arr)  # queue position + 1 before waiting for this token
+        self._prev = int(token_arr.item())  # the one host sync per token
+        self.tokens.append(self._prev)
+        self._emitted = position + 1
         self._trim_history()
-        if last is not None and self._pos >= last:
-            self.state = State.DONE
+        if len(self.tokens) % CLEAR_CACHE_EVERY == 0:
+            mx.clear_cache()  # release freed buffers on long sessions
+        self._maybe_done()
         return self._prev
+
+    def _maybe_done(self) -> None:
+        last = self._last_position()
+        if (
+            self._pending is None
+            and last is not None
+            and (self._pos >= last or last < len(self.prompt))
+        ):
+            self.state = State.DONE
 
     def _event(self, token: int, position: int) -> TokenEvent:
         piece = self._detok.push_event(token)
@@ -220,7 +247,7 @@ class StreamingSession:
 
     def _untranscribed_sample(self) -> int:
         """Segment-relative sample index of the first audio no emitted token describes yet."""
-        return max(0, (self._pos - self.n_left - self.n_delay) * self.samples_per_token)
+        return max(0, (self._emitted - self.n_left - self.n_delay) * self.samples_per_token)
 
     def _trim_history(self) -> None:
         keep_from = self._untranscribed_sample()
