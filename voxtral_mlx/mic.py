@@ -20,6 +20,7 @@ delivers without microphone permission) is a hint from :meth:`MicSource.poll_hin
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import deque
@@ -144,7 +145,7 @@ def rms_dbfs(samples: np.ndarray) -> float:
     if samples.size == 0:
         return SILENCE_DB
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-    return max(SILENCE_DB, 20.0 * np.log10(rms)) if rms > 0 else SILENCE_DB
+    return max(SILENCE_DB, 20.0 * math.log10(rms)) if rms > 0 else SILENCE_DB
 
 
 class MicSource:
