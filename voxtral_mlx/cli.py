@@ -1,13 +1,19 @@
-"""Command line: ``python -m voxtral_mlx FILE [FILE ...]``. Printing and exit codes live here.
+"""Command line: ``python -m voxtral_mlx FILE [FILE ...]``, or ``--mic`` for live captions.
+Printing and exit codes live here.
 
 Exit codes: 0 all files transcribed; 1 a file (or the model) failed, the others were still
 processed; 2 usage error; 130 interrupted by Ctrl-C (what was transcribed so far is written).
+With ``--mic``, Ctrl-C is how a recording ends: 0 once the transcript is written, 1 if the
+device or model failed (what was transcribed is still written), 130 on a second Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import queue
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,6 +31,8 @@ examples:
   python -m voxtral_mlx talk.m4a --format srt         write talk.srt next to talk.m4a
   python -m voxtral_mlx *.wav --format all -o out/    txt, srt, vtt and json for each file
   python -m voxtral_mlx talk.wav --model ~/models/voxtral --delay-ms 960
+  python -m voxtral_mlx --mic                         live captions from the default microphone
+  python -m voxtral_mlx --mic --device usb --output meeting.srt   Ctrl-C stops and writes it
 
 exit codes: 0 ok, 1 some file failed (the others are still done), 2 usage, 130 Ctrl-C
 """
@@ -77,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute dtype (default: float32 on CPU, bfloat16 on GPU)",
     )
     p.add_argument("--info", action="store_true", help="load the model, describe it, and exit")
+    p.add_argument("--mic", action="store_true", help="transcribe the microphone live until Ctrl-C")
+    p.add_argument(
+        "--device",
+        default=None,
+        metavar="NAME",
+        help="--mic input device: index or part of its name (default: the system's)",
+    )
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="--mic: write the transcript to FILE (format: --format, else FILE's suffix)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or status on stderr")
     p.add_argument("--verbose", action="store_true", help="log details and tracebacks to stderr")
     return p  # fmt: skip
@@ -229,6 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    if args.list_devices:
+        return _list_devices(args)
+    if args.mic:
+        if args.files:
+            parser.print_usage(sys.stderr)
+            print("error: --mic takes no FILE", file=sys.stderr)
+            return EXIT_USAGE
+        return _run_mic(App(args))
     if not args.files and not args.info:
         parser.print_usage(sys.stderr)
         print("error: give at least one FILE (or --info)", file=sys.stderr)
@@ -266,3 +297,195 @@ def _fail(err: VoxtralError, args) -> int:
     log.debug("error", exc_info=True)
     print(f"error: {err}", file=sys.stderr)
     return EXIT_FAILED
+
+
+# ---- live captions (--mic) ------------------------------------------------------------------
+DIM, RESET = "\x1b[2m", "\x1b[0m"
+
+
+def _interactive(stream) -> bool:
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+class LiveDisplay:
+    """Prints live events. Final words go to stdout as they come, a line per sentence. On a
+    terminal the word still being built follows them dimmed and is redrawn as it grows, and
+    (stderr a terminal, not --quiet) a level/lag meter follows it; otherwise stdout gets only
+    final words, plain. Status, hints and errors are lines on stderr."""
+
+    def __init__(self, out, err, quiet: bool):
+        from .transcript import ends_sentence, join_texts
+
+        self.out, self.err, self.quiet = out, err, quiet
+        self.tty = _interactive(out)
+        self.meter_on = not quiet and _interactive(err)
+        self._join, self._ends_sentence = join_texts, ends_sentence
+        self._line = self._partial = self._meter = ""
+
+    def show(self, event) -> None:
+        from .live_events import (
+            DroppedEvent,
+            ErrorEvent,
+            HintEvent,
+            MeterEvent,
+            Status,
+            StatusEvent,
+            TextEvent,
+        )
+
+        if isinstance(event, TextEvent):
+            for word in event.words:
+                self._add_word(word.text)
+            self._partial = event.partial.text if event.partial else ""
+        elif isinstance(event, MeterEvent):
+            self._meter = _meter_text(event.level_db, event.lag)
+        elif isinstance(event, StatusEvent):
+            if event.status is Status.LISTENING:
+                self.note(f"listening: {event.detail} (Ctrl-C to stop)")
+            elif event.status is Status.LOADING:
+                self.note(f"loading model {event.detail}")
+            elif event.status is Status.STOPPED:
+                self._clear()
+                self._partial = self._meter = ""
+                self._end_line()
+                return
+        elif isinstance(event, HintEvent):
+            self.note(f"hint: {event.message}")
+        elif isinstance(event, ErrorEvent):
+            self.note(f"error: {event.message}", always=True)
+        elif isinstance(event, DroppedEvent) and event.seconds > 0:
+            self.note(f"warning: {event.seconds:.1f} s of audio dropped: transcription is falling behind")  # fmt: skip
+        self._draw()
+
+    def note(self, message: str, always: bool = False) -> None:
+        if self.quiet and not always:
+            return
+        self._clear()
+        print(message, file=self.err, flush=True)
+        self._draw()
+
+    def _add_word(self, word: str) -> None:
+        line = self._join([self._line, word])
+        width = shutil.get_terminal_size().columns - 1
+        if self.tty and self._line and len(line) + 24 > width:  # keep room for partial + meter
+            self._end_line()
+            line = word
+        elif not self.tty:
+            self.out.write(line[len(self._line) :])
+        self._line = line
+        if self._ends_sentence(word):
+            self._end_line()
+
+    def _end_line(self) -> None:
+        if self.tty:
+            self.out.write("\r\x1b[K" + self._line)
+        if self._line or (self.tty and self._partial):
+            self.out.write("\n")
+        self.out.flush()
+        self._line = ""
+
+    def _clear(self) -> None:
+        if self.tty:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+        elif self.meter_on:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+
+    def _draw(self) -> None:
+        if self.tty:
+            gap = " " if self._line and self._partial else ""
+            self.out.write(f"\r\x1b[K{self._line}{gap}{DIM}{self._partial}{RESET}")
+            self.out.flush()
+        else:
+            self.out.flush()
+        if self.meter_on and self._meter:
+            self.err.write(f"  {DIM}{self._meter}{RESET}" if self.tty else f"\r{self._meter}\x1b[K")
+            self.err.flush()
+
+
+def _meter_text(level_db: float, lag: float) -> str:
+    bars = max(0, min(8, round((level_db + 60) / 60 * 8)))
+    return f"[{'|' * bars}{' ' * (8 - bars)}] {level_db:4.0f} dB  lag {lag:.1f} s"
+
+
+def _list_devices(args) -> int:
+    from .mic import list_devices
+
+    try:
+        devices = list_devices()
+    except VoxtralError as e:
+        return _fail(e, args)
+    if not devices:
+        print("error: no input devices found", file=sys.stderr)
+        return EXIT_FAILED
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        print(f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_samplerate:g} Hz)")  # fmt: skip
+    return EXIT_OK
+
+
+def _run_mic(app: App) -> int:
+    """Live captions until Ctrl-C (or a lost device); then the transcript is written."""
+    from .engine import LiveTranscriber
+    from .live_events import ErrorEvent, Status, StatusEvent, TranscriptEvent
+    from .mic import MicSource
+
+    def load():
+        app.load()  # on the transcriber's thread, which then owns the model
+        return app.model, app.tokenizer
+
+    load.description = str(app.args.model)
+    display = LiveDisplay(app.out, app.err, app.args.quiet)
+    live = LiveTranscriber(load, MicSource(app.args.device), delay_ms=app.args.delay_ms,
+                           metadata={"model": str(app.args.model)})  # fmt: skip
+    live.start()
+    failed = stopping = False
+    finished = None
+    while True:
+        try:
+            try:
+                event = live.events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            display.show(event)
+            failed |= isinstance(event, ErrorEvent) and event.fatal
+            finished = event if isinstance(event, TranscriptEvent) else finished
+            if isinstance(event, StatusEvent) and event.status is Status.STOPPED:
+                break
+        except KeyboardInterrupt:
+            if stopping:
+                print("interrupted again: the autosave folder has what was transcribed", file=sys.stderr)  # fmt: skip
+                return EXIT_INTERRUPTED
+            stopping = True
+            display.note("stopping: transcribing the last words...")
+            live.stop()
+    live.join()
+    if finished is not None:
+        try:
+            _write_live(app, finished, display)
+        except VoxtralError as e:
+            return _fail(e, app.args)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _write_live(app: App, finished, display: LiveDisplay) -> None:
+    """--output FILE, or --format into --output-dir (default: here) named like the autosave."""
+    from . import writers
+
+    args, transcript = app.args, finished.transcript
+    if args.output is not None:
+        suffix = args.output.suffix.lstrip(".").lower()
+        fmt = args.format or (suffix if suffix in writers.FORMATS else "txt")
+        formats = writers.FORMATS if fmt == "all" else (fmt,)
+        for f in formats:
+            target = args.output if len(formats) == 1 else args.output.with_suffix(f".{f}")
+            display.note(f"wrote {writers.WRITERS[f](transcript, target)}")
+    elif args.format is not None:
+        stem = finished.journal.stem if finished.journal else "live"
+        for written in writers.write(
+            transcript, stem, [args.format], args.output_dir or Path.cwd()
+        ):
+            display.note(f"wrote {written}")
+    if finished.path is not None:
+        display.note(f"autosaved {finished.path}")
