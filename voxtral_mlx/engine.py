@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -151,9 +152,12 @@ class LiveTranscriber:
         self._commands.put(_STOP)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to end; True if it has."""
+        """Wait for the thread to end; True if it has. Call it before the process exits."""
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if self._thread.is_alive():
+            return False
+        _wait_os_thread_exit(self._thread.native_id)
+        return True
 
     @property
     def running(self) -> bool:
@@ -359,6 +363,26 @@ class LiveTranscriber:
             self._finish(final=True)
         self._session = self._model = self._tokenizer = None
         self._emit(StatusEvent(Status.STOPPED))
+
+
+def _wait_os_thread_exit(native_id: int | None, timeout: float = 2.0) -> None:
+    """Let a finished thread run its C++ thread-local destructors before we go on.
+
+    MLX keeps per-thread state (e.g. the random key) whose destructor takes the GIL when the
+    OS thread exits, after ``Thread.join`` has returned (Python < 3.13). If the interpreter is
+    finalizing by then, CPython ends that thread with ``pthread_exit`` and the process aborts
+    ("terminate called without an active exception"). Sleeping releases the GIL so the
+    destructors can run; on Linux we wait until the thread is really gone.
+    """
+    if sys.version_info >= (3, 13):  # join() waits for the OS thread itself
+        return
+    task = Path(f"/proc/self/task/{native_id}")
+    if native_id is None or not Path("/proc/self/task").is_dir():
+        time.sleep(0.05)
+        return
+    deadline = time.monotonic() + timeout
+    while task.exists() and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def _one_line(err: BaseException) -> str:
