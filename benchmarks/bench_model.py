@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import platform
 import resource
 import shutil
@@ -24,12 +23,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mlx.core as mx  # noqa: E402
+from fullsize import write_checkpoint  # noqa: E402
 from mlx.utils import tree_flatten  # noqa: E402
 
 from voxtral_mlx import weights  # noqa: E402
-from voxtral_mlx.checkpoint_files import write_streaming  # noqa: E402
 from voxtral_mlx.config import ModelConfig, realtime_4b_params  # noqa: E402
 from voxtral_mlx.model import VoxtralRealtime  # noqa: E402
 
@@ -44,26 +44,6 @@ def count(model: VoxtralRealtime) -> dict[str, int]:
         sizes[name.split(".")[0]] += w.size
     sizes["total"] = sum(sizes.values())
     return sizes
-
-
-def random_weight(name: str, shape: tuple[int, ...]) -> mx.array:
-    """Random values of a plausible scale: norms near 1, matrices ~ N(0, 1/fan_in)."""
-    if len(shape) == 1:
-        scale = 0.02 * mx.random.normal(shape)
-        return 1.0 + scale if "norm" in name else scale
-    fan_in = shape[-1] * (shape[1] if len(shape) == 3 else 1)
-    return mx.random.normal(shape) * fan_in**-0.5
-
-
-def write_checkpoint(folder: Path) -> tuple[float, int]:
-    mx.random.seed(0)
-    # Built lazily and never evaluated: only its parameter names and shapes are used.
-    model = VoxtralRealtime(ModelConfig.from_dict(realtime_4b_params()))
-    t0 = time.perf_counter()
-    tensors = weights.native_tensors(model, mx.bfloat16, init=random_weight)
-    write_streaming(folder / "consolidated.safetensors", tensors)
-    (folder / "params.json").write_text(json.dumps(realtime_4b_params(), indent=2))
-    return time.perf_counter() - t0, (folder / "consolidated.safetensors").stat().st_size
 
 
 def forward_check(model: VoxtralRealtime) -> tuple[float, float]:

@@ -1,0 +1,179 @@
+"""The full-size measurements behind ``bench_stream.py --suite full`` (one model variant at a time).
+
+Every figure comes from the real code paths: ``weights.load`` on a folder on disk,
+``AudioPipeline`` for the encoder, ``StreamingSession`` for decoding and latency.
+"""
+
+from __future__ import annotations
+
+import time
+
+import mlx.core as mx
+import numpy as np
+from fullsize import reset_rss_peak, rss_gb, speech_like
+from mlx.utils import tree_flatten
+
+from voxtral_mlx import weights
+from voxtral_mlx.audio_pipeline import AudioPipeline
+from voxtral_mlx.stream import StreamingSession
+
+TOKEN = 1280  # samples per 80 ms
+
+
+def bandwidth_gbs() -> tuple[float, float]:
+    """(read, copy) bandwidth in GB/s. Read: the faster of a sum over 1 GiB and a 1 x 16384
+    by 16384 x 16384 float32 matrix-vector product (the decoder's access pattern; on the CPU
+    only BLAS uses every core). Copy: 1 GiB read + written."""
+    a = mx.random.uniform(shape=(256 * 1024 * 1024,))
+    w = a.reshape(16384, 16384)
+    x = mx.random.uniform(shape=(1, 16384))
+    mx.eval(a, x)
+    best_read = best_copy = best_mv = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        mx.eval(a.sum())
+        best_read = min(best_read, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        mx.eval(x @ w.T)
+        best_mv = min(best_mv, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        mx.eval(a + 1)
+        best_copy = min(best_copy, time.perf_counter() - t0)
+    return a.nbytes / min(best_read, best_mv) / 1e9, 2 * a.nbytes / best_copy / 1e9
+
+
+def decoder_bytes(model) -> int:
+    """Weight bytes one decoder step reads: every decoder tensor once (the tied head reads the
+    whole embedding; the embedding lookup reads one row, ignored)."""
+    return sum(
+        w.nbytes for k, w in tree_flatten(model.decoder.parameters()) if ".ada_norm." not in k
+    )
+
+
+def _encoder_live_ms(model, n: int = 50) -> float:
+    pipe = AudioPipeline(model, 32, 17)
+    audio = speech_like(n * 0.08 + 3.0, seed=1)
+    pipe.push(audio[:32000])  # warm-up, and past the 32-token left padding
+    times = []
+    for k in range(n):
+        chunk = audio[32000 + k * TOKEN : 32000 + (k + 1) * TOKEN]
+        t0 = time.perf_counter()
+        pipe.push(chunk)
+        mx.eval(pipe.embeddings(pipe.available - 1, pipe.available))
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.mean(times[5:]))
+
+
+def _encoder_file_ms_per_s(model, seconds: float = 30.0) -> float:
+    pipe = AudioPipeline(model, 32, 17)
+    audio = speech_like(seconds + 5.0, seed=2)
+    pipe.push(audio[:80000])  # warm-up
+    t0 = time.perf_counter()
+    pipe.push(audio[80000:])
+    mx.eval(pipe.embeddings(pipe.available - 1, pipe.available))
+    return 1e3 * (time.perf_counter() - t0) / seconds
+
+
+def _file_run(model, tok, seconds: float) -> dict:
+    session = StreamingSession(model, tok)
+    session.feed(speech_like(seconds, seed=3))
+    t0 = time.perf_counter()
+    session.step(max_tokens=0)  # the encoder over the whole file, no decoding yet
+    t1 = time.perf_counter()
+    n_before = len(session.tokens)
+    session.step()  # decode every position whose audio is in
+    t2 = time.perf_counter()
+    n_steps = len(session.tokens) - n_before
+    session.close()
+    while not session.done:
+        session.step()
+    t3 = time.perf_counter()
+    return {
+        "encoder_s": t1 - t0,
+        "decode_ms_per_token": 1e3 * (t2 - t1) / max(1, n_steps),
+        "rtf": (t3 - t0) / seconds,
+        "tokens": session.tokens,
+    }
+
+
+def _latency_ms(model, tok, n_chunks: int) -> tuple[float, float]:
+    """Live, paced at real time: time from a chunk's last sample (plus the 40-sample STFT
+    look-ahead) being fed to the step that emits the token for it, mean and p95 in ms."""
+    session = StreamingSession(model, tok)
+    audio = speech_like((n_chunks + 12) * 0.08, seed=4)
+    lat = []
+    fed = 0
+    for k in range(1, n_chunks + 12):
+        edge = k * TOKEN + 40
+        t_start = time.perf_counter()
+        session.feed(audio[fed:edge])
+        fed = edge
+        events = session.step()
+        t_end = time.perf_counter()
+        if k > 10 and events:  # steady state: one token per chunk
+            lat.append(t_end - t_start)
+        time.sleep(max(0.0, 0.08 - (time.perf_counter() - t_start)))
+    return 1e3 * float(np.mean(lat)), 1e3 * float(np.percentile(lat, 95))
+
+
+def measure(
+    folder,
+    dtype,
+    expand: bool | None,
+    tok,
+    file_seconds: float,
+    quality_seconds: float,
+    latency_chunks: int,
+) -> dict:
+    mx.clear_cache()
+    mx.reset_peak_memory()
+    reset_rss_peak()
+    t0 = time.perf_counter()
+    model, cfg = weights.load(folder, dtype=dtype, expand_quantized=expand)
+    load_s = time.perf_counter() - t0
+    out = {
+        "load_s": load_s,
+        "peak_mlx_load_gb": mx.get_peak_memory() / 1e9,
+        "rss_load_gb": rss_gb()[1],
+        "decoder_gb": decoder_bytes(model) / 1e9,
+    }
+    out["enc_live_ms"] = _encoder_live_ms(model)
+    out["enc_file_ms_per_s"] = _encoder_file_ms_per_s(model)
+    run = _file_run(model, tok, file_seconds)
+    out.update(run)
+    out["latency_ms"], out["latency_p95_ms"] = _latency_ms(model, tok, latency_chunks)
+    out["quality_tokens"] = []
+    if quality_seconds:
+        quality = StreamingSession(model, tok)
+        quality.feed(speech_like(quality_seconds, seed=5))
+        quality.close()
+        while not quality.done:
+            quality.step()
+        out["quality_tokens"] = quality.tokens
+    out["peak_mlx_gb"] = mx.get_peak_memory() / 1e9
+    out["rss_peak_gb"] = rss_gb()[1]
+    out["model"] = model
+    return out
+
+
+def teacher_forced_agreement(model, reference_tokens: list[int], seconds: float) -> float:
+    """Argmax agreement when the model is fed the reference's own tokens (no error cascade)."""
+    from voxtral_mlx.mel import log_mel, pad_for_stream
+
+    mel = log_mel(pad_for_stream(speech_like(seconds, seed=5), 32, 17))[None]
+    mel = mel.astype(model.decoder.norm.weight.dtype)
+    prompt = [1] + [32] * 38
+    n = mel.shape[1] // 8
+    toks = reference_tokens[: n - len(prompt)]
+    logits = model(mx.array([prompt + toks]), mel, 6)
+    pred = np.array(mx.argmax(logits[0, len(prompt) - 1 : len(prompt) - 1 + len(toks)], axis=-1))
+    return float((pred == np.array(toks)).mean())
+
+
+def encoder_10s_ms(model, mel_t128: np.ndarray) -> float:
+    """Our one-shot encoder + adapter on the same mel voxmlx gets, ms (after a warm-up)."""
+    mel = mx.array(mel_t128)[None].astype(model.decoder.norm.weight.dtype)
+    mx.eval(model.encode(mel[:, :800]))
+    t0 = time.perf_counter()
+    mx.eval(model.encode(mel))
+    return 1e3 * (time.perf_counter() - t0)
