@@ -22,9 +22,8 @@ import soundfile as sf
 import soxr
 
 from voxtral_mlx.errors import AudioError
+from voxtral_mlx.mel import SAMPLE_RATE, SAMPLES_PER_TOKEN
 
-SAMPLE_RATE = 16000
-SAMPLES_PER_TOKEN = 1280  # one 80 ms decoder step at 16 kHz
 # Below 4 kHz speech is unintelligible; above 768 kHz no real recorder exists. Outside this
 # range the header is corrupt, and resampling it would only burn time.
 MIN_SAMPLE_RATE = 4000
