@@ -4,7 +4,9 @@ tests/reference/test_live_e2e.py."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import queue
 import threading
 import time
@@ -36,7 +38,7 @@ from voxtral_mlx.mic import MicSource
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.stream import StreamingSession
 from voxtral_mlx.tokenizer import AudioSettings, Tokenizer
-from voxtral_mlx.transcript import Transcript, join_words
+from voxtral_mlx.transcript import Transcript, Word, join_words
 
 from .fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
 from .tiny_configs import tiny_params
@@ -332,8 +334,6 @@ def test_silent_device_gives_a_hint_and_a_full_queue_reports_drops(folder, tmp_p
 
 
 def test_autosave_recovers_a_journal_torn_by_a_crash(tmp_path):
-    from voxtral_mlx.transcript import Word
-
     save = Autosave(tmp_path, {"source": "Mic"})
     save.source("Mic", 480, 0.0)
     save.words([Word("Hello,", 0.32, 0.72), Word("world.", 0.8, 1.2)])
@@ -356,3 +356,81 @@ def test_default_autosave_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("VOXTRAL_MLX_DATA_DIR")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_dir() == tmp_path / "xdg" / "voxtral-mlx" / "transcripts"
+
+
+def _os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_20_transcribers_in_a_row_leave_no_python_threads(folder, tmp_path, capsys):
+    """start -> audio -> stop -> join, 20 times, a new transcriber (and model load) each time.
+    Python threads come back to where they were; OS threads grow by at most one per
+    transcriber (mlx 0.32.4 keeps an idle OS thread per thread that ran MLX); RSS reported."""
+
+    def cycle():
+        heard = threading.Event()
+        dev = FakeDevice("Mic", signal=stereo_at(SPEECH, 48000), speed=4.0)
+        lt = LiveTranscriber(Loader(folder), MicSource(sd=FakeSoundDevice([dev])),
+                             tap=lambda c: heard.set(), autosave_dir=tmp_path)  # fmt: skip
+        lt.start()
+        assert heard.wait(20)
+        lt.stop()
+        assert lt.join(20)
+
+    cycle()
+    base = (threading.active_count(), _os_threads(), _rss_mb())
+    rss = []
+    for _ in range(20):
+        cycle()
+        assert threading.active_count() == base[0]
+        rss.append(_rss_mb())
+    grown = _os_threads() - base[1]
+    with capsys.disabled():
+        print(
+            f"\n20 transcribers: python threads {base[0]} -> {threading.active_count()}, OS "
+            f"threads +{grown}, RSS {base[2]:.1f} -> {rss[4]:.1f} (5) -> {rss[-1]:.1f} MB (20)"
+        )
+    assert 0 <= grown <= 20
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _text(words, partial=None):
+    return TextEvent(text="", start=0.0, end=0.0, words=tuple(Word(w, 0.0, 0.1) for w in words),
+                     partial=None if partial is None else Word(partial, 0.0, 0.1))  # fmt: skip
+
+
+def test_cli_live_display_plain_and_terminal(monkeypatch):
+    from voxtral_mlx.cli import DIM, LiveDisplay
+
+    monkeypatch.setenv("TERM", "xterm")
+    events = [StatusEvent(Status.LISTENING, "USB Mic"), _text([], "Hel"), _text([], "Hello,"),
+              MeterEvent(level_db=-20.0, lag=0.25, audio_seconds=1.0), _text(["Hello,"], "wor"),
+              HintEvent("check the mic"), _text(["world."], "How"), _text([], "How are"),
+              _text(["How"], "are"), StatusEvent(Status.STOPPED)]  # fmt: skip
+    out, err = io.StringIO(), io.StringIO()
+    display = LiveDisplay(out, err, quiet=False)
+    for event in events:
+        display.show(event)
+    assert out.getvalue() == "Hello, world.\nHow\n"  # final words only, a line per sentence
+    assert err.getvalue() == "listening: USB Mic (Ctrl-C to stop)\nhint: check the mic\n"
+
+    out, err = _Terminal(), _Terminal()
+    display = LiveDisplay(out, err, quiet=False)
+    for event in events:
+        display.show(event)
+    screen = out.getvalue()
+    assert f"Hello,{' '}{DIM}wor" in screen and "\r\x1b[K" in screen  # partial dimmed, redrawn
+    final = [line.split("\r")[-1].replace("\x1b[K", "") for line in screen.split("\n")]
+    assert final == ["Hello, world.", "How", ""]
+    assert "lag 0.2 s" in err.getvalue() or "lag 0.3 s" in err.getvalue()  # the meter

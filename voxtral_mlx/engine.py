@@ -32,8 +32,14 @@ autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False)``
   stay ``idle`` with the model loaded instead of stopping the thread.
 
 Methods, callable from any thread, never blocking: :meth:`start`; :meth:`switch` (new device
-and/or delay, or ``source=None`` to go idle; ``new_transcript=True`` finishes the current
-recording and starts another); :meth:`stop`. :meth:`join` waits for the thread to end.
+and/or delay, or ``source=None`` to go idle, writing the transcript so far;
+``new_transcript=True`` finishes the current recording, the next source starts another);
+:meth:`stop`. :meth:`join` waits for the thread to end; call it before the process exits.
+
+An app that records many times (the GUI) keeps one transcriber for its lifetime: Record is
+``switch(source=MicSource(name), new_transcript=True)``, Stop is ``switch(source=None)``; the
+model stays loaded and no thread is created per recording. (Each transcriber's thread that has
+run MLX leaves one idle MLX-internal OS thread behind when it ends, as of mlx 0.32.4.)
 A switch or stop first drains: the source is stopped, what it captured is fed, the session is
 closed and stepped until done, so no word already spoken is lost. A new source or delay gets
 a new ``StreamingSession`` on the already loaded model; the transcript keeps going, its times
@@ -258,8 +264,8 @@ class LiveTranscriber:
             if self._source is not None:
                 self._end_source()
             source = None if cmd.source is None or cmd.source is KEEP else as_source(cmd.source)
-        if cmd.new_transcript and self._rec is not None:
-            self._finish(final=True)
+        if self._rec is not None and (cmd.new_transcript or source is None):
+            self._finish(final=cmd.new_transcript)  # going idle: write what there is now
         if cmd.delay_ms is not KEEP:
             self._delay_ms = cmd.delay_ms
         if source is self._source and source is not None:
