@@ -137,6 +137,7 @@ def measure(
         "rss_load_gb": rss_gb()[1],
         "decoder_gb": decoder_bytes(model) / 1e9,
     }
+    _file_run(model, tok, 5.0)  # warm-up: kernels are compiled on first use (MLX CUDA JIT)
     out["enc_live_ms"] = _encoder_live_ms(model)
     out["enc_file_ms_per_s"] = _encoder_file_ms_per_s(model)
     run = _file_run(model, tok, file_seconds)

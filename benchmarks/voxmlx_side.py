@@ -16,8 +16,12 @@ import types
 import mlx.core as mx
 
 
+def _missing(name: str) -> bool:
+    return name not in sys.modules and importlib.util.find_spec(name) is None
+
+
 def _stub_missing() -> None:
-    if importlib.util.find_spec("mistral_common") is None:
+    if _missing("mistral_common"):
         for name in (
             "mistral_common",
             "mistral_common.tokens",
@@ -29,7 +33,7 @@ def _stub_missing() -> None:
         sys.modules["mistral_common.tokens.tokenizers.base"].SpecialTokenPolicy = object
         sys.modules["mistral_common.tokens.tokenizers.tekken"].Tekkenizer = object
     for name in ("soundfile", "sounddevice"):
-        if importlib.util.find_spec(name) is None:
+        if _missing(name):
             sys.modules[name] = types.ModuleType(name)
 
 
