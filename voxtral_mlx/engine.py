@@ -81,19 +81,24 @@ KEEP: Any = type("Keep", (), {"__repr__": lambda self: "KEEP"})()  # switch(): l
 
 
 class FolderLoader:
-    """``model_loader`` for a model folder or Hugging Face repo id (resolved on the thread)."""
+    """``model_loader`` for a model folder or Hugging Face repo id, as the CLI loads it (a repo
+    id is downloaded and converted to ``bits`` once, see :mod:`voxtral_mlx.model_cache`); it
+    all runs on the transcriber's thread. ``on_progress(stage, done, total)`` while converting.
+    """
 
-    def __init__(self, model: str | Path, dtype: str | None = None):
-        self.model, self.dtype = model, dtype
+    def __init__(self, model: str | Path, dtype: str | None = None, bits: int = 4,
+                 on_progress: Callable[[str, int, int], None] | None = None):  # fmt: skip
+        self.model, self.dtype, self.bits, self.on_progress = model, dtype, bits, on_progress
         self.description = str(model)
 
     def __call__(self):
         import mlx.core as mx
 
         from . import weights
+        from .model_cache import model_folder
         from .tokenizer import Tokenizer
 
-        folder = weights.resolve(self.model)
+        folder = model_folder(self.model, bits=self.bits, on_progress=self.on_progress)
         dtype = getattr(mx, self.dtype) if self.dtype else weights.default_dtype()
         model, _ = weights.load(folder, dtype=dtype)
         return model, Tokenizer.from_file(folder)
