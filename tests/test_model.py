@@ -150,3 +150,31 @@ def test_bfloat16_forward_runs_and_stays_close():
 
 def test_tiny_params_used():
     assert tiny_params(dim=128)["dim"] == 128
+
+
+@pytest.mark.parametrize("window", [24, 30, 8192])
+def test_compiled_stepper_matches_cached_decoder(window):
+    """FastStepper (ring buffers, one compiled graph per token) == mlx-lm caches, step by step,
+    for a window smaller than the prompt (24), one the stream wraps (30), and an unbounded one."""
+    from mlx.utils import tree_map
+
+    from voxtral_mlx.config import ModelConfig
+    from voxtral_mlx.model import VoxtralRealtime
+    from voxtral_mlx.model.fast_step import FastStepper
+
+    mx.random.seed(0)
+    model = VoxtralRealtime(ModelConfig.from_dict(tiny_params(sliding_window=window)))
+    model.update(tree_map(lambda w: w * 3.0, model.parameters()))
+    dec = model.decoder
+    gains = dec.ffn_gains(6)
+    x = mx.random.normal((1, 100, 64))
+    ref_cache, cache = dec.make_cache(), dec.make_cache()
+    dec(x[:, :39], gains, ref_cache)
+    dec(x[:, :39], gains, cache)
+    stepper = FastStepper(dec, gains)
+    stepper.start(cache, 39)
+    ref, fast = [], []
+    for p in range(39, 100):
+        ref.append(int(mx.argmax(dec(x[:, p : p + 1], gains, ref_cache)[:, -1], axis=-1).item()))
+        fast.append(int(stepper.step(x[:, p : p + 1]).item()))
+    assert fast == ref and len(set(ref)) > 3

@@ -31,6 +31,7 @@ import numpy as np
 from .audio_pipeline import AudioPipeline
 from .errors import VoxtralError
 from .model import VoxtralRealtime
+from .model.fast_step import FastStepper
 from .tokenizer import StreamingDetokenizer, Tokenizer
 from .transcript import TokenEvent
 
@@ -85,6 +86,7 @@ class StreamingSession:
         tokenizer: Tokenizer,
         delay_ms: int | None = None,
         encoder_block: int = 512,
+        compiled: bool = True,
     ):
         audio = tokenizer.audio
         delay_ms = audio.transcription_delay_ms if delay_ms is None else delay_ms
@@ -104,6 +106,9 @@ class StreamingSession:
         self.encoder_block = encoder_block
         self._gains = model.decoder.ffn_gains(self.n_delay)
         mx.eval(self._gains)
+        # One compiled graph per token step (see model/fast_step.py); compiled=False runs the
+        # same maths op by op through mlx-lm's caches (the reference path in tests).
+        self._stepper = FastStepper(model.decoder, self._gains) if compiled else None
         self._inbox = _Inbox()
         self._detok = StreamingDetokenizer(tokenizer)
         self.tokens: list[int] = []
@@ -190,13 +195,19 @@ class StreamingSession:
             x = dec.embed(mx.array([self.prompt])) + self._pipe.embeddings(0, p)
             self.state = State.DRAINING if self._pipe.finished else State.PREFILLED
             position = p - 1
+            token = mx.argmax(dec(x, self._gains, self._cache)[:, -1], axis=-1)
+            if self._stepper is not None:
+                self._stepper.start(self._cache, p)
         else:
             position = self._pos
             if (last is not None and position >= last) or position >= avail:
                 return False
             ids = prev.reshape(1, 1) if isinstance(prev, mx.array) else mx.array([[prev]])
             x = dec.embed(ids) + self._pipe.embeddings(position, position + 1)
-        token = mx.argmax(dec(x, self._gains, self._cache)[:, -1], axis=-1)
+            if self._stepper is not None:
+                token = self._stepper.step(x)
+            else:
+                token = mx.argmax(dec(x, self._gains, self._cache)[:, -1], axis=-1)
         mx.async_eval(token)
         self._pending = (token, position)
         self._pos = position + 1

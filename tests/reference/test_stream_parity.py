@@ -16,6 +16,7 @@ import pytest
 
 from voxtral_mlx import weights
 from voxtral_mlx.mel import log_mel, pad_for_stream
+from voxtral_mlx.model.fast_step import FastStepper
 from voxtral_mlx.stream import State, StreamingSession
 from voxtral_mlx.tokenizer import Tokenizer
 
@@ -48,9 +49,9 @@ def setup(request, tmp_path_factory, audio):
     return Setup(request.param, tmp_path_factory.mktemp(request.param), audio)
 
 
-def run_session(model, tokenizer, audio, sizes, step_every=1):
+def run_session(model, tokenizer, audio, sizes, step_every=1, **options):
     """Feed ``audio`` in chunks of ``sizes()`` samples, stepping after every ``step_every`` feeds."""
-    session = StreamingSession(model, tokenizer, delay_ms=480)
+    session = StreamingSession(model, tokenizer, delay_ms=480, **options)
     events, i, n = [], 0, 0
     while i < len(audio):
         k = sizes()
@@ -205,7 +206,10 @@ class _EosAt:
         return logits
 
 
-def test_eos_mid_stream_restarts_on_the_untranscribed_audio(tokenizer, audio, tmp_path_factory):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_eos_mid_stream_restarts_on_the_untranscribed_audio(
+    tokenizer, audio, tmp_path_factory, monkeypatch, compiled
+):
     """EOS at decoder position p: a fresh session continues from the audio the last token had
     not yet covered, ``(p + 1 - 32 - delay) * 1280`` samples in; its tokens and times are those
     of a new session on that audio, shifted by where it starts."""
@@ -214,12 +218,24 @@ def test_eos_mid_stream_restarts_on_the_untranscribed_audio(tokenizer, audio, tm
     )
     clip = audio[: 16000 * 8]
     n = 40  # the 40th token comes from position 38 + 39 = 77
-    real_decoder = model.decoder
-    model.decoder = _EosAt(real_decoder, n, tokenizer.eos_id)
-    try:
+    if compiled:  # steps after the prefill go through the compiled stepper: force EOS there
+        original, calls = FastStepper.step, []
+
+        def step(self, x):
+            calls.append(1)
+            token = original(self, x)
+            return mx.array([tokenizer.eos_id]) if len(calls) == n - 1 else token
+
+        monkeypatch.setattr(FastStepper, "step", step)
         session, events = run_session(model, tokenizer, clip, lambda: 16000)
-    finally:
-        model.decoder = real_decoder
+        monkeypatch.undo()
+    else:
+        real_decoder = model.decoder
+        model.decoder = _EosAt(real_decoder, n, tokenizer.eos_id)
+        try:
+            session, events = run_session(model, tokenizer, clip, lambda: 16000, compiled=False)
+        finally:
+            model.decoder = real_decoder
     ids = [e.token_id for e in events]
     assert ids[n - 1] == tokenizer.eos_id and session.done
     p = 38 + (n - 1)
@@ -231,3 +247,23 @@ def test_eos_mid_stream_restarts_on_the_untranscribed_audio(tokenizer, audio, tm
         abs(a.start - (b.start + start / 16000)) < 1e-9 for a, b in zip(after, fresh, strict=True)
     )
     assert after and after[-1].end <= 8.0 + 1e-9
+
+
+def test_compiled_steps_equal_op_by_op(setup, tokenizer, audio):
+    """The compiled single-token graph and the op-by-op mlx-lm path emit the same ids."""
+    _, fast = run_session(setup.model, tokenizer, audio, lambda: 16000)
+    _, plain = run_session(setup.model, tokenizer, audio, lambda: 16000, compiled=False)
+    assert [e.token_id for e in fast] == [e.token_id for e in plain]
+
+
+def test_stepper_grows_past_its_first_capacity(setup, tokenizer, audio, monkeypatch):
+    """Ring capacity grows in chunks until the window; force many growths with a tiny chunk."""
+    from voxtral_mlx.model import fast_step
+
+    monkeypatch.setattr(fast_step, "GROW", 8)
+    _, grown = run_session(setup.model, tokenizer, audio[: 16000 * 8], lambda: 16000)
+    monkeypatch.undo()
+    _, plain = run_session(
+        setup.model, tokenizer, audio[: 16000 * 8], lambda: 16000, compiled=False
+    )
+    assert [e.token_id for e in grown] == [e.token_id for e in plain]

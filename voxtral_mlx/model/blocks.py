@@ -58,22 +58,26 @@ class Attention(nn.Module):
         self.wv = nn.Linear(dim, n_kv_heads * head_dim, bias=qv_bias)
         self.wo = nn.Linear(n_heads * head_dim, dim, bias=o_bias)
 
-    def __call__(self, x: mx.array, mask: Any, cache: Any = None) -> mx.array:
+    def project(self, x: mx.array, offset) -> tuple[mx.array, mx.array, mx.array]:
+        """q, k, v as ``[B, heads, T, head_dim]`` with RoPE at positions ``offset..`` (int or array)."""
         b, t, _ = x.shape
         q = self.wq(x).reshape(b, t, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
         k = self.wk(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
         v = self.wv(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
-        offset = cache.offset if cache is not None else 0
-        q = mx.fast.rope(
-            q, self.head_dim, traditional=True, base=self.rope_theta, scale=1.0, offset=offset
-        )
-        k = mx.fast.rope(
-            k, self.head_dim, traditional=True, base=self.rope_theta, scale=1.0, offset=offset
-        )
+        rope = dict(traditional=True, base=self.rope_theta, scale=1.0, offset=offset)
+        return mx.fast.rope(q, self.head_dim, **rope), mx.fast.rope(k, self.head_dim, **rope), v
+
+    def attend(self, q: mx.array, k: mx.array, v: mx.array, mask: Any) -> mx.array:
+        """Attention of q over the given keys/values, then the output projection ``[B, T, dim]``."""
+        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        b, _, t, _ = q.shape
+        return self.wo(out.transpose(0, 2, 1, 3).reshape(b, t, -1))
+
+    def __call__(self, x: mx.array, mask: Any, cache: Any = None) -> mx.array:
+        q, k, v = self.project(x, cache.offset if cache is not None else 0)
         if cache is not None:
             k, v = cache.update_and_fetch(k, v)
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
-        return self.wo(out.transpose(0, 2, 1, 3).reshape(b, t, -1))
+        return self.attend(q, k, v, mask)
 
 
 class SwiGLU(nn.Module):
