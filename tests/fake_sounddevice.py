@@ -51,14 +51,14 @@ class FakeDevice:
 
 class FakeInputStream:
     def __init__(self, sd, device=None, samplerate=None, channels=None, dtype=None,
-                 blocksize=0, callback=None, finished_callback=None, **_):  # fmt: skip
+                 blocksize=0, latency=None, callback=None, finished_callback=None, **_):  # fmt: skip
         self.dev = sd.resolve(device)
         if self.dev.open_error is not None:
             raise PortAudioError(*self.dev.open_error)
         if samplerate != self.dev.rate or not 1 <= channels <= self.dev.channels:
             raise PortAudioError("Invalid sample rate or channel count", -9997)
         assert dtype == "float32"
-        self.channels = channels
+        self.channels, self.latency = channels, latency
         self.blocksize = blocksize or self.dev.block
         self.callback, self.finished_callback = callback, finished_callback
         self.active = self.closed = self.vanished = False
