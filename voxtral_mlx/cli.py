@@ -14,7 +14,9 @@ import logging
 import os
 import queue
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -394,8 +396,10 @@ class LiveDisplay:
 
     def _draw(self) -> None:
         if self.tty:
-            gap = " " if self._line and self._partial else ""
-            self.out.write(f"\r\x1b[K{self._line}{gap}{DIM}{self._partial}{RESET}")
+            partial = (
+                f"{' ' if self._line else ''}{DIM}{self._partial}{RESET}" if self._partial else ""
+            )
+            self.out.write(f"\r\x1b[K{self._line}{partial}")
             self.out.flush()
         else:
             self.out.flush()
@@ -440,6 +444,8 @@ def _run_mic(app: App) -> int:
     live = LiveTranscriber(load, MicSource(app.args.device), delay_ms=app.args.delay_ms,
                            metadata={"model": str(app.args.model)})  # fmt: skip
     live.start()
+    # A polite kill (SIGTERM) ends the recording like Ctrl-C: the last words are kept.
+    previous = signal.signal(signal.SIGTERM, _interrupt) if _on_main_thread() else None
     failed = stopping = False
     finished = None
     while True:
@@ -461,12 +467,22 @@ def _run_mic(app: App) -> int:
             display.note("stopping: transcribing the last words...")
             live.stop()
     live.join()
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
     if finished is not None:
         try:
             _write_live(app, finished, display)
         except VoxtralError as e:
             return _fail(e, app.args)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _write_live(app: App, finished, display: LiveDisplay) -> None:
