@@ -294,15 +294,30 @@ def test_cli_mic_prints_live_and_ctrl_c_writes_the_transcript(pulse, speech, fol
     assert _final_screen_text(screen).split() == transcript.text.split()
 
 
-def test_cli_list_devices_and_plain_output(pulse, folder, tmp_path):
+def test_cli_list_devices_plain_output_and_sigterm(pulse, speech, folder, tmp_path):
+    """--list-devices; stdout a pipe: final words only, plain; SIGTERM ends it like Ctrl-C and
+    --format writes into --output-dir, named like the autosave; a bad --device is one line."""
     r = _run(sys.executable, "-m", "voxtral_mlx", "--list-devices",
              env={**os.environ, **pulse}, timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert re.search(r"^\* +\d+  default  \(ALSA", r.stdout, re.M) and "pulse" in r.stdout
-    env = {**pulse, "VOXTRAL_MLX_DATA_DIR": str(tmp_path)}
+    env = {**pulse, "VOXTRAL_MLX_DATA_DIR": str(tmp_path / "autosave")}
+    proc = _cli(["--model", folder, "--format", "json", "-o", tmp_path / "out"], env,
+                subprocess.PIPE)  # fmt: skip
+    err = _wait_listening(proc)
+    time.sleep(1.0)
+    play(speech, pulse)
+    time.sleep(0.5)
+    proc.terminate()
+    out, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(err) + rest
+    (written,) = (tmp_path / "out").glob("live-*.json")
+    transcript = Transcript.from_dict(json.loads(written.read_text()))
+    assert (tmp_path / "autosave" / written.name).is_file()
+    assert "\x1b" not in out and out.split() == transcript.text.split() and transcript.tokens
     proc = _cli(["--model", folder, "--device", "no such mic"], env, subprocess.PIPE)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1 and "\x1b" not in out
+    assert proc.returncode == 1 and not out
     assert "error: no input device matches 'no such mic'" in err and "Traceback" not in err
 
 
