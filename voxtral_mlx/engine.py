@@ -23,8 +23,11 @@ autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False)``
   None: start ``idle`` with the model loaded, waiting for :meth:`switch`.
 - Events go to ``on_event(event)`` (called on the transcriber's thread: return quickly; the GUI
   re-emits them as Qt signals) and/or the ``events`` queue (a new ``queue.Queue`` when neither
-  is given). They are the plain dataclasses of :mod:`voxtral_mlx.live_events`; the last one is
-  always ``StatusEvent(Status.STOPPED)``.
+  is given). They are the plain frozen dataclasses of :mod:`voxtral_mlx.live_events` (table
+  there): ``StatusEvent`` (loading / listening / idle / stopped), ``TextEvent`` (text delta,
+  final words, the word being built, times), ``MeterEvent`` (level dBFS, lag s), ``DroppedEvent``,
+  ``HintEvent``, ``ErrorEvent`` (one line; ``fatal``), ``TranscriptEvent`` (a finished
+  recording and its files). The last one is always ``StatusEvent(Status.STOPPED)``.
 - ``tap(chunk)``: called on the thread with every 16 kHz chunk the model is fed (a copy).
 - Autosave: the transcript is journaled as it grows in ``autosave_dir`` (default
   :func:`voxtral_mlx.live_autosave.default_dir`); format in :mod:`voxtral_mlx.live_autosave`.
