@@ -86,7 +86,7 @@ class StreamingSession:
         tokenizer: Tokenizer,
         delay_ms: int | None = None,
         encoder_block: int = 512,
-        compiled: bool = True,
+        compiled: bool = False,
     ):
         audio = tokenizer.audio
         delay_ms = audio.transcription_delay_ms if delay_ms is None else delay_ms
@@ -106,8 +106,10 @@ class StreamingSession:
         self.encoder_block = encoder_block
         self._gains = model.decoder.ffn_gains(self.n_delay)
         mx.eval(self._gains)
-        # One compiled graph per token step (see model/fast_step.py); compiled=False runs the
-        # same maths op by op through mlx-lm's caches (the reference path in tests).
+        # compiled=True runs each token step as one mx.compile graph (model/fast_step.py). It
+        # emits the same ids, but on MLX 0.32.4 CUDA it measured no faster than op by op
+        # (H100, 4-bit: 10.6 vs 10.2 ms/token; bf16: 8.0 vs 6.9; benchmarks/compare_step.py),
+        # and the compile cache keeps the weights alive, so op by op is the default.
         self._stepper = FastStepper(model.decoder, self._gains) if compiled else None
         self._inbox = _Inbox()
         self._detok = StreamingDetokenizer(tokenizer)

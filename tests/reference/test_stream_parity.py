@@ -227,7 +227,7 @@ def test_eos_mid_stream_restarts_on_the_untranscribed_audio(
             return mx.array([tokenizer.eos_id]) if len(calls) == n - 1 else token
 
         monkeypatch.setattr(FastStepper, "step", step)
-        session, events = run_session(model, tokenizer, clip, lambda: 16000)
+        session, events = run_session(model, tokenizer, clip, lambda: 16000, compiled=True)
         monkeypatch.undo()
     else:
         real_decoder = model.decoder
@@ -251,7 +251,7 @@ def test_eos_mid_stream_restarts_on_the_untranscribed_audio(
 
 def test_compiled_steps_equal_op_by_op(setup, tokenizer, audio):
     """The compiled single-token graph and the op-by-op mlx-lm path emit the same ids."""
-    _, fast = run_session(setup.model, tokenizer, audio, lambda: 16000)
+    _, fast = run_session(setup.model, tokenizer, audio, lambda: 16000, compiled=True)
     _, plain = run_session(setup.model, tokenizer, audio, lambda: 16000, compiled=False)
     assert [e.token_id for e in fast] == [e.token_id for e in plain]
 
@@ -261,7 +261,7 @@ def test_stepper_grows_past_its_first_capacity(setup, tokenizer, audio, monkeypa
     from voxtral_mlx.model import fast_step
 
     monkeypatch.setattr(fast_step, "GROW", 8)
-    _, grown = run_session(setup.model, tokenizer, audio[: 16000 * 8], lambda: 16000)
+    _, grown = run_session(setup.model, tokenizer, audio[: 16000 * 8], lambda: 16000, compiled=True)
     monkeypatch.undo()
     _, plain = run_session(
         setup.model, tokenizer, audio[: 16000 * 8], lambda: 16000, compiled=False
