@@ -1,6 +1,6 @@
 """Decoder ms/token in file mode: compiled single-token graph vs op-by-op, same run, same weights.
 
-    python benchmarks/compare_step.py FOLDER [FOLDER ...]
+python benchmarks/compare_step.py FOLDER [FOLDER ...]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # isort: off
 import voxtral_mlx  # noqa: E402,F401
 import mlx.core as mx  # noqa: E402
+
 # isort: on
 from fullsize import speech_like, synthetic_tokenizer  # noqa: E402
 
@@ -35,11 +36,17 @@ def decode_ms(model, tok, compiled: bool, seconds: float = 30.0) -> float:
 def main() -> None:
     tok = synthetic_tokenizer()
     for folder in sys.argv[1:]:
-        model, _ = weights.load(folder, dtype=mx.bfloat16 if mx.default_device() == mx.gpu else mx.float32)
+        model, _ = weights.load(
+            folder, dtype=mx.bfloat16 if mx.default_device() == mx.gpu else mx.float32
+        )
         for c in (True, False):
             decode_ms(model, tok, c, 5.0)  # warm-up / compile
         rows = {c: [decode_ms(model, tok, c) for _ in range(3)] for c in (True, False)}
-        print(folder, {("compiled" if c else "op-by-op"): [round(v, 2) for v in r] for c, r in rows.items()}, flush=True)
+        print(
+            folder,
+            {("compiled" if c else "op-by-op"): [round(v, 2) for v in r] for c, r in rows.items()},
+            flush=True,
+        )
         del model
         mx.clear_cache()
 
