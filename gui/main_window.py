@@ -1,0 +1,421 @@
+"""The main window: the live transcript and the controls around it.
+
+GUI thread only. Events arrive from :class:`~gui.worker.EngineBridge` (queued from the
+transcriber's thread). The transcript view is updated incrementally: committed words are
+appended in the normal colour, the word in progress is the document's dimmed tail, replaced on
+every step. It follows the text while its scroll bar is at the bottom and stays put once the
+user scrolls up (scrolling back down resumes following).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QPalette,
+    QShortcut,
+    QTextCharFormat,
+    QTextCursor,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from voxtral_mlx.errors import VoxtralError
+from voxtral_mlx.live_events import (
+    DroppedEvent,
+    ErrorEvent,
+    HintEvent,
+    LiveEvent,
+    MeterEvent,
+    Status,
+    StatusEvent,
+    TextEvent,
+    TranscriptEvent,
+)
+from voxtral_mlx.writers import WRITERS
+
+from .captions import CaptionModel
+from .settings import Key, Settings
+from .worker import EngineBridge
+
+log = logging.getLogger(__name__)
+
+DELAY_MIN, DELAY_MAX, DELAY_STEP = 80, 2400, 80
+METER_FLOOR_DB = -60
+LAG_WARN_S = 2.0
+CLOSE_TIMEOUT_MS = 5000  # give up waiting for the transcriber to flush after this
+SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt);;JSON with word times (*.json)"  # fmt: skip
+STATUS_TEXT = {
+    Status.LOADING: "Loading the model…",
+    Status.LISTENING: "Listening to {detail}",
+    Status.IDLE: "Ready",
+    Status.STOPPED: "Stopped",
+}
+
+
+class TranscriptView(QTextEdit):
+    """Read-only rich text: committed words, then the dimmed word in progress."""
+
+    def __init__(self, font_size: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setAcceptRichText(False)
+        self.setFrameShape(QTextEdit.Shape.NoFrame)
+        font = self.font()
+        font.setPointSize(font_size)
+        self.setFont(font)
+        self.document().setDocumentMargin(18)
+        self._partial_at = 0  # where the in-progress tail starts
+        self._committed = QTextCharFormat()
+        self._partial = QTextCharFormat()
+        self._partial.setFontItalic(True)
+        self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        self._ends_paragraph = True  # the next committed word starts a paragraph
+        self.follow = True
+
+    def at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 4
+
+    def update_text(self, words: list[str], partial: str, new_paragraph: bool = False) -> None:
+        follow = self.at_bottom()
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self._partial_at)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        if new_paragraph and self.document().characterCount() > 1:
+            cursor.insertText("\n\n", self._committed)
+            self._ends_paragraph = True
+        for word in words:
+            sep = "" if self._ends_paragraph else " "
+            cursor.insertText(sep + word, self._committed)
+            self._ends_paragraph = False
+        self._partial_at = cursor.position()
+        if partial:
+            cursor.insertText(("" if self._ends_paragraph else " ") + partial, self._partial)
+        self.follow = follow
+        if follow:
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.maximum())
+
+    def reset(self) -> None:
+        self.clear()
+        self._partial_at = 0
+        self._ends_paragraph = True
+
+
+class Banner(QWidget):
+    """A one-line message above the transcript (errors, hints) with a close button."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("banner")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 6, 6, 6)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.kind = ""
+        self.hide()
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        colours = {"error": ("#5c1a1a", "#ffd7d7"), "hint": ("#4a3b00", "#fff1c2")}
+        bg, fg = colours.get(kind, colours["hint"])
+        self.setStyleSheet(f"#banner {{ background: {bg}; border-radius: 6px; }} QLabel {{ color: {fg}; }}")  # fmt: skip
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.kind = kind
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """Transcript, Start/Stop (Space, Ctrl/⌘+R), microphone, delay, meter, lag, status,
+    Clear / Copy / Save. Closing while recording flushes the last words first (without blocking
+    the event loop) and then closes for real."""
+
+    captions_changed = Signal()
+    closed = Signal()
+
+    def __init__(self, bridge: EngineBridge, settings: Settings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.bridge, self.settings = bridge, settings
+        self.captions = CaptionModel()
+        self.last_saved: Path | None = None  # the autosaved transcript of the last recording
+        self._closing = self._may_close = False
+        self._new_paragraph = False
+        self.setWindowTitle("Voxtral live captions")
+        self.resize(860, 560)
+        self._build()
+        self._restore()
+        bridge.event.connect(self.on_event)
+        bridge.listening_changed.connect(self._sync_button)
+        self.refresh_devices()
+
+    # ---- layout -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QWidget()
+        root = QVBoxLayout(central)
+        root.setContentsMargins(12, 12, 12, 8)
+        self.banner = Banner()
+        self.view = TranscriptView(self.settings.get(Key.FONT_SIZE))
+        self.view.setPlaceholderText("Press Start (Space) and speak.")
+        root.addWidget(self.banner)
+        root.addWidget(self.view, 1)
+        root.addLayout(self._controls())
+        root.addLayout(self._status_row())
+        self.setCentralWidget(central)
+        for keys in ("Space", "Ctrl+R"):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.activated.connect(self.toggle)
+
+    def _controls(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.setMinimumWidth(96)
+        self.start_button.clicked.connect(self.toggle)
+        self.device_box = QComboBox()
+        self.device_box.setMinimumWidth(200)
+        self.device_box.setToolTip("Microphone")
+        self.device_box.currentIndexChanged.connect(self._device_chosen)
+        refresh = QToolButton()
+        refresh.setText("↻")
+        refresh.setToolTip("Look for microphones again")
+        refresh.clicked.connect(self.refresh_devices)
+        self.delay_box = QSpinBox()
+        self.delay_box.setRange(DELAY_MIN, DELAY_MAX)
+        self.delay_box.setSingleStep(DELAY_STEP)
+        self.delay_box.setSuffix(" ms")
+        self.delay_box.setToolTip("Delay: shorter captions sooner, longer is more accurate")
+        self.delay_box.setValue(self.settings.get(Key.DELAY_MS))
+        self.delay_box.editingFinished.connect(self._delay_chosen)
+        self.delay_box.valueChanged.connect(lambda _: self._delay_timer.start())
+        self._delay_timer = QTimer(self, singleShot=True, interval=600)
+        self._delay_timer.timeout.connect(self._delay_chosen)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.clicked.connect(self.copy)
+        self.save_button = QPushButton("Save…")
+        self.save_button.clicked.connect(self.save_dialog)
+        row.addWidget(self.start_button)
+        row.addWidget(self.device_box, 1)
+        row.addWidget(refresh)
+        row.addWidget(QLabel("Delay"))
+        row.addWidget(self.delay_box)
+        row.addStretch()
+        for button in (self.clear_button, self.copy_button, self.save_button):
+            row.addWidget(button)
+        return row
+
+    def _status_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.status_label = QLabel("Model not loaded: it loads when you press Start")
+        self.meter = QProgressBar()
+        self.meter.setRange(METER_FLOOR_DB, 0)
+        self.meter.setValue(METER_FLOOR_DB)
+        self.meter.setTextVisible(False)
+        self.meter.setFixedSize(120, 8)
+        self.meter.setToolTip("Input level")
+        self.lag_label = QLabel("")
+        self.lag_label.setToolTip("Audio heard but not yet transcribed, beyond the delay")
+        row.addWidget(self.status_label, 1)
+        row.addWidget(self.lag_label)
+        row.addWidget(self.meter)
+        return row
+
+    def _restore(self) -> None:
+        geometry = self.settings.get(Key.WINDOW_GEOMETRY)
+        if geometry:
+            self.restoreGeometry(QByteArray.fromHex(geometry.encode()))
+
+    # ---- actions ----------------------------------------------------------------------------
+    def toggle(self) -> None:
+        if self.bridge.busy:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        self.banner.hide()
+        self.bridge.record(self.current_device(), self.delay_box.value())
+        self.start_button.setText("Stop")
+        if self.bridge.status in (None, Status.STOPPED):
+            self.status_label.setText(STATUS_TEXT[Status.LOADING])
+
+    def stop(self) -> None:
+        self.bridge.stop_recording()
+        self.start_button.setText("Start")
+
+    def clear(self) -> None:
+        self.captions.clear()
+        self.view.reset()
+        self.captions_changed.emit()
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.captions.text)
+
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save transcript", "transcript.txt", SAVE_FILTERS)  # fmt: skip
+        if path:
+            self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> Path | None:
+        """Write what is shown in the format the suffix names (txt, srt, vtt, json)."""
+        fmt = path.suffix.lower().lstrip(".") or "txt"
+        if fmt not in WRITERS:
+            path, fmt = path.with_suffix(".txt"), "txt"
+        try:
+            written = WRITERS[fmt](self.captions.transcript(delay_ms=self.delay_box.value()), path)
+        except VoxtralError as err:
+            self.banner.show_message(str(err))
+            return None
+        self.status_label.setText(f"Saved {written}")
+        return written
+
+    def refresh_devices(self) -> None:
+        wanted = self.current_device() or self.settings.get(Key.DEVICE)
+        self.device_box.blockSignals(True)
+        self.device_box.clear()
+        self.device_box.addItem("System default microphone", "")
+        try:
+            devices = self.bridge.devices()
+        except VoxtralError as err:
+            devices = []
+            self.banner.show_message(str(err))
+        for device in devices:
+            label = f"{device.name}  ({device.hostapi})" + ("  — default" if device.is_default else "")  # fmt: skip
+            self.device_box.addItem(label, device.name)
+        index = self.device_box.findData(wanted)
+        self.device_box.setCurrentIndex(max(index, 0))
+        self.device_box.blockSignals(False)
+
+    def current_device(self) -> str:
+        return self.device_box.currentData() or ""
+
+    def _device_chosen(self) -> None:
+        self.settings.set(Key.DEVICE, self.current_device())
+        if self.bridge.listening:  # switch now: the recording goes on with the new microphone
+            self.bridge.record(self.current_device(), self.delay_box.value())
+
+    def _delay_chosen(self) -> None:
+        value = round(self.delay_box.value() / DELAY_STEP) * DELAY_STEP
+        value = min(max(value, DELAY_MIN), DELAY_MAX)
+        if value != self.delay_box.value():
+            self.delay_box.setValue(value)
+        if value != self.settings.get(Key.DELAY_MS):
+            self.settings.set(Key.DELAY_MS, value)
+            self.bridge.set_delay(value)
+
+    # ---- events from the transcriber -----------------------------------------------------
+    def on_event(self, event: LiveEvent) -> None:
+        handler = {
+            TextEvent: self._on_text,
+            StatusEvent: self._on_status,
+            MeterEvent: self._on_meter,
+            ErrorEvent: lambda e: self.banner.show_message(e.message, "error"),
+            HintEvent: lambda e: self.banner.show_message(e.message, "hint"),
+            DroppedEvent: self._on_dropped,
+            TranscriptEvent: self._on_transcript,
+        }.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _on_text(self, event: TextEvent) -> None:
+        if not event.words and self.captions.partial == event.partial:
+            return  # only pads: nothing changes on screen
+        new_paragraph = self._new_paragraph
+        self._new_paragraph = False
+        words = self.captions.add(event)
+        self.view.update_text([w.text for w in words], self.captions.partial_text, new_paragraph)
+        self.captions_changed.emit()
+
+    def _on_status(self, event: StatusEvent) -> None:
+        self.status_label.setText(STATUS_TEXT[event.status].format(detail=event.detail or "the microphone"))  # fmt: skip
+        if event.status is Status.LISTENING:
+            if not self.captions.recording:  # a new recording, not a new delay on the same one
+                self._new_paragraph = bool(self.captions.words)
+                self.captions.begin_recording()
+        else:
+            self._end_recording()
+            self.meter.setValue(METER_FLOOR_DB)
+            self.lag_label.setText("")
+        if event.status is Status.STOPPED and self._closing:
+            self._finish_close()
+        self._sync_button()
+
+    def _on_meter(self, event: MeterEvent) -> None:
+        self.meter.setValue(int(max(METER_FLOOR_DB, min(0.0, event.level_db))))
+        self.lag_label.setText(f"lag {event.lag:.1f} s")
+        colour = "#d9534f" if event.lag > LAG_WARN_S else ""
+        self.lag_label.setStyleSheet(f"color: {colour};" if colour else "")
+
+    def _on_dropped(self, event: DroppedEvent) -> None:
+        self.banner.show_message(
+            f"{event.total_seconds:.1f} s of audio were dropped: the computer could not keep up; "
+            "a longer delay or a smaller model helps", "hint",
+        )  # fmt: skip
+
+    def _on_transcript(self, event: TranscriptEvent) -> None:
+        self.last_saved = event.path
+        self._end_recording()
+
+    def _end_recording(self) -> None:
+        if self.captions.recording or self.captions.partial is not None:
+            self.captions.end_recording()
+            self.view.update_text([], "")
+            self.captions_changed.emit()
+
+    def _sync_button(self, *_) -> None:
+        self.start_button.setText("Stop" if self.bridge.busy else "Start")
+
+    # ---- closing ----------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._may_close or not self.bridge.running:
+            self._save_state()
+            event.accept()
+            self.closed.emit()
+            return
+        # Flush and write the transcript on the transcriber's thread; close when it says STOPPED.
+        event.ignore()
+        if not self._closing:
+            self._closing = True
+            self.hide()
+            self.bridge.shutdown()
+            QTimer.singleShot(CLOSE_TIMEOUT_MS, self._finish_close)
+
+    def _finish_close(self) -> None:
+        if self._may_close:
+            return
+        self.bridge.join(0.5)
+        self._may_close = True
+        self.close()
+
+    def _save_state(self) -> None:
+        self.settings.set(Key.WINDOW_GEOMETRY, bytes(self.saveGeometry().toHex()).decode())
+        self.settings.set(Key.DELAY_MS, self.delay_box.value())
+        self.settings.set(Key.DEVICE, self.current_device())
+        self.settings.sync()

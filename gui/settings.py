@@ -1,0 +1,80 @@
+"""Persistent settings: one :class:`Key` enum, each key with its default and type.
+
+:class:`Settings` wraps a ``QSettings`` (the platform's native store by default; tests pass an
+INI file). ``get`` returns the default's type whatever the backend stored (INI files give back
+strings), so callers never convert.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+ORGANIZATION = "voxtral-mlx"
+APPLICATION = "voxtral-mlx"
+
+
+class Key(str, enum.Enum):
+    MODEL = "model/name"  # folder or Hugging Face repo id
+    DELAY_MS = "model/delay_ms"
+    DEVICE = "audio/device"  # input device name; "" = system default
+    FONT_SIZE = "window/font_size"
+    WINDOW_GEOMETRY = "window/geometry"  # QWidget.saveGeometry() as hex
+    OVERLAY_VISIBLE = "overlay/visible"
+    OVERLAY_LOCKED = "overlay/locked"
+    OVERLAY_FONT_SIZE = "overlay/font_size"
+    OVERLAY_OPACITY = "overlay/opacity"  # 0.2 - 1.0
+    OVERLAY_WIDTH = "overlay/width"
+    OVERLAY_LINES = "overlay/lines"  # 1 - 3
+    OVERLAY_X = "overlay/x"  # -1: centred near the bottom of the screen
+    OVERLAY_Y = "overlay/y"
+
+
+DEFAULT_MODEL = "mistralai/Voxtral-Mini-4B-Realtime-2602"
+
+DEFAULTS: dict[Key, Any] = {
+    Key.MODEL: DEFAULT_MODEL,
+    Key.DELAY_MS: 480,
+    Key.DEVICE: "",
+    Key.FONT_SIZE: 22,
+    Key.WINDOW_GEOMETRY: "",
+    Key.OVERLAY_VISIBLE: False,
+    Key.OVERLAY_LOCKED: False,
+    Key.OVERLAY_FONT_SIZE: 28,
+    Key.OVERLAY_OPACITY: 0.85,
+    Key.OVERLAY_WIDTH: 900,
+    Key.OVERLAY_LINES: 2,
+    Key.OVERLAY_X: -1,
+    Key.OVERLAY_Y: -1,
+}
+
+
+class Settings:
+    """Typed access to a ``QSettings``; GUI thread only (as QSettings objects are)."""
+
+    def __init__(self, store: QSettings | None = None):
+        self.store = store if store is not None else QSettings(ORGANIZATION, APPLICATION)
+
+    def get(self, key: Key) -> Any:
+        default = DEFAULTS[key]
+        raw = self.store.value(key.value, default)
+        try:
+            return _as_type(raw, type(default))
+        except (TypeError, ValueError):  # a hand-edited or foreign value: fall back
+            return default
+
+    def set(self, key: Key, value: Any) -> None:
+        self.store.setValue(key.value, _as_type(value, type(DEFAULTS[key])))
+
+    def sync(self) -> None:
+        self.store.sync()
+
+
+def _as_type(value: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    return kind(value)

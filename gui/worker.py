@@ -1,0 +1,132 @@
+"""The bridge between the GUI thread and the one thread that runs MLX.
+
+Why a thin adapter and not a ``QObject`` moved to a ``QThread``: :class:`LiveTranscriber`
+already owns a thread (it loads the model and steps it there: MLX streams belong to the thread
+that made them) and its verbs (``start``/``switch``/``stop``) never block. Wrapping it in a
+QThread would add a second thread that only waits, and every thread that has run MLX leaves an
+OS thread behind (mlx 0.32.4), so the app keeps exactly one transcriber for its lifetime.
+:class:`EngineBridge` lives on the GUI thread; the transcriber calls its ``on_event`` on the
+inference thread, which only emits :attr:`EngineBridge.event`. Receivers live on the GUI thread,
+so Qt delivers the event there through a queued connection. Events are frozen dataclasses of
+plain Python values (:mod:`voxtral_mlx.live_events`): nothing from MLX crosses.
+
+This module imports :mod:`voxtral_mlx.engine` and :mod:`voxtral_mlx.mic`, neither of which
+imports mlx; mlx is first imported by the model loader, on the transcriber's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from voxtral_mlx.engine import FolderLoader, LiveTranscriber
+from voxtral_mlx.errors import DeviceError
+from voxtral_mlx.live_events import ErrorEvent, LiveEvent, Status, StatusEvent
+from voxtral_mlx.mic import InputDevice, MicSource, list_devices
+
+log = logging.getLogger(__name__)
+
+
+class EngineBridge(QObject):
+    """Record / stop / change delay from the GUI thread; events back as :attr:`event`.
+
+    ``model_loader``: what :class:`LiveTranscriber` calls on its thread (default: a
+    :class:`FolderLoader` for ``model``). ``sd``: the sounddevice module for :class:`MicSource`
+    (tests pass the fake). ``autosave_dir``: where recordings are journaled (None: the default).
+    """
+
+    event = Signal(object)  # a LiveEvent, always delivered on the GUI thread
+    listening_changed = Signal(bool)
+
+    def __init__(self, model: str | Path = "", *, model_loader: Callable | None = None,
+                 sd: Any = None, autosave_dir: str | Path | None = None,
+                 parent: QObject | None = None):  # fmt: skip
+        super().__init__(parent)
+        self.model = str(model)
+        self._loader = model_loader
+        self.sd = sd
+        self.autosave_dir = autosave_dir
+        self.live: LiveTranscriber | None = None
+        self.status: Status | None = None
+        self.listening = False
+        self._want_listening = False
+        self.event.connect(self._track)
+
+    # ---- GUI thread -------------------------------------------------------------------------
+    def devices(self) -> list[InputDevice]:
+        """The input devices now (DeviceError when audio capture is unavailable)."""
+        return list_devices(self.sd) if self.sd is not None else list_devices()
+
+    def record(self, device: str | None, delay_ms: int) -> None:
+        """Start a new recording from ``device`` (name; None or "" = system default)."""
+        self._ensure_started(delay_ms)
+        self._want_listening = True
+        source = MicSource(device or None, sd=self.sd)
+        self.live.switch(source=source, delay_ms=delay_ms, new_transcript=True)
+
+    def stop_recording(self) -> None:
+        """Stop listening; the last words are flushed, the model stays loaded."""
+        self._want_listening = False
+        if self.live is not None and self.live.running:
+            self.live.switch(source=None)
+
+    def set_delay(self, delay_ms: int) -> None:
+        """Applies now when listening (a new session on the loaded model), else on next record."""
+        if self.live is not None and self.live.running and self.listening:
+            self.live.switch(delay_ms=delay_ms)
+
+    def shutdown(self) -> None:
+        """Ask the transcriber to flush, write the transcript and end; returns at once."""
+        self._want_listening = False
+        if self.live is not None and self.live.running:
+            self.live.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self.live.join(timeout) if self.live is not None else True
+
+    @property
+    def running(self) -> bool:
+        return self.live is not None and self.live.running
+
+    @property
+    def busy(self) -> bool:
+        """Recording, or about to (Start pressed, the model still loading)."""
+        return self._want_listening or self.listening
+
+    def _ensure_started(self, delay_ms: int) -> None:
+        if self.running:
+            return
+        if self.live is not None:  # ended after a fatal error: let it go, start afresh
+            self.live.join(1.0)
+        loader = self._loader or FolderLoader(self.model)
+        self.live = LiveTranscriber(
+            loader, None, delay_ms=delay_ms, on_event=self._on_event,
+            autosave_dir=self.autosave_dir, idle_on_end=True,
+        )  # fmt: skip
+        self.live.start()
+
+    def _track(self, event: LiveEvent) -> None:
+        if isinstance(event, ErrorEvent) and not self.listening:
+            self._want_listening = False  # the device would not open, or the model failed
+        if not isinstance(event, StatusEvent):
+            return
+        self.status = event.status
+        listening = event.status is Status.LISTENING
+        if event.status is Status.STOPPED:
+            self._want_listening = False
+        if listening != self.listening:
+            self.listening = listening
+            if not listening:
+                self._want_listening = False
+            self.listening_changed.emit(listening)
+
+    # ---- the transcriber's thread -------------------------------------------------------------
+    def _on_event(self, event: LiveEvent) -> None:
+        self.event.emit(event)  # queued to the GUI thread: receivers live there
+
+
+__all__ = ["DeviceError", "EngineBridge"]

@@ -1,0 +1,207 @@
+"""The main window with the real LiveTranscriber, a tiny checkpoint and the fake sound device:
+captions appear, Stop flushes the last words, Save writes each format, a lost device shows a
+banner and keeps the text, closing while recording ends the transcriber quickly, and the GUI
+process does not import mlx until the transcriber's thread loads the model."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import srt
+import webvtt
+from PySide6.QtCore import QSettings, Qt
+
+from gui.app import VoxtralApp
+from gui.settings import Key, Settings
+from voxtral_mlx.live_events import Status
+from voxtral_mlx.transcript import Transcript, Word
+
+from ..fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
+from ..test_engine import SPEECH, Loader, folder  # noqa: F401  (folder: the tiny checkpoint)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def threads_back():
+    before = threading.active_count()
+    yield
+    # The transcriber's and the fake device's threads have all ended.
+    deadline = threading.Event()
+    for _ in range(500):
+        if threading.active_count() <= before:
+            break
+        deadline.wait(0.01)
+    assert threading.active_count() <= before, threading.enumerate()
+
+
+@pytest.fixture
+def make_app(qtbot, tmp_path, folder):  # noqa: F811
+    apps = []
+
+    def make(*devices: FakeDevice) -> VoxtralApp:
+        settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+        app = VoxtralApp(settings, model_loader=Loader(folder), sd=FakeSoundDevice(list(devices), 0 if devices else -1),
+                         autosave_dir=tmp_path / "autosave", tray=False)  # fmt: skip
+        qtbot.addWidget(app.window)
+        app.show()
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:  # never leave a transcriber running into the next test
+        app.shutdown(10)
+        # The fake keeps its streams, whose callbacks hold MicSources and their soxr
+        # resamplers; let them go now (nanobind reports native objects alive at exit).
+        app.bridge.sd.streams.clear()
+    gc.collect()
+
+
+def speech_device(**kw) -> FakeDevice:
+    return FakeDevice("USB Mic", signal=stereo_at(SPEECH, 48000), speed=4.0, **kw)
+
+
+def test_captions_appear_stop_flushes_and_save_writes_each_format(
+    make_app, qtbot, tmp_path, threads_back
+):
+    dev = speech_device()
+    app = make_app(dev)
+    win = app.window
+    assert win.device_box.findData("USB Mic") >= 0
+    win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
+    qtbot.mouseClick(win.start_button, Qt.MouseButton.LeftButton)
+    assert win.start_button.text() == "Stop"
+    qtbot.waitUntil(lambda: len(win.captions.words) >= 2, timeout=20000)
+    assert win.status_label.text() == "Listening to USB Mic"
+    assert win.view.toPlainText().startswith(win.captions.committed_text)
+    assert dev.played.wait(20)
+    qtbot.waitUntil(lambda: win.meter.value() > -60 and "lag" in win.lag_label.text())
+    with qtbot.waitSignal(app.bridge.listening_changed, timeout=20000):
+        win.stop()
+    qtbot.waitUntil(lambda: win.last_saved is not None, timeout=20000)
+    # Stop flushed the last words: what the window shows is the engine's whole transcript.
+    final = app.bridge.live.transcript
+    assert final.words and win.captions.words == final.words
+    assert win.captions.partial is None
+    assert win.view.toPlainText() == final.text == win.captions.committed_text
+    assert win.status_label.text() == "Ready" and win.start_button.text() == "Start"
+    # Copy takes what is shown; Save writes each format, read back with independent parsers.
+    win.copy()
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == final.text
+    out = tmp_path / "out"
+    out.mkdir()
+    assert win.save_to(out / "t.txt").read_text().split() == final.text.split()
+    cues = list(srt.parse(win.save_to(out / "t.srt").read_text()))
+    assert " ".join(c.content.replace("\n", " ") for c in cues).split() == final.text.split()
+    vtt = webvtt.read(str(win.save_to(out / "t.vtt")))
+    assert " ".join(c.text.replace("\n", " ") for c in vtt).split() == final.text.split()
+    saved = Transcript.from_dict(json.loads(win.save_to(out / "t.json").read_text()))
+    assert saved.words == final.words and saved.metadata["delay_ms"] == 480
+    # A second recording starts a new paragraph; Clear empties view and model.
+    qtbot.keyClick(win, Qt.Key.Key_Space)  # the Space shortcut starts again
+    qtbot.waitUntil(lambda: len(win.captions.paragraphs()) == 2, timeout=20000)
+    assert "\n\n" in win.view.toPlainText()
+    win.stop()
+    qtbot.waitUntil(lambda: not app.bridge.listening and not win.captions.recording, timeout=20000)
+    win.clear()
+    assert win.view.toPlainText() == "" and win.captions.is_empty
+    app.shutdown(10)
+
+
+def test_device_lost_shows_a_banner_and_keeps_the_text(make_app, qtbot, threads_back):
+    app = make_app(speech_device(vanish_after=2.0))
+    win = app.window
+    win.start()
+    qtbot.waitUntil(lambda: win.banner.isVisible(), timeout=20000)
+    assert win.banner.kind == "error"
+    assert "'USB Mic' stopped delivering audio" in win.banner.label.text()
+    qtbot.waitUntil(lambda: app.bridge.status is Status.IDLE and not app.bridge.busy, timeout=20000)
+    assert win.start_button.text() == "Start"
+    assert win.captions.words and win.view.toPlainText() == win.captions.committed_text
+    assert app.bridge.running  # the model stays loaded for the next recording
+    app.shutdown(10)
+
+
+def test_closing_while_recording_ends_within_2_s_and_leaves_no_thread(
+    make_app, qtbot, threads_back
+):
+    app = make_app(speech_device())
+    win = app.window
+    with qtbot.waitSignal(app.bridge.listening_changed, timeout=20000):
+        win.start()
+    qtbot.waitUntil(lambda: len(win.captions.words) >= 1, timeout=20000)
+    with qtbot.waitSignal(win.closed, timeout=2000):
+        win.close()  # returns at once; the window closes once the last words are flushed
+    assert not win.isVisible()
+    assert app.bridge.join(0.5) and not app.bridge.running
+    assert win.last_saved is not None and win.last_saved.exists()
+    assert app.settings.get(Key.DEVICE) == ""
+
+
+def test_settings_are_used_and_kept(make_app, qtbot):
+    app = make_app(FakeDevice("Built-in"), FakeDevice("USB Mic"))
+    win = app.window
+    win.delay_box.setValue(960)
+    win.delay_box.editingFinished.emit()
+    win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
+    win.close()
+    again = make_app(FakeDevice("Built-in"), FakeDevice("USB Mic")).window
+    assert again.delay_box.value() == 960 and again.current_device() == "USB Mic"
+    again.delay_box.setValue(1000)  # off the 80 ms grid: snapped
+    again.delay_box.editingFinished.emit()
+    assert again.delay_box.value() == 960 + 80 * round(40 / 80)
+
+
+def test_auto_scroll_pauses_when_scrolled_up(make_app, qtbot):
+    win = make_app().window
+    view = win.view
+    for i in range(200):
+        view.update_text([f"word{i}"] * 5, "part")
+    bar = view.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == bar.maximum()
+    bar.setValue(0)
+    view.update_text(["more"] * 20, "x")
+    assert bar.value() == 0 and not view.follow
+    bar.setValue(bar.maximum())
+    view.update_text(["more"] * 20, "y")
+    assert bar.value() == bar.maximum() and view.follow
+    assert view.toPlainText().endswith("more y")
+
+
+def test_the_gui_process_does_not_import_mlx(tmp_path):
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "qt = QApplication([])\n"
+        "from gui.app import VoxtralApp\n"
+        "from gui.settings import Settings\n"
+        f"s = Settings(QSettings({str(tmp_path / 's.ini')!r}, QSettings.Format.IniFormat))\n"
+        "app = VoxtralApp(s, tray=True)\n"
+        "app.show(); qt.processEvents()\n"
+        "assert app.window.isVisible()\n"
+        "print('mlx' in sys.modules, sorted(m for m in sys.modules if m.startswith('mlx')))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False []"
+
+
+def test_word_times_in_saved_json_are_whole_ms(make_app, tmp_path):
+    win = make_app().window
+    from voxtral_mlx.live_events import TextEvent
+
+    win.on_event(TextEvent("", 0, 0, words=(Word("a", 0.1, 0.2),)))
+    path = win.save_to(tmp_path / "a.json")
+    assert json.loads(path.read_text())["segments"][0]["words"] == [{"text": "a", "start": 0.1, "end": 0.2}]  # fmt: skip
