@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from .main_window import MainWindow
+from .overlay import CaptionOverlay
 from .settings import APPLICATION, ORGANIZATION, Key, Settings
+from .tray import Tray, tray_available
 from .worker import EngineBridge
 
 log = logging.getLogger(__name__)
@@ -27,11 +29,14 @@ JOIN_TIMEOUT_S = 5.0
 
 
 class VoxtralApp(QObject):
-    """The app's parts. ``model_loader``/``sd``/``autosave_dir`` are seams for tests."""
+    """The app's parts. ``tray``: None = a tray icon where the desktop has a tray, True = make
+    one anyway (tests), False = none. ``model_loader``/``sd``/``autosave_dir``: test seams."""
+
+    finished = Signal()  # the window closed for good: the event loop may end
 
     def __init__(self, settings: Settings | None = None, *, model: str | None = None,
                  model_loader: Callable | None = None, sd: Any = None,
-                 autosave_dir: str | Path | None = None, tray: bool = True):  # fmt: skip
+                 autosave_dir: str | Path | None = None, tray: bool | None = None):  # fmt: skip
         super().__init__()
         self.settings = settings or Settings()
         if model:
@@ -39,13 +44,58 @@ class VoxtralApp(QObject):
         self.bridge = EngineBridge(self.settings.get(Key.MODEL), model_loader=model_loader,
                                    sd=sd, autosave_dir=autosave_dir, parent=self)  # fmt: skip
         self.window = MainWindow(self.bridge, self.settings)
+        self.overlay = CaptionOverlay(self.settings)
+        self.overlay.show_captions(self.window.captions)
+        self.window.captions_changed.connect(self.overlay.refresh)
+        self.window.overlay_toggled.connect(self.set_overlay_visible)
+        self.window.closed.connect(self._closed)
+        self.overlay.visibility_changed.connect(self._overlay_changed)
+        self.overlay.locked_changed.connect(self._overlay_changed)
+        self.tray = self._make_tray() if (tray is None and tray_available()) or tray else None
+        self.window.hide_on_close = self.tray is not None
+
+    def _make_tray(self) -> Tray:
+        tray = Tray(self)
+        tray.toggle_recording.connect(self.window.toggle)
+        tray.overlay_shown.connect(self.set_overlay_visible)
+        tray.overlay_locked.connect(self.overlay.set_locked)
+        tray.open_window.connect(self.open_window)
+        tray.quit.connect(self.quit)
+        self.bridge.listening_changed.connect(tray.set_listening)
+        tray.set_overlay_state(self.overlay.isVisible(), self.overlay.locked)
+        return tray
 
     def show(self) -> None:
         self.window.show()
+        if self.settings.get(Key.OVERLAY_VISIBLE):
+            self.overlay.show()
+        if self.tray is not None:
+            self.tray.show()
+
+    def open_window(self) -> None:
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def set_overlay_visible(self, shown: bool) -> None:
+        self.settings.set(Key.OVERLAY_VISIBLE, bool(shown))
+        self.overlay.setVisible(bool(shown))
+
+    def _overlay_changed(self, *_) -> None:
+        self.window.set_overlay_checked(self.overlay.isVisible())
+        if self.tray is not None:
+            self.tray.set_overlay_state(self.overlay.isVisible(), self.overlay.locked)
 
     def quit(self) -> None:
-        """Flush, write the transcript, then end the event loop (via the window's close)."""
-        self.window.close()
+        """Flush, write the transcript, then end (through the window's close, never blocking)."""
+        self.window.quit()
+
+    def _closed(self) -> None:
+        self.overlay.blockSignals(True)  # closing it is not the user hiding it
+        self.overlay.close()
+        if self.tray is not None:
+            self.tray.hide()
+        self.finished.emit()
 
     def shutdown(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
         """After the event loop: make sure the transcriber's thread has ended."""
@@ -67,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_app.setApplicationName(APPLICATION)
     qt_app.setApplicationDisplayName("Voxtral")
     app = VoxtralApp(model=args.model)
-    app.window.closed.connect(qt_app.quit)
+    qt_app.setQuitOnLastWindowClosed(False)  # the tray may outlive the window; `finished` ends
+    app.finished.connect(qt_app.quit)
     app.show()
     code = qt_app.exec()
     if not app.shutdown():

@@ -87,7 +87,7 @@ class CaptionModel:
                 break
             tail.append(word)
         text = join_words(list(reversed(tail)))
-        wrapped = textwrap.wrap(text, line_chars) if text else []
+        wrapped = textwrap.wrap(text, line_chars, break_long_words=False, break_on_hyphens=False)
         return wrapped[-max_lines:], self.partial_text
 
     def transcript(self, **metadata) -> Transcript:

@@ -158,13 +158,15 @@ class MainWindow(QMainWindow):
 
     captions_changed = Signal()
     closed = Signal()
+    overlay_toggled = Signal(bool)  # the user asked to show / hide the caption overlay
 
     def __init__(self, bridge: EngineBridge, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.bridge, self.settings = bridge, settings
         self.captions = CaptionModel()
         self.last_saved: Path | None = None  # the autosaved transcript of the last recording
-        self._closing = self._may_close = False
+        self._closing = self._may_close = self._quitting = False
+        self.hide_on_close = False  # with a tray icon, closing the window only hides it
         self._new_paragraph = False
         self.setWindowTitle("Voxtral live captions")
         self.resize(860, 560)
@@ -221,13 +223,17 @@ class MainWindow(QMainWindow):
         self.copy_button.clicked.connect(self.copy)
         self.save_button = QPushButton("Save…")
         self.save_button.clicked.connect(self.save_dialog)
+        self.overlay_button = QPushButton("Overlay")
+        self.overlay_button.setCheckable(True)
+        self.overlay_button.setToolTip("Show captions in a floating window over other apps")
+        self.overlay_button.toggled.connect(self.overlay_toggled)
         row.addWidget(self.start_button)
         row.addWidget(self.device_box, 1)
         row.addWidget(refresh)
         row.addWidget(QLabel("Delay"))
         row.addWidget(self.delay_box)
         row.addStretch()
-        for button in (self.clear_button, self.copy_button, self.save_button):
+        for button in (self.overlay_button, self.clear_button, self.copy_button, self.save_button):
             row.addWidget(button)
         return row
 
@@ -393,7 +399,22 @@ class MainWindow(QMainWindow):
         self.start_button.setText("Stop" if self.bridge.busy else "Start")
 
     # ---- closing ----------------------------------------------------------------------------
+    def set_overlay_checked(self, shown: bool) -> None:
+        self.overlay_button.blockSignals(True)
+        self.overlay_button.setChecked(shown)
+        self.overlay_button.blockSignals(False)
+
+    def quit(self) -> None:
+        """Close for good, even when closing would only hide the window."""
+        self._quitting = True
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self.hide_on_close and not self._quitting:
+            self._save_state()
+            self.hide()
+            event.ignore()
+            return
         if self._may_close or not self.bridge.running:
             self._save_state()
             event.accept()

@@ -46,10 +46,10 @@ def threads_back():
 def make_app(qtbot, tmp_path, folder):  # noqa: F811
     apps = []
 
-    def make(*devices: FakeDevice) -> VoxtralApp:
+    def make(*devices: FakeDevice, tray: bool | None = False) -> VoxtralApp:
         settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
         app = VoxtralApp(settings, model_loader=Loader(folder), sd=FakeSoundDevice(list(devices), 0 if devices else -1),
-                         autosave_dir=tmp_path / "autosave", tray=False)  # fmt: skip
+                         autosave_dir=tmp_path / "autosave", tray=tray)  # fmt: skip
         qtbot.addWidget(app.window)
         app.show()
         apps.append(app)
@@ -85,7 +85,10 @@ def test_captions_appear_stop_flushes_and_save_writes_each_format(
     qtbot.waitUntil(lambda: win.meter.value() > -60 and "lag" in win.lag_label.text())
     with qtbot.waitSignal(app.bridge.listening_changed, timeout=20000):
         win.stop()
-    qtbot.waitUntil(lambda: win.last_saved is not None, timeout=20000)
+    # Each receiver of a queued event gets its own call: wait for what the window shows.
+    qtbot.waitUntil(
+        lambda: win.last_saved is not None and win.status_label.text() == "Ready", timeout=20000
+    )
     # Stop flushed the last words: what the window shows is the engine's whole transcript.
     final = app.bridge.live.transcript
     assert final.words and win.captions.words == final.words
@@ -124,7 +127,8 @@ def test_device_lost_shows_a_banner_and_keeps_the_text(make_app, qtbot, threads_
     qtbot.waitUntil(lambda: win.banner.isVisible(), timeout=20000)
     assert win.banner.kind == "error"
     assert "'USB Mic' stopped delivering audio" in win.banner.label.text()
-    qtbot.waitUntil(lambda: app.bridge.status is Status.IDLE and not app.bridge.busy, timeout=20000)
+    qtbot.waitUntil(lambda: win.status_label.text() == "Ready", timeout=20000)
+    assert app.bridge.status is Status.IDLE and not app.bridge.busy
     assert win.start_button.text() == "Start"
     assert win.captions.words and win.view.toPlainText() == win.captions.committed_text
     assert app.bridge.running  # the model stays loaded for the next recording

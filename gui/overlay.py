@@ -1,0 +1,218 @@
+"""The caption overlay: the last 1-3 caption lines in a frameless, always-on-top, translucent
+window over any app.
+
+Locked, it is click-through (``WindowTransparentForInput``: clicks reach the window below);
+unlocked, it can be dragged anywhere and resized by its corner grip, and its right-click menu
+sets font size, background opacity, number of lines and lock. Everything is remembered in
+:class:`~gui.settings.Settings`. Older lines are drawn fainter than the newest; the word in
+progress is dimmed. GUI thread only; it only reads the :class:`~gui.captions.CaptionModel`.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtGui import (  # fmt: skip
+    QAction,
+    QColor,
+    QContextMenuEvent,
+    QFontMetrics,
+    QGuiApplication,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+)
+from PySide6.QtWidgets import QLabel, QMenu, QSizeGrip, QVBoxLayout, QWidget
+
+from .captions import CaptionModel
+from .settings import Key, Settings
+
+BASE_FLAGS = (
+    Qt.WindowType.FramelessWindowHint
+    | Qt.WindowType.WindowStaysOnTopHint
+    | Qt.WindowType.Tool  # no taskbar / Dock entry of its own
+)
+LINE_ALPHAS = (1.0, 0.8, 0.6)  # newest line first: older lines fade
+FONT_SIZES = (16, 20, 24, 28, 34, 40, 48)
+OPACITIES = (0.4, 0.6, 0.85, 1.0)
+MIN_WIDTH = 320
+MARGIN = 18
+RADIUS = 14
+
+
+class CaptionOverlay(QWidget):
+    locked_changed = Signal(bool)
+    visibility_changed = Signal(bool)
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
+        super().__init__(parent, BASE_FLAGS)
+        self.settings = settings
+        self.setWindowTitle("Voxtral captions")
+        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+        self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
+        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.grip = QSizeGrip(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(MARGIN, MARGIN // 2, MARGIN, MARGIN // 2)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.grip, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
+        self.lines: list[str] = []
+        self.partial = ""
+        self._drag_from: QPoint | None = None
+        self._model: CaptionModel | None = None
+        self.locked = False
+        self._apply_font()
+        self.resize(max(MIN_WIDTH, settings.get(Key.OVERLAY_WIDTH)), self._height())
+        self._place()
+        self.set_locked(settings.get(Key.OVERLAY_LOCKED))
+
+    # ---- settings -----------------------------------------------------------------------------
+    def set_locked(self, locked: bool) -> None:
+        """Locked: click-through and no grip. Changing the flag re-creates the native window."""
+        was_visible = self.isVisible()
+        self.locked = bool(locked)
+        self.setWindowFlag(Qt.WindowType.WindowTransparentForInput, self.locked)
+        self.grip.setVisible(not self.locked)
+        self.settings.set(Key.OVERLAY_LOCKED, self.locked)
+        if was_visible:
+            self.show()  # setWindowFlag hides a visible window
+        self.locked_changed.emit(self.locked)
+
+    def set_font_size(self, points: int) -> None:
+        self.settings.set(Key.OVERLAY_FONT_SIZE, points)
+        self._apply_font()
+
+    def set_opacity(self, opacity: float) -> None:
+        self.settings.set(Key.OVERLAY_OPACITY, min(1.0, max(0.2, opacity)))
+        self.update()
+
+    def set_line_count(self, n: int) -> None:
+        self.settings.set(Key.OVERLAY_LINES, min(3, max(1, n)))
+        self._apply_font()
+
+    def _apply_font(self) -> None:
+        font = self.label.font()
+        font.setPointSize(self.settings.get(Key.OVERLAY_FONT_SIZE))
+        font.setWeight(font.Weight.DemiBold)
+        self.label.setFont(font)
+        self.resize(self.width(), self._height())
+        self.refresh()
+
+    def _height(self) -> int:
+        lines = self.settings.get(Key.OVERLAY_LINES)
+        return QFontMetrics(self.label.font()).lineSpacing() * lines + MARGIN + 16
+
+    def _place(self) -> None:
+        x, y = self.settings.get(Key.OVERLAY_X), self.settings.get(Key.OVERLAY_Y)
+        screen = QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen else QRect(0, 0, 1280, 800)
+        if x < 0 or y < 0 or not area.intersects(QRect(x, y, self.width(), self.height())):
+            x = area.x() + (area.width() - self.width()) // 2
+            y = area.y() + area.height() - self.height() - 60
+        self.move(x, y)
+
+    # ---- captions -----------------------------------------------------------------------------
+    def show_captions(self, model: CaptionModel) -> None:
+        self._model = model
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self._model is None:
+            return
+        n = self.settings.get(Key.OVERLAY_LINES)
+        self.lines, self.partial = self._model.lines(n, self.line_chars())
+        self.label.setText(self._html())
+
+    def line_chars(self) -> int:
+        average = QFontMetrics(self.label.font()).averageCharWidth() or 10
+        return max(10, (self.width() - 2 * MARGIN) // average - 2)
+
+    def _html(self) -> str:
+        rows = []
+        for age, line in enumerate(reversed(self.lines)):
+            alpha = LINE_ALPHAS[min(age, len(LINE_ALPHAS) - 1)]
+            text = html.escape(line)
+            if age == 0 and self.partial:
+                text += f' <span style="color: rgba(255,255,255,0.55)">{html.escape(self.partial)}</span>'  # fmt: skip
+            rows.append(f'<span style="color: rgba(255,255,255,{alpha})">{text}</span>')
+        if not rows and self.partial:
+            rows.append(f'<span style="color: rgba(255,255,255,0.55)">{html.escape(self.partial)}</span>')  # fmt: skip
+        return "<br>".join(reversed(rows))
+
+    # ---- painting and mouse -------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(16, 16, 20, int(255 * self.settings.get(Key.OVERLAY_OPACITY))))
+        painter.drawRoundedRect(self.rect(), RADIUS, RADIUS)
+        if not self.locked:  # a thin outline says "you can move me"
+            painter.setPen(QColor(255, 255, 255, 90))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(self.rect().adjusted(1, 1, -1, -1), RADIUS, RADIUS)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and not self.locked:
+            self._drag_from = event.globalPosition().toPoint() - self.pos()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._drag_from is not None:
+            self.move(event.globalPosition().toPoint() - self._drag_from)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._drag_from = None
+        self._remember_geometry()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.visibility_changed.emit(True)
+
+    def hideEvent(self, event) -> None:  # noqa: N802
+        super().hideEvent(event)
+        self._remember_geometry()
+        self.visibility_changed.emit(False)
+
+    def _remember_geometry(self) -> None:
+        self.settings.set(Key.OVERLAY_X, self.x())
+        self.settings.set(Key.OVERLAY_Y, self.y())
+        self.settings.set(Key.OVERLAY_WIDTH, self.width())
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        self.context_menu().exec(event.globalPos())
+
+    def context_menu(self) -> QMenu:
+        menu = QMenu(self)
+        current = self.settings.get(Key.OVERLAY_FONT_SIZE)
+        sizes = menu.addMenu("Font size")
+        for size in FONT_SIZES:
+            self._choice(sizes, f"{size} pt", size == current, lambda s=size: self.set_font_size(s))
+        lines = menu.addMenu("Lines")
+        for n in (1, 2, 3):
+            self._choice(lines, str(n), n == self.settings.get(Key.OVERLAY_LINES), lambda n=n: self.set_line_count(n))  # fmt: skip
+        opacity = menu.addMenu("Background")
+        for value in OPACITIES:
+            chosen = abs(value - self.settings.get(Key.OVERLAY_OPACITY)) < 0.01
+            self._choice(opacity, f"{int(value * 100)} %", chosen, lambda v=value: self.set_opacity(v))  # fmt: skip
+        menu.addSeparator()
+        lock = menu.addAction("Lock (click-through)")
+        lock.triggered.connect(lambda: self.set_locked(True))
+        hide = menu.addAction("Hide overlay")
+        hide.triggered.connect(self.hide)
+        return menu
+
+    @staticmethod
+    def _choice(menu: QMenu, text: str, checked: bool, slot) -> QAction:
+        action = menu.addAction(text)
+        action.setCheckable(True)
+        action.setChecked(checked)
+        action.triggered.connect(lambda *_: slot())  # not `checked` into the slot's defaults
+        return action

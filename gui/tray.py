@@ -1,0 +1,102 @@
+"""The tray (menu-bar on macOS) icon: Start/Stop, Show overlay, Lock overlay, Open window, Quit.
+
+The icon is drawn here (no image files): a microphone glyph, with a red dot while listening.
+:func:`tray_available` is false where the desktop has no tray (offscreen, plain X servers,
+some Wayland desktops); the app then runs from its window alone. GUI thread only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+ICON_SIZE = 64
+
+
+def tray_available() -> bool:
+    return QSystemTrayIcon.isSystemTrayAvailable()
+
+
+def status_icon(listening: bool) -> QIcon:
+    """A microphone (and a red dot while listening), drawn for any icon size."""
+    pixmap = QPixmap(ICON_SIZE, ICON_SIZE)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    ink = QColor(40, 40, 44) if not listening else QColor(30, 30, 30)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(ink)
+    p.drawRoundedRect(QRectF(22, 6, 20, 34), 10, 10)  # capsule
+    pen = QPen(ink, 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawArc(QRectF(14, 16, 36, 34), 200 * 16, 140 * 16)  # cradle
+    p.drawLine(QPointF(32, 50), QPointF(32, 58))
+    if listening:
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(230, 57, 70))
+        p.drawEllipse(QRectF(40, 38, 22, 22))
+    p.end()
+    icon = QIcon(pixmap)
+    icon.setIsMask(not listening)  # macOS: the idle icon follows the menu bar's light/dark
+    return icon
+
+
+class Tray(QObject):
+    """The icon and its menu. Signals say what the user chose; the app does it."""
+
+    toggle_recording = Signal()
+    overlay_shown = Signal(bool)
+    overlay_locked = Signal(bool)
+    open_window = Signal()
+    quit = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.menu = QMenu()
+        self.record_action = self._action("Start listening", self.toggle_recording.emit)
+        self.menu.addSeparator()
+        self.overlay_action = self._action("Show caption overlay", None, checkable=True)
+        self.overlay_action.toggled.connect(self.overlay_shown)
+        self.lock_action = self._action("Lock overlay (click-through)", None, checkable=True)
+        self.lock_action.toggled.connect(self.overlay_locked)
+        self.menu.addSeparator()
+        self._action("Open window", self.open_window.emit)
+        self._action("Quit Voxtral", self.quit.emit)
+        self.icon = QSystemTrayIcon(status_icon(False), self)
+        self.icon.setContextMenu(self.menu)
+        self.icon.setToolTip("Voxtral: idle")
+        self.icon.activated.connect(self._activated)
+        self.listening = False
+
+    def _action(self, text: str, slot, checkable: bool = False) -> QAction:
+        action = QAction(text, self.menu)
+        action.setCheckable(checkable)
+        if slot is not None:
+            action.triggered.connect(lambda *_: slot())
+        self.menu.addAction(action)
+        return action
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.DoubleClick:
+            self.open_window.emit()
+
+    def show(self) -> None:
+        self.icon.show()
+
+    def hide(self) -> None:
+        self.icon.hide()
+
+    # ---- the app tells the tray what is true now ------------------------------------------------
+    def set_listening(self, listening: bool) -> None:
+        self.listening = listening
+        self.icon.setIcon(status_icon(listening))
+        self.icon.setToolTip("Voxtral: listening" if listening else "Voxtral: idle")
+        self.record_action.setText("Stop listening" if listening else "Start listening")
+
+    def set_overlay_state(self, shown: bool, locked: bool) -> None:
+        for action, value in ((self.overlay_action, shown), (self.lock_action, locked)):
+            action.blockSignals(True)
+            action.setChecked(value)
+            action.blockSignals(False)

@@ -1,0 +1,100 @@
+"""The caption overlay: window flags as claimed (click-through only when locked), captions from
+a live recording reach it, dragging moves it only when unlocked, its settings are remembered."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from gui.overlay import CaptionOverlay
+from gui.settings import Key, Settings
+
+from .test_main_window import folder, make_app, speech_device, threads_back  # noqa: F401
+
+FLAGS = (Qt.WindowType.FramelessWindowHint, Qt.WindowType.WindowStaysOnTopHint, Qt.WindowType.Tool)  # fmt: skip
+CLICK_THROUGH = Qt.WindowType.WindowTransparentForInput
+
+
+def overlay_at(qtbot, path) -> CaptionOverlay:
+    overlay = CaptionOverlay(Settings(QSettings(str(path), QSettings.Format.IniFormat)))
+    qtbot.addWidget(overlay)
+    return overlay
+
+
+def mouse(widget, kind: QEvent.Type, global_pos: QPoint, buttons=Qt.MouseButton.LeftButton):
+    local = QPointF(widget.mapFromGlobal(global_pos))
+    event = QMouseEvent(kind, local, QPointF(global_pos), Qt.MouseButton.LeftButton, buttons,
+                        Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def drag(widget, by: QPoint) -> None:
+    start = widget.mapToGlobal(QPoint(30, 20))
+    mouse(widget, QEvent.Type.MouseButtonPress, start)
+    mouse(widget, QEvent.Type.MouseMove, start + by)
+    mouse(widget, QEvent.Type.MouseButtonRelease, start + by, Qt.MouseButton.NoButton)
+
+
+def test_flags_lock_and_drag(qtbot, tmp_path):
+    overlay = overlay_at(qtbot, tmp_path / "s.ini")
+    overlay.show()
+    flags = overlay.windowFlags()
+    assert all(flags & f for f in FLAGS) and not flags & CLICK_THROUGH
+    assert overlay.testAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+    assert overlay.testAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+    assert overlay.grip.isVisibleTo(overlay)
+    before = overlay.pos()
+    drag(overlay, QPoint(40, -25))
+    assert overlay.pos() == before + QPoint(40, -25)
+    overlay.set_locked(True)
+    flags = overlay.windowFlags()
+    assert flags & CLICK_THROUGH and all(flags & f for f in FLAGS)
+    assert overlay.isVisible() and not overlay.grip.isVisibleTo(overlay)
+    moved = overlay.pos()
+    drag(overlay, QPoint(50, 50))  # locked: it does not move
+    assert overlay.pos() == moved
+    overlay.set_locked(False)
+    assert not overlay.windowFlags() & CLICK_THROUGH and overlay.isVisible()
+
+
+def test_font_opacity_lines_and_position_are_remembered(qtbot, tmp_path):
+    overlay = overlay_at(qtbot, tmp_path / "s.ini")
+    overlay.show()
+    menu = overlay.context_menu()
+    titles = [a.text() for a in menu.actions()]
+    assert titles[:3] == ["Font size", "Lines", "Background"] and "Hide overlay" in titles
+    sizes = menu.actions()[0].menu().actions()
+    next(a for a in sizes if a.text() == "40 pt").trigger()
+    overlay.set_opacity(0.6)
+    overlay.set_line_count(3)
+    overlay.resize(700, overlay.height())
+    overlay.move(60, 40)
+    where = overlay.pos()
+    overlay.set_locked(True)
+    overlay.hide()
+    overlay.settings.sync()
+    again = overlay_at(qtbot, tmp_path / "s.ini")
+    s = again.settings
+    assert (s.get(Key.OVERLAY_FONT_SIZE), s.get(Key.OVERLAY_OPACITY), s.get(Key.OVERLAY_LINES)) == (40, 0.6, 3)  # fmt: skip
+    assert again.label.font().pointSize() == 40 and again.width() == 700
+    assert again.pos() == where and again.locked and again.windowFlags() & CLICK_THROUGH
+
+
+def test_captions_reach_the_overlay(make_app, qtbot, threads_back):  # noqa: F811
+    app = make_app(speech_device())
+    win, overlay = app.window, app.overlay
+    qtbot.mouseClick(win.overlay_button, Qt.MouseButton.LeftButton)
+    assert overlay.isVisible() and app.settings.get(Key.OVERLAY_VISIBLE)
+    win.start()
+    qtbot.waitUntil(lambda: len(win.captions.words) >= 4 and bool(overlay.lines), timeout=20000)
+    shown = " ".join(overlay.lines).split()
+    assert shown and " ".join(shown) in " ".join(win.captions.committed_text.split())
+    assert overlay.label.text().count("<br>") == len(overlay.lines) - 1
+    win.stop()
+    qtbot.waitUntil(lambda: win.status_label.text() == "Ready", timeout=20000)
+    # Stopped: the overlay ends on the last committed words, nothing in progress.
+    assert overlay.partial == "" and overlay.lines[-1].split()[-1] == win.captions.words[-1].text
+    overlay.hide()  # the user hid it (its menu): the window's button follows
+    assert not win.overlay_button.isChecked()
+    app.shutdown(10)

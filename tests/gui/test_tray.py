@@ -1,0 +1,52 @@
+"""The tray icon's menu drives the app; its icon follows the listening state; without a system
+tray (offscreen has none) the app runs from its window and closing the window quits."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QSystemTrayIcon
+
+from gui.tray import status_icon
+
+from .test_main_window import folder, make_app, speech_device, threads_back  # noqa: F401
+
+
+def test_no_system_tray_the_window_is_the_app(make_app, qtbot):  # noqa: F811
+    if QSystemTrayIcon.isSystemTrayAvailable():  # offscreen has none; Xvfb + trayer has one
+        pytest.skip("this desktop has a system tray")
+    app = make_app(speech_device(), tray=None)  # None: a tray only where one exists
+    assert app.tray is None and not app.window.hide_on_close
+    with qtbot.waitSignal(app.finished, timeout=2000):
+        app.window.close()  # nothing recording: closes (and the app finishes) at once
+    assert not app.overlay.isVisible()
+
+
+def test_tray_menu_drives_the_app_and_the_icon_shows_listening(make_app, qtbot, threads_back):  # noqa: F811
+    app = make_app(speech_device())
+    app.tray = tray = app._make_tray()  # as where a tray exists
+    app.window.hide_on_close = True
+    idle_key = tray.icon.icon().cacheKey()
+    assert tray.record_action.text() == "Start listening" and not tray.listening
+    tray.overlay_action.trigger()
+    assert app.overlay.isVisible() and app.window.overlay_button.isChecked()
+    tray.lock_action.trigger()
+    assert app.overlay.locked and app.overlay.isVisible()
+    with qtbot.waitSignal(app.bridge.listening_changed, timeout=20000):
+        tray.record_action.trigger()
+    assert tray.listening and tray.record_action.text() == "Stop listening"
+    assert tray.icon.icon().cacheKey() != idle_key and "listening" in tray.icon.toolTip()
+    app.window.close()  # with a tray, closing the window only hides it: still recording
+    assert not app.window.isVisible() and app.bridge.listening
+    tray.open_window.emit()
+    assert app.window.isVisible()
+    app.overlay.hide()  # hidden from its own menu: the tray's check follows
+    assert not tray.overlay_action.isChecked()
+    with qtbot.waitSignal(app.finished, timeout=2000):
+        tray.quit.emit()  # Quit flushes, writes the transcript and ends within 2 s
+    assert app.bridge.join(0.5) and app.window.last_saved is not None
+
+
+def test_status_icons_differ():
+    idle, listening = status_icon(False), status_icon(True)
+    assert not idle.isNull() and not listening.isNull()
+    assert idle.pixmap(32).toImage() != listening.pixmap(32).toImage()
