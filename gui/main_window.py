@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -58,6 +59,7 @@ from .worker import EngineBridge
 log = logging.getLogger(__name__)
 
 DELAY_MIN, DELAY_MAX, DELAY_STEP = 80, 2400, 80
+DOWNLOAD_GB = 8.9  # consolidated.safetensors of the official release
 METER_FLOOR_DB = -60
 LAG_WARN_S = 2.0
 CLOSE_TIMEOUT_MS = 5000  # give up waiting for the transcriber to flush after this
@@ -151,6 +153,39 @@ class Banner(QWidget):
         self.show()
 
 
+class FirstRunPanel(QFrame):
+    """Shown while the chosen model is not on this computer: download it, or pick a folder."""
+
+    download = Signal()
+    choose = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("firstRun")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 14, 18, 14)
+        title = QLabel("<b>One more step: the speech model</b>")
+        text = QLabel(
+            "Voxtral transcribes on this computer with Mistral's Voxtral Mini 4B Realtime. "
+            f"The first start downloads it ({DOWNLOAD_GB} GB, resumed if interrupted) and keeps "
+            "a 4-bit copy; after that no network is needed. Or choose a model folder you "
+            "already have."
+        )
+        text.setWordWrap(True)
+        row = QHBoxLayout()
+        self.download_button = QPushButton(f"Download ({DOWNLOAD_GB} GB) and start")
+        self.download_button.clicked.connect(self.download)
+        self.choose_button = QPushButton("Choose model folder…")
+        self.choose_button.clicked.connect(self.choose)
+        row.addWidget(self.download_button)
+        row.addWidget(self.choose_button)
+        row.addStretch()
+        layout.addWidget(title)
+        layout.addWidget(text)
+        layout.addLayout(row)
+
+
 class MainWindow(QMainWindow):
     """Transcript, Start/Stop (Space, Ctrl/⌘+R), microphone, delay, meter, lag, status,
     Clear / Copy / Save. Closing while recording flushes the last words first (without blocking
@@ -174,6 +209,7 @@ class MainWindow(QMainWindow):
         self._restore()
         bridge.event.connect(self.on_event)
         bridge.listening_changed.connect(self._sync_button)
+        bridge.progress.connect(self._on_progress)
         self.refresh_devices()
 
     # ---- layout -----------------------------------------------------------------------------
@@ -182,9 +218,14 @@ class MainWindow(QMainWindow):
         root = QVBoxLayout(central)
         root.setContentsMargins(12, 12, 12, 8)
         self.banner = Banner()
+        self.first_run = FirstRunPanel()
+        self.first_run.download.connect(self.start)
+        self.first_run.choose.connect(self.choose_model_folder)
+        self.first_run.setVisible(self.bridge.needs_download)
         self.view = TranscriptView(self.settings.get(Key.FONT_SIZE))
         self.view.setPlaceholderText("Press Start (Space) and speak.")
         root.addWidget(self.banner)
+        root.addWidget(self.first_run)
         root.addWidget(self.view, 1)
         root.addLayout(self._controls())
         root.addLayout(self._status_row())
@@ -248,7 +289,16 @@ class MainWindow(QMainWindow):
         self.meter.setToolTip("Input level")
         self.lag_label = QLabel("")
         self.lag_label.setToolTip("Audio heard but not yet transcribed, beyond the delay")
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(160)
+        self.progress.hide()
+        self.model_button = QToolButton()
+        self.model_button.setText("Model…")
+        self.model_button.setToolTip("Choose a model folder")
+        self.model_button.clicked.connect(self.choose_model_folder)
         row.addWidget(self.status_label, 1)
+        row.addWidget(self.progress)
+        row.addWidget(self.model_button)
         row.addWidget(self.lag_label)
         row.addWidget(self.meter)
         return row
@@ -267,10 +317,43 @@ class MainWindow(QMainWindow):
 
     def start(self) -> None:
         self.banner.hide()
+        self.first_run.hide()
+        first_load = not self.bridge.running
+        downloading = first_load and self.bridge.needs_download
         self.bridge.record(self.current_device(), self.delay_box.value())
         self.start_button.setText("Stop")
-        if self.bridge.status in (None, Status.STOPPED):
+        self.model_button.setEnabled(False)
+        if downloading:
+            self.status_label.setText(f"Downloading the model ({DOWNLOAD_GB} GB, first start only)…")  # fmt: skip
+        elif first_load:
             self.status_label.setText(STATUS_TEXT[Status.LOADING])
+
+    def choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a Voxtral model folder")
+        if folder:
+            self.use_model_folder(Path(folder))
+
+    def use_model_folder(self, folder: Path) -> bool:
+        """Use ``folder`` from the next Start if it looks like a model (params/config.json)."""
+        if not any((folder / name).is_file() for name in ("params.json", "config.json")):
+            self.banner.show_message(
+                f"{folder} is not a Voxtral model folder (no params.json or config.json): "
+                "choose the folder that holds the model's files"
+            )
+            return False
+        self.settings.set(Key.MODEL, str(folder))
+        self.bridge.set_model(str(folder))
+        self.banner.hide()
+        self.first_run.hide()
+        self.status_label.setText(f"Model: {folder}")
+        return True
+
+    def _on_progress(self, stage: str, done: int, total: int) -> None:
+        percent = int(100 * done / total) if total else 0
+        self.progress.setRange(0, 100)
+        self.progress.setValue(percent)
+        self.progress.setVisible(done < total)
+        self.status_label.setText(f"{stage.capitalize()} the model (first start only)… {percent} %")
 
     def stop(self) -> None:
         self.bridge.stop_recording()
@@ -360,6 +443,10 @@ class MainWindow(QMainWindow):
         self.captions_changed.emit()
 
     def _on_status(self, event: StatusEvent) -> None:
+        self.progress.hide()
+        self.model_button.setEnabled(event.status is not Status.LISTENING)
+        if event.status is Status.LOADING and self.status_label.text().startswith("Downloading"):
+            return  # keep saying what takes so long
         self.status_label.setText(STATUS_TEXT[event.status].format(detail=event.detail or "the microphone"))  # fmt: skip
         if event.status is Status.LISTENING:
             if not self.captions.recording:  # a new recording, not a new delay on the same one

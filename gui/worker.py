@@ -17,6 +17,9 @@ imports mlx; mlx is first imported by the model loader, on the transcriber's thr
 from __future__ import annotations
 
 import logging
+import os
+import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,39 @@ from voxtral_mlx.mic import InputDevice, MicSource, list_devices
 
 log = logging.getLogger(__name__)
 
+CONVERTED_BITS, CONVERTED_GROUP = 4, 64  # what FolderLoader converts a repo id to
+
+
+def converted_folder(repo_id: str) -> Path:
+    """Where :mod:`voxtral_mlx.model_cache` keeps ``repo_id`` converted to 4 bits. Repeated
+    here because model_cache imports mlx (the GUI thread must not); a test compares the two."""
+    if env := os.environ.get("VOXTRAL_MLX_CACHE"):
+        root = Path(env).expanduser()
+    elif sys.platform == "darwin":
+        root = Path.home() / "Library" / "Caches" / "voxtral-mlx"
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "voxtral-mlx"
+    name = f"{repo_id.replace('/', '--')}-{CONVERTED_BITS}bit-g{CONVERTED_GROUP}"
+    return root / name
+
+
+def model_on_disk(model: str) -> bool:
+    """True when loading ``model`` needs no download: an existing folder, or a repo id that is
+    already converted or in the Hugging Face cache."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return True
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", model) or model.startswith((".", "/", "~")):
+        return False
+    if (converted_folder(model) / "params.json").is_file():
+        return True
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model, "consolidated.safetensors"), str)
+    except Exception:  # no huggingface_hub, or a malformed cache: treat as not there
+        return False
+
 
 class EngineBridge(QObject):
     """Record / stop / change delay from the GUI thread; events back as :attr:`event`.
@@ -41,6 +77,7 @@ class EngineBridge(QObject):
 
     event = Signal(object)  # a LiveEvent, always delivered on the GUI thread
     listening_changed = Signal(bool)
+    progress = Signal(str, int, int)  # (stage, done, total) while converting a downloaded model
 
     def __init__(self, model: str | Path = "", *, model_loader: Callable | None = None,
                  sd: Any = None, autosave_dir: str | Path | None = None,
@@ -54,6 +91,7 @@ class EngineBridge(QObject):
         self.status: Status | None = None
         self.listening = False
         self._want_listening = False
+        self._stale = False  # the transcriber holds a model no longer chosen
         self.event.connect(self._track)
 
     # ---- GUI thread -------------------------------------------------------------------------
@@ -79,6 +117,14 @@ class EngineBridge(QObject):
         if self.live is not None and self.live.running and self.listening:
             self.live.switch(delay_ms=delay_ms)
 
+    def set_model(self, model: str) -> None:
+        """Use another model folder or repo id from the next Start (a loaded one is let go)."""
+        self.model = str(model)
+        self._loader = None
+        if self.running:
+            self.live.stop()
+            self._stale = True
+
     def shutdown(self) -> None:
         """Ask the transcriber to flush, write the transcript and end; returns at once."""
         self._want_listening = False
@@ -87,6 +133,11 @@ class EngineBridge(QObject):
 
     def join(self, timeout: float | None = None) -> bool:
         return self.live.join(timeout) if self.live is not None else True
+
+    @property
+    def needs_download(self) -> bool:
+        """The model is neither injected nor on disk: the first Start downloads it."""
+        return self._loader is None and not model_on_disk(self.model)
 
     @property
     def running(self) -> bool:
@@ -98,11 +149,14 @@ class EngineBridge(QObject):
         return self._want_listening or self.listening
 
     def _ensure_started(self, delay_ms: int) -> None:
-        if self.running:
+        if self.running and not self._stale:
             return
+        if self._stale:  # it was told to stop when the model changed: it is ending now
+            self.live.join(5.0)
+            self._stale = False
         if self.live is not None:  # ended after a fatal error: let it go, start afresh
             self.live.join(1.0)
-        loader = self._loader or FolderLoader(self.model)
+        loader = self._loader or FolderLoader(self.model, on_progress=self._on_progress)
         self.live = LiveTranscriber(
             loader, None, delay_ms=delay_ms, on_event=self._on_event,
             autosave_dir=self.autosave_dir, idle_on_end=True,
@@ -127,6 +181,9 @@ class EngineBridge(QObject):
     # ---- the transcriber's thread -------------------------------------------------------------
     def _on_event(self, event: LiveEvent) -> None:
         self.event.emit(event)  # queued to the GUI thread: receivers live there
+
+    def _on_progress(self, stage: str, done: int, total: int) -> None:
+        self.progress.emit(stage, int(done), int(total))
 
 
 __all__ = ["DeviceError", "EngineBridge"]
