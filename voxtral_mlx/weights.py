@@ -304,21 +304,27 @@ def build_model(
 
 
 def dequantize_model(model: VoxtralRealtime, dtype: mx.Dtype) -> VoxtralRealtime:
-    """Expand quantized layers to dense ``dtype`` (CPU: dense float32 matmuls beat packed ones)."""
-    dense = []
-    for path, m in model.named_modules():
-        if isinstance(m, nn.QuantizedLinear | nn.QuantizedEmbedding):
-            w = mx.dequantize(m.weight, m.scales, m.biases, m.group_size, m.bits).astype(dtype)
-            if isinstance(m, nn.QuantizedEmbedding):
-                new = nn.Embedding(*w.shape)
-            else:
-                new = nn.Linear(w.shape[1], w.shape[0], bias="bias" in m)
-                if "bias" in m:
-                    new.bias = m.bias
-            new.weight = w
-            dense.append((path, new))
-    if dense:
-        model.update_modules(tree_unflatten(dense))
+    """Expand quantized layers to dense ``dtype`` (CPU: dense float32 matmuls beat packed ones).
+
+    One layer at a time, evaluated and swapped in before the next, so the packed copy of a
+    layer is freed as its dense copy appears: peak memory stays near the dense model's size.
+    """
+    quantized = [
+        (p, m)
+        for p, m in model.named_modules()
+        if isinstance(m, nn.QuantizedLinear | nn.QuantizedEmbedding)
+    ]
+    for path, m in quantized:
+        w = mx.dequantize(m.weight, m.scales, m.biases, m.group_size, m.bits).astype(dtype)
+        if isinstance(m, nn.QuantizedEmbedding):
+            new = nn.Embedding(*w.shape)
+        else:
+            new = nn.Linear(w.shape[1], w.shape[0], bias="bias" in m)
+            if "bias" in m:
+                new.bias = m.bias
+        new.weight = w
+        mx.eval(new.parameters())
+        model.update_modules(tree_unflatten([(path, new)]))
     return model
 
 
@@ -377,13 +383,15 @@ def load(
             w = w.astype(dtype)
         weights.append((name, w))
     model.update(tree_unflatten(weights))
+    quantized, config = bool(ck.quantized_paths), ck.config
+    del weights, ck  # the model holds the only references now (lets expansion free packed layers)
     if expand_quantized is None:
         expand_quantized = mx.default_device() == mx.cpu
-    if ck.quantized_paths and expand_quantized:
+    if quantized and expand_quantized:
         dequantize_model(model, dtype)
     if not lazy:
         mx.eval(model.parameters())
-    return model, ck.config
+    return model, config
 
 
 def _plan(layout: str, index: dict[str, TensorInfo], expected: dict[str, tuple]) -> dict:
