@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from .main_window import MainWindow
@@ -94,13 +94,22 @@ class VoxtralApp(QObject):
         self.overlay.blockSignals(True)  # closing it is not the user hiding it
         self.overlay.close()
         if self.tray is not None:
-            self.tray.hide()
+            self.tray.dispose()
         self.finished.emit()
 
     def shutdown(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
         """After the event loop: make sure the transcriber's thread has ended."""
         self.bridge.shutdown()
         return self.bridge.join(timeout)
+
+    def dispose(self) -> None:
+        """Free the windows while the QApplication still exists (Python frees locals in no
+        useful order at exit; a window outliving the QApplication crashed Qt under X11)."""
+        if self.tray is not None:
+            self.tray.dispose()
+        self.window.deleteLater()
+        self.overlay.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -123,4 +132,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = qt_app.exec()
     if not app.shutdown():
         log.warning("the transcriber did not end in %.0f s", JOIN_TIMEOUT_S)
+    app.dispose()
     return code

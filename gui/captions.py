@@ -77,8 +77,9 @@ class CaptionModel:
         return "\n\n".join([*self.paragraphs()[: -1 if tail else None], last]).strip()
 
     def lines(self, max_lines: int = 2, line_chars: int = 42) -> tuple[list[str], str]:
-        """The last ``max_lines`` lines of the current recording, wrapped at ``line_chars``,
-        and the in-progress word (shown after the last line); for the overlay."""
+        """The last ``max_lines`` lines of the current recording wrapped at ``line_chars``, with
+        room left for the word in progress, which is returned apart (it goes after the last
+        line, which may be empty when that word starts a new line); for the overlay."""
         current = self.recordings[-1] if self.recordings else []
         tail, length = [], 0
         for word in reversed(current):  # only the words that can still be on screen
@@ -86,9 +87,13 @@ class CaptionModel:
             if length > max_lines * line_chars * 2:
                 break
             tail.append(word)
-        text = join_words(list(reversed(tail)))
+        words = list(reversed(tail)) + ([self.partial] if self.partial else [])
+        text = join_words(words)
         wrapped = textwrap.wrap(text, line_chars, break_long_words=False, break_on_hyphens=False)
-        return wrapped[-max_lines:], self.partial_text
+        partial = self.partial_text
+        if partial and wrapped:
+            wrapped[-1] = wrapped[-1][: len(wrapped[-1]) - len(partial)].rstrip()
+        return wrapped[-max_lines:], partial
 
     def transcript(self, **metadata) -> Transcript:
         """All recordings as one transcript, each shifted to start after the previous one."""

@@ -36,6 +36,8 @@ BASE_FLAGS = (
 LINE_ALPHAS = (1.0, 0.8, 0.6)  # newest line first: older lines fade
 FONT_SIZES = (16, 20, 24, 28, 34, 40, 48)
 OPACITIES = (0.4, 0.6, 0.85, 1.0)
+PARTIAL = "rgba(255,255,255,0.55)"  # the word in progress
+SAMPLE = "the quick brown fox, jumps over THE LAZY DOG. 0123"  # for characters per line
 MIN_WIDTH = 320
 MARGIN = 18
 RADIUS = 14
@@ -59,8 +61,7 @@ class CaptionOverlay(QWidget):
         self.grip = QSizeGrip(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(MARGIN, MARGIN // 2, MARGIN, MARGIN // 2)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.grip, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
+        layout.addWidget(self.label, 1)  # the grip floats in the corner (resizeEvent)
         self.lines: list[str] = []
         self.partial = ""
         self._drag_from: QPoint | None = None
@@ -105,7 +106,7 @@ class CaptionOverlay(QWidget):
 
     def _height(self) -> int:
         lines = self.settings.get(Key.OVERLAY_LINES)
-        return QFontMetrics(self.label.font()).lineSpacing() * lines + MARGIN + 16
+        return QFontMetrics(self.label.font()).lineSpacing() * lines + 2 * MARGIN
 
     def _place(self) -> None:
         x, y = self.settings.get(Key.OVERLAY_X), self.settings.get(Key.OVERLAY_Y)
@@ -129,19 +130,20 @@ class CaptionOverlay(QWidget):
         self.label.setText(self._html())
 
     def line_chars(self) -> int:
-        average = QFontMetrics(self.label.font()).averageCharWidth() or 10
-        return max(10, (self.width() - 2 * MARGIN) // average - 2)
+        metrics = QFontMetrics(self.label.font())
+        per_char = metrics.horizontalAdvance(SAMPLE) / len(SAMPLE) or 10
+        return max(10, int((self.width() - 2 * MARGIN) / per_char) - 1)
 
     def _html(self) -> str:
         rows = []
         for age, line in enumerate(reversed(self.lines)):
             alpha = LINE_ALPHAS[min(age, len(LINE_ALPHAS) - 1)]
-            text = html.escape(line)
+            text = f'<span style="color: rgba(255,255,255,{alpha})">{html.escape(line)}</span>'
             if age == 0 and self.partial:
-                text += f' <span style="color: rgba(255,255,255,0.55)">{html.escape(self.partial)}</span>'  # fmt: skip
-            rows.append(f'<span style="color: rgba(255,255,255,{alpha})">{text}</span>')
+                text += (" " if line else "") + f'<span style="color: {PARTIAL}">{html.escape(self.partial)}</span>'  # fmt: skip
+            rows.append(text)
         if not rows and self.partial:
-            rows.append(f'<span style="color: rgba(255,255,255,0.55)">{html.escape(self.partial)}</span>')  # fmt: skip
+            rows.append(f'<span style="color: {PARTIAL}">{html.escape(self.partial)}</span>')
         return "<br>".join(reversed(rows))
 
     # ---- painting and mouse -------------------------------------------------------------------
@@ -170,6 +172,8 @@ class CaptionOverlay(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
+        hint = self.grip.sizeHint()
+        self.grip.move(self.width() - hint.width() - 4, self.height() - hint.height() - 4)
         self.refresh()
 
     def showEvent(self, event) -> None:  # noqa: N802

@@ -69,6 +69,7 @@ class Tray(QObject):
         self.icon.setToolTip("Voxtral: idle")
         self.icon.activated.connect(self._activated)
         self.listening = False
+        self._disposed = False
 
     def _action(self, text: str, slot, checkable: bool = False) -> QAction:
         action = QAction(text, self.menu)
@@ -88,9 +89,22 @@ class Tray(QObject):
     def hide(self) -> None:
         self.icon.hide()
 
+    def dispose(self) -> None:
+        """Hide and free the icon and its menu now, in that order (a menu freed by Python's
+        teardown while the icon still refers to it crashes Qt at exit)."""
+        if self._disposed:
+            return
+        self._disposed = True
+        self.icon.hide()
+        self.icon.setContextMenu(None)
+        self.menu.deleteLater()
+        self.icon.deleteLater()
+
     # ---- the app tells the tray what is true now ------------------------------------------------
     def set_listening(self, listening: bool) -> None:
         self.listening = listening
+        if self._disposed:
+            return
         self.icon.setIcon(status_icon(listening))
         self.icon.setToolTip("Voxtral: listening" if listening else "Voxtral: idle")
         self.record_action.setText("Stop listening" if listening else "Start listening")

@@ -35,10 +35,15 @@ def test_committed_partial_recordings_and_transcript():
     assert model.is_empty and model.transcript().words == []
 
 
-def test_lines_are_the_last_wrapped_lines_of_the_current_recording():
+def test_lines_are_the_last_wrapped_lines_with_room_for_the_partial():
     model = CaptionModel()
     model.add(step([Word(f"w{i}", i, i + 0.5) for i in range(40)], Word("next", 41, 41.2)))
     lines, partial = model.lines(max_lines=2, line_chars=20)
-    assert len(lines) == 2 and all(len(line) <= 20 for line in lines)
-    assert lines[-1].endswith("w39") and partial == "next"
+    assert len(lines) == 2 and partial == "next"
+    assert len(f"{lines[-1]} {partial}".strip()) <= 20 and all(len(line) <= 20 for line in lines)
+    shown = " ".join(lines + [partial]).split()
+    assert shown == model.text.split()[-len(shown) :] and shown[-2] == "w39"
     assert model.lines(max_lines=1, line_chars=20)[0] == lines[-1:]
+    model.add(step([Word("next", 41, 41.2)]))  # committed: no room kept any more
+    after = model.lines(max_lines=2, line_chars=20)
+    assert after[0][-1].endswith("w39 next") and after[1] == ""

@@ -1,0 +1,100 @@
+"""Take the GUI screenshots in docs/ on a real X11 display (Xvfb), not offscreen.
+
+    Xvfb :99 -screen 0 1280x800x24 -nolisten tcp &
+    DISPLAY=:99 trayer --edge top --align right --widthtype pixel --width 100 --height 24 &
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb .venv/bin/python docs/make_screenshots.py
+
+The words on screen are scripted events (a TextEvent per word, as the transcriber sends them),
+not model output: the model is not loaded, so the pictures show the app, not a transcript.
+Without a compositor, Xvfb draws translucent pixels black (the overlay's rounded corners).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QPoint, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gui.app import VoxtralApp  # noqa: E402
+from gui.settings import Key, Settings  # noqa: E402
+from tests.fake_sounddevice import FakeDevice, FakeSoundDevice  # noqa: E402
+from voxtral_mlx.live_events import MeterEvent, Status, StatusEvent, TextEvent  # noqa: E402
+from voxtral_mlx.transcript import Word  # noqa: E402
+
+DOCS = Path(__file__).resolve().parent
+SCRIPT = (
+    "Good morning everyone, and thanks for joining. Today I want to walk you through the "
+    "results of the pilot. We ran it for six weeks with three teams, and the short version "
+    "is that it worked better than we expected. Transcription ran entirely on the laptop, "
+    "so nothing left the room, and the captions kept up with the"
+)
+
+
+def wait(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def feed(app: VoxtralApp, text: str, partial: str) -> None:
+    win = app.window
+    win.on_event(StatusEvent(Status.LISTENING, "MacBook Pro Microphone"))
+    t = 0.4
+    for word in text.split():
+        win.on_event(TextEvent(" " + word, t, t + 0.3, words=(Word(word, t, t + 0.3),)))
+        t += 0.34
+    win.on_event(TextEvent("", t, t + 0.1, partial=Word(partial, t, t + 0.1)))
+    win.on_event(MeterEvent(level_db=-17.0, lag=0.2, audio_seconds=t))
+
+
+def main() -> int:
+    qt = QApplication(sys.argv)
+    tmp = Path(tempfile.mkdtemp())
+    settings = Settings(QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
+    settings.set(Key.MODEL, str(tmp))  # "on disk": no first-run panel
+    devices = [FakeDevice("MacBook Pro Microphone"), FakeDevice("USB Audio Interface")]
+    app = VoxtralApp(settings, sd=FakeSoundDevice(devices), autosave_dir=tmp)
+    app.window.move(40, 60)
+    app.window.resize(900, 520)
+    app.show()
+    wait(300)
+    app.bridge.listening = True  # as if recording: the button says Stop
+    app.window.start_button.setText("Stop")
+    feed(app, SCRIPT, "conversa")
+    if app.tray is not None:
+        app.tray.set_listening(True)
+    wait(300)
+    app.window.grab().save(str(DOCS / "window.png"))
+
+    app.overlay.resize(820, app.overlay.height())
+    app.overlay.move(80, 420)
+    app.set_overlay_visible(True)
+    app.overlay.set_locked(True)
+    app.overlay.refresh()
+    wait(400)
+    screen = qt.primaryScreen()
+    screen.grabWindow(0, 0, 0, 1000, 640).save(str(DOCS / "overlay.png"))
+
+    if app.tray is not None:
+        geometry = app.tray.icon.geometry()
+        app.tray.menu.popup(QPoint(geometry.x() - 180, geometry.bottom() + 2))
+        wait(400)
+        menu = app.tray.menu.geometry()
+        x = min(menu.x(), geometry.x()) - 20
+        screen.grabWindow(0, x, 0, 1280 - x, menu.bottom() + 20).save(str(DOCS / "tray.png"))
+        app.tray.menu.hide()
+    else:
+        print("no system tray on this display: tray.png not taken", file=sys.stderr)
+    app.window.quit()
+    qt.processEvents()
+    app.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
