@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from .main_window import MainWindow
@@ -118,6 +119,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _quit_on_signals(app: VoxtralApp) -> None:
+    """Ctrl-C / SIGTERM quit like the Quit menu (the last words are flushed and saved). Python
+    runs signal handlers only between bytecodes, so a timer wakes the interpreter now and then."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING)
@@ -129,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_app.setQuitOnLastWindowClosed(False)  # the tray may outlive the window; `finished` ends
     app.finished.connect(qt_app.quit)
     app.show()
+    _quit_on_signals(app)
     code = qt_app.exec()
     if not app.shutdown():
         log.warning("the transcriber did not end in %.0f s", JOIN_TIMEOUT_S)

@@ -40,6 +40,11 @@ class CaptionModel:
         self.partial = event.partial
         return list(event.words)
 
+    def load(self, words: list[Word]) -> None:
+        """An earlier, finished recording as a paragraph of its own."""
+        self.recordings.append(list(words))
+        self.partial, self.recording = None, False
+
     def end_recording(self) -> None:
         self.partial = None
         self.recording = False

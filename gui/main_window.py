@@ -50,9 +50,11 @@ from voxtral_mlx.live_events import (
     TextEvent,
     TranscriptEvent,
 )
+from voxtral_mlx.transcript import Transcript
 from voxtral_mlx.writers import WRITERS
 
 from .captions import CaptionModel
+from .history import HistoryDialog
 from .settings import Key, Settings
 from .worker import EngineBridge
 
@@ -153,6 +155,17 @@ class Banner(QWidget):
         self.show()
 
 
+class DeviceBox(QComboBox):
+    """The microphone picker; looks for devices again each time it opens (PortAudio has no
+    device-change notification)."""
+
+    about_to_open = Signal()
+
+    def showPopup(self) -> None:  # noqa: N802 (Qt's name)
+        self.about_to_open.emit()
+        super().showPopup()
+
+
 class FirstRunPanel(QFrame):
     """Shown while the chosen model is not on this computer: download it, or pick a folder."""
 
@@ -240,7 +253,8 @@ class MainWindow(QMainWindow):
         self.start_button.setDefault(True)
         self.start_button.setMinimumWidth(96)
         self.start_button.clicked.connect(self.toggle)
-        self.device_box = QComboBox()
+        self.device_box = DeviceBox()
+        self.device_box.about_to_open.connect(self.refresh_devices)
         self.device_box.setMinimumWidth(200)
         self.device_box.setToolTip("Microphone")
         self.device_box.currentIndexChanged.connect(self._device_chosen)
@@ -264,6 +278,9 @@ class MainWindow(QMainWindow):
         self.copy_button.clicked.connect(self.copy)
         self.save_button = QPushButton("Save…")
         self.save_button.clicked.connect(self.save_dialog)
+        self.history_button = QPushButton("History…")
+        self.history_button.setToolTip("Open an earlier recording (all are autosaved)")
+        self.history_button.clicked.connect(self.history_dialog)
         self.overlay_button = QPushButton("Overlay")
         self.overlay_button.setCheckable(True)
         self.overlay_button.setToolTip("Show captions in a floating window over other apps")
@@ -274,7 +291,8 @@ class MainWindow(QMainWindow):
         row.addWidget(QLabel("Delay"))
         row.addWidget(self.delay_box)
         row.addStretch()
-        for button in (self.overlay_button, self.clear_button, self.copy_button, self.save_button):
+        buttons = (self.overlay_button, self.history_button, self.clear_button, self.copy_button, self.save_button)  # fmt: skip
+        for button in buttons:
             row.addWidget(button)
         return row
 
@@ -366,6 +384,23 @@ class MainWindow(QMainWindow):
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.captions.text)
+
+    def history_dialog(self) -> HistoryDialog:
+        dialog = HistoryDialog(self.bridge.autosave_folder, self)
+        dialog.chosen.connect(self.show_transcript)
+        dialog.open()
+        return dialog
+
+    def show_transcript(self, transcript: Transcript) -> bool:
+        """Show an earlier recording in place of the text (not while recording)."""
+        if self.bridge.busy:
+            self.banner.show_message("Stop listening first, then open the recording", "hint")
+            return False
+        self.clear()
+        self.captions.load(transcript.words)
+        self.view.update_text([w.text for w in transcript.words], "")
+        self.captions_changed.emit()
+        return True
 
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save transcript", "transcript.txt", SAVE_FILTERS)  # fmt: skip

@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, Signal
 
 from voxtral_mlx.engine import FolderLoader, LiveTranscriber
 from voxtral_mlx.errors import DeviceError
+from voxtral_mlx.live_autosave import default_dir
 from voxtral_mlx.live_events import ErrorEvent, LiveEvent, Status, StatusEvent
 from voxtral_mlx.mic import InputDevice, MicSource, list_devices
 
@@ -133,6 +134,10 @@ class EngineBridge(QObject):
 
     def join(self, timeout: float | None = None) -> bool:
         return self.live.join(timeout) if self.live is not None else True
+
+    @property
+    def autosave_folder(self) -> Path:
+        return Path(self.autosave_dir) if self.autosave_dir else default_dir()
 
     @property
     def needs_download(self) -> bool:
