@@ -1,7 +1,8 @@
 """The caption overlay: the last 1-3 caption lines in a frameless, always-on-top, translucent
 window over any app.
 
-Locked, it is click-through (``WindowTransparentForInput``: clicks reach the window below);
+Captions fade out after ``FADE_AFTER_MS`` without new words (while locked: unlocked it stays, so
+it can be placed) and come back with the next word. Locked, it is click-through (``WindowTransparentForInput``: clicks reach the window below);
 unlocked, it can be dragged anywhere and resized by its corner grip, and its right-click menu
 sets font size, background opacity, number of lines and lock. Everything is remembered in
 :class:`~gui.settings.Settings`. Older lines are drawn fainter than the newest; the word in
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtCore import QPoint, QPropertyAnimation, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (  # fmt: skip
     QAction,
     QColor,
@@ -39,6 +40,8 @@ OPACITIES = (0.4, 0.6, 0.85, 1.0)
 PARTIAL = "rgba(255,255,255,0.55)"  # the word in progress
 SAMPLE = "the quick brown fox, jumps over THE LAZY DOG. 0123"  # for characters per line
 MIN_WIDTH = 320
+FADE_AFTER_MS = 6000
+FADE_MS = 600
 MARGIN = 18
 RADIUS = 14
 
@@ -67,6 +70,10 @@ class CaptionOverlay(QWidget):
         self._drag_from: QPoint | None = None
         self._model: CaptionModel | None = None
         self.locked = False
+        self._idle = QTimer(self, singleShot=True, interval=FADE_AFTER_MS)
+        self._idle.timeout.connect(self._fade_out)
+        self._fade = QPropertyAnimation(self, b"windowOpacity", self)
+        self._fade.setDuration(FADE_MS)
         self._apply_font()
         self.resize(max(MIN_WIDTH, settings.get(Key.OVERLAY_WIDTH)), self._height())
         self._place()
@@ -77,6 +84,9 @@ class CaptionOverlay(QWidget):
         """Locked: click-through and no grip. Changing the flag re-creates the native window."""
         was_visible = self.isVisible()
         self.locked = bool(locked)
+        if not self.locked:
+            self._fade.stop()
+            self.setWindowOpacity(1.0)
         self.setWindowFlag(Qt.WindowType.WindowTransparentForInput, self.locked)
         self.grip.setVisible(not self.locked)
         self.settings.set(Key.OVERLAY_LOCKED, self.locked)
@@ -126,8 +136,25 @@ class CaptionOverlay(QWidget):
         if self._model is None:
             return
         n = self.settings.get(Key.OVERLAY_LINES)
-        self.lines, self.partial = self._model.lines(n, self.line_chars())
+        lines, partial = self._model.lines(n, self.line_chars())
+        changed = (lines, partial) != (self.lines, self.partial)
+        self.lines, self.partial = lines, partial
         self.label.setText(self._html())
+        if changed and (lines or partial):
+            self._fade.stop()
+            self.setWindowOpacity(1.0)
+            self._idle.start()
+
+    @property
+    def faded(self) -> bool:
+        return self.windowOpacity() < 0.01
+
+    def _fade_out(self) -> None:
+        if not self.locked:  # unlocked: the user is placing it; keep it in sight
+            return
+        self._fade.setStartValue(self.windowOpacity())
+        self._fade.setEndValue(0.0)
+        self._fade.start()
 
     def line_chars(self) -> int:
         metrics = QFontMetrics(self.label.font())

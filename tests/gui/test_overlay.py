@@ -98,3 +98,27 @@ def test_captions_reach_the_overlay(make_app, qtbot, threads_back):  # noqa: F81
     overlay.hide()  # the user hid it (its menu): the window's button follows
     assert not win.overlay_button.isChecked()
     app.shutdown(10)
+
+
+def test_captions_fade_after_silence_when_locked_and_come_back(qtbot, tmp_path):
+    from gui.captions import CaptionModel
+    from voxtral_mlx.live_events import TextEvent
+    from voxtral_mlx.transcript import Word
+
+    overlay = overlay_at(qtbot, tmp_path / "s.ini")
+    overlay._idle.setInterval(50)
+    model = CaptionModel()
+    overlay.show_captions(model)
+    overlay.show()
+    overlay.set_locked(True)
+    model.add(TextEvent("", 0, 0, words=(Word("Hello", 0.1, 0.4),)))
+    overlay.refresh()
+    assert overlay.windowOpacity() == 1.0 and overlay.lines == ["Hello"]
+    qtbot.waitUntil(lambda: overlay.faded, timeout=3000)
+    model.add(TextEvent("", 0, 0, partial=Word("wor", 0.5, 0.6)))
+    overlay.refresh()  # a new word: back at once
+    assert overlay.windowOpacity() == 1.0 and overlay.partial == "wor"
+    overlay.set_locked(False)  # unlocked: it stays in sight to be placed
+    overlay.refresh()
+    qtbot.wait(300)
+    assert overlay.windowOpacity() == 1.0
