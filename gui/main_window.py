@@ -61,6 +61,7 @@ from .worker import EngineBridge
 log = logging.getLogger(__name__)
 
 DELAY_MIN, DELAY_MAX, DELAY_STEP = 80, 2400, 80
+FONT_MIN, FONT_MAX = 12, 64  # transcript point sizes
 DOWNLOAD_GB = 8.9  # consolidated.safetensors of the official release
 METER_FLOOR_DB = -60
 LAG_WARN_S = 2.0
@@ -82,9 +83,7 @@ class TranscriptView(QTextEdit):
         self.setReadOnly(True)
         self.setAcceptRichText(False)
         self.setFrameShape(QTextEdit.Shape.NoFrame)
-        font = self.font()
-        font.setPointSize(font_size)
-        self.setFont(font)
+        self.set_font_size(font_size)
         self.document().setDocumentMargin(18)
         self._partial_at = 0  # where the in-progress tail starts
         self._committed = QTextCharFormat()
@@ -93,6 +92,11 @@ class TranscriptView(QTextEdit):
         self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
         self._ends_paragraph = True  # the next committed word starts a paragraph
         self.follow = True
+
+    def set_font_size(self, points: int) -> None:
+        font = self.font()
+        font.setPointSize(points)
+        self.setFont(font)
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
@@ -246,6 +250,9 @@ class MainWindow(QMainWindow):
         for keys in ("Space", "Ctrl+R"):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.activated.connect(self.toggle)
+        for keys, step in ((QKeySequence.StandardKey.ZoomIn, 2), (QKeySequence.StandardKey.ZoomOut, -2), ("Ctrl+=", 2)):  # fmt: skip
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.activated.connect(lambda step=step: self.zoom(step))
 
     def _controls(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -327,6 +334,13 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromHex(geometry.encode()))
 
     # ---- actions ----------------------------------------------------------------------------
+    def zoom(self, step: int) -> int:
+        """Make the transcript's text bigger or smaller (Ctrl/⌘ + and -); remembered."""
+        size = min(FONT_MAX, max(FONT_MIN, self.settings.get(Key.FONT_SIZE) + step))
+        self.settings.set(Key.FONT_SIZE, size)
+        self.view.set_font_size(size)
+        return size
+
     def toggle(self) -> None:
         if self.bridge.busy:
             self.stop()

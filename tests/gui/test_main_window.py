@@ -110,6 +110,8 @@ def test_captions_appear_stop_flushes_and_save_writes_each_format(
     saved = Transcript.from_dict(json.loads(win.save_to(out / "t.json").read_text()))
     assert saved.words == final.words and saved.metadata["delay_ms"] == 480
     # A second recording starts a new paragraph; Clear empties view and model.
+    win.activateWindow()  # shortcuts work in the active window
+    qtbot.waitUntil(win.isActiveWindow)
     qtbot.keyClick(win, Qt.Key.Key_Space)  # the Space shortcut starts again
     qtbot.waitUntil(lambda: len(win.captions.paragraphs()) == 2, timeout=20000)
     assert "\n\n" in win.view.toPlainText()
@@ -209,3 +211,18 @@ def test_word_times_in_saved_json_are_whole_ms(make_app, tmp_path):
     win.on_event(TextEvent("", 0, 0, words=(Word("a", 0.1, 0.2),)))
     path = win.save_to(tmp_path / "a.json")
     assert json.loads(path.read_text())["segments"][0]["words"] == [{"text": "a", "start": 0.1, "end": 0.2}]  # fmt: skip
+
+
+def test_zoom_changes_the_transcript_font_and_is_remembered(make_app, qtbot):
+    win = make_app().window
+    win.activateWindow()  # shortcuts work in the active window
+    qtbot.waitUntil(win.isActiveWindow)
+    start = win.settings.get(Key.FONT_SIZE)
+    qtbot.keyClick(win, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert win.settings.get(Key.FONT_SIZE) == start + 2 == win.view.font().pointSize()
+    qtbot.keyClick(win, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert win.view.font().pointSize() == start
+    for _ in range(60):
+        win.zoom(2)
+    assert win.view.font().pointSize() == 64
+    assert make_app().window.view.font().pointSize() == 64  # the next start keeps it
