@@ -61,13 +61,18 @@ class VoxtralApp(QObject):
         tray.overlay_shown.connect(self.set_overlay_visible)
         tray.overlay_locked.connect(self.overlay.set_locked)
         tray.open_window.connect(self.open_window)
+        tray.menu_bar_only_action.setChecked(self.settings.get(Key.MENU_BAR_ONLY))
+        tray.menu_bar_only.connect(lambda on: self.settings.set(Key.MENU_BAR_ONLY, on))
         tray.quit.connect(self.quit)
         self.bridge.listening_changed.connect(tray.set_listening)
         tray.set_overlay_state(self.overlay.isVisible(), self.overlay.locked)
         return tray
 
     def show(self) -> None:
-        self.window.show()
+        """The window, unless in menu-bar-only mode with a tray to live in; the overlay if it
+        was shown last time; the tray icon."""
+        if self.tray is None or not self.settings.get(Key.MENU_BAR_ONLY):
+            self.window.show()
         if self.settings.get(Key.OVERLAY_VISIBLE):
             self.overlay.show()
         if self.tray is not None:

@@ -22,6 +22,7 @@ class Key(str, enum.Enum):
     DEVICE = "audio/device"  # input device name; "" = system default
     FONT_SIZE = "window/font_size"
     WINDOW_GEOMETRY = "window/geometry"  # QWidget.saveGeometry() as hex
+    MENU_BAR_ONLY = "app/menu_bar_only"  # start in the tray (and overlay) without the window
     OVERLAY_VISIBLE = "overlay/visible"
     OVERLAY_LOCKED = "overlay/locked"
     OVERLAY_FONT_SIZE = "overlay/font_size"
@@ -40,6 +41,7 @@ DEFAULTS: dict[Key, Any] = {
     Key.DEVICE: "",
     Key.FONT_SIZE: 22,
     Key.WINDOW_GEOMETRY: "",
+    Key.MENU_BAR_ONLY: False,
     Key.OVERLAY_VISIBLE: False,
     Key.OVERLAY_LOCKED: False,
     Key.OVERLAY_FONT_SIZE: 28,

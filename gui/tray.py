@@ -50,6 +50,7 @@ class Tray(QObject):
     overlay_shown = Signal(bool)
     overlay_locked = Signal(bool)
     open_window = Signal()
+    menu_bar_only = Signal(bool)
     quit = Signal()
 
     def __init__(self, parent: QObject | None = None):
@@ -63,6 +64,8 @@ class Tray(QObject):
         self.lock_action.toggled.connect(self.overlay_locked)
         self.menu.addSeparator()
         self._action("Open window", self.open_window.emit)
+        self.menu_bar_only_action = self._action("Start without the window", None, checkable=True)
+        self.menu_bar_only_action.toggled.connect(self.menu_bar_only)
         self._action("Quit Voxtral", self.quit.emit)
         self.icon = QSystemTrayIcon(status_icon(False), self)
         self.icon.setContextMenu(self.menu)

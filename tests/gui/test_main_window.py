@@ -61,6 +61,8 @@ def make_app(qtbot, tmp_path, folder):  # noqa: F811
         # The fake keeps its streams, whose callbacks hold MicSources and their soxr
         # resamplers; let them go now (nanobind reports native objects alive at exit).
         app.bridge.sd.streams.clear()
+        if app.tray is not None:
+            app.tray.dispose()
     gc.collect()
 
 

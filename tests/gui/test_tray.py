@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from gui.settings import Key
 from gui.tray import status_icon
 
 from .test_main_window import folder, make_app, speech_device, threads_back  # noqa: F401
@@ -50,3 +51,16 @@ def test_status_icons_differ():
     idle, listening = status_icon(False), status_icon(True)
     assert not idle.isNull() and not listening.isNull()
     assert idle.pixmap(32).toImage() != listening.pixmap(32).toImage()
+
+
+def test_menu_bar_only_starts_without_the_window_only_where_a_tray_exists(make_app, qtbot):  # noqa: F811
+    app = make_app(tray=True)
+    assert app.window.isVisible() and not app.tray.menu_bar_only_action.isChecked()
+    app.tray.menu_bar_only_action.trigger()
+    assert app.settings.get(Key.MENU_BAR_ONLY)
+    in_tray = make_app(tray=True)
+    assert in_tray.tray.menu_bar_only_action.isChecked() and not in_tray.window.isVisible()
+    in_tray.tray.open_window.emit()
+    assert in_tray.window.isVisible()
+    no_tray = make_app(tray=False)  # nowhere else to live: the window shows anyway
+    assert no_tray.window.isVisible()
