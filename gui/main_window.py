@@ -1,10 +1,7 @@
 """The main window: the live transcript and the controls around it.
 
 GUI thread only. Events arrive from :class:`~gui.worker.EngineBridge` (queued from the
-transcriber's thread). The transcript view is updated incrementally: committed words are
-appended in the normal colour, the word in progress is the document's dimmed tail, replaced on
-every step. It follows the text while its scroll bar is at the bottom and stays put once the
-user scrolls up (scrolling back down resumes following).
+transcriber's thread); the parts it is built from are in :mod:`gui.widgets`.
 """
 
 from __future__ import annotations
@@ -12,27 +9,21 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QGuiApplication,
     QKeySequence,
-    QPalette,
     QShortcut,
-    QTextCharFormat,
-    QTextCursor,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -56,13 +47,13 @@ from voxtral_mlx.writers import WRITERS
 from .captions import CaptionModel
 from .history import HistoryDialog
 from .settings import Key, Settings
+from .widgets import DOWNLOAD_GB, Banner, DeviceBox, FirstRunPanel, TranscriptView
 from .worker import EngineBridge
 
 log = logging.getLogger(__name__)
 
 DELAY_MIN, DELAY_MAX, DELAY_STEP = 80, 2400, 80
 FONT_MIN, FONT_MAX = 12, 64  # transcript point sizes
-DOWNLOAD_GB = 8.9  # consolidated.safetensors of the official release
 METER_FLOOR_DB = -60
 LAG_WARN_S = 2.0
 CLOSE_TIMEOUT_MS = 5000  # give up waiting for the transcriber to flush after this
@@ -73,134 +64,6 @@ STATUS_TEXT = {
     Status.IDLE: "Ready",
     Status.STOPPED: "Stopped",
 }
-
-
-class TranscriptView(QTextEdit):
-    """Read-only rich text: committed words, then the dimmed word in progress."""
-
-    def __init__(self, font_size: int, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setReadOnly(True)
-        self.setAcceptRichText(False)
-        self.setFrameShape(QTextEdit.Shape.NoFrame)
-        self.set_font_size(font_size)
-        self.document().setDocumentMargin(18)
-        self._partial_at = 0  # where the in-progress tail starts
-        self._committed = QTextCharFormat()
-        self._partial = QTextCharFormat()
-        self._partial.setFontItalic(True)
-        self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
-        self._ends_paragraph = True  # the next committed word starts a paragraph
-        self.follow = True
-
-    def set_font_size(self, points: int) -> None:
-        font = self.font()
-        font.setPointSize(points)
-        self.setFont(font)
-
-    def at_bottom(self) -> bool:
-        bar = self.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 4
-
-    def update_text(self, words: list[str], partial: str, new_paragraph: bool = False) -> None:
-        follow = self.at_bottom()
-        cursor = QTextCursor(self.document())
-        cursor.setPosition(self._partial_at)
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        if new_paragraph and self.document().characterCount() > 1:
-            cursor.insertText("\n\n", self._committed)
-            self._ends_paragraph = True
-        for word in words:
-            sep = "" if self._ends_paragraph else " "
-            cursor.insertText(sep + word, self._committed)
-            self._ends_paragraph = False
-        self._partial_at = cursor.position()
-        if partial:
-            cursor.insertText(("" if self._ends_paragraph else " ") + partial, self._partial)
-        self.follow = follow
-        if follow:
-            bar = self.verticalScrollBar()
-            bar.setValue(bar.maximum())
-
-    def reset(self) -> None:
-        self.clear()
-        self._partial_at = 0
-        self._ends_paragraph = True
-
-
-class Banner(QWidget):
-    """A one-line message above the transcript (errors, hints) with a close button."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("banner")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 6, 6, 6)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.clicked.connect(self.hide)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(close)
-        self.kind = ""
-        self.hide()
-
-    def show_message(self, text: str, kind: str = "error") -> None:
-        colours = {"error": ("#5c1a1a", "#ffd7d7"), "hint": ("#4a3b00", "#fff1c2")}
-        bg, fg = colours.get(kind, colours["hint"])
-        self.setStyleSheet(f"#banner {{ background: {bg}; border-radius: 6px; }} QLabel {{ color: {fg}; }}")  # fmt: skip
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.kind = kind
-        self.label.setText(text)
-        self.show()
-
-
-class DeviceBox(QComboBox):
-    """The microphone picker; looks for devices again each time it opens (PortAudio has no
-    device-change notification)."""
-
-    about_to_open = Signal()
-
-    def showPopup(self) -> None:  # noqa: N802 (Qt's name)
-        self.about_to_open.emit()
-        super().showPopup()
-
-
-class FirstRunPanel(QFrame):
-    """Shown while the chosen model is not on this computer: download it, or pick a folder."""
-
-    download = Signal()
-    choose = Signal()
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("firstRun")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 14, 18, 14)
-        title = QLabel("<b>One more step: the speech model</b>")
-        text = QLabel(
-            "Voxtral transcribes on this computer with Mistral's Voxtral Mini 4B Realtime. "
-            f"The first start downloads it ({DOWNLOAD_GB} GB, resumed if interrupted) and keeps "
-            "a 4-bit copy; after that no network is needed. Or choose a model folder you "
-            "already have."
-        )
-        text.setWordWrap(True)
-        row = QHBoxLayout()
-        self.download_button = QPushButton(f"Download ({DOWNLOAD_GB} GB) and start")
-        self.download_button.clicked.connect(self.download)
-        self.choose_button = QPushButton("Choose model folder…")
-        self.choose_button.clicked.connect(self.choose)
-        row.addWidget(self.download_button)
-        row.addWidget(self.choose_button)
-        row.addStretch()
-        layout.addWidget(title)
-        layout.addWidget(text)
-        layout.addLayout(row)
 
 
 class MainWindow(QMainWindow):

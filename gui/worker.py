@@ -4,7 +4,8 @@ Why a thin adapter and not a ``QObject`` moved to a ``QThread``: :class:`LiveTra
 already owns a thread (it loads the model and steps it there: MLX streams belong to the thread
 that made them) and its verbs (``start``/``switch``/``stop``) never block. Wrapping it in a
 QThread would add a second thread that only waits, and every thread that has run MLX leaves an
-OS thread behind (mlx 0.32.4), so the app keeps exactly one transcriber for its lifetime.
+OS thread behind (mlx 0.32.4), so the app keeps one transcriber for its lifetime (a new one
+only after a fatal error or when the user picks another model).
 :class:`EngineBridge` lives on the GUI thread; the transcriber calls its ``on_event`` on the
 inference thread, which only emits :attr:`EngineBridge.event`. Receivers live on the GUI thread,
 so Qt delivers the event there through a queued connection. Events are frozen dataclasses of
@@ -27,7 +28,6 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from voxtral_mlx.engine import FolderLoader, LiveTranscriber
-from voxtral_mlx.errors import DeviceError
 from voxtral_mlx.live_autosave import default_dir
 from voxtral_mlx.live_events import ErrorEvent, LiveEvent, Status, StatusEvent
 from voxtral_mlx.mic import InputDevice, MicSource, list_devices
@@ -191,4 +191,4 @@ class EngineBridge(QObject):
         self.progress.emit(stage, int(done), int(total))
 
 
-__all__ = ["DeviceError", "EngineBridge"]
+__all__ = ["EngineBridge", "converted_folder", "model_on_disk"]
