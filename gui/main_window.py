@@ -48,7 +48,7 @@ from .captions import CaptionModel
 from .history import HistoryDialog
 from .settings import Key, Settings
 from .widgets import DOWNLOAD_GB, Banner, DeviceBox, FirstRunPanel, TranscriptView
-from .worker import EngineBridge
+from .worker import EngineBridge, downloaded_bytes
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
         self._closing = self._may_close = self._quitting = False
         self.hide_on_close = False  # with a tray icon, closing the window only hides it
         self._new_paragraph = False
+        self._download_timer = QTimer(self, interval=1000)
+        self._download_timer.timeout.connect(self._show_download)
         self.setWindowTitle("Voxtral live captions")
         self.resize(860, 560)
         self._build()
@@ -219,7 +221,8 @@ class MainWindow(QMainWindow):
         self.start_button.setText("Stop")
         self.model_button.setEnabled(False)
         if downloading:
-            self.status_label.setText(f"Downloading the model ({DOWNLOAD_GB} GB, first start only)…")  # fmt: skip
+            self._show_download()
+            self._download_timer.start()
         elif first_load:
             self.status_label.setText(STATUS_TEXT[Status.LOADING])
 
@@ -243,7 +246,16 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Model: {folder}")
         return True
 
+    def _show_download(self) -> None:
+        """While the first start downloads: how much of the model is here (resumable)."""
+        done = downloaded_bytes(self.bridge.model) / 1e9
+        self.progress.setRange(0, int(DOWNLOAD_GB * 10))
+        self.progress.setValue(min(int(done * 10), int(DOWNLOAD_GB * 10)))
+        self.progress.show()
+        self.status_label.setText(f"Downloading the model (first start only)… {done:.1f} of {DOWNLOAD_GB} GB")  # fmt: skip
+
     def _on_progress(self, stage: str, done: int, total: int) -> None:
+        self._download_timer.stop()
         percent = int(100 * done / total) if total else 0
         self.progress.setRange(0, 100)
         self.progress.setValue(percent)
@@ -355,10 +367,11 @@ class MainWindow(QMainWindow):
         self.captions_changed.emit()
 
     def _on_status(self, event: StatusEvent) -> None:
+        if event.status is Status.LOADING and self._download_timer.isActive():
+            return  # keep saying what takes so long
+        self._download_timer.stop()
         self.progress.hide()
         self.model_button.setEnabled(event.status is not Status.LISTENING)
-        if event.status is Status.LOADING and self.status_label.text().startswith("Downloading"):
-            return  # keep saying what takes so long
         self.status_label.setText(STATUS_TEXT[event.status].format(detail=event.detail or "the microphone"))  # fmt: skip
         if event.status is Status.LISTENING:
             if not self.captions.recording:  # a new recording, not a new delay on the same one

@@ -50,6 +50,19 @@ def converted_folder(repo_id: str) -> Path:
     return root / name
 
 
+def downloaded_bytes(repo_id: str) -> int:
+    """Bytes of ``repo_id`` in the Hugging Face cache so far, partial downloads included (the
+    loader downloads on the transcriber's thread with no progress callback; the GUI watches
+    the cache folder grow instead)."""
+    try:
+        from huggingface_hub import constants
+
+        blobs = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "blobs"
+        return sum(f.stat().st_size for f in blobs.iterdir() if f.is_file())
+    except (ImportError, OSError):
+        return 0
+
+
 def model_on_disk(model: str) -> bool:
     """True when loading ``model`` needs no download: an existing folder, or a repo id that is
     already converted or in the Hugging Face cache."""

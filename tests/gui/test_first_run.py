@@ -12,6 +12,7 @@ from gui.app import VoxtralApp
 from gui.settings import DEFAULT_MODEL, Key, Settings
 from gui.worker import converted_folder, model_on_disk
 from voxtral_mlx import model_cache
+from voxtral_mlx.live_events import Status, StatusEvent
 
 from ..fake_sounddevice import FakeSoundDevice
 from .test_main_window import folder  # noqa: F401  (the tiny checkpoint)
@@ -52,3 +53,33 @@ def test_first_run_panel_choose_folder_and_progress(qtbot, tmp_path, monkeypatch
     worker.join()
     qtbot.waitUntil(lambda: win.progress.isVisibleTo(win) and win.progress.value() == 25)
     assert win.status_label.text() == "Converting the model (first start only)… 25 %"
+
+
+def test_first_start_shows_how_much_of_the_model_is_downloaded(qtbot, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("VOXTRAL_MLX_CACHE", str(tmp_path / "cache"))
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    app = VoxtralApp(settings, sd=FakeSoundDevice([], -1), autosave_dir=tmp_path, tray=False)
+    win = app.window
+    qtbot.addWidget(win)
+    app.show()
+    assert app.bridge.needs_download and settings.get(Key.MODEL) == DEFAULT_MODEL
+    started = []
+    monkeypatch.setattr(app.bridge, "record", lambda *a: started.append(a))  # no real download
+    win.first_run.download_button.click()
+    assert started and not win.first_run.isVisible()
+    assert win.status_label.text() == "Downloading the model (first start only)… 0.0 of 8.9 GB"
+    blobs = tmp_path / "hub" / f"models--{DEFAULT_MODEL.replace('/', '--')}" / "blobs"
+    blobs.mkdir(parents=True)
+    with open(blobs / "abc.incomplete", "wb") as f:
+        f.truncate(3_200_000_000)  # sparse: a partly downloaded file's size, no disk used
+    qtbot.waitUntil(lambda: "3.2 of 8.9 GB" in win.status_label.text(), timeout=3000)
+    assert win.progress.isVisibleTo(win) and win.progress.value() == 32
+    app.bridge.event.emit(StatusEvent(Status.LOADING))  # still loading: the label stays
+    qtbot.wait(50)
+    assert "3.2 of 8.9 GB" in win.status_label.text()
+    app.bridge._on_progress("converting", 1, 2)  # then the conversion reports itself
+    qtbot.waitUntil(lambda: win.status_label.text().startswith("Converting"), timeout=3000)
+    assert not win._download_timer.isActive()

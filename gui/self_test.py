@@ -1,0 +1,291 @@
+"""``voxtral-mlx-app --self-test [--model FOLDER] [--audio FILE]``: prove an install (or a frozen
+build) works end to end, headless, without a microphone or the real weights.
+
+It starts Qt offscreen, shows the app's real window, then records through the app's own path
+(window Start → :class:`~gui.worker.EngineBridge` → ``LiveTranscriber`` → ``FolderLoader``
+loading a model folder on the transcriber's thread) from a stand-in sound device that plays a
+file (default: the bundled ``resources/sample-en.flac``) at several times real time. With no
+``--model`` it writes a tiny random checkpoint (params.json, safetensors, a small tekken.json)
+into a temporary folder first, so the words printed are random: the point is that every part
+loads and runs. Prints the timings and the transcribed text and exits 0; on any failure prints
+one line ``self-test failed: <reason>`` to stderr and exits 1.
+
+Module-level imports are stdlib only: the packaged launcher imports this before anything heavy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+T0 = time.perf_counter()  # first import ≈ process start for the launcher
+DEVICE_NAME = "Self-test file"
+SPEED = 8.0  # the stand-in device plays the file at this many times real time
+TIMEOUT_S = 60.0
+NUM_SPECIAL, WORDS = 1000, 64  # tekken: 1000 specials, 256 single bytes, then WORDS words
+SPECIALS = {1: "<s>", 2: "</s>", 32: "[STREAMING_PAD]", 33: "[STREAMING_WORD]"}
+
+TINY_PARAMS = {
+    "dim": 64, "n_layers": 2, "head_dim": 16, "hidden_dim": 128, "n_heads": 4, "n_kv_heads": 2,
+    "vocab_size": NUM_SPECIAL + 256 + WORDS, "norm_eps": 1e-5, "rope_theta": 1e6,
+    "sliding_window": 24, "tied_embeddings": True, "ada_rms_norm_t_cond": True,
+    "ada_rms_norm_t_cond_dim": 32,
+    "multimodal": {"whisper_model_args": {
+        "encoder_args": {
+            "audio_encoding_args": {"sampling_rate": 16000, "frame_rate": 12.5, "num_mel_bins": 128,
+                                    "hop_length": 160, "window_size": 400, "global_log_mel_max": 1.5},
+            "dim": 64, "n_layers": 2, "head_dim": 16, "hidden_dim": 128, "n_heads": 4,
+            "n_kv_heads": 4, "rope_theta": 1e6, "norm_eps": 1e-5, "sliding_window": 40,
+            "use_biases": True,
+        },
+        "downsample_args": {"downsample_factor": 4},
+    }},
+}  # fmt: skip
+
+
+class SelfTestError(Exception):
+    """One line: what failed."""
+
+
+# ---- the tiny checkpoint -----------------------------------------------------------------------
+def tekken_dict() -> dict:
+    """A minimal tekken.json: the realtime specials, byte fallback, then words " w0", " w1"..."""
+    pieces = [bytes([i]) for i in range(256)] + [f" w{i}".encode() for i in range(WORDS)]
+    return {
+        "config": {"default_vocab_size": len(pieces) + NUM_SPECIAL,
+                   "default_num_special_tokens": NUM_SPECIAL},
+        "special_tokens": [{"rank": r, "token_str": s, "is_control": True} for r, s in SPECIALS.items()],
+        "vocab": [{"rank": i, "token_bytes": base64.b64encode(p).decode(), "token_str": None}
+                  for i, p in enumerate(pieces)],
+        "audio": {"sampling_rate": 16000, "frame_rate": 12.5, "transcription_delay_ms": 480},
+    }  # fmt: skip
+
+
+def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
+    """A random tiny model folder that ``weights.load`` and ``Tokenizer.from_file`` read.
+    Runs MLX: call it on a thread of its own (its arrays never leave it)."""
+    import mlx.core as mx
+    from mlx.utils import tree_map
+
+    from voxtral_mlx import weights
+    from voxtral_mlx.config import ModelConfig
+    from voxtral_mlx.model import VoxtralRealtime
+
+    mx.random.seed(seed)
+    model = VoxtralRealtime(ModelConfig.from_dict(TINY_PARAMS))
+    # Larger than the default init, so the decoder emits words rather than only padding.
+    model.update(tree_map(lambda w: w * 3.0, model.parameters()))
+    mx.eval(model.parameters())
+    weights.save(model, folder)
+    (folder / "tekken.json").write_text(json.dumps(tekken_dict()), encoding="utf-8")
+    return folder
+
+
+def _on_thread(fn, *args):
+    """Run ``fn`` on a fresh thread (MLX work stays off the GUI thread); re-raise its error."""
+    result: dict = {}
+
+    def run():
+        try:
+            result["value"] = fn(*args)
+        except BaseException as err:  # noqa: B036 (handed back to the caller)
+            result["error"] = err
+
+    thread = threading.Thread(target=run, name="self-test-checkpoint")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+# ---- a sound device that plays a file ------------------------------------------------------------
+class _FileStream:
+    def __init__(self, sd, samplerate=None, channels=None, callback=None, blocksize=0,
+                 finished_callback=None, **_):  # fmt: skip
+        if samplerate != sd.rate:
+            raise sd.PortAudioError("Invalid sample rate", -9997)
+        self.sd, self.callback, self.finished_callback = sd, callback, finished_callback
+        self.channels, self.block = channels, blocksize or 1024
+        self.active = False
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.active = True
+        self._thread = threading.Thread(target=self._play, name="self-test-audio", daemon=True)
+        self._thread.start()
+
+    def _play(self) -> None:
+        import numpy as np
+
+        signal, n, t0, pos = self.sd.signal, self.block, time.monotonic(), 0
+        while not self._halt.is_set():
+            block = np.zeros((n, self.channels), np.float32)
+            part = signal[pos : pos + n]
+            block[: len(part), :] = part[:, None]
+            self.callback(block, n, None, SimpleNamespace(input_overflow=False))
+            pos += n
+            if pos >= len(signal):
+                self.sd.played.set()  # then silence, like a quiet microphone
+            self._halt.wait(max(0.0, t0 + pos / self.sd.rate / SPEED - time.monotonic()))
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.active and self.finished_callback:
+            self.finished_callback()
+        self.active = False
+
+    close = stop
+
+
+class FileSoundDevice:
+    """Module-like stand-in for ``sounddevice`` (what :mod:`voxtral_mlx.mic` uses): one input
+    device whose stream plays ``signal`` (mono float32 at ``rate``), then silence."""
+
+    class PortAudioError(Exception):
+        pass
+
+    def __init__(self, signal, rate: int):
+        self.signal, self.rate = signal, int(rate)
+        self.played = threading.Event()
+        self.default = SimpleNamespace(device=[-1, -1])
+
+    def query_hostapis(self, index=None):
+        apis = ({"name": "Self-test", "devices": [0]},)
+        return apis if index is None else apis[index]
+
+    def query_devices(self, device=None, kind=None):
+        info = {"name": DEVICE_NAME, "index": 0, "hostapi": 0, "max_input_channels": 1,
+                "max_output_channels": 0, "default_samplerate": float(self.rate)}  # fmt: skip
+        return [info] if device is None and kind is None else info
+
+    def InputStream(self, **kwargs) -> _FileStream:  # noqa: N802 (sounddevice's name)
+        return _FileStream(self, **kwargs)
+
+
+# ---- the run -------------------------------------------------------------------------------------
+def bundled_sample() -> Path:
+    """``resources/sample-en.flac`` from the source tree or from inside a PyInstaller build."""
+    root = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
+    return root / "resources" / "sample-en.flac"
+
+
+def read_audio(path: Path):
+    import soundfile as sf
+
+    try:
+        signal, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as err:
+        raise SelfTestError(f"cannot read the sample audio {path}: {err}") from err
+    return signal.mean(axis=1), rate
+
+
+def _wait(app, until, what: str, deadline: float) -> None:
+    from PySide6.QtCore import QCoreApplication, QThread
+
+    while not until():
+        if time.perf_counter() > deadline:
+            raise SelfTestError(f"timed out waiting for {what}")
+        QCoreApplication.processEvents()
+        QThread.msleep(10)
+        error = getattr(app.window.banner, "isVisible", lambda: False)() and app.window.banner
+        if error and not app.bridge.running:
+            raise SelfTestError(f"the app reported an error: {_banner_text(app)}")
+
+
+def _banner_text(app) -> str:
+    from PySide6.QtWidgets import QLabel
+
+    labels = app.window.banner.findChildren(QLabel)
+    return " ".join(label.text() for label in labels if label.text()) or "(no message)"
+
+
+def run(model: str | None, audio: Path, work: Path, timeout: float = TIMEOUT_S) -> dict:
+    """The whole self-test; returns timings and the text. Raises SelfTestError."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from gui.app import VoxtralApp
+    from gui.settings import APPLICATION, ORGANIZATION, Settings
+
+    deadline = time.perf_counter() + timeout
+    qt_app = QApplication.instance() or QApplication([sys.argv[0]])
+    qt_app.setOrganizationName(ORGANIZATION)
+    qt_app.setApplicationName(APPLICATION)
+    signal, rate = read_audio(audio)
+    sd = FileSoundDevice(signal, rate)
+    settings = Settings(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
+    folder = model or str(work / "model")
+    app = VoxtralApp(settings, model=folder, sd=sd, autosave_dir=work / "autosave", tray=False)
+    try:
+        app.show()
+        qt_app.processEvents()
+        if not app.window.isVisible():
+            raise SelfTestError("the main window did not show")
+        times = {"window_s": time.perf_counter() - T0}
+        if model is None:
+            _on_thread(write_tiny_checkpoint, work / "model")
+        times["checkpoint_s"] = time.perf_counter() - T0
+        win = app.window
+        win.device_box.setCurrentIndex(max(win.device_box.findData(DEVICE_NAME), 0))
+        win.start()
+        _wait(app, lambda: app.bridge.listening, "the model to load and listen", deadline)
+        times["listening_s"] = time.perf_counter() - T0
+        _wait(app, sd.played.is_set, "the sample to play", deadline)
+        win.stop()
+        _wait(app, lambda: win.last_saved is not None and not app.bridge.busy, "the transcript", deadline)  # fmt: skip
+        transcript = app.bridge.live.transcript
+        if transcript is None or transcript.duration < 0.5 * len(signal) / rate:
+            raise SelfTestError("the transcript does not cover the sample audio")
+        times["done_s"] = time.perf_counter() - T0
+        return {**times, "text": transcript.text, "tokens": len(transcript.tokens),
+                "audio_s": transcript.duration, "saved": str(win.last_saved)}  # fmt: skip
+    finally:
+        if not app.shutdown(10):
+            print("self-test: the transcriber did not end in 10 s", file=sys.stderr)
+        app.dispose()
+
+
+def parse_args(argv) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="voxtral-mlx-app --self-test", description=__doc__.split("\n\n")[0])  # fmt: skip
+    parser.add_argument("--self-test", action="store_true", help="(this mode)")
+    parser.add_argument("--model", help="a model folder to load (default: a tiny random one)")
+    parser.add_argument("--audio", type=Path, help="audio file to play (default: bundled sample)")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds (default 60)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    audio = args.audio or bundled_sample()
+    try:
+        with tempfile.TemporaryDirectory(prefix="voxtral-self-test-") as tmp:
+            result = run(args.model, audio, Path(tmp), args.timeout)
+    except SelfTestError as err:
+        print(f"self-test failed: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # anything else is a failure too, in one line
+        print(f"self-test failed: {type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)
+        return 1
+    print(f"self-test: window {result['window_s']:.2f} s, listening {result['listening_s']:.2f} s, "
+          f"done {result['done_s']:.2f} s after start; {result['audio_s']:.1f} s of audio, "
+          f"{result['tokens']} tokens")  # fmt: skip
+    print(f"self-test text: {result['text']}")
+    print("self-test ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
