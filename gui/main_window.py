@@ -349,7 +349,7 @@ class MainWindow(QMainWindow):
             TextEvent: self._on_text,
             StatusEvent: self._on_status,
             MeterEvent: self._on_meter,
-            ErrorEvent: lambda e: self.banner.show_message(e.message, "error"),
+            ErrorEvent: self._on_error,
             HintEvent: lambda e: self.banner.show_message(e.message, "hint"),
             DroppedEvent: self._on_dropped,
             TranscriptEvent: self._on_transcript,
@@ -384,6 +384,10 @@ class MainWindow(QMainWindow):
         if event.status is Status.STOPPED and self._closing:
             self._finish_close()
         self._sync_button()
+
+    def _on_error(self, event: ErrorEvent) -> None:
+        self.banner.show_message(event.message, "error")
+        self._sync_button()  # e.g. the microphone would not open: back to Start
 
     def _on_meter(self, event: MeterEvent) -> None:
         self.meter.setValue(int(max(METER_FLOOR_DB, min(0.0, event.level_db))))

@@ -228,3 +228,24 @@ def test_zoom_changes_the_transcript_font_and_is_remembered(make_app, qtbot):
         win.zoom(2)
     assert win.view.font().pointSize() == 64
     assert make_app().window.view.font().pointSize() == 64  # the next start keeps it
+
+
+def test_no_microphone_or_a_busy_one_shows_what_to_do(make_app, qtbot, threads_back):
+    app = make_app()  # no input devices at all
+    win = app.window
+    assert win.device_box.count() == 1  # only "System default microphone"
+    win.start()
+    qtbot.waitUntil(lambda: win.banner.isVisible() and win.status_label.text() == "Ready", timeout=20000)  # fmt: skip
+    assert win.banner.kind == "error" and "no microphone found" in win.banner.label.text()
+    assert win.start_button.text() == "Start" and not app.bridge.busy
+    busy = FakeDevice(
+        "USB Mic", open_error=("Error opening InputStream: Device unavailable", -9985)
+    )
+    app.bridge.sd.devices.append(busy)
+    app.bridge.sd._default_input = 0
+    win.refresh_devices()
+    win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
+    win.start()  # the model is loaded already: the error comes straight away
+    qtbot.waitUntil(lambda: "busy or unavailable" in win.banner.label.text(), timeout=20000)
+    qtbot.waitUntil(lambda: win.start_button.text() == "Start", timeout=20000)
+    app.shutdown(10)
