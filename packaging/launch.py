@@ -1,0 +1,28 @@
+"""Entry script of the packaged app (PyInstaller freezes this file).
+
+``Voxtral --self-test [...]`` runs :mod:`gui.self_test` (stdlib-only import, so the flag is
+honoured before Qt or anything heavy loads); anything else starts the app (:func:`gui.app.main`).
+"""
+
+import sys
+from pathlib import Path
+
+if not getattr(sys, "frozen", False):  # run from a checkout: the repo root holds gui/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> int:
+    if "--self-test" in sys.argv[1:]:
+        from gui.self_test import main as self_test
+
+        return self_test(sys.argv[1:])
+    if sys.platform == "darwin":
+        # Finder passes "-psn_0_12345" (process serial number) to apps it launches on older macOS.
+        sys.argv = [a for a in sys.argv if not a.startswith("-psn_")]
+    from gui.app import main as app_main
+
+    return app_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
