@@ -5,6 +5,7 @@ run from source. The frozen build itself is slow (~45 s) and runs only with
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import plistlib
 import struct
@@ -125,6 +126,7 @@ def test_icon_sources_are_svg():
 
 
 # ---- the spec -----------------------------------------------------------------------------------
+@functools.cache
 def spec_namespace() -> dict:
     """Run the spec's module-level code with PyInstaller's build verbs stubbed out."""
     pytest.importorskip("PyInstaller")
