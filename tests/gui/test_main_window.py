@@ -82,6 +82,7 @@ def test_captions_appear_stop_flushes_and_save_writes_each_format(
     assert win.start_button.text() == "Stop"
     qtbot.waitUntil(lambda: len(win.captions.words) >= 2, timeout=20000)
     assert win.status_label.text() == "Listening to USB Mic"
+    assert app.bridge._loader.threads == ["voxtral-live"]  # loaded (MLX) on the engine's thread
     assert win.view.toPlainText().startswith(win.captions.committed_text)
     assert dev.played.wait(20)
     qtbot.waitUntil(lambda: win.meter.value() > -60 and "lag" in win.lag_label.text())
