@@ -9,7 +9,7 @@ the text while its scroll bar is at the bottom and stays put once the user scrol
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -73,6 +73,12 @@ class TranscriptView(QTextEdit):
         if follow:
             bar = self.verticalScrollBar()
             bar.setValue(bar.maximum())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        # Light/dark switched: the word in progress takes the new palette's dimmed colour.
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
 
     def reset(self) -> None:
         self.clear()

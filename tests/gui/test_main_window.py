@@ -250,3 +250,18 @@ def test_no_microphone_or_a_busy_one_shows_what_to_do(make_app, qtbot, threads_b
     qtbot.waitUntil(lambda: "busy or unavailable" in win.banner.label.text(), timeout=20000)
     qtbot.waitUntil(lambda: win.start_button.text() == "Start", timeout=20000)
     app.shutdown(10)
+
+
+def test_the_word_in_progress_follows_a_palette_change(make_app, qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    view = make_app().window.view
+    view.update_text(["Hello"], "wor")
+    dark = QPalette(view.palette())
+    dark.setColor(QPalette.ColorRole.PlaceholderText, QColor("#8899aa"))
+    view.setPalette(dark)  # what a switch to dark mode does
+    view.update_text([], "world")
+    cursor = view.textCursor()
+    cursor.movePosition(cursor.MoveOperation.End)
+    assert cursor.charFormat().foreground().color() == QColor("#8899aa")
+    assert cursor.charFormat().fontItalic() and view.toPlainText() == "Hello world"
