@@ -245,7 +245,8 @@ def run(model: str | None, audio: Path, work: Path, timeout: float = TIMEOUT_S) 
         qt_app.processEvents()
         if not app.window.isVisible():
             raise SelfTestError("the main window did not show")
-        times = {"window_s": time.perf_counter() - T0, "window_process_s": process_age()}
+        times = {"window_s": time.perf_counter() - T0, "window_process_s": process_age(),
+                 "mlx_early": "mlx.core" in sys.modules}  # fmt: skip
         if model is None:
             _on_thread(write_tiny_checkpoint, work / "model")
         times["checkpoint_s"] = time.perf_counter() - T0
@@ -290,7 +291,8 @@ def main(argv=None) -> int:
     except Exception as err:  # anything else is a failure too, in one line
         print(f"self-test failed: {type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)
         return 1
-    print(f"self-test: window shown {result['window_process_s']:.2f} s after the process started")
+    print(f"self-test: window shown {result['window_process_s']:.2f} s after the process started; "
+          f"mlx imported before the window: {'yes' if result['mlx_early'] else 'no'}")  # fmt: skip
     print(f"self-test: window {result['window_s']:.2f} s, listening {result['listening_s']:.2f} s, "
           f"done {result['done_s']:.2f} s after start; {result['audio_s']:.1f} s of audio, "
           f"{result['tokens']} tokens")  # fmt: skip

@@ -203,6 +203,7 @@ def test_self_test_transcribes_the_sample_through_the_app():
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert lines[-1] == "self-test ok"
+    assert any(line.endswith("mlx imported before the window: no") for line in lines)  # rule 5
     text = next(line for line in lines if line.startswith("self-test text: "))
     assert len(text) > len("self-test text: ")  # the tiny random model emits some words
 
