@@ -149,6 +149,7 @@ def test_spec_parses_and_collects_mlx_submodules():
     tree = ast.parse(SPEC.read_text())
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "collect_submodules"]  # fmt: skip
     assert any(isinstance(c.args[0], ast.Constant) and c.args[0].value == "mlx" for c in calls)
+    assert 'collect_data_files("mlx", includes=["lib/*.metallib"])' in SPEC.read_text()  # Metal
     ns = spec_namespace()
     assert "mlx._reprlib_fix" in ns["HIDDEN"]  # the one a plain build misses at run time
     args, kwargs = ns["calls"]["Analysis"]
