@@ -233,7 +233,10 @@ def test_stop_start_20_times_leaks_no_threads_or_memory(pulse, folder, tmp_path,
         print(f"\nreal mic stop/start x20: python threads {base[0]} -> {rows[-1][1]}, OS threads "
               f"{base[1]} -> {rows[-1][2]}, RSS {base[2]:.1f} MB -> {rows[4][3]:.1f} MB after 5 "
               f"-> {rows[-1][3]:.1f} MB after 20")  # fmt: skip
-    assert all(r[1:3] == base[:2] for r in rows), rows
+    assert all(r[1] == base[0] for r in rows), rows  # no Python thread left behind
+    # OS threads: PortAudio/libpulse threads come and go with streams (fewer is fine, seen:
+    # 21 -> 19); a leak would grow with every cycle, so the end may not exceed the start + 1.
+    assert rows[-1][2] <= base[1] + 1 and max(r[2] for r in rows) <= base[1] + 2, rows
     assert rows[-1][3] - rows[4][3] < 32, rows  # no steady growth (loose: allocator noise)
     assert len(list(tmp_path.glob("live-*.json"))) == 21  # one finished recording per cycle
 
