@@ -91,3 +91,28 @@ class SwiGLU(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         return self.w2(nn.silu(self.w1(x)) * self.w3(x))
+
+
+class PreNormLayer(nn.Module):
+    """``x + attn(norm(x))`` then ``h + swiglu(norm(h) * gain)``: the layer both towers share.
+
+    The encoder has biases (wq, wv, wo, w2) and no gain; the decoder has no biases and passes
+    its delay gain ``1 + ada(t_cond)``.
+    """
+
+    def __init__(self, dim: int, n_heads: int, n_kv_heads: int, head_dim: int, hidden_dim: int,
+                 rope_theta: float, norm_eps: float, biases: bool):  # fmt: skip
+        super().__init__()
+        self.attention_norm = nn.RMSNorm(dim, eps=norm_eps)
+        self.attention = Attention(
+            dim, n_heads, n_kv_heads, head_dim, rope_theta, qv_bias=biases, o_bias=biases
+        )
+        self.ffn_norm = nn.RMSNorm(dim, eps=norm_eps)
+        self.feed_forward = SwiGLU(dim, hidden_dim, down_bias=biases)
+
+    def __call__(self, x: mx.array, mask, cache=None, ffn_gain: mx.array | None = None) -> mx.array:
+        h = x + self.attention(self.attention_norm(x), mask, cache)
+        u = self.ffn_norm(h)
+        if ffn_gain is not None:
+            u = u * ffn_gain
+        return h + self.feed_forward(u)

@@ -8,7 +8,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..config import ModelConfig
-from .blocks import Attention, SwiGLU, attention_mask, make_cache
+from .blocks import PreNormLayer, attention_mask, make_cache
 
 
 def time_embedding(t: float, dim: int, theta: float = 10000.0) -> mx.array:
@@ -34,30 +34,15 @@ class AdaNorm(nn.Module):
         return self.w_out(nn.gelu(self.w_in(t_cond)))
 
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(PreNormLayer):
     def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.attention_norm = nn.RMSNorm(cfg.dim, eps=cfg.norm_eps)
-        self.attention = Attention(
-            cfg.dim,
-            cfg.n_heads,
-            cfg.n_kv_heads,
-            cfg.head_dim,
-            cfg.rope_theta,
-            qv_bias=cfg.use_biases,
-            o_bias=cfg.use_biases,
-        )
-        self.ffn_norm = nn.RMSNorm(cfg.dim, eps=cfg.norm_eps)
-        self.feed_forward = SwiGLU(cfg.dim, cfg.hidden_dim, down_bias=cfg.use_biases)
+        super().__init__(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.hidden_dim,
+                         cfg.rope_theta, cfg.norm_eps, biases=cfg.use_biases)  # fmt: skip
         if cfg.ada_rms_norm_t_cond:
             self.ada_norm = AdaNorm(cfg.dim, cfg.ada_rms_norm_t_cond_dim)
 
     def __call__(self, x: mx.array, ffn_gain: mx.array | None, mask, cache=None) -> mx.array:
-        h = x + self.attention(self.attention_norm(x), mask, cache)
-        u = self.ffn_norm(h)
-        if ffn_gain is not None:
-            u = u * ffn_gain
-        return h + self.feed_forward(u)
+        return super().__call__(x, mask, cache, ffn_gain)
 
 
 class Decoder(nn.Module):

@@ -8,28 +8,13 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..config import EncoderArgs
-from .blocks import Attention, SwiGLU, attention_mask, make_cache
+from .blocks import PreNormLayer, attention_mask, make_cache
 
 
-class EncoderLayer(nn.Module):
+class EncoderLayer(PreNormLayer):
     def __init__(self, args: EncoderArgs):
-        super().__init__()
-        self.attention_norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
-        self.attention = Attention(
-            args.dim,
-            args.n_heads,
-            args.kv_heads,
-            args.head_dim,
-            args.rope_theta,
-            qv_bias=args.use_biases,
-            o_bias=args.use_biases,
-        )
-        self.ffn_norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
-        self.feed_forward = SwiGLU(args.dim, args.hidden_dim, down_bias=args.use_biases)
-
-    def __call__(self, x: mx.array, mask, cache=None) -> mx.array:
-        h = x + self.attention(self.attention_norm(x), mask, cache)
-        return h + self.feed_forward(self.ffn_norm(h))
+        super().__init__(args.dim, args.n_heads, args.kv_heads, args.head_dim, args.hidden_dim,
+                         args.rope_theta, args.norm_eps, biases=args.use_biases)  # fmt: skip
 
 
 @dataclass
