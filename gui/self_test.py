@@ -33,23 +33,6 @@ TIMEOUT_S = 60.0
 NUM_SPECIAL, WORDS = 1000, 64  # tekken: 1000 specials, 256 single bytes, then WORDS words
 SPECIALS = {1: "<s>", 2: "</s>", 32: "[STREAMING_PAD]", 33: "[STREAMING_WORD]"}
 
-TINY_PARAMS = {
-    "dim": 64, "n_layers": 2, "head_dim": 16, "hidden_dim": 128, "n_heads": 4, "n_kv_heads": 2,
-    "vocab_size": NUM_SPECIAL + 256 + WORDS, "norm_eps": 1e-5, "rope_theta": 1e6,
-    "sliding_window": 24, "tied_embeddings": True, "ada_rms_norm_t_cond": True,
-    "ada_rms_norm_t_cond_dim": 32,
-    "multimodal": {"whisper_model_args": {
-        "encoder_args": {
-            "audio_encoding_args": {"sampling_rate": 16000, "frame_rate": 12.5, "num_mel_bins": 128,
-                                    "hop_length": 160, "window_size": 400, "global_log_mel_max": 1.5},
-            "dim": 64, "n_layers": 2, "head_dim": 16, "hidden_dim": 128, "n_heads": 4,
-            "n_kv_heads": 4, "rope_theta": 1e6, "norm_eps": 1e-5, "sliding_window": 40,
-            "use_biases": True,
-        },
-        "downsample_args": {"downsample_factor": 4},
-    }},
-}  # fmt: skip
-
 
 def process_age() -> float:
     """Seconds since this process started (Linux /proc), else since this module was imported."""
@@ -87,11 +70,13 @@ def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
     from mlx.utils import tree_map
 
     from voxtral_mlx import weights
-    from voxtral_mlx.config import ModelConfig
+    from voxtral_mlx.config import ModelConfig, tiny_params
     from voxtral_mlx.model import VoxtralRealtime
 
     mx.random.seed(seed)
-    model = VoxtralRealtime(ModelConfig.from_dict(TINY_PARAMS))
+    model = VoxtralRealtime(
+        ModelConfig.from_dict(tiny_params(vocab_size=NUM_SPECIAL + 256 + WORDS))
+    )
     # Larger than the default init, so the decoder emits words rather than only padding.
     model.update(tree_map(lambda w: w * 3.0, model.parameters()))
     mx.eval(model.parameters())

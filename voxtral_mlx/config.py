@@ -274,3 +274,22 @@ def realtime_4b_params() -> dict[str, Any]:
         "multimodal": {"whisper_model_args": {"encoder_args": enc,
                                               "downsample_args": {"downsample_factor": 4}}},
     }  # fmt: skip
+
+
+def tiny_params(**top: Any) -> dict[str, Any]:
+    """A tiny ``params.json`` tree (2-layer, 64-wide towers; windows 40 / 24) with top-level
+    overrides: for tests and the app's ``--self-test``, never for real use."""
+    enc = {
+        "audio_encoding_args": dataclasses.asdict(AudioEncodingArgs()),
+        "dim": 64, "n_layers": 2, "head_dim": 16, "hidden_dim": 128, "n_heads": 4,
+        "n_kv_heads": 4, "rope_theta": 1e6, "norm_eps": 1e-5, "sliding_window": 40, "use_biases": True,
+    }  # fmt: skip
+    params = {
+        "dim": 64, "n_layers": 2, "head_dim": 16, "hidden_dim": 128, "n_heads": 4, "n_kv_heads": 2,
+        "vocab_size": 1100, "norm_eps": 1e-5, "rope_theta": 1e6, "sliding_window": 24,
+        "tied_embeddings": True, "ada_rms_norm_t_cond": True, "ada_rms_norm_t_cond_dim": 32,
+        "multimodal": {"whisper_model_args": {"encoder_args": enc,
+                                              "downsample_args": {"downsample_factor": 4}}},
+    }  # fmt: skip
+    params.update(top)
+    return params
