@@ -85,14 +85,16 @@ def test_streaming_encoder_with_cache_equals_batch(tiny_model):
     streamed = mx.concatenate(
         [enc.transformer(x[:, s : s + 4], cache) for s in range(0, x.shape[1], 4)], axis=1
     )
-    assert _rel(streamed, batch) < 1e-5
+    # float32 rounding only: BLAS sums 4-row and 160-row products in different orders, and
+    # how depends on the CPU (1.3e-5 with OpenBLAS's Haswell kernels on an AMD EPYC).
+    assert _rel(streamed, batch) < 5e-5
     # Irregular bulk chunks (file mode) through a fresh cache give the same frames too.
     cache = enc.make_cache()
     cuts = [0, 3, 50, 51, 120, 160]
     bulk = mx.concatenate(
         [enc.transformer(x[:, a:b], cache) for a, b in zip(cuts, cuts[1:], strict=False)], axis=1
     )
-    assert _rel(bulk, batch) < 1e-5
+    assert _rel(bulk, batch) < 5e-5
 
 
 def test_encoder_window_is_enforced(tiny_model):
@@ -152,15 +154,18 @@ def test_tiny_params_used():
     assert tiny_params(dim=128)["dim"] == 128
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("window", [24, 30, 8192])
-def test_compiled_stepper_matches_cached_decoder(window):
-    """FastStepper (ring buffers, one compiled graph per token) == mlx-lm caches, step by step,
-    for a window smaller than the prompt (24), one the stream wraps (30), and an unbounded one."""
+def test_stepper_matches_cached_decoder(window, fused):
+    """FastStepper (ring buffers, few kernels per token) == mlx-lm caches, step by step, for a
+    window smaller than the prompt (24), one the stream wraps (30), and an unbounded one;
+    with the model's own layers and with q/k/v and gate/up fused."""
     from mlx.utils import tree_map
 
     from voxtral_mlx.config import ModelConfig
     from voxtral_mlx.model import VoxtralRealtime
     from voxtral_mlx.model.fast_step import FastStepper
+    from voxtral_mlx.model.fused import fuse_model
 
     mx.random.seed(0)
     model = VoxtralRealtime(ModelConfig.from_dict(tiny_params(sliding_window=window)))
@@ -170,11 +175,15 @@ def test_compiled_stepper_matches_cached_decoder(window):
     x = mx.random.normal((1, 100, 64))
     ref_cache, cache = dec.make_cache(), dec.make_cache()
     dec(x[:, :39], gains, ref_cache)
+    ref = [
+        int(mx.argmax(dec(x[:, p : p + 1], gains, ref_cache)[:, -1], axis=-1).item())
+        for p in range(39, 100)
+    ]
+    if fused:
+        fuse_model(model)
+        assert "wqkv" in dec.layers[0].attention and "w13" in dec.layers[0].feed_forward
     dec(x[:, :39], gains, cache)
     stepper = FastStepper(dec, gains)
     stepper.start(cache, 39)
-    ref, fast = [], []
-    for p in range(39, 100):
-        ref.append(int(mx.argmax(dec(x[:, p : p + 1], gains, ref_cache)[:, -1], axis=-1).item()))
-        fast.append(int(stepper.step(x[:, p : p + 1]).item()))
+    fast = [int(stepper.step(x[:, p : p + 1]).item()) for p in range(39, 100)]
     assert fast == ref and len(set(ref)) > 3

@@ -86,7 +86,6 @@ class StreamingSession:
         tokenizer: Tokenizer,
         delay_ms: int | None = None,
         encoder_block: int = 512,
-        compiled: bool = False,
     ):
         audio = tokenizer.audio
         delay_ms = audio.transcription_delay_ms if delay_ms is None else delay_ms
@@ -106,11 +105,8 @@ class StreamingSession:
         self.encoder_block = encoder_block
         self._gains = model.decoder.ffn_gains(self.n_delay)
         mx.eval(self._gains)
-        # compiled=True runs each token step as one mx.compile graph (model/fast_step.py). It
-        # emits the same ids, but on MLX 0.32.4 CUDA it measured no faster than op by op
-        # (H100, 4-bit: 10.6 vs 10.2 ms/token; bf16: 8.0 vs 6.9; benchmarks/compare_step.py),
-        # and the compile cache keeps the weights alive, so op by op is the default.
-        self._stepper = FastStepper(model.decoder, self._gains) if compiled else None
+        # Steps after the prefill: few kernels per token (model/fast_step.py).
+        self._stepper = FastStepper(model.decoder, self._gains)
         self._inbox = _Inbox()
         self._detok = StreamingDetokenizer(tokenizer)
         self.tokens: list[int] = []
@@ -170,7 +166,7 @@ class StreamingSession:
     def _reset_segment(self) -> None:
         right = self.n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
         self._pipe = AudioPipeline(self.model, self.n_left, right, self.encoder_block)
-        self._cache = None
+        self._prefilled = False
         self._pos = 0  # next decoder position to queue
         self._emitted = 0  # positions whose token has been emitted
         self._pending: tuple[mx.array, int] | None = None  # queued (token, position), not read yet
@@ -189,27 +185,24 @@ class StreamingSession:
         token overlaps the device's compute for the previous one (double buffering).
         """
         dec, avail, last = self.model.decoder, self._pipe.available, self._last_position()
-        if self._cache is None:
+        if not self._prefilled:
             p = len(self.prompt)
             if avail < p or (last is not None and last < p):
                 return False
-            self._cache = dec.make_cache()
+            cache = dec.make_cache()
             x = dec.embed(mx.array([self.prompt])) + self._pipe.embeddings(0, p)
             self.state = State.DRAINING if self._pipe.finished else State.PREFILLED
             position = p - 1
-            token = mx.argmax(dec(x, self._gains, self._cache)[:, -1], axis=-1)
-            if self._stepper is not None:
-                self._stepper.start(self._cache, p)
+            token = mx.argmax(dec(x, self._gains, cache)[:, -1], axis=-1)
+            self._stepper.start(cache, p)
+            self._prefilled = True
         else:
             position = self._pos
             if (last is not None and position >= last) or position >= avail:
                 return False
             ids = prev.reshape(1, 1) if isinstance(prev, mx.array) else mx.array([[prev]])
             x = dec.embed(ids) + self._pipe.embeddings(position, position + 1)
-            if self._stepper is not None:
-                token = self._stepper.step(x)
-            else:
-                token = mx.argmax(dec(x, self._gains, self._cache)[:, -1], axis=-1)
+            token = self._stepper.step(x)
         mx.async_eval(token)
         self._pending = (token, position)
         self._pos = position + 1

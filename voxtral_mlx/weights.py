@@ -32,6 +32,7 @@ from .checkpoint_files import TensorInfo, index_files, shard_files, write_stream
 from .config import ModelConfig
 from .errors import ConfigError, VoxtralError, WeightsError
 from .model import VoxtralRealtime
+from .model.fused import checkpoint_parameters, fuse_model
 
 DEFAULT_REPO = "mistralai/Voxtral-Mini-4B-Realtime-2602"
 # The only files a transcription needs (the repo also holds a second 8.9 GB copy of the
@@ -229,7 +230,7 @@ def native_tensors(
     is ever materialised, so a 9 GB checkpoint is written in bounded memory.
     """
     out = []
-    for name, w in tree_flatten(model.parameters()):
+    for name, w in checkpoint_parameters(model):
         shape = tuple(w.shape)
         conv = bool(_CONV.fullmatch(name))
 
@@ -322,6 +323,8 @@ def dequantize_model(model: VoxtralRealtime, dtype: mx.Dtype) -> VoxtralRealtime
             new = nn.Linear(w.shape[1], w.shape[0], bias="bias" in m)
             if "bias" in m:
                 new.bias = m.bias
+            if "_parts" in m:  # a fused stack stays splittable (model/fused.py)
+                new._parts = m._parts
         new.weight = w
         mx.eval(new.parameters())
         model.update_modules(tree_unflatten([(path, new)]))
@@ -367,12 +370,15 @@ def load(
     dtype: mx.Dtype = mx.float32,
     lazy: bool = False,
     expand_quantized: bool | None = None,
+    fuse: bool = True,
 ) -> tuple[VoxtralRealtime, ModelConfig]:
     """Load a model folder in any supported layout; every problem is a one-line WeightsError.
 
     Float tensors are cast to ``dtype``. Quantized layers stay packed on a GPU (fewer bytes
     per token) and are expanded to dense ``dtype`` on the CPU, where MLX's packed matmuls are
-    slower than dense float32 ones; ``expand_quantized`` overrides that choice.
+    slower than dense float32 ones; ``expand_quantized`` overrides that choice. With ``fuse``
+    each layer's q/k/v and gate/up matrices are stacked into one matmul (model/fused.py; the
+    same numbers, fewer kernels per token); :func:`save` writes them separate again.
     """
     ck = Checkpoint(folder)
     model = ck.skeleton
@@ -389,6 +395,8 @@ def load(
         expand_quantized = mx.default_device() == mx.cpu
     if quantized and expand_quantized:
         dequantize_model(model, dtype)
+    if fuse:
+        fuse_model(model, evaluate=not lazy)
     if not lazy:
         mx.eval(model.parameters())
     return model, config
@@ -437,9 +445,7 @@ def _mx_load(path: Path) -> dict[str, mx.array]:
 # ---- saving --------------------------------------------------------------------------------------
 def save(model: VoxtralRealtime, folder: str | os.PathLike, max_shard_bytes: int = 4 << 30) -> Path:
     """Write an MLX model folder (``params.json`` + ``model*.safetensors``) that :func:`load` reads."""
-    specs = [
-        (n, tuple(w.shape), w.dtype, lambda w=w: w) for n, w in tree_flatten(model.parameters())
-    ]
+    specs = [(n, tuple(w.shape), w.dtype, lambda w=w: w) for n, w in checkpoint_parameters(model)]
     return save_tensors(folder, specs, model.config, max_shard_bytes)
 
 

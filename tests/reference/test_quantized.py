@@ -60,10 +60,10 @@ def test_quantized_round_trip(case, bits, bound):
     assert not any(".ada_norm." in s or s.startswith(("encoder.", "adapter.")) for s in scales)
     assert header["decoder.layers.0.attention.wq.weight"].dtype == "U32"
 
-    packed, _ = weights.load(out, expand_quantized=False)
-    assert isinstance(packed.decoder.layers[0].attention.wq, nn.QuantizedLinear)
+    packed, _ = weights.load(out, expand_quantized=False)  # q/k/v fused: one packed matmul
+    assert isinstance(packed.decoder.layers[0].attention.wqkv, nn.QuantizedLinear)
     expanded, _ = weights.load(out, expand_quantized=True)
-    assert isinstance(expanded.decoder.layers[0].attention.wq, nn.Linear)
+    assert type(expanded.decoder.layers[0].attention.wqkv) is nn.Linear
     lp, le = _logits(packed, mel, ids), _logits(expanded, mel, ids)
     drift = _rel(lp, ref_logits)
     agree = float((lp.argmax(-1) == ref_logits.argmax(-1)).mean())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import mlx.core as mx
@@ -61,23 +62,36 @@ class Attention(nn.Module):
     def project(self, x: mx.array, offset) -> tuple[mx.array, mx.array, mx.array]:
         """q, k, v as ``[B, heads, T, head_dim]`` with RoPE at positions ``offset..`` (int or array)."""
         b, t, _ = x.shape
+        rope = dict(traditional=True, base=self.rope_theta, scale=1.0, offset=offset)
+        if "wqkv" in self:  # fused (model/fused.py): one matmul and one RoPE for q and k
+            nq, nqk = self.n_heads, self.n_heads + self.n_kv_heads
+            y = self.wqkv(x).reshape(b, t, -1, self.head_dim).transpose(0, 2, 1, 3)
+            qk = mx.fast.rope(y[:, :nqk], self.head_dim, **rope)
+            return qk[:, :nq], qk[:, nq:], y[:, nqk:]
         q = self.wq(x).reshape(b, t, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
         k = self.wk(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
         v = self.wv(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
-        rope = dict(traditional=True, base=self.rope_theta, scale=1.0, offset=offset)
         return mx.fast.rope(q, self.head_dim, **rope), mx.fast.rope(k, self.head_dim, **rope), v
 
     def attend(self, q: mx.array, k: mx.array, v: mx.array, mask: Any) -> mx.array:
         """Attention of q over the given keys/values, then the output projection ``[B, T, dim]``."""
         out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
         b, _, t, _ = q.shape
-        return self.wo(out.transpose(0, 2, 1, 3).reshape(b, t, -1))
+        # One query: [B, heads, 1, hd] already has the memory order of [B, 1, heads * hd].
+        out = out.reshape(b, 1, -1) if t == 1 else out.transpose(0, 2, 1, 3).reshape(b, t, -1)
+        return self.wo(out)
 
     def __call__(self, x: mx.array, mask: Any, cache: Any = None) -> mx.array:
         q, k, v = self.project(x, cache.offset if cache is not None else 0)
         if cache is not None:
             k, v = cache.update_and_fetch(k, v)
         return self.attend(q, k, v, mask)
+
+
+@partial(mx.compile, shapeless=True)
+def swiglu(gate: mx.array, up: mx.array) -> mx.array:
+    """``silu(gate) * up`` as one fused kernel (three elementwise ops otherwise)."""
+    return nn.silu(gate) * up
 
 
 class SwiGLU(nn.Module):
@@ -90,7 +104,10 @@ class SwiGLU(nn.Module):
         self.w3 = nn.Linear(dim, hidden_dim, bias=False)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.w2(nn.silu(self.w1(x)) * self.w3(x))
+        if "w13" in self:  # fused (model/fused.py)
+            gate, up = mx.split(self.w13(x), 2, axis=-1)
+            return self.w2(swiglu(gate, up))
+        return self.w2(swiglu(self.w1(x), self.w3(x)))
 
 
 class PreNormLayer(nn.Module):

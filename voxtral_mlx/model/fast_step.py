@@ -1,15 +1,21 @@
-"""Single-token decoding as one compiled MLX graph per step.
+"""Single-token decoder steps with as few kernels per layer as the maths allows.
 
-A decoder step is ~26 x 15 small ops; dispatched one by one from Python, their overhead, not
-the GPU, sets the pace once weights are 4-bit. Here the whole step (26 layers, head, argmax)
-is one ``mx.compile``d function of (embedding, position, KV buffers), with the KV cache held in
-preallocated ring buffers updated by ``slice_update`` so the graph has fixed shapes.
+Measured on MLX's CUDA backend (benchmarks/step_lab.py), a full-size step is bound by the
+host: every op costs ~14 us to encode and the GPU then waits, whatever the bit width. So the
+step is written to launch few ops: fused q/k/v and gate/up matmuls with one RoPE for q and k
+(``fused.py``), the delay gain folded into the FFN norm's weight (``rms(h) * w * g`` is one
+norm with weight ``w * g``), the attention output reshaped without a transpose copy, and the
+KV cache in preallocated ring buffers written in place by ``slice_update`` and attended
+without a mask. ``mx.compile`` of the whole step was measured no faster there (it fuses
+only the few elementwise ops left, and needs a mask for fixed shapes), so the step runs op
+by op.
 
 Ring buffer: position ``p`` writes slot ``p % window``. Keys carry RoPE of their absolute
 position before they are stored, and attention is order-free over keys, so slots need no
-reordering; until the ring is full, unwritten slots are masked. That is exactly the sliding
-window (the last ``window`` positions, the current one included). Capacity grows in chunks up
-to the window, so a short stream does not attend over 8192 empty slots.
+reordering: before the ring wraps the step attends over slots ``0..p`` (a view), afterwards
+over all of them, which is exactly the sliding window (the last ``window`` positions, the
+current one included). Capacity grows in chunks up to the window, so a short stream does not
+hold 8192 empty slots per layer.
 """
 
 from __future__ import annotations
@@ -22,20 +28,23 @@ GROW = 1024  # slots added at a time until the window is reached
 
 
 class FastStepper:
-    """Compiled single-token steps after a prefill done with mlx-lm caches.
+    """Single-token steps after a prefill done with mlx-lm caches.
 
     ``start(cache, n)`` takes the prefilled caches (positions ``0..n-1``); ``step(x)`` feeds
     the embedding ``x [1, 1, dim]`` at the next position and returns the greedy token (lazy,
-    shape ``[1]``). One stepper serves a whole session (restarts included): the compiled
-    graph depends only on the decoder, the delay gains and the buffer capacity.
+    shape ``[1]``). One stepper serves a whole session (restarts included).
     """
 
     def __init__(self, decoder: Decoder, gains: list):
-        self.dec, self.gains = decoder, gains
+        self.dec = decoder
         cfg = decoder.cfg
+        self.eps = cfg.norm_eps
+        self.ffn_w = [
+            layer.ffn_norm.weight * g if g is not None else layer.ffn_norm.weight
+            for layer, g in zip(decoder.layers, gains, strict=True)
+        ]
+        mx.eval(self.ffn_w)
         self.window = cfg.sliding_window or cfg.model_max_length or 131072
-        self.kv_shape = (1, cfg.n_kv_heads, 0, cfg.head_dim)
-        self._compiled = mx.compile(self._step)
         self.ks: list[mx.array] = []
         self.vs: list[mx.array] = []
         self.pos = 0
@@ -67,25 +76,20 @@ class FastStepper:
             pad = [(0, 0), (0, 0), (0, grow), (0, 0)]
             self.ks = [mx.pad(k, pad) for k in self.ks]
             self.vs = [mx.pad(v, pad) for v in self.vs]
-        token, self.ks, self.vs = self._compiled(x, mx.array(self.pos, mx.int32), self.ks, self.vs)
-        self.pos += 1
-        return token
-
-    def _step(self, x: mx.array, pos: mx.array, ks: list, vs: list):
-        cap = ks[0].shape[2]
-        slot = (pos % self.window).reshape(1)
-        # Before the ring wraps, slots beyond the current position hold nothing yet.
-        mask = (mx.arange(cap) <= mx.minimum(pos, self.window - 1))[None, None, None, :]
-        ks, vs = list(ks), list(vs)
+            cap += grow
+        slot = self.pos % self.window
+        used = min(self.pos + 1, self.window)
         for i, layer in enumerate(self.dec.layers):
             att = layer.attention
-            q, k, v = att.project(layer.attention_norm(x), pos)
-            ks[i] = mx.slice_update(ks[i], k, slot, axes=(2,))
-            vs[i] = mx.slice_update(vs[i], v, slot, axes=(2,))
-            h = x + att.attend(q, ks[i], vs[i], mask)
-            u = layer.ffn_norm(h)
-            if self.gains[i] is not None:
-                u = u * self.gains[i]
-            x = h + layer.feed_forward(u)
+            h = mx.fast.rms_norm(x, layer.attention_norm.weight, self.eps)
+            q, k, v = att.project(h, self.pos)
+            keys, values = self.ks[i], self.vs[i]
+            keys[..., slot : slot + 1, :] = k  # slice_update; the buffer is reused in place
+            values[..., slot : slot + 1, :] = v
+            if used < cap:
+                keys, values = keys[:, :, :used], values[:, :, :used]
+            h = x + att.attend(q, keys, values, None)
+            x = h + layer.feed_forward(mx.fast.rms_norm(h, self.ffn_w[i], self.eps))
+        self.pos += 1
         logits = self.dec.tok_embeddings.as_linear(self.dec.norm(x))
-        return mx.argmax(logits[:, -1], axis=-1), ks, vs
+        return mx.argmax(logits[:, -1], axis=-1)
