@@ -32,6 +32,12 @@ def attention_mask(n: int, cache: Any, window: int | None) -> mx.array | str | N
     return cache.make_mask(N=n, return_array=False, window_size=None)
 
 
+def _heads_first(y: mx.array, head_dim: int) -> mx.array:
+    """``[B, T, heads * hd]`` -> ``[B, heads, T, hd]``."""
+    b, t, _ = y.shape
+    return y.reshape(b, t, -1, head_dim).transpose(0, 2, 1, 3)
+
+
 class Attention(nn.Module):
     """Multi-head (or grouped-query) attention with interleaved RoPE.
 
@@ -65,9 +71,12 @@ class Attention(nn.Module):
         rope = dict(traditional=True, base=self.rope_theta, scale=1.0, offset=offset)
         if "wqkv" in self:  # fused (model/fused.py): one matmul and one RoPE for q and k
             nq, nqk = self.n_heads, self.n_heads + self.n_kv_heads
-            y = self.wqkv(x).reshape(b, t, -1, self.head_dim).transpose(0, 2, 1, 3)
-            qk = mx.fast.rope(y[:, :nqk], self.head_dim, **rope)
-            return qk[:, :nq], qk[:, nq:], y[:, nqk:]
+            y = self.wqkv(x)
+            # One token: [B, 1, heads * hd] is already [B, heads, 1, hd] in memory (no transpose).
+            y = y.reshape(b, -1, 1, self.head_dim) if t == 1 else _heads_first(y, self.head_dim)
+            qk, v = mx.split(y, [nqk], axis=1)  # one op for both views
+            q, k = mx.split(mx.fast.rope(qk, self.head_dim, **rope), [nq], axis=1)
+            return q, k, v
         q = self.wq(x).reshape(b, t, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
         k = self.wk(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
         v = self.wv(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
