@@ -73,6 +73,29 @@ def test_quantized_round_trip(case, bits, bound):
     assert _rel(lp, _logits(_fake_quantized(native, bits), mel, ids)) <= 1e-4
 
 
+def test_packed_bfloat16_model_keeps_activations_in_bfloat16(case):
+    """Packed weights on bfloat16: the delay gains, the decoder's activations and the KV cache
+    stay bfloat16 (a float32 gain once promoted all of them: slower steps, twice the cache)."""
+    from voxtral_mlx.model.fast_step import FastStepper
+
+    root, native, mel, ids, _ = case
+    out = convert.convert(native, root / "bf16q4", bits=4, dtype=mx.bfloat16)
+    model, _ = weights.load(out, dtype=mx.bfloat16, expand_quantized=False)
+    dec = model.decoder
+    assert isinstance(dec.tok_embeddings, nn.QuantizedEmbedding)
+    gains = dec.ffn_gains(N_DELAY)
+    assert all(g.dtype == mx.bfloat16 for g in gains)
+    audio = model.encode(mx.array(mel)[None].astype(mx.bfloat16))
+    cache = dec.make_cache()
+    x = dec.embed(mx.array([ids[:39]])) + audio[:, :39]
+    assert x.dtype == mx.bfloat16
+    assert dec(x, gains, cache).dtype == mx.bfloat16
+    stepper = FastStepper(dec, gains)
+    stepper.start(cache, 39)
+    stepper.step(dec.embed(mx.array([[ids[39]]])) + audio[:, 39:40])
+    assert {k.dtype for k in stepper.ks + stepper.vs} == {mx.bfloat16}
+
+
 def _fake_quantized(native, bits, group_size=64, encoder=False):
     """The float model with exactly the predicate's layers quantized and dequantized."""
     model, _ = weights.load(native)

@@ -59,9 +59,9 @@ class Decoder(nn.Module):
         """``1 + ada_scale`` per layer for a delay; constant for a session, so computed once."""
         if not self.cfg.ada_rms_norm_t_cond:
             return [None] * len(self.layers)
-        dtype = self.tok_embeddings.weight.dtype
-        if dtype not in (mx.float32, mx.float16, mx.bfloat16):
-            dtype = mx.float32  # quantized embedding: weight is packed uint32
+        # The model's float dtype (a quantized embedding's weight is packed uint32): a float32
+        # gain in a bfloat16 model would promote every activation and the KV cache to float32.
+        dtype = self.norm.weight.dtype
         t_cond = time_embedding(n_delay_tokens, self.cfg.dim).astype(dtype)
         return [1 + layer.ada_norm(t_cond) for layer in self.layers]
 
