@@ -144,10 +144,15 @@ def full_suite(args, dtype) -> None:
             if mel is None:
                 from voxtral_mlx.mel import log_mel, pad_for_stream
 
-                mel = np.array(log_mel(pad_for_stream(speech_like(10.0, seed=6), 32, 17)))
-            vox[label] = (voxmlx_side.decoder_step_ms(m), voxmlx_side.encoder_ms(m, mel))
+                audio = speech_like(args.voxmlx_encoder_seconds, seed=6)
+                mel = np.array(log_mel(pad_for_stream(audio, 32, 17)))
+            step_ms = voxmlx_side.decoder_step_ms(
+                m, n_steps=args.voxmlx_steps, context=args.voxmlx_context
+            )
+            vox[label] = (step_ms, voxmlx_side.encoder_ms(m, mel))
             print(
-                f"[voxmlx {label}] step {vox[label][0]:.2f} ms, encoder 10 s {vox[label][1]:.1f} ms",
+                f"[voxmlx {label}] step {vox[label][0]:.2f} ms, encoder "
+                f"{args.voxmlx_encoder_seconds:g} s {vox[label][1]:.1f} ms",
                 file=sys.stderr,
                 flush=True,
             )
@@ -159,7 +164,7 @@ def full_suite(args, dtype) -> None:
             model, _ = weights.load(
                 root / f"q{bits}" if bits else native, dtype=dtype, expand_quantized=expand
             )
-            ours_enc[label] = fs.encoder_10s_ms(model, mel)
+            ours_enc[label] = fs.encoder_offline_ms(model, mel)
             del model
             mx.clear_cache()
     if not args.keep:
@@ -212,12 +217,12 @@ def print_suite(results, vox, ours_enc, conv_s, read_bw, copy_bw, args) -> None:
             + " |"
         )
         print(
-            "| voxmlx encoder, 10 s offline | "
+            f"| voxmlx encoder, {args.voxmlx_encoder_seconds:g} s offline | "
             + " | ".join(f"{v[1]:.1f} ms" for v in vox.values())
             + " |"
         )
         print(
-            "| ours encoder, 10 s offline | "
+            f"| ours encoder, {args.voxmlx_encoder_seconds:g} s offline | "
             + " | ".join(f"{ours_enc[k]:.1f} ms" for k in vox)
             + " |"
         )
@@ -235,6 +240,9 @@ def main() -> None:
     ap.add_argument(
         "--voxmlx", action="store_true", help="also time voxmlx 0.0.2 on the same weights"
     )
+    ap.add_argument("--voxmlx-steps", type=int, default=200, help="timed voxmlx decoder steps")
+    ap.add_argument("--voxmlx-context", type=int, default=800, help="voxmlx KV positions")
+    ap.add_argument("--voxmlx-encoder-seconds", type=float, default=10.0)
     ap.add_argument(
         "--dir", default=None, help="full suite: work folder (reused if it holds checkpoints)"
     )

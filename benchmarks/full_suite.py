@@ -171,7 +171,7 @@ def teacher_forced_agreement(model, reference_tokens: list[int], seconds: float)
     return float((pred == np.array(toks)).mean())
 
 
-def encoder_10s_ms(model, mel_t128: np.ndarray) -> float:
+def encoder_offline_ms(model, mel_t128: np.ndarray) -> float:
     """Our one-shot encoder + adapter on the same mel voxmlx gets, ms (after a warm-up)."""
     mel = mx.array(mel_t128)[None].astype(model.decoder.norm.weight.dtype)
     mx.eval(model.encode(mel[:, :800]))
