@@ -45,6 +45,7 @@ from voxtral_mlx.transcript import Transcript
 from voxtral_mlx.writers import WRITERS
 
 from .captions import CaptionModel
+from .download import ModelDownload
 from .history import HistoryDialog
 from .settings import Key, Settings
 from .widgets import DOWNLOAD_GB, Banner, DeviceBox, FirstRunPanel, TranscriptView
@@ -85,6 +86,8 @@ class MainWindow(QMainWindow):
         self._new_paragraph = False
         self._download_timer = QTimer(self, interval=1000)
         self._download_timer.timeout.connect(self._show_download)
+        self.download = ModelDownload(self)
+        self.download.finished.connect(self._download_finished)
         self.setWindowTitle("Voxtral live captions")
         self.resize(860, 560)
         self._build()
@@ -101,7 +104,7 @@ class MainWindow(QMainWindow):
         root.setContentsMargins(12, 12, 12, 8)
         self.banner = Banner()
         self.first_run = FirstRunPanel()
-        self.first_run.download.connect(self.start)
+        self.first_run.download.connect(self.download_model)
         self.first_run.choose.connect(self.choose_model_folder)
         self.first_run.setVisible(self.bridge.needs_download)
         self.view = TranscriptView(self.settings.get(Key.FONT_SIZE))
@@ -182,12 +185,18 @@ class MainWindow(QMainWindow):
         self.progress = QProgressBar()
         self.progress.setFixedWidth(160)
         self.progress.hide()
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel download")
+        self.cancel_button.setToolTip("Stop the download; what is downloaded is kept and resumed next time")  # fmt: skip
+        self.cancel_button.clicked.connect(self.cancel_download)
+        self.cancel_button.hide()
         self.model_button = QToolButton()
         self.model_button.setText("Model…")
         self.model_button.setToolTip("Choose a model folder")
         self.model_button.clicked.connect(self.choose_model_folder)
         row.addWidget(self.status_label, 1)
         row.addWidget(self.progress)
+        row.addWidget(self.cancel_button)
         row.addWidget(self.model_button)
         row.addWidget(self.lag_label)
         row.addWidget(self.meter)
@@ -207,24 +216,60 @@ class MainWindow(QMainWindow):
         return size
 
     def toggle(self) -> None:
+        if self.download.running:
+            return  # Start follows by itself when the download ends; Cancel stops it
         if self.bridge.busy:
             self.stop()
         else:
             self.start()
 
     def start(self) -> None:
+        first_load = not self.bridge.running
+        if first_load and self.bridge.needs_download:
+            self.download_model()
+            return
         self.banner.hide()
         self.first_run.hide()
-        first_load = not self.bridge.running
-        downloading = first_load and self.bridge.needs_download
         self.bridge.record(self.current_device(), self.delay_box.value())
         self.start_button.setText("Stop")
         self.model_button.setEnabled(False)
-        if downloading:
-            self._show_download()
-            self._download_timer.start()
-        elif first_load:
+        if first_load:
             self.status_label.setText(STATUS_TEXT[Status.LOADING])
+
+    def download_model(self) -> None:
+        """First start: fetch the model in a child process (cancellable, resumable); Start
+        follows when it has finished."""
+        self.banner.hide()
+        self.first_run.hide()
+        self.start_button.setEnabled(False)
+        self.model_button.setEnabled(False)
+        self.cancel_button.show()
+        self.download.start(self.bridge.model)
+        self._show_download()
+        self._download_timer.start()
+
+    def cancel_download(self) -> None:
+        self.download.cancel()
+        self._download_ended()
+        done = downloaded_bytes(self.bridge.model) / 1e9
+        self.status_label.setText(f"Download paused: {done:.1f} of {DOWNLOAD_GB} GB kept, it resumes from there")  # fmt: skip
+        self.first_run.show()
+
+    def _download_finished(self, ok: bool, message: str) -> None:
+        self._download_ended()
+        if ok:
+            self.start()
+            return
+        self.banner.show_message(f"The model could not be downloaded: {message}")
+        self.status_label.setText("Model not downloaded")
+        self.first_run.show()
+
+    def _download_ended(self) -> None:
+        self._download_timer.stop()
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.start_button.setEnabled(True)
+        self.model_button.setEnabled(True)
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a Voxtral model folder")
@@ -431,6 +476,7 @@ class MainWindow(QMainWindow):
             self.hide()
             event.ignore()
             return
+        self.download.cancel()  # at once; the partial download resumes on the next start
         if self._may_close or not self.bridge.running:
             self._save_state()
             event.accept()

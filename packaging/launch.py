@@ -1,7 +1,9 @@
 """Entry script of the packaged app (PyInstaller freezes this file).
 
 ``Voxtral --self-test [...]`` runs :mod:`gui.self_test` (stdlib-only import, so the flag is
-honoured before Qt or anything heavy loads); anything else starts the app (:func:`gui.app.main`).
+honoured before Qt or anything heavy loads); ``Voxtral --download REPO`` is the first-run
+download the app runs in a child process (:mod:`voxtral_mlx.download`; a frozen app has no
+``python -m``); anything else starts the app (:func:`gui.app.main`).
 """
 
 import sys
@@ -16,6 +18,10 @@ def main() -> int:
         from gui.self_test import main as self_test
 
         return self_test(sys.argv[1:])
+    if sys.argv[1:2] == ["--download"]:
+        from voxtral_mlx.download import main as download
+
+        return download(sys.argv[2:])
     if sys.platform == "darwin":
         # Finder passes "-psn_0_12345" (process serial number) to apps it launches on older macOS.
         sys.argv = [a for a in sys.argv if not a.startswith("-psn_")]
