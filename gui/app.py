@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
+from .assets import app_icon
 from .main_window import MainWindow
 from .overlay import CaptionOverlay
 from .settings import APPLICATION, ORGANIZATION, Key, Settings
@@ -45,6 +46,7 @@ class VoxtralApp(QObject):
         self.bridge = EngineBridge(self.settings.get(Key.MODEL), model_loader=model_loader,
                                    sd=sd, autosave_dir=autosave_dir, parent=self)  # fmt: skip
         self.window = MainWindow(self.bridge, self.settings)
+        self.window.setWindowIcon(app_icon())  # Linux/Windows title bars; macOS uses the .icns
         self.overlay = CaptionOverlay(self.settings)
         self.overlay.show_captions(self.window.captions)
         self.window.captions_changed.connect(self.overlay.refresh)

@@ -1,15 +1,21 @@
 """The tray (menu-bar on macOS) icon: Start/Stop, Show overlay, Lock overlay, Open window, Quit.
 
-The icon is drawn here (no image files): a microphone glyph, with a red dot while listening.
+On macOS the menu bar shows the monochrome template icons from resources/ (the system tints
+them for a light or dark bar); elsewhere, or where the files are missing, the icon is drawn
+here: a microphone glyph, with a red dot while listening.
 :func:`tray_available` is false where the desktop has no tray (offscreen, plain X servers,
 some Wayland desktops); the app then runs from its window alone. GUI thread only.
 """
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from .assets import menu_bar_icon
 
 ICON_SIZE = 64
 
@@ -19,6 +25,13 @@ def tray_available() -> bool:
 
 
 def status_icon(listening: bool) -> QIcon:
+    """The tray / menu-bar icon for the listening state."""
+    if sys.platform == "darwin" and (icon := menu_bar_icon(listening)) is not None:
+        return icon
+    return drawn_icon(listening)
+
+
+def drawn_icon(listening: bool) -> QIcon:
     """A microphone (and a red dot while listening), drawn for any icon size."""
     pixmap = QPixmap(ICON_SIZE, ICON_SIZE)
     pixmap.fill(Qt.GlobalColor.transparent)

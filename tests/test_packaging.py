@@ -156,6 +156,13 @@ def test_spec_parses_and_collects_mlx_submodules():
     assert args[0][0].endswith("packaging/launch.py")
     assert all(Path(hook).is_file() for hook in kwargs["runtime_hooks"])
     assert all(Path(src).is_file() for src, _ in kwargs["datas"])
+    # Every image gui/assets.py loads travels with the app, under resources/icons.
+    from gui.assets import APP_ICON_SIZES
+
+    bundled = {Path(src).name for src, dest in kwargs["datas"] if dest == "resources/icons"}
+    wanted = {f"voxtral-{n}.png" for n in APP_ICON_SIZES}
+    wanted |= {f"menubar-{s}Template{x}.png" for s in ("idle", "listening") for x in ("", "@2x")}
+    assert wanted <= bundled
     assert ns["calls"]["EXE"][1]["name"] == "Voxtral"
 
 

@@ -3,11 +3,13 @@ tray (offscreen has none) the app runs from its window and closing the window qu
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from gui.settings import Key
-from gui.tray import status_icon
+from gui.tray import drawn_icon, status_icon
 
 from .test_main_window import folder, make_app, speech_device, threads_back  # noqa: F401
 
@@ -64,3 +66,32 @@ def test_menu_bar_only_starts_without_the_window_only_where_a_tray_exists(make_a
     assert in_tray.window.isVisible()
     no_tray = make_app(tray=False)  # nowhere else to live: the window shows anyway
     assert no_tray.window.isVisible()
+
+
+def test_macos_menu_bar_uses_the_template_icons(monkeypatch):
+    """On macOS the menu bar gets resources/icons' monochrome templates (a mask the system
+    tints), 1x and @2x; elsewhere the drawn icon."""
+    from PySide6.QtGui import QImage
+
+    from gui.assets import resource_path
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    for listening in (False, True):
+        icon = status_icon(listening)
+        assert icon.isMask()
+        name = f"icons/menubar-{'listening' if listening else 'idle'}Template.png"
+        file = QImage(str(resource_path(name)))
+        shown = icon.pixmap(file.width(), file.height()).toImage()
+        assert shown.convertToFormat(file.format()) == file
+        assert icon.availableSizes() and len(icon.availableSizes()) == 2  # 1x and @2x
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert status_icon(True).pixmap(32).toImage() == drawn_icon(True).pixmap(32).toImage()
+
+
+def test_app_and_window_icon_come_from_resources(make_app):  # noqa: F811
+    from gui.assets import APP_ICON_SIZES, app_icon
+
+    icon = app_icon()
+    assert sorted(s.width() for s in icon.availableSizes()) == list(APP_ICON_SIZES)
+    app = make_app(tray=False)
+    assert not app.window.windowIcon().isNull()
