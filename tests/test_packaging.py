@@ -233,3 +233,7 @@ def test_frozen_build_runs_its_self_test():
     result = subprocess.run([str(exe), "--self-test"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines()[-1] == "self-test ok"
+    # The first-run download child the window starts (the frozen app has no `python -m`).
+    offline = {**env, "HF_HUB_OFFLINE": "1", "HF_HOME": str(ROOT / "build" / "hf-empty")}
+    result = subprocess.run([str(exe), "--download", "nobody/x"], env=offline, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 1 and result.stderr.strip().startswith("cannot get 'nobody/x'")
