@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QGuiApplication,
@@ -360,7 +360,7 @@ class MainWindow(QMainWindow):
         self.device_box.clear()
         self.device_box.addItem("System default microphone", "")
         try:
-            devices = self.bridge.devices()
+            devices = self.bridge.devices(rescan=not self.bridge.busy)
         except VoxtralError as err:
             devices = []
             self.banner.show_message(str(err))
@@ -469,6 +469,12 @@ class MainWindow(QMainWindow):
         """Close for good, even when closing would only hide the window."""
         self._quitting = True
         self.close()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        # Back to the window (after plugging in a microphone, say): look for devices again.
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() and not self.bridge.busy:  # fmt: skip
+            self.refresh_devices()
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if self.hide_on_close and not self._quitting:

@@ -109,9 +109,10 @@ class EngineBridge(QObject):
         self.event.connect(self._track)
 
     # ---- GUI thread -------------------------------------------------------------------------
-    def devices(self) -> list[InputDevice]:
-        """The input devices now (DeviceError when audio capture is unavailable)."""
-        return list_devices(self.sd) if self.sd is not None else list_devices()
+    def devices(self, rescan: bool = False) -> list[InputDevice]:
+        """The input devices now (DeviceError when audio capture is unavailable); ``rescan``
+        finds ones plugged in since (skipped by :mod:`voxtral_mlx.mic` while recording)."""
+        return list_devices(self.sd, rescan=rescan)
 
     def record(self, device: str | None, delay_ms: int) -> None:
         """Start a new recording from ``device`` (name; None or "" = system default)."""

@@ -9,6 +9,11 @@ microphone, until stopped. ``vanish_after`` seconds into the signal the device d
 mid-stream as PortAudio reports it: no more callbacks, ``finished_callback`` called, the stream
 inactive, and ``stop()`` raising; ``hang_after`` seconds in, callbacks just stop (what CoreAudio
 does when a device is unplugged). ``open_error=(message, code)`` makes opening fail.
+
+Like PortAudio, it lists the devices that were there when it was initialised: one appended to
+``devices`` later (plugged in) shows only after ``_terminate()`` + ``_initialize()``, which
+sounddevice offers for exactly that; doing so under an open stream is recorded in
+``reinit_under_stream`` (it would kill the stream).
 """
 
 from __future__ import annotations
@@ -123,17 +128,28 @@ class FakeSoundDevice:
     CallbackFlags = CallbackFlags
 
     def __init__(self, devices: list[FakeDevice], default_input: int = 0):
-        self.devices = devices
+        self.devices = devices  # what is plugged in
+        self._listed = list(devices)  # what PortAudio saw when it was initialised
         self.default = SimpleNamespace(device=[-1, -1])
         self._default_input = default_input
         self.streams: list[FakeInputStream] = []
+        self.reinits = 0
+        self.reinit_under_stream = False
+
+    def _terminate(self) -> None:
+        if any(s.active and not s.closed for s in self.streams):
+            self.reinit_under_stream = True
+
+    def _initialize(self) -> None:
+        self._listed = list(self.devices)
+        self.reinits += 1
 
     def query_hostapis(self, index=None):
-        apis = ({"name": "Fake Audio", "devices": list(range(len(self.devices)))},)
+        apis = ({"name": "Fake Audio", "devices": list(range(len(self._listed)))},)
         return apis if index is None else apis[index]
 
     def _info(self, i: int) -> dict:
-        d = self.devices[i]
+        d = self._listed[i]
         return {"name": d.name, "index": i, "hostapi": 0, "max_input_channels": d.channels,
                 "max_output_channels": 0, "default_samplerate": float(d.rate)}  # fmt: skip
 
@@ -143,15 +159,15 @@ class FakeSoundDevice:
                 raise PortAudioError("Error querying device -1", -9996)
             return self._info(self._default_input)
         if device is None:
-            return [self._info(i) for i in range(len(self.devices))]
+            return [self._info(i) for i in range(len(self._listed))]
         return self._info(device)
 
     def resolve(self, device) -> FakeDevice:
         if device is None:
             device = self._default_input
-        if not 0 <= device < len(self.devices):
+        if not 0 <= device < len(self._listed):
             raise PortAudioError("Invalid device", -9996)
-        return self.devices[device]
+        return self._listed[device]
 
     def InputStream(self, **kwargs) -> FakeInputStream:  # noqa: N802 (sounddevice's name)
         return FakeInputStream(self, **kwargs)

@@ -11,7 +11,7 @@ import pytest
 import soxr
 
 from voxtral_mlx.errors import DeviceError
-from voxtral_mlx.mic import MicSource, list_devices, pick_device, rms_dbfs
+from voxtral_mlx.mic import MicSource, list_devices, pick_device, rescan_devices, rms_dbfs
 
 from .fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
 
@@ -198,3 +198,24 @@ def test_rms_dbfs():
     assert rms_dbfs(np.zeros(10, np.float32)) == -100.0
     assert rms_dbfs(np.ones(10, np.float32)) == pytest.approx(0.0)
     assert rms_dbfs(tone(1.0, amp=1.0)) == pytest.approx(-3.01, abs=0.01)
+
+
+def test_a_microphone_plugged_in_later_shows_after_a_rescan_never_under_a_stream(no_leaked_threads):
+    """PortAudio lists what was there when it started: a device plugged in later appears only
+    after a rescan, and no rescan re-initialises PortAudio while a stream is open."""
+    sd = FakeSoundDevice([FakeDevice("Built-in Mic", rate=16000, channels=1)])
+    sd.devices.append(FakeDevice("USB Mic"))  # plugged in after start-up
+    assert [d.name for d in list_devices(sd)] == ["Built-in Mic"]
+    assert [d.name for d in list_devices(sd, rescan=True)] == ["Built-in Mic", "USB Mic"]
+    sd.devices.append(FakeDevice("Headset"))
+    mic = MicSource("Built-in", sd=sd)
+    mic.open()
+    try:
+        reinits = sd.reinits
+        assert not rescan_devices(sd)  # recording: left alone
+        assert "Headset" not in [d.name for d in list_devices(sd, rescan=True)]
+        assert sd.reinits == reinits and not sd.reinit_under_stream
+    finally:
+        mic.close()
+    assert rescan_devices(sd) and "Headset" in [d.name for d in list_devices(sd)]
+    assert not sd.reinit_under_stream

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -84,9 +85,34 @@ def import_sounddevice():
     return sounddevice
 
 
-def list_devices(sd=None) -> list[InputDevice]:
-    """Every device with at least one input channel, the system default marked."""
+# PortAudio lists the devices that were there when it was initialised; re-initialising it is
+# the only way to see one plugged in later, and must never happen under an open stream.
+_PA_LOCK = threading.Lock()
+_open_streams = 0
+
+
+def rescan_devices(sd=None) -> bool:
+    """Let PortAudio look for devices again (a microphone plugged in after it started is
+    invisible until then). Skipped while any :class:`MicSource` has a stream open; True if
+    it rescanned."""
     sd = sd if sd is not None else import_sounddevice()
+    with _PA_LOCK:
+        if _open_streams:
+            return False
+        try:
+            sd._terminate()
+            sd._initialize()
+        except (AttributeError, sd.PortAudioError, OSError):
+            return False
+    return True
+
+
+def list_devices(sd=None, rescan: bool = False) -> list[InputDevice]:
+    """Every device with at least one input channel, the system default marked; with
+    ``rescan``, PortAudio looks again first (see :func:`rescan_devices`)."""
+    sd = sd if sd is not None else import_sounddevice()
+    if rescan:
+        rescan_devices(sd)
     try:
         devices = list(sd.query_devices())
         apis = list(sd.query_hostapis())
@@ -201,25 +227,28 @@ class MicSource:
     # ---- consumer thread ------------------------------------------------------------------
     def open(self) -> None:
         """Open and start the device at its own rate; DeviceError with the remedy if it fails."""
+        global _open_streams
         sd = self._sd if self._sd is not None else import_sounddevice()
         self._sd = sd
-        self.device = pick_device(list_devices(sd), self.device_spec)
-        self.name = self.device.name
-        self.rate = int(round(self.device.default_samplerate))
-        self.channels = max(1, min(self.device.channels, MAX_CHANNELS))
-        self._max_frames = int(self.max_queue_seconds * self.rate)
-        if self.rate != SAMPLE_RATE:
-            self._resampler = soxr.ResampleStream(
-                self.rate, SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
-            )
-        self._opened_at = self._heard_at = self._clock()
         try:
-            self._stream = sd.InputStream(
-                device=self.device.index, samplerate=self.rate, channels=self.channels,
-                dtype="float32", blocksize=max(1, int(self.rate * BLOCK_SECONDS)),
-                latency=self._latency(), callback=self._callback,
-                finished_callback=self._on_finished,
-            )  # fmt: skip
+            with _PA_LOCK:  # no device rescan between picking the device and opening it
+                self.device = pick_device(list_devices(sd), self.device_spec)
+                self.name = self.device.name
+                self.rate = int(round(self.device.default_samplerate))
+                self.channels = max(1, min(self.device.channels, MAX_CHANNELS))
+                self._max_frames = int(self.max_queue_seconds * self.rate)
+                if self.rate != SAMPLE_RATE:
+                    self._resampler = soxr.ResampleStream(
+                        self.rate, SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
+                    )
+                self._opened_at = self._heard_at = self._clock()
+                self._stream = sd.InputStream(
+                    device=self.device.index, samplerate=self.rate, channels=self.channels,
+                    dtype="float32", blocksize=max(1, int(self.rate * BLOCK_SECONDS)),
+                    latency=self._latency(), callback=self._callback,
+                    finished_callback=self._on_finished,
+                )  # fmt: skip
+                _open_streams += 1
             self._stream.start()
         except (sd.PortAudioError, ValueError, OSError) as err:
             self.close()
@@ -279,10 +308,13 @@ class MicSource:
         self.stop()
         stream, self._stream = self._stream, None
         if stream is not None:
-            try:
-                stream.close()
-            except Exception:
-                pass
+            global _open_streams
+            with _PA_LOCK:
+                try:
+                    stream.close()
+                except Exception:
+                    pass
+                _open_streams -= 1
         self._queue.clear()
         self.finished = True
 

@@ -265,3 +265,30 @@ def test_the_word_in_progress_follows_a_palette_change(make_app, qtbot):
     cursor.movePosition(cursor.MoveOperation.End)
     assert cursor.charFormat().foreground().color() == QColor("#8899aa")
     assert cursor.charFormat().fontItalic() and view.toPlainText() == "Hello world"
+
+
+def test_picker_finds_a_microphone_plugged_in_later_but_not_while_listening(make_app, qtbot):
+    app = make_app(speech_device())
+    win, sd = app.window, app.bridge.sd
+
+    def names():
+        return [win.device_box.itemData(i) for i in range(win.device_box.count())]
+
+    sd.devices.append(FakeDevice("Headset"))  # plugged in while the app runs
+    assert "Headset" not in names()
+    win.device_box.about_to_open.emit()  # the user opens the picker: PortAudio looks again
+    assert "Headset" in names()
+    win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
+    win.start()
+    qtbot.waitUntil(lambda: app.bridge.listening, timeout=20000)
+    reinits = sd.reinits
+    sd.devices.append(FakeDevice("Webcam Mic"))
+    win.device_box.about_to_open.emit()
+    assert "Webcam Mic" not in names()  # not while recording: the open stream would break
+    assert sd.reinits == reinits and not sd.reinit_under_stream
+    win.stop()
+    qtbot.waitUntil(
+        lambda: not app.bridge.busy and all(s.closed for s in sd.streams), timeout=20000
+    )
+    win.device_box.about_to_open.emit()
+    assert "Webcam Mic" in names() and not sd.reinit_under_stream
