@@ -166,6 +166,12 @@ def test_spec_parses_and_collects_mlx_submodules():
     assert ns["calls"]["EXE"][1]["name"] == "Voxtral"
 
 
+def path_of_module(mod: str) -> Path | None:
+    """The project file of module ``mod``; None for anything else (stdlib, packages)."""
+    base = ROOT / mod.replace(".", "/")
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
 def _top_level_imports(path: Path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -177,12 +183,39 @@ def _top_level_imports(path: Path) -> set[str]:
     return names
 
 
+def _app_modules() -> set[str]:
+    """The project modules the app can import: from packaging/launch.py and every gui module,
+    following imports (absolute and relative, lazy ones inside functions included)."""
+
+    todo = ["gui." + p.stem for p in (ROOT / "gui").glob("*.py")] + ["packaging.launch"]
+    seen: set[str] = set()
+    while todo:
+        mod = todo.pop()
+        path = path_of_module(mod)
+        if mod in seen or path is None:
+            continue
+        seen.add(mod)
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                todo += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+                target = ".".join(x for x in (base, node.module or "") if x)
+                todo += [target] + [f"{target}.{a.name}" for a in node.names]
+    return {m for m in seen if m.startswith(("gui", "voxtral_mlx", "packaging"))}
+
+
 def test_excludes_leave_out_the_reference_and_keep_what_the_app_imports():
-    excludes = set(spec_namespace()["EXCLUDES"])
-    assert {"torch", "transformers", "pytest", "tkinter"} <= excludes
-    imported = set().union(
-        *(_top_level_imports(p) for d in ("gui", "voxtral_mlx") for p in (ROOT / d).rglob("*.py"))
-    )
+    ns = spec_namespace()
+    excludes = set(ns["EXCLUDES"])
+    assert {"torch", "transformers", "pytest", "tkinter", "av"} <= excludes
+    app = _app_modules()
+    assert {"gui.app", "voxtral_mlx.engine", "voxtral_mlx.stream", "voxtral_mlx.download"} <= app
+    # The modules left out for the app's size are out of its reach, and out of the bundle.
+    assert not app & ns["FILE_ONLY"] and not set(ns["HIDDEN"]) & ns["FILE_ONLY"]
+    imported = set().union(*(_top_level_imports(path_of_module(m)) for m in app))
     clash = {m for m in imported for e in excludes if m == e or m.startswith(e + ".")}
     assert not clash, f"the app imports excluded modules: {sorted(clash)}"
     qt_used = {m for m in imported if m.startswith("PySide6.Qt") and m.count(".") == 1}
