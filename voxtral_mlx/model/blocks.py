@@ -77,9 +77,7 @@ class Attention(nn.Module):
             qk, v = mx.split(y, [nqk], axis=1)  # one op for both views
             q, k = mx.split(mx.fast.rope(qk, self.head_dim, **rope), [nq], axis=1)
             return q, k, v
-        q = self.wq(x).reshape(b, t, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
-        k = self.wk(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
-        v = self.wv(x).reshape(b, t, self.n_kv_heads, self.head_dim).transpose(0, 2, 1, 3)
+        q, k, v = (_heads_first(w(x), self.head_dim) for w in (self.wq, self.wk, self.wv))
         return mx.fast.rope(q, self.head_dim, **rope), mx.fast.rope(k, self.head_dim, **rope), v
 
     def attend(self, q: mx.array, k: mx.array, v: mx.array, mask: Any) -> mx.array:
@@ -99,7 +97,7 @@ class Attention(nn.Module):
 
 @partial(mx.compile, shapeless=True)
 def swiglu(gate: mx.array, up: mx.array) -> mx.array:
-    """``silu(gate) * up`` as one fused kernel (three elementwise ops otherwise)."""
+    """``silu(gate) * up`` as one fused kernel (two otherwise: silu, then the product)."""
     return nn.silu(gate) * up
 
 
