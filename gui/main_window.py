@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.captions = CaptionModel()
         self.last_saved: Path | None = None  # the autosaved transcript of the last recording
         self._closing = self._may_close = self._quitting = False
+        self._was_active = False  # the first activation is the start-up, nothing to rescan
         self.hide_on_close = False  # with a tray icon, closing the window only hides it
         self._new_paragraph = False
         self._download_timer = QTimer(self, interval=1000)
@@ -95,7 +96,7 @@ class MainWindow(QMainWindow):
         bridge.event.connect(self.on_event)
         bridge.listening_changed.connect(self._sync_button)
         bridge.progress.connect(self._on_progress)
-        self.refresh_devices()
+        self.refresh_devices(rescan=False)  # PortAudio has just listed them at import
 
     # ---- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -129,14 +130,14 @@ class MainWindow(QMainWindow):
         self.start_button.setMinimumWidth(96)
         self.start_button.clicked.connect(self.toggle)
         self.device_box = DeviceBox()
-        self.device_box.about_to_open.connect(self.refresh_devices)
+        self.device_box.about_to_open.connect(lambda: self.refresh_devices())
         self.device_box.setMinimumWidth(200)
         self.device_box.setToolTip("Microphone")
         self.device_box.currentIndexChanged.connect(self._device_chosen)
         refresh = QToolButton()
         refresh.setText("↻")
         refresh.setToolTip("Look for microphones again")
-        refresh.clicked.connect(self.refresh_devices)
+        refresh.clicked.connect(lambda: self.refresh_devices())  # not with `checked`
         self.delay_box = QSpinBox()
         self.delay_box.setRange(DELAY_MIN, DELAY_MAX)
         self.delay_box.setSingleStep(DELAY_STEP)
@@ -354,13 +355,15 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Saved {written}")
         return written
 
-    def refresh_devices(self) -> None:
+    def refresh_devices(self, rescan: bool = True) -> None:
+        """List the microphones again; ``rescan`` also finds ones plugged in since (not while
+        recording: see mic.rescan_devices)."""
         wanted = self.current_device() or self.settings.get(Key.DEVICE)
         self.device_box.blockSignals(True)
         self.device_box.clear()
         self.device_box.addItem("System default microphone", "")
         try:
-            devices = self.bridge.devices(rescan=not self.bridge.busy)
+            devices = self.bridge.devices(rescan=rescan and not self.bridge.busy)
         except VoxtralError as err:
             devices = []
             self.banner.show_message(str(err))
@@ -472,8 +475,10 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         # Back to the window (after plugging in a microphone, say): look for devices again.
-        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() and not self.bridge.busy:  # fmt: skip
-            self.refresh_devices()
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            if self._was_active and not self.bridge.busy:
+                self.refresh_devices()
+            self._was_active = True
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)

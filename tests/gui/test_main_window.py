@@ -274,6 +274,7 @@ def test_picker_finds_a_microphone_plugged_in_later_but_not_while_listening(make
     def names():
         return [win.device_box.itemData(i) for i in range(win.device_box.count())]
 
+    assert sd.reinits == 0  # start-up lists what PortAudio found at import, no rescan
     sd.devices.append(FakeDevice("Headset"))  # plugged in while the app runs
     assert "Headset" not in names()
     win.device_box.about_to_open.emit()  # the user opens the picker: PortAudio looks again
