@@ -301,7 +301,6 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Downloading the model (first start only)… {done:.1f} of {DOWNLOAD_GB} GB")  # fmt: skip
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
-        self._download_timer.stop()
         percent = int(100 * done / total) if total else 0
         self.progress.setRange(0, 100)
         self.progress.setValue(percent)
@@ -415,9 +414,6 @@ class MainWindow(QMainWindow):
         self.captions_changed.emit()
 
     def _on_status(self, event: StatusEvent) -> None:
-        if event.status is Status.LOADING and self._download_timer.isActive():
-            return  # keep saying what takes so long
-        self._download_timer.stop()
         self.progress.hide()
         self.model_button.setEnabled(event.status is not Status.LISTENING)
         self.status_label.setText(STATUS_TEXT[event.status].format(detail=event.detail or "the microphone"))  # fmt: skip
