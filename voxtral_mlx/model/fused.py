@@ -61,16 +61,17 @@ def concat_linears(mods: dict[str, nn.Module]) -> nn.Module | None:
 
 def fuse_module(parent: nn.Module) -> bool:
     """Fuse the projections of one attention or SwiGLU module in place; True if it did."""
-    for fused, parts in FUSED.items():
-        if all(p in parent for p in parts):
-            new = concat_linears({p: parent[p] for p in parts})
-            if new is None:
-                return False
-            for p in parts:
-                delattr(parent, p)
-            setattr(parent, fused, new)
-            return True
-    return False
+    found = _fusion(parent)
+    if found is None:
+        return False
+    fused, parts = found
+    new = concat_linears({p: parent[p] for p in parts})
+    if new is None:
+        return False
+    for p in parts:
+        delattr(parent, p)
+    setattr(parent, fused, new)
+    return True
 
 
 def fuse_model(model: nn.Module, evaluate: bool = True) -> nn.Module:
@@ -81,15 +82,16 @@ def fuse_model(model: nn.Module, evaluate: bool = True) -> nn.Module:
     """
     # Only the parents are held here: a list of every module would keep the separate linears,
     # and so their loaded weights, alive until the end (measured: +2.2 GB at full size, 4-bit).
-    parents = [m for _, m in model.named_modules() if _fusable(m)]
+    parents = [m for _, m in model.named_modules() if _fusion(m) is not None]
     for module in parents:
         if fuse_module(module) and evaluate:
             mx.eval(module.parameters())
     return model
 
 
-def _fusable(module: nn.Module) -> bool:
-    return any(all(p in module for p in parts) for parts in FUSED.values())
+def _fusion(module: nn.Module) -> tuple[str, tuple[str, ...]] | None:
+    """(fused name, parts) when ``module`` holds all the parts of one fusion."""
+    return next(((f, parts) for f, parts in FUSED.items() if all(p in module for p in parts)), None)
 
 
 def checkpoint_parameters(model: nn.Module) -> list[tuple[str, mx.array]]:
