@@ -196,6 +196,11 @@ def print_suite(results, vox, ours_enc, conv_s, read_bw, copy_bw, args) -> None:
         (f"teacher-forced argmax agreement with {labels[0]}", lambda r: f"{r['tf_agree']:.1%}" if "tf_agree" in r else "-"),
         ("tokens compared", lambda r: str(len(r["quality_tokens"])) if r["quality_tokens"] else "-"),
     ]  # fmt: skip
+    stage_names = list(results[labels[0]].get("stage_peaks_gb", {}))
+    rows += [
+        (f"peak MLX memory in stage '{s}'", lambda r, s=s: f"{r['stage_peaks_gb'][s]:.2f} GB")
+        for s in stage_names
+    ]
     print("| measure | " + " | ".join(labels) + " |")
     print("|---" * (len(labels) + 1) + "|")
     for name, fmt in rows:

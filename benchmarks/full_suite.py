@@ -137,6 +137,15 @@ def measure(
         "rss_load_gb": rss_gb()[1],
         "decoder_gb": decoder_bytes(model) / 1e9,
     }
+    stages: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        """Peak MLX memory since the previous stage (GB), then start a new one: shows which
+        part of the run sets the whole-run peak."""
+        stages[name] = mx.get_peak_memory() / 1e9
+        mx.reset_peak_memory()
+
+    stage("load")
     # Warm-up: MLX CUDA compiles kernels on first use, and the encoder's key length grows by
     # 4 frames a chunk up to its 750-frame window, each a new shape; without a first pass over
     # the same shapes the first variant of a run paid those compiles (bf16 encoder 75-90 ms
@@ -144,11 +153,16 @@ def measure(
     _file_run(model, tok, 5.0)
     _encoder_live_ms(model)
     _encoder_file_ms_per_s(model)
+    stage("warm-up")
     out["enc_live_ms"] = _encoder_live_ms(model)
+    stage("encoder live")
     out["enc_file_ms_per_s"] = _encoder_file_ms_per_s(model)
+    stage("encoder file")
     run = _file_run(model, tok, file_seconds)
     out.update(run)
+    stage("file")
     out["latency_ms"], out["latency_p95_ms"] = _latency_ms(model, tok, latency_chunks)
+    stage("live")
     out["quality_tokens"] = []
     if quality_seconds:
         quality = StreamingSession(model, tok)
@@ -157,7 +171,9 @@ def measure(
         while not quality.done:
             quality.step()
         out["quality_tokens"] = quality.tokens
-    out["peak_mlx_gb"] = mx.get_peak_memory() / 1e9
+        stage("quality")
+    out["stage_peaks_gb"] = stages
+    out["peak_mlx_gb"] = max(stages.values())
     out["rss_peak_gb"] = rss_gb()[1]
     out["model"] = model
     return out

@@ -1,7 +1,7 @@
 """Decoder step variants side by side: full-size random decoder (no encoder, no checkpoint).
 
 python benchmarks/step_lab.py [--bits 4,8,16] [--steps 200] [--context 400]
-                              [--ops-per-buffer 20,100]
+                              [--env "default;MLX_USE_CUDA_GRAPHS=0"]
 
 For each bit width: ms per token of a pipelined greedy loop (next step queued with
 ``async_eval`` before the previous token is read, as in StreamingSession) for
@@ -9,8 +9,10 @@ For each bit width: ms per token of a pipelined greedy loop (next step queued wi
   stepper      FastStepper (what StreamingSession runs after the prefill),
 each before and after fusing q/k/v and gate/up (model/fused.py). "host" is the time spent
 building and launching a step, "wait" the time then blocked on the previous token: a
-step with wait ~ 0 is bound by the host. MLX CUDA's ops per CUDA graph
-(MLX_MAX_OPS_PER_BUFFER) is varied by re-running this script in a child process.
+step with wait ~ 0 is bound by the host. ``--env`` re-runs the script in a child process per
+setting (``;``-separated, each ``NAME=VALUE[,NAME=VALUE]`` or ``default``) to compare MLX
+backend switches such as MLX_MAX_OPS_PER_BUFFER, MLX_USE_CUDA_GRAPHS, MLX_CUDA_USE_CUDNN_SDPA.
+The "op cost" row is the host time of one small elementwise op in a chain of 400 (us).
 Random weights: speed only.
 """
 
@@ -115,17 +117,31 @@ def run_variants(dec: Decoder, context: int, steps: int) -> dict[str, list[float
     return out
 
 
+def op_cost_us(n: int = 400) -> float:
+    """Wall time per op of a chain of ``n`` tiny dependent adds, evaluated at once (us)."""
+    x = mx.zeros((1, 3072), mx.bfloat16)
+    mx.eval(x)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        y = x
+        for _ in range(n):
+            y = y + 1
+        mx.eval(y)
+        best = min(best, time.perf_counter() - t0)
+    return 1e6 * best / n
+
+
 def child(args) -> dict:
     params = realtime_4b_params()
-    res = {}
+    res = {"op": {"op cost": [round(op_cost_us(), 2), 0.0, 0.0]}}
     for bits in [int(b) for b in args.bits.split(",")]:
         dec = build(bits, params)
         r = {f"{k} unfused": v for k, v in run_variants(dec, args.context, args.steps).items()}
         fuse_model(dec)
         r.update({f"{k} fused": v for k, v in run_variants(dec, args.context, args.steps).items()})
         res[bits] = r
-        print(f"# bits {bits} ops/buffer {os.environ.get('MLX_MAX_OPS_PER_BUFFER', 'default')}:",
-              json.dumps(r), flush=True)  # fmt: skip
+        print(f"# bits {bits} env {args.env_label}:", json.dumps(r), flush=True)
         del dec
         mx.clear_cache()
     return res
@@ -136,10 +152,11 @@ def main() -> None:
     ap.add_argument("--bits", default="4,8,16")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--context", type=int, default=400)
-    ap.add_argument("--ops-per-buffer", default="", help="comma list; '' = this process only")
+    ap.add_argument("--env", default="", help="';'-separated settings; '' = this process only")
+    ap.add_argument("--env-label", default="this process", help=argparse.SUPPRESS)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
-    if not args.ops_per_buffer:
+    if not args.env:
         res = child(args)
         if args.json:
             Path(args.json).write_text(json.dumps(res))
@@ -147,18 +164,20 @@ def main() -> None:
     print(f"device {mx.default_device()}, mlx {mx.__version__}, context {args.context}, "
           f"{args.steps} steps; cells: ms/token (host ms, wait ms)")  # fmt: skip
     rows: dict[tuple, list] = {}
-    for ops in args.ops_per_buffer.split(","):
-        env = dict(os.environ, MLX_MAX_OPS_PER_BUFFER=ops)
-        tmp = Path(f"/tmp/step_lab_{ops}.json")
+    settings = args.env.split(";")
+    for i, setting in enumerate(settings):
+        env = dict(os.environ)
+        if setting != "default":
+            env.update(kv.split("=", 1) for kv in setting.split(","))
+        tmp = Path(f"/tmp/step_lab_{i}.json")
         cmd = [sys.executable, __file__, "--bits", args.bits, "--steps", str(args.steps),
-               "--context", str(args.context), "--json", str(tmp)]  # fmt: skip
+               "--context", str(args.context), "--json", str(tmp), "--env-label", setting]  # fmt: skip
         subprocess.run(cmd, env=env, check=True)
         for bits, r in json.loads(tmp.read_text()).items():
             for variant, (ms, host, wait) in r.items():
                 rows.setdefault((bits, variant), []).append(f"{ms:.2f} ({host:.2f}, {wait:.2f})")
-    opss = args.ops_per_buffer.split(",")
-    print("| bits | variant | " + " | ".join(f"ops/graph {o}" for o in opss) + " |")
-    print("|---|---|" + "---|" * len(opss))
+    print("| bits | variant | " + " | ".join(settings) + " |")
+    print("|---|---|" + "---|" * len(settings))
     for (bits, variant), cells in rows.items():
         print(f"| {bits} | {variant} | " + " | ".join(cells) + " |")
 

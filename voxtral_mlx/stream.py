@@ -116,6 +116,11 @@ class StreamingSession:
         self._closed_seen = False
         self._reset_segment()
 
+    @property
+    def gains(self) -> list:
+        """The decoder's per-layer FFN gains for this session's delay (evaluated)."""
+        return self._gains
+
     # ---- any thread -------------------------------------------------------------------------
     def feed(self, samples) -> None:
         """Queue mono float32 samples at the model's rate (16 kHz). Copies; no MLX work."""

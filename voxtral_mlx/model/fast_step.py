@@ -31,8 +31,9 @@ class FastStepper:
     """Single-token steps after a prefill done with mlx-lm caches.
 
     ``start(cache, n)`` takes the prefilled caches (positions ``0..n-1``); ``step(x)`` feeds
-    the embedding ``x [1, 1, dim]`` at the next position and returns the greedy token (lazy,
-    shape ``[1]``). One stepper serves a whole session (restarts included).
+    the embeddings ``x [B, 1, dim]`` at the next position and returns the greedy tokens
+    (lazy, shape ``[B]``; B rows at the same position, batch_decode.py). One stepper serves a
+    whole session (restarts included).
     """
 
     def __init__(self, decoder: Decoder, gains: list):
@@ -49,15 +50,20 @@ class FastStepper:
         self.vs: list[mx.array] = []
         self.pos = 0
 
-    def start(self, cache: list, n: int) -> None:
+    def start(self, cache: list, n: int, reserve: int | None = None) -> None:
         """Take over mlx-lm caches right after one prefill of positions ``0..n-1``.
 
         After a single multi-token update both cache types hold the keys in temporal order
-        (a rotating one keeps all ``n`` when ``n`` exceeds its window).
+        (a rotating one keeps all ``n`` when ``n`` exceeds its window). ``reserve``: the
+        number of positions the caller will reach, when known (a file piece): the buffers
+        get exactly that many slots instead of growing by ``GROW`` (a batch of rows would
+        otherwise hold up to ``GROW - 1`` empty slots per row and layer).
         """
         self.pos = n
         kept = min(n, self.window)
-        cap = self.window if n >= self.window else min(self.window, -(-(n + 1) // GROW) * GROW)
+        want = n + 1 if reserve is None else max(n + 1, reserve)
+        step = GROW if reserve is None else 1
+        cap = self.window if n >= self.window else min(self.window, -(-want // step) * step)
         self.ks, self.vs = [], []
         for c in cache:
             k, v = c.keys[..., n - kept : n, :], c.values[..., n - kept : n, :]
@@ -68,6 +74,10 @@ class FastStepper:
             self.ks.append(mx.pad(k, pad))
             self.vs.append(mx.pad(v, pad))
         mx.eval(self.ks, self.vs)
+
+    def release(self) -> None:
+        """Drop the KV buffers (a long-lived stepper between batches)."""
+        self.ks, self.vs = [], []
 
     def step(self, x: mx.array) -> mx.array:
         cap = self.ks[0].shape[2]

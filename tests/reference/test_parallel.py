@@ -1,0 +1,210 @@
+"""Long files as pieces decoded side by side: each row equals a session alone, and the stitched
+transcript keeps every piece's own words once, in order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voxtral_mlx import parallel, weights
+from voxtral_mlx.batch_decode import BatchDecoder
+from voxtral_mlx.mel import SAMPLE_RATE, log_mel, pad_for_stream
+from voxtral_mlx.parallel import Piece, owned_words, plan_wave, quiet_cut
+from voxtral_mlx.stream import StreamingSession
+from voxtral_mlx.tokenizer import Tokenizer
+from voxtral_mlx.transcribe import Interrupted, transcribe_file
+from voxtral_mlx.transcript import TokenEvent
+
+from . import hf_reference as ref
+from .tekken_fixture import write_tekken
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("par")
+    model, _ = weights.load(ref.save_native(ref.build("windowed", seed=0), root / "m"))
+    tok = Tokenizer.from_file(write_tekken(root / "tekken.json"))
+    return model, tok, root
+
+
+def session_events(model, tok, clip, **kw):
+    session = StreamingSession(model, tok, **kw)
+    session.feed(clip)
+    session.close()
+    out = []
+    while not session.done:
+        out += session.step()
+    return out
+
+
+def key(events):
+    return [(e.token_id, round(e.start, 6), round(e.end, 6)) for e in events]
+
+
+def test_each_row_equals_a_session_on_its_clip(env):
+    model, tok, _ = env
+    clips = [ref.test_audio(s, seed=i) for i, s in enumerate((6.0, 9.3, 4.1))]
+    rows = BatchDecoder(model, tok).decode(clips)
+    for clip, row in zip(clips, rows, strict=True):
+        alone = session_events(model, tok, clip)
+        assert key(row) == key(alone)
+        assert [e.text for e in row] == [e.text for e in alone]
+
+
+def test_a_batch_of_one_is_offline_greedy(env):
+    model, tok, _ = env
+    clip = ref.test_audio(7.0, seed=9)
+    mel = log_mel(pad_for_stream(clip, 32, 17))[None]
+    offline = model.greedy(mel, [1] + [32] * 38, 6, eos_id=tok.eos_id)
+    (row,) = BatchDecoder(model, tok).decode([clip])
+    assert [e.token_id for e in row] == offline
+
+
+class EarlyEos:
+    """The fixture tokenizer with ``eos_id`` set to an id the tiny model emits mid-stream."""
+
+    def __init__(self, tok, eos_id):
+        self._tok, self.eos_id = tok, eos_id
+
+    def __getattr__(self, name):
+        return getattr(self._tok, name)
+
+
+def test_eos_mid_row_restarts_like_a_session(env):
+    model, tok, _ = env
+    clips = [ref.test_audio(8.0, seed=11), ref.test_audio(5.0, seed=12)]
+    plain = session_events(model, tok, clips[0])
+    ids = [e.token_id for e in plain]
+    # An id first emitted well before the end: treated as EOS, it forces a restart.
+    early = next(t for t in ids[5:] if ids.index(t) < len(ids) - 30 and t != tok.eos_id)
+    fake = EarlyEos(tok, early)
+    rows = BatchDecoder(model, fake).decode(clips)
+    alone = session_events(model, fake, clips[0])
+    assert key(rows[0]) == key(alone)
+    assert sum(e.token_id == early for e in rows[0]) >= 1
+    assert len(rows[0]) > ids.index(early) + 1  # decoding went on after the "EOS"
+    assert key(rows[1]) == key(session_events(model, fake, clips[1]))
+
+
+def gapped_audio(seconds: float, gaps: list[float], seed: int = 0) -> np.ndarray:
+    """Test signal with 0.6 s of near-silence centred on each of ``gaps`` (seconds)."""
+    x = ref.test_audio(seconds, seed=seed) + 0.2 * np.sin(
+        2 * np.pi * 300 * np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    ).astype(np.float32)
+    for g in gaps:
+        a, b = round((g - 0.3) * SAMPLE_RATE), round((g + 0.3) * SAMPLE_RATE)
+        x[a:b] *= 0.001
+    return x
+
+
+def test_quiet_cut_finds_the_pause():
+    x = gapped_audio(12.0, [4.7, 9.0])
+    cut = quiet_cut(x, 3 * SAMPLE_RATE, 7 * SAMPLE_RATE)
+    assert abs(cut / SAMPLE_RATE - 4.7) < 0.2
+    assert quiet_cut(x, 100, 150) == 100  # too short to search: the start
+
+
+def test_wave_plan_covers_the_audio_once_with_cuts_in_pauses():
+    x = gapped_audio(40.0, [9.4, 21.1, 28.7])
+    piece = 10 * SAMPLE_RATE
+    plan = plan_wave(x, 0, 0, 3, piece, final=False)
+    assert [p.own for p in plan[1:]] == [p.own_end for p in plan[:-1]]
+    assert plan[0].own == 0 and plan[0].start == 0
+    cuts = [p.own_end / SAMPLE_RATE for p in plan]
+    assert all(abs(c - g) < 0.2 for c, g in zip(cuts, [9.4, 21.1, 28.7], strict=True))
+    for p in plan[1:]:
+        assert p.start == p.own - int(parallel.LEAD_S * SAMPLE_RATE)
+    for p in plan:
+        assert p.stop == p.own_end + int(parallel.TAIL_S * SAMPLE_RATE) and not p.last
+    # A final wave from mid-file owns everything to the end; its last piece is the file's last.
+    base = 20 * SAMPLE_RATE
+    fin = plan_wave(x[base:], base, 25 * SAMPLE_RATE, 2, piece, final=True)
+    assert fin[0].own == 25 * SAMPLE_RATE and fin[-1].own_end == len(x) and fin[-1].last
+    assert fin[0].start == 23 * SAMPLE_RATE and fin[-1].stop == len(x)
+
+
+def test_owned_words_keep_words_starting_in_the_span():
+    def ev(text, t, ws):
+        return TokenEvent(5, text, t, t + 0.08, ws)
+
+    # Times are relative to the piece's first sample (start = 8 s): owned span 10..20 s.
+    events = [ev("lead", 1.0, True), ev("in", 1.1, False), ev(" edge", 1.96, True),
+              ev(" one", 2.0, True), ev(" two", 11.9, True), ev(" three", 12.0, True)]  # fmt: skip
+    p = Piece(start=8 * SAMPLE_RATE, stop=21 * SAMPLE_RATE, own=10 * SAMPLE_RATE,
+              own_end=20 * SAMPLE_RATE)  # fmt: skip
+    words, tokens = owned_words(events, p)
+    assert [w.text for w in words] == ["one", "two"]
+    assert words[0].start == pytest.approx(10.0) and len(tokens) == 2
+    last = Piece(p.start, p.stop, p.own, p.own_end, last=True)
+    assert [w.text for w in owned_words(events, last)[0]] == ["one", "two", "three"]
+
+
+def test_parallel_file_equals_its_pieces_decoded_alone(env, monkeypatch):
+    """Stitching end to end: every piece's owned words, each piece decoded by a session alone."""
+    model, tok, root = env
+    monkeypatch.setattr(parallel, "MAX_PIECE_S", 8.0)
+    x = gapped_audio(30.0, [8.2, 16.5, 24.1], seed=2)
+    path = root / "long.wav"
+    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    seen = []
+    t = transcribe_file(path, model, tok, duration=30.0, streams=2, block_seconds=2.0,
+                        on_progress=seen.append)  # fmt: skip
+    assert t.metadata["streams"] == 2 and t.duration == pytest.approx(30.0)
+    # Re-plan exactly as the transcriber did, decode each piece alone, keep its own words.
+    par = parallel.ParallelTranscriber(model, tok, streams=2, duration=30.0)
+    plans = []
+    par.decoder.decode = lambda clips, on_progress=None: [[] for _ in clips]
+    real_plan = parallel.plan_wave
+
+    def spy(*a, **k):
+        plans.append(real_plan(*a, **k))
+        return plans[-1]
+
+    monkeypatch.setattr(parallel, "plan_wave", spy)
+    for s in range(0, len(x), 2 * SAMPLE_RATE):
+        par.feed(x[s : s + 2 * SAMPLE_RATE])
+    par.close()
+    pieces = [p for plan in plans for p in plan]
+    assert len(pieces) >= 3 and pieces[-1].own_end == len(x)
+    expected = []
+    for p in pieces:
+        words, _ = owned_words(session_events(model, tok, x[p.start : p.stop]), p)
+        expected += words
+    assert t.words == expected
+    assert t.words and all(a.start <= b.start for a, b in zip(t.words, t.words[1:], strict=False))
+    done = [p.audio_done for p in seen]
+    assert done == sorted(done) and done[-1] == pytest.approx(30.0)
+
+
+def test_short_files_and_one_stream_take_the_exact_path(env):
+    model, tok, root = env
+    x = ref.test_audio(12.0, seed=5)
+    path = root / "short.wav"
+    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    mel = log_mel(pad_for_stream(x, 32, 17))[None]
+    offline = model.greedy(mel, [1] + [32] * 38, 6, eos_id=tok.eos_id)
+    assert transcribe_file(path, model, tok, duration=12.0).tokens == offline  # < 2 pieces
+    one = transcribe_file(path, model, tok, duration=12.0, streams=1)
+    assert one.tokens == offline and "streams" not in one.metadata
+
+
+def test_ctrl_c_in_a_long_file_keeps_finished_waves(env, monkeypatch):
+    model, tok, root = env
+    monkeypatch.setattr(parallel, "MAX_PIECE_S", 8.0)
+    x = gapped_audio(40.0, [8.0, 16.0, 24.0, 32.0], seed=3)
+    path = root / "ctrl.wav"
+    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    full = transcribe_file(path, model, tok, duration=40.0, streams=2, block_seconds=2.0)
+
+    def stop_late(progress):
+        if progress.audio_done > 20.0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as info:
+        transcribe_file(path, model, tok, duration=40.0, streams=2, block_seconds=2.0,
+                        on_progress=stop_late)  # fmt: skip
+    part = info.value.transcript
+    assert part.metadata["interrupted"] is True and 0 < part.duration < 40.0
+    assert part.words == full.words[: len(part.words)] and 0 < len(part.words) < len(full.words)
+    assert all(w.start < part.duration for w in part.words)

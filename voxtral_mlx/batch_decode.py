@@ -1,0 +1,126 @@
+"""Several independent audio streams decoded side by side, one batched decoder step each.
+
+A decoder step costs about the same for one stream as for eight: on Apple GPUs it is bound by
+reading the weights (a batch reads them once), on MLX's CUDA backend by launching its ~500
+ops (benchmarks/step_lab.py), on the CPU by memory bandwidth. Long files use this through
+``parallel.py``; each stream here follows the exact StreamingSession protocol (left padding,
+prompt, one token per 80 ms, right padding, last padded position never fed), so a batch of
+one gives the session's tokens and every row gives what a session alone would give it.
+
+An EOS before a row's audio ends hands the rest of that row to a StreamingSession, which
+restarts on it as a live session would (stream.py), so nothing after the EOS is lost.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import numpy as np
+
+from .audio_pipeline import AudioPipeline
+from .model import VoxtralRealtime
+from .model.fast_step import FastStepper
+from .stream import RIGHT_PAD_EXTRA_TOKENS, StreamingSession
+from .tokenizer import StreamingDetokenizer, Tokenizer
+from .transcript import TokenEvent
+
+PROGRESS_EVERY = 32  # steps between progress calls
+
+
+class BatchDecoder:
+    """Decode lists of whole audio clips as one batch; rows get their own token events.
+
+    Runs on the MLX thread. ``delay_ms`` as in StreamingSession (validated there).
+    """
+
+    def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer, delay_ms: int | None = None):
+        # A session validates the delay and holds the protocol constants and the delay gains.
+        self._proto = StreamingSession(model, tokenizer, delay_ms=delay_ms)
+        self.model, self.tokenizer = model, tokenizer
+        self.delay_ms = self._proto.delay_ms
+        self._stepper = FastStepper(model.decoder, self._proto.gains)
+
+    def decode(self, clips: list[np.ndarray], on_progress=None) -> list[list[TokenEvent]]:
+        """Token events per clip, times in seconds from that clip's first sample.
+
+        ``on_progress(fraction)`` is called every ``PROGRESS_EVERY`` steps.
+        """
+        proto, dec = self._proto, self.model.decoder
+        n_left, n_delay = proto.n_left, proto.n_delay
+        right = n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
+        embs = []
+        for clip in clips:
+            pipe = AudioPipeline(self.model, n_left, right, proto.encoder_block)
+            pipe.push(clip)
+            pipe.finish()
+            embs.append(pipe.embeddings(0, pipe.available))
+        n = [e.shape[1] for e in embs]
+        width = max(n)
+        # One [B, positions, dim] array (shorter rows padded; their extra tokens are dropped),
+        # so a step slices its inputs with one op whatever the batch size.
+        audio = mx.concatenate(
+            [mx.pad(e, [(0, 0), (0, width - k), (0, 0)]) for e, k in zip(embs, n, strict=True)]
+        )
+        mx.eval(audio)
+        del embs
+        b, p = len(clips), len(proto.prompt)
+        last = [k - 1 for k in n]  # positions < last[i] are fed to row i (session semantics)
+        if min(last) < p:
+            # Too short for the prompt: the session path (it yields no tokens for these).
+            return [self._single(c) for c in clips]
+        cache = dec.make_cache()
+        x = dec.embed(mx.array([proto.prompt] * b)) + audio[:, :p]
+        token = mx.argmax(dec(x, proto.gains, cache)[:, -1], axis=-1)
+        self._stepper.start(cache, p, reserve=max(last))
+        del cache
+        mx.async_eval(token)
+        detoks = [StreamingDetokenizer(self.tokenizer) for _ in clips]
+        events: list[list[TokenEvent]] = [[] for _ in clips]
+        live = [True] * b
+        rest_from: dict[int, int] = {}  # row -> sample where a session takes over after EOS
+        tok_s = proto.samples_per_token / proto.sample_rate
+        pos = p - 1  # the position whose token ``token`` is
+        while True:
+            more = any(live[i] and pos + 1 < last[i] for i in range(b))
+            if more:  # queue the next step before reading this one (double buffering)
+                x = dec.embed(token.reshape(b, 1)) + audio[:, pos + 1 : pos + 2]
+                nxt = self._stepper.step(x)
+                mx.async_eval(nxt)
+            ids = np.array(token).tolist()  # the one host sync per step
+            for i, tid in enumerate(ids):
+                if not live[i] or pos >= last[i]:
+                    continue
+                piece = detoks[i].push_event(tid)
+                seconds = len(clips[i]) / proto.sample_rate
+                start = min(max((pos - n_left - n_delay) * tok_s, 0.0), seconds)
+                end = min(start + tok_s, seconds)
+                events[i].append(TokenEvent(tid, piece.text, start, end, piece.word_start))
+                if tid == self.tokenizer.eos_id:
+                    live[i] = False
+                    if pos + 1 < last[i]:
+                        rest_from[i] = max(
+                            0, (pos + 1 - n_left - n_delay) * proto.samples_per_token
+                        )
+            if not more:
+                break
+            token, pos = nxt, pos + 1
+            if on_progress is not None and (pos - p) % PROGRESS_EVERY == 0:
+                on_progress((pos - p) / max(1, max(last) - p))
+        self._stepper.release()
+        for i, start in rest_from.items():
+            offset = start / proto.sample_rate
+            events[i] += [
+                TokenEvent(e.token_id, e.text, e.start + offset, e.end + offset, e.word_start)
+                for e in self._single(clips[i][start:])
+            ]
+        return events
+
+    def _single(self, clip: np.ndarray) -> list[TokenEvent]:
+        if clip.size == 0:
+            return []
+        session = StreamingSession(self.model, self.tokenizer, delay_ms=self.delay_ms)
+        session.feed(clip)
+        session.close()
+        out: list[TokenEvent] = []
+        while not session.done:
+            out += session.step()
+        return out
