@@ -90,6 +90,7 @@ VARIANTS = {  # label -> (convert bits or None for the native bf16 folder, keep 
     "4bit": (4, None),
     "4bit-packed": (4, False),
     "4bit-expanded": (4, True),
+    "4bit-all": ("4e", None),  # encoder and adapter quantized too (--quantize-encoder)
 }
 
 
@@ -117,11 +118,10 @@ def full_suite(args, dtype) -> None:
             folder = root / f"q{bits}"
             if not (folder / "params.json").is_file():
                 t0 = time.perf_counter()
-                convert(native, folder, bits=bits)
+                convert(native, folder, bits=int(str(bits)[0]), quantize_encoder=bits == "4e")
                 conv_s[bits] = time.perf_counter() - t0
-        r = fs.measure(
-            folder, dtype, expand, tok, args.file_seconds, args.quality_seconds, args.latency_chunks
-        )
+        r = fs.measure(folder, dtype, expand, tok, args.file_seconds, args.quality_seconds,
+                       args.latency_chunks, args.streams)  # fmt: skip
         if results and r["quality_tokens"]:
             first = next(iter(results.values()))
             ref_toks = first["quality_tokens"]
@@ -140,6 +140,8 @@ def full_suite(args, dtype) -> None:
         mel = None
         for label in args.variants.split(","):
             bits, _ = VARIANTS[label]
+            if bits == "4e":  # voxmlx has no quantized-encoder mode to compare with
+                continue
             m = voxmlx_side.load(native, bits)
             if mel is None:
                 from voxtral_mlx.mel import log_mel, pad_for_stream
@@ -188,6 +190,10 @@ def print_suite(results, vox, ours_enc, conv_s, read_bw, copy_bw, args) -> None:
         ("encoder per second of audio (file)", lambda r: f"{r['enc_file_ms_per_s']:.2f} ms"),
         ("decoder per token (file, pipelined)", lambda r: f"{r['decode_ms_per_token']:.2f} ms"),
         (f"RTF, {args.file_seconds:g} s file (encoder + decoder)", lambda r: f"{r['rtf']:.4f} ({1 / r['rtf']:.1f}x)"),
+        (f"RTF, {args.file_seconds:g} s file, {args.streams} streams side by side (CLI default)",
+         lambda r: f"{r['par_rtf']:.4f} ({1 / r['par_rtf']:.1f}x)" if "par_rtf" in r else "-"),
+        ("batched steps / wall ms per batched step",
+         lambda r: f"{r['par_steps']} / {r['par_ms_per_step']:.2f} ms" if "par_rtf" in r else "-"),
         ("live latency chunk -> token, mean / p95", lambda r: f"{r['latency_ms']:.2f} / {r['latency_p95_ms']:.2f} ms"),
         ("decoder weight bytes per step", lambda r: f"{r['decoder_gb']:.2f} GB"),
         ("bandwidth floor per step (bytes / read BW)", lambda r: f"{1e3 * r['decoder_gb'] / read_bw:.2f} ms"),
@@ -242,6 +248,7 @@ def main() -> None:
     ap.add_argument("--file-seconds", type=float, default=60.0)
     ap.add_argument("--quality-seconds", type=float, default=42.0, help="~500 tokens; 0 to skip")
     ap.add_argument("--latency-chunks", type=int, default=100)
+    ap.add_argument("--streams", type=int, default=8, help="file pieces side by side; 1: skip")
     ap.add_argument(
         "--voxmlx", action="store_true", help="also time voxmlx 0.0.2 on the same weights"
     )

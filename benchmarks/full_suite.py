@@ -15,6 +15,7 @@ from mlx.utils import tree_flatten
 
 from voxtral_mlx import weights
 from voxtral_mlx.audio_pipeline import AudioPipeline
+from voxtral_mlx.parallel import ParallelTranscriber
 from voxtral_mlx.stream import StreamingSession
 
 TOKEN = 1280  # samples per 80 ms
@@ -96,6 +97,19 @@ def _file_run(model, tok, seconds: float) -> dict:
     }
 
 
+def _parallel_file_run(model, tok, seconds: float, streams: int) -> dict:
+    """The file path the CLI takes for long files: pieces decoded side by side (parallel.py)."""
+    par = ParallelTranscriber(model, tok, streams=streams, duration=seconds)
+    audio = speech_like(seconds, seed=3)
+    t0 = time.perf_counter()
+    for s in range(0, len(audio), 160000):  # the CLI's 10 s blocks
+        par.feed(audio[s : s + 160000])
+    par.close()
+    total = time.perf_counter() - t0
+    return {"par_rtf": total / seconds, "par_steps": par.decoder.steps,
+            "par_ms_per_step": 1e3 * total / max(1, par.decoder.steps)}  # fmt: skip
+
+
 def _latency_ms(model, tok, n_chunks: int) -> tuple[float, float]:
     """Live, paced at real time: time from a chunk's last sample (plus the 40-sample STFT
     look-ahead) being fed to the step that emits the token for it, mean and p95 in ms."""
@@ -124,6 +138,7 @@ def measure(
     file_seconds: float,
     quality_seconds: float,
     latency_chunks: int,
+    streams: int = 8,
 ) -> dict:
     mx.clear_cache()
     mx.reset_peak_memory()
@@ -161,6 +176,11 @@ def measure(
     run = _file_run(model, tok, file_seconds)
     out.update(run)
     stage("file")
+    if streams > 1:
+        _parallel_file_run(model, tok, 20.0, streams)  # warm-up: batched shapes
+        out.update(_parallel_file_run(model, tok, file_seconds, streams))
+        out["streams"] = streams
+        stage("file, parallel")
     out["latency_ms"], out["latency_p95_ms"] = _latency_ms(model, tok, latency_chunks)
     stage("live")
     out["quality_tokens"] = []

@@ -56,3 +56,28 @@ def test_ctrl_c_writes_the_partial_transcript(tmp_path, monkeypatch, capsys):
     assert cli.main([str(audio), "--format", "srt"]) == cli.EXIT_INTERRUPTED
     assert "Hello there" in (tmp_path / "talk.srt").read_text()
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_streams_reach_the_file_transcriber(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    from voxtral_mlx import cli, transcribe
+    from voxtral_mlx.transcript import Transcript
+
+    seen = {}
+
+    def fake_transcribe(path, *a, **k):
+        seen.update(k)
+        return Transcript()
+
+    monkeypatch.setattr(cli.App, "load", lambda self: setattr(self, "dtype", "float32"))
+    monkeypatch.setattr(transcribe, "transcribe_file", fake_transcribe)
+    audio = tmp_path / "talk.wav"
+    audio.write_bytes(b"")
+    assert cli.main([str(audio), "--streams", "3"]) == cli.EXIT_OK
+    assert seen["streams"] == 3
+    assert cli.main([str(audio)]) == cli.EXIT_OK and seen["streams"] is None
+    for bad in ("0", "65", "two"):
+        with pytest.raises(SystemExit):
+            cli.main([str(audio), "--streams", bad])
+        assert "--streams" in capsys.readouterr().err

@@ -13,6 +13,9 @@ import numpy as np
 from .mel import StreamingMel
 from .model import VoxtralRealtime
 
+BIG_BLOCK = 64  # conv frames; live chunks are 4
+EVAL_EVERY_LAYERS = 4
+
 
 class AudioPipeline:
     """Turns 16 kHz samples into one decoder-input embedding per 80 ms token of padded audio.
@@ -80,7 +83,9 @@ class AudioPipeline:
         blocks = []
         for s in range(0, usable, self.encoder_block):
             x = pending[:, s : min(s + self.encoder_block, usable)]
-            emb = self.model.adapter(self.model.encoder.transformer(x, self.enc_cache))
+            # Big blocks (files) in steps of a few layers: bounds the scratch memory.
+            every = EVAL_EVERY_LAYERS if x.shape[1] > BIG_BLOCK else None
+            emb = self.model.adapter(self.model.encoder.transformer(x, self.enc_cache, every))
             mx.eval(emb)  # keep graphs small; the cache is updated in place
             blocks.append(emb)
         self._conv_pending = pending[:, usable:]

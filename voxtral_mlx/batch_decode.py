@@ -38,6 +38,7 @@ class BatchDecoder:
         self.model, self.tokenizer = model, tokenizer
         self.delay_ms = self._proto.delay_ms
         self._stepper = FastStepper(model.decoder, self._proto.gains)
+        self.steps = 0  # batched decoder steps run (benchmarks divide time by it)
 
     def decode(self, clips: list[np.ndarray], on_progress=None) -> list[list[TokenEvent]]:
         """Token events per clip, times in seconds from that clip's first sample.
@@ -85,6 +86,7 @@ class BatchDecoder:
                 x = dec.embed(token.reshape(b, 1)) + audio[:, pos + 1 : pos + 2]
                 nxt = self._stepper.step(x)
                 mx.async_eval(nxt)
+                self.steps += 1
             ids = np.array(token).tolist()  # the one host sync per step
             for i, tid in enumerate(ids):
                 if not live[i] or pos >= last[i]:

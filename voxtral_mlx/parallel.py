@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mlx.nn as nn
 import numpy as np
 
 from .batch_decode import BatchDecoder
@@ -34,6 +35,21 @@ SEARCH_S = 3.0  # a cut may move this far to reach the quietest spot
 QUIET_WINDOW_S = 0.3
 MIN_PIECE_S = 8.0  # shorter pieces would spend most of their steps on lead-in and padding
 MAX_PIECE_S = 30.0  # bounds a wave's KV memory (~0.1 MB per position and row at full size)
+DEFAULT_STREAMS = 8
+
+
+def auto_streams(model) -> int:
+    """How many pieces to decode side by side by default for this loaded model.
+
+    Batching pays when a step's cost barely grows with its rows, measured with
+    benchmarks/bench_batch.py: dense weights (bf16 on a GPU, float32 on the CPU). For packed
+    4/8-bit weights MLX's CUDA backend leaves its one-row kernel for a matrix kernel that
+    was ~10x slower per step at 8 rows, and compiles it per batch size (~24 s), so packed
+    models keep one stream unless asked. (Apple GPUs keep their vector kernel up to 13-33
+    rows per MLX's Metal source, which may well change this; not measurable here.)
+    """
+    packed = any(isinstance(m, nn.QuantizedLinear) for m in model.decoder.layers[0].modules())
+    return 1 if packed else DEFAULT_STREAMS
 
 
 @dataclass(frozen=True)

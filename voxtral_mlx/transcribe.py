@@ -15,12 +15,10 @@ from dataclasses import dataclass
 
 from .audio import SAMPLE_RATE, iter_audio
 from .model import VoxtralRealtime
-from .parallel import MIN_PIECE_S, ParallelTranscriber
+from .parallel import MIN_PIECE_S, ParallelTranscriber, auto_streams
 from .stream import StreamingSession
 from .tokenizer import Tokenizer
 from .transcript import Transcript, TranscriptBuilder, segment_words
-
-DEFAULT_STREAMS = 8
 
 
 @dataclass(frozen=True)
@@ -54,14 +52,16 @@ def transcribe_file(
     duration: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     metadata: dict | None = None,
-    streams: int = DEFAULT_STREAMS,
+    streams: int | None = None,
 ) -> Transcript:
     """Transcribe one file. Raises AudioError for unreadable audio, Interrupted on Ctrl-C.
 
     ``block_seconds`` of audio are fed per step: long enough for the encoder to work on big
     batches, short enough that memory stays flat and progress moves. ``streams``: pieces
-    decoded side by side when ``duration`` is known and long enough. Runs on the MLX thread.
+    decoded side by side when ``duration`` is known and long enough (None: ``auto_streams``,
+    which depends on the weights). Runs on the MLX thread.
     """
+    streams = auto_streams(model) if streams is None else streams
     if streams > 1 and duration is not None and duration >= 2 * MIN_PIECE_S:
         return _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, duration,
                                     on_progress, metadata, streams)  # fmt: skip
@@ -119,4 +119,4 @@ def _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, durati
     return transcript(seconds)
 
 
-__all__ = ["DEFAULT_STREAMS", "Interrupted", "Progress", "transcribe_file"]
+__all__ = ["Interrupted", "Progress", "transcribe_file"]

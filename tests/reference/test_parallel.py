@@ -208,3 +208,24 @@ def test_ctrl_c_in_a_long_file_keeps_finished_waves(env, monkeypatch):
     assert part.metadata["interrupted"] is True and 0 < part.duration < 40.0
     assert part.words == full.words[: len(part.words)] and 0 < len(part.words) < len(full.words)
     assert all(w.start < part.duration for w in part.words)
+
+
+def test_streams_default_to_one_for_packed_weights(env):
+    """Packed 4-bit decoders keep one stream (batching measured slower on MLX CUDA); dense
+    ones (float32 here, as on the CPU) get DEFAULT_STREAMS."""
+    from voxtral_mlx.convert import convert
+
+    model, tok, root = env
+    assert parallel.auto_streams(model) == parallel.DEFAULT_STREAMS
+    q4 = convert(root / "m", root / "q4", bits=4, group_size=32)
+    packed, _ = weights.load(q4, expand_quantized=False)
+    expanded, _ = weights.load(q4, expand_quantized=True)
+    assert parallel.auto_streams(packed) == 1
+    assert parallel.auto_streams(expanded) == parallel.DEFAULT_STREAMS
+    x = gapped_audio(20.0, [9.0], seed=6)
+    path = root / "packed.wav"
+    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    t = transcribe_file(path, packed, tok, duration=20.0)
+    assert "streams" not in t.metadata  # the one-stream path
+    mel = log_mel(pad_for_stream(x, 32, 17))[None]
+    assert t.tokens == packed.greedy(mel, [1] + [32] * 38, 6, eos_id=tok.eos_id)
