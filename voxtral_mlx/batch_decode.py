@@ -83,7 +83,7 @@ class BatchDecoder:
         while True:
             more = any(live[i] and pos + 1 < last[i] for i in range(b))
             if more:  # queue the next step before reading this one (double buffering)
-                x = dec.embed(token.reshape(b, 1)) + audio[:, pos + 1 : pos + 2]
+                x = self._stepper.inputs(token.reshape(b, 1), audio[:, pos + 1 : pos + 2])
                 nxt = self._stepper.step(x)
                 mx.async_eval(nxt)
                 self.steps += 1

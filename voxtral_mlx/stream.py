@@ -206,7 +206,7 @@ class StreamingSession:
             if (last is not None and position >= last) or position >= avail:
                 return False
             ids = prev.reshape(1, 1) if isinstance(prev, mx.array) else mx.array([[prev]])
-            x = dec.embed(ids) + self._pipe.embeddings(position, position + 1)
+            x = self._stepper.inputs(ids, self._pipe.embeddings(position, position + 1))
             token = self._stepper.step(x)
         mx.async_eval(token)
         self._pending = (token, position)

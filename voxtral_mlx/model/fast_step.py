@@ -46,6 +46,16 @@ class FastStepper:
         ]
         mx.eval(self.ffn_w)
         self.window = cfg.sliding_window or cfg.model_max_length or 131072
+        self._halves = [self._layer_halves(i) for i in range(len(decoder.layers))]
+
+        def head(x):
+            logits = decoder.tok_embeddings.as_linear(decoder.norm(x))
+            return mx.argmax(logits[:, -1], axis=-1)
+
+        self._head = mx.compile(head)
+        # The next input: the previous token's embedding plus this position's audio (the
+        # packed embedding's lookup is several ops).
+        self.inputs = mx.compile(lambda ids, audio: decoder.embed(ids) + audio)
         self.ks: list[mx.array] = []
         self.vs: list[mx.array] = []
         self.pos = 0
@@ -75,6 +85,28 @@ class FastStepper:
             self.vs.append(mx.pad(v, pad))
         mx.eval(self.ks, self.vs)
 
+    def _layer_halves(self, i: int):
+        """One layer as two compiled functions around its KV write and attention.
+
+        The host builds each step's graph op by op, which was a third of a step's host time;
+        a compiled function replays its recorded ops from C++. The KV write stays outside
+        (a compiled function returns new arrays: the cache would be copied each step), and
+        so does the attention (its key count changes every step, which would retrace).
+        """
+        layer = self.dec.layers[i]
+        att, eps, ffn_w = layer.attention, self.eps, self.ffn_w[i]
+
+        def pre(x, offset):
+            return att.project(mx.fast.rms_norm(x, layer.attention_norm.weight, eps), offset)
+
+        def post(x, attn):
+            b = x.shape[0]
+            # One query: [B, heads, 1, hd] already has the memory order of [B, 1, heads * hd].
+            h = x + att.wo(attn.reshape(b, 1, -1))
+            return h + layer.feed_forward(mx.fast.rms_norm(h, ffn_w, eps))
+
+        return mx.compile(pre), mx.compile(post)
+
     def release(self) -> None:
         """Drop the KV buffers (a long-lived stepper between batches)."""
         self.ks, self.vs = [], []
@@ -89,17 +121,16 @@ class FastStepper:
             cap += grow
         slot = self.pos % self.window
         used = min(self.pos + 1, self.window)
+        offset = mx.array(self.pos, mx.int32)
         for i, layer in enumerate(self.dec.layers):
-            att = layer.attention
-            h = mx.fast.rms_norm(x, layer.attention_norm.weight, self.eps)
-            q, k, v = att.project(h, self.pos)
+            pre, post = self._halves[i]
+            q, k, v = pre(x, offset)
             keys, values = self.ks[i], self.vs[i]
             keys[..., slot : slot + 1, :] = k  # slice_update; the buffer is reused in place
             values[..., slot : slot + 1, :] = v
             if used < cap:
                 keys, values = keys[:, :, :used], values[:, :, :used]
-            h = x + att.attend(q, keys, values, None)
-            x = h + layer.feed_forward(mx.fast.rms_norm(h, self.ffn_w[i], self.eps))
+            scale = layer.attention.scale
+            x = post(x, mx.fast.scaled_dot_product_attention(q, keys, values, scale=scale))
         self.pos += 1
-        logits = self.dec.tok_embeddings.as_linear(self.dec.norm(x))
-        return mx.argmax(logits[:, -1], axis=-1)
+        return self._head(x)
