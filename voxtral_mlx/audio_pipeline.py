@@ -12,10 +12,9 @@ import numpy as np
 
 from .mel import StreamingMel
 from .model import VoxtralRealtime
-from .model.encoder_stream import EncoderStream
 
 BIG_BLOCK = 64  # conv frames; live chunks are 4
-EVAL_EVERY_LAYERS = 4
+EVAL_EVERY_LAYERS = 1
 
 
 class AudioPipeline:
@@ -39,7 +38,7 @@ class AudioPipeline:
         self.dtype = model.decoder.norm.weight.dtype
         self.mel = StreamingMel(cfg.audio.num_mel_bins, left_pad_tokens, right_pad_tokens)
         self.conv_state = model.encoder.new_conv_state(dtype=self.dtype)
-        self.encoder = EncoderStream(model.encoder)
+        self.enc_cache = model.encoder.make_cache()
         self.factor = cfg.downsample_factor
         # Conv frames per encoder call: bounds attention scratch memory in file mode.
         self.encoder_block = max(self.factor, encoder_block - encoder_block % self.factor)
@@ -84,15 +83,10 @@ class AudioPipeline:
         blocks = []
         for s in range(0, usable, self.encoder_block):
             x = pending[:, s : min(s + self.encoder_block, usable)]
-            big = x.shape[1] > BIG_BLOCK
             # Big blocks (files) in steps of a few layers: bounds the scratch memory.
-            emb = self.model.adapter(self.encoder.step(x, EVAL_EVERY_LAYERS if big else None))
-            if big:
-                mx.eval(emb)  # keep graphs small; the cache is updated in place
-            else:
-                # Live chunk: the device runs the encoder while the host builds the decoder
-                # step that needs it (the step is bound by the host on MLX CUDA).
-                mx.async_eval(emb)
+            every = EVAL_EVERY_LAYERS if x.shape[1] > BIG_BLOCK else None
+            emb = self.model.adapter(self.model.encoder.transformer(x, self.enc_cache, every))
+            mx.eval(emb)  # keep graphs small; the cache is updated in place
             blocks.append(emb)
         self._conv_pending = pending[:, usable:]
         if blocks:
