@@ -18,7 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# isort: off
+import voxtral_mlx  # noqa: E402,F401  (first: on Linux it loads OpenBLAS before mlx.core)
 import mlx.core as mx  # noqa: E402
+
+# isort: on
 from fullsize import speech_like, synthetic_tokenizer  # noqa: E402
 
 from voxtral_mlx import weights  # noqa: E402
