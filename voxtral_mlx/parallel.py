@@ -147,7 +147,7 @@ class ParallelTranscriber:
     called during a wave with an estimate of the audio decoded so far.
     """
 
-    def __init__(self, model, tokenizer, delay_ms: int | None = None, streams: int = 8,
+    def __init__(self, model, tokenizer, delay_ms: int | None = None, streams: int = DEFAULT_STREAMS,
                  duration: float | None = None, on_progress=None):  # fmt: skip
         self.decoder = BatchDecoder(model, tokenizer, delay_ms)
         self.delay_ms = self.decoder.delay_ms
