@@ -83,7 +83,7 @@ class AudioPipeline:
         blocks = []
         for s in range(0, usable, self.encoder_block):
             x = pending[:, s : min(s + self.encoder_block, usable)]
-            # Big blocks (files) in steps of a few layers: bounds the scratch memory.
+            # Big blocks (files) evaluated layer by layer: bounds the scratch memory.
             every = EVAL_EVERY_LAYERS if x.shape[1] > BIG_BLOCK else None
             emb = self.model.adapter(self.model.encoder.transformer(x, self.enc_cache, every))
             mx.eval(emb)  # keep graphs small; the cache is updated in place

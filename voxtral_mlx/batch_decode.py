@@ -18,7 +18,6 @@ import numpy as np
 
 from .audio_pipeline import AudioPipeline
 from .model import VoxtralRealtime
-from .model.fast_step import FastStepper
 from .stream import RIGHT_PAD_EXTRA_TOKENS, StreamingSession
 from .tokenizer import StreamingDetokenizer, Tokenizer
 from .transcript import TokenEvent
@@ -33,11 +32,12 @@ class BatchDecoder:
     """
 
     def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer, delay_ms: int | None = None):
-        # A session validates the delay and holds the protocol constants and the delay gains.
+        # A session validates the delay and holds the protocol constants and a stepper for
+        # its delay; it never decodes itself, so its stepper is this decoder's.
         self._proto = StreamingSession(model, tokenizer, delay_ms=delay_ms)
         self.model, self.tokenizer = model, tokenizer
         self.delay_ms = self._proto.delay_ms
-        self._stepper = FastStepper(model.decoder, self._proto.gains)
+        self._stepper = self._proto.stepper
         self.steps = 0  # batched decoder steps run (benchmarks divide time by it)
 
     def decode(self, clips: list[np.ndarray], on_progress=None) -> list[list[TokenEvent]]:
@@ -68,17 +68,15 @@ class BatchDecoder:
         if min(last) < p:
             # Too short for the prompt: the session path (it yields no tokens for these).
             return [self._single(c) for c in clips]
-        cache = dec.make_cache()
         x = dec.embed(mx.array([proto.prompt] * b)) + audio[:, :p]
-        token = mx.argmax(dec(x, proto.gains, cache)[:, -1], axis=-1)
-        self._stepper.start(cache, p, reserve=max(last))
-        del cache
+        token = self._stepper.prefill(x, reserve=max(last))
         mx.async_eval(token)
         detoks = [StreamingDetokenizer(self.tokenizer) for _ in clips]
         events: list[list[TokenEvent]] = [[] for _ in clips]
         live = [True] * b
         rest_from: dict[int, int] = {}  # row -> sample where a session takes over after EOS
         tok_s = proto.samples_per_token / proto.sample_rate
+        seconds = [len(c) / proto.sample_rate for c in clips]
         pos = p - 1  # the position whose token ``token`` is
         while True:
             more = any(live[i] and pos + 1 < last[i] for i in range(b))
@@ -92,9 +90,8 @@ class BatchDecoder:
                 if not live[i] or pos >= last[i]:
                     continue
                 piece = detoks[i].push_event(tid)
-                seconds = len(clips[i]) / proto.sample_rate
-                start = min(max((pos - n_left - n_delay) * tok_s, 0.0), seconds)
-                end = min(start + tok_s, seconds)
+                start = min(max((pos - n_left - n_delay) * tok_s, 0.0), seconds[i])
+                end = min(start + tok_s, seconds[i])
                 events[i].append(TokenEvent(tid, piece.text, start, end, piece.word_start))
                 if tid == self.tokenizer.eos_id:
                     live[i] = False
@@ -110,10 +107,7 @@ class BatchDecoder:
         self._stepper.release()
         for i, start in rest_from.items():
             offset = start / proto.sample_rate
-            events[i] += [
-                TokenEvent(e.token_id, e.text, e.start + offset, e.end + offset, e.word_start)
-                for e in self._single(clips[i][start:])
-            ]
+            events[i] += [e.shifted(offset) for e in self._single(clips[i][start:])]
         return events
 
     def _single(self, clip: np.ndarray) -> list[TokenEvent]:

@@ -128,10 +128,7 @@ def owned_words(events: list[TokenEvent], piece: Piece) -> tuple[list[Word], lis
     offset = piece.start / SAMPLE_RATE
     lo = piece.own / SAMPLE_RATE
     hi = math.inf if piece.last else piece.own_end / SAMPLE_RATE
-    shifted = [
-        TokenEvent(e.token_id, e.text, e.start + offset, e.end + offset, e.word_start)
-        for e in events
-    ]
+    shifted = [e.shifted(offset) for e in events]
     builder = TranscriptBuilder()
     builder.add(shifted)
     words = [w for w in builder.words if lo <= w.start < hi]
@@ -160,7 +157,6 @@ class ParallelTranscriber:
         self._base = 0  # file sample index of the buffer's first sample
         self._own = 0  # first sample not owned by a finished piece
         self.total_samples = 0
-        self.seconds_in_wave = 0.0
         self.on_progress = on_progress
 
     @property
@@ -185,13 +181,13 @@ class ParallelTranscriber:
         plan = plan_wave(audio, self._base, self._own, pieces, self.piece, final)
         clips = [audio[p.start - self._base : p.stop - self._base] for p in plan]
 
+        span = (plan[-1].own_end - self._own) / SAMPLE_RATE
+
         def progress(fraction: float) -> None:
-            self.seconds_in_wave = fraction * (plan[-1].own_end - self._own) / SAMPLE_RATE
             if self.on_progress is not None:
-                self.on_progress(self.seconds_done + self.seconds_in_wave)
+                self.on_progress(self.seconds_done + fraction * span)
 
         events_per_piece = self.decoder.decode(clips, on_progress=progress)
-        self.seconds_in_wave = 0.0
         for piece, events in zip(plan, events_per_piece, strict=True):
             words, tokens = owned_words(events, piece)
             self.words += words

@@ -103,10 +103,10 @@ class StreamingSession:
             self.n_left + self.n_delay
         )
         self.encoder_block = encoder_block
-        self._gains = model.decoder.ffn_gains(self.n_delay)
-        mx.eval(self._gains)
-        # Steps after the prefill: few kernels per token (model/fast_step.py).
-        self._stepper = FastStepper(model.decoder, self._gains)
+        gains = model.decoder.ffn_gains(self.n_delay)
+        mx.eval(gains)
+        # The prefill and the steps after it: few kernels per token (model/fast_step.py).
+        self._stepper = FastStepper(model.decoder, gains)
         self._inbox = _Inbox()
         self._detok = StreamingDetokenizer(tokenizer)
         self.tokens: list[int] = []
@@ -117,9 +117,9 @@ class StreamingSession:
         self._reset_segment()
 
     @property
-    def gains(self) -> list:
-        """The decoder's per-layer FFN gains for this session's delay (evaluated)."""
-        return self._gains
+    def stepper(self) -> FastStepper:
+        """The decoder stepper for this session's delay (batch_decode.py drives one too)."""
+        return self._stepper
 
     # ---- any thread -------------------------------------------------------------------------
     def feed(self, samples) -> None:
@@ -194,12 +194,10 @@ class StreamingSession:
             p = len(self.prompt)
             if avail < p or (last is not None and last < p):
                 return False
-            cache = dec.make_cache()
             x = dec.embed(mx.array([self.prompt])) + self._pipe.embeddings(0, p)
             self.state = State.DRAINING if self._pipe.finished else State.PREFILLED
             position = p - 1
-            token = mx.argmax(dec(x, self._gains, cache)[:, -1], axis=-1)
-            self._stepper.start(cache, p)
+            token = self._stepper.prefill(x)
             self._prefilled = True
         else:
             position = self._pos

@@ -48,6 +48,11 @@ class TokenEvent:
     end: float
     word_start: bool = False
 
+    def shifted(self, seconds: float) -> TokenEvent:
+        """The same event timed ``seconds`` later (a piece or segment placed in its file)."""
+        return TokenEvent(self.token_id, self.text, self.start + seconds, self.end + seconds,
+                          self.word_start)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Word:

@@ -82,8 +82,13 @@ class Attention(nn.Module):
 
     def attend(self, q: mx.array, k: mx.array, v: mx.array, mask: Any) -> mx.array:
         """Attention of q over the given keys/values, then the output projection ``[B, T, dim]``."""
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
-        b, _, t, _ = q.shape
+        return self.output(
+            mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        )
+
+    def output(self, out: mx.array) -> mx.array:
+        """Attention output ``[B, heads, T, hd]`` -> the output projection ``[B, T, dim]``."""
+        b, _, t, _ = out.shape
         # One query: [B, heads, 1, hd] already has the memory order of [B, 1, heads * hd].
         out = out.reshape(b, 1, -1) if t == 1 else out.transpose(0, 2, 1, 3).reshape(b, t, -1)
         return self.wo(out)

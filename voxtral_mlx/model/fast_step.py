@@ -1,14 +1,15 @@
 """Single-token decoder steps with as few kernels per layer as the maths allows.
 
 Measured on MLX's CUDA backend (benchmarks/step_lab.py), a full-size step is bound by the
-host: every op costs ~14 us to encode and the GPU then waits, whatever the bit width. So the
-step is written to launch few ops: fused q/k/v and gate/up matmuls with one RoPE for q and k
-(``fused.py``), the delay gain folded into the FFN norm's weight (``rms(h) * w * g`` is one
-norm with weight ``w * g``), the attention output reshaped without a transpose copy, and the
-KV cache in preallocated ring buffers written in place by ``slice_update`` and attended
-without a mask. ``mx.compile`` of the whole step was measured no faster there (it fuses
-only the few elementwise ops left, and needs a mask for fixed shapes), so the step runs op
-by op.
+host: every op costs several us to build and launch and the GPU then waits, whatever the bit
+width. So the step is written to launch few ops: fused q/k/v and gate/up matmuls with one RoPE
+for q and k (``fused.py``), the delay gain folded into the FFN norm's weight (``rms(h) * w *
+g`` is one norm with weight ``w * g``), the attention output reshaped without a transpose
+copy, and the KV cache in preallocated ring buffers written in place by ``slice_update`` and
+attended without a mask. Each layer runs as two compiled functions around its KV write and
+attention, so the host replays recorded ops instead of building them in Python (see
+``_layer_halves``; a whole-step ``mx.compile`` was measured no faster: it would copy the cache
+and needs a mask for fixed shapes).
 
 Ring buffer: position ``p`` writes slot ``p % window``. Keys carry RoPE of their absolute
 position before they are stored, and attention is order-free over keys, so slots need no
@@ -37,7 +38,7 @@ class FastStepper:
     """
 
     def __init__(self, decoder: Decoder, gains: list):
-        self.dec = decoder
+        self.dec, self.gains = decoder, gains
         cfg = decoder.cfg
         self.eps = cfg.norm_eps
         self.ffn_w = [
@@ -59,6 +60,14 @@ class FastStepper:
         self.ks: list[mx.array] = []
         self.vs: list[mx.array] = []
         self.pos = 0
+
+    def prefill(self, x: mx.array, reserve: int | None = None) -> mx.array:
+        """Run the prompt embeddings ``x [B, n, dim]`` (positions ``0..n-1``) through the
+        decoder, take over its caches, and return the greedy tokens at position ``n - 1``."""
+        cache = self.dec.make_cache()
+        token = mx.argmax(self.dec(x, self.gains, cache)[:, -1], axis=-1)
+        self.start(cache, x.shape[1], reserve)
+        return token
 
     def start(self, cache: list, n: int, reserve: int | None = None) -> None:
         """Take over mlx-lm caches right after one prefill of positions ``0..n-1``.
@@ -100,9 +109,7 @@ class FastStepper:
             return att.project(mx.fast.rms_norm(x, layer.attention_norm.weight, eps), offset)
 
         def post(x, attn):
-            b = x.shape[0]
-            # One query: [B, heads, 1, hd] already has the memory order of [B, 1, heads * hd].
-            h = x + att.wo(attn.reshape(b, 1, -1))
+            h = x + att.output(attn)
             return h + layer.feed_forward(mx.fast.rms_norm(h, ffn_w, eps))
 
         return mx.compile(pre), mx.compile(post)
