@@ -67,12 +67,8 @@ def transcribe_file(
                                     on_progress, metadata, streams)  # fmt: skip
     session = StreamingSession(model, tokenizer, delay_ms=delay_ms)
     builder = TranscriptBuilder()
-    t0 = time.perf_counter()
+    report = _reporter(on_progress, duration)
     meta = {"source": os.fspath(path), "delay_ms": session.delay_ms, **(metadata or {})}
-
-    def report(done: float) -> None:
-        if on_progress is not None:
-            on_progress(Progress(done, duration, time.perf_counter() - t0))
 
     try:
         for block in iter_audio(path, block_seconds=block_seconds):
@@ -90,14 +86,20 @@ def transcribe_file(
     return builder.build(duration=session.audio_seconds, **meta)
 
 
-def _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, duration, on_progress,
-                         metadata, streams) -> Transcript:  # fmt: skip
+def _reporter(on_progress, duration) -> Callable[[float], None]:
+    """``report(audio_done)``: a Progress for the callback, timed from this call."""
     t0 = time.perf_counter()
 
     def report(done: float) -> None:
         if on_progress is not None:
             on_progress(Progress(done, duration, time.perf_counter() - t0))
 
+    return report
+
+
+def _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, duration, on_progress,
+                         metadata, streams) -> Transcript:  # fmt: skip
+    report = _reporter(on_progress, duration)
     par = ParallelTranscriber(model, tokenizer, delay_ms, streams, duration, on_progress=report)
     meta = {"source": os.fspath(path), "delay_ms": par.delay_ms, "streams": streams,
             **(metadata or {})}  # fmt: skip
