@@ -1,9 +1,9 @@
 """Fusing a layer's parallel projections into one matmul: q/k/v into ``wqkv``, gate/up into ``w13``.
 
 Per token the model is bound by how many kernels it launches, not by arithmetic (on MLX's
-CUDA backend every op costs several us of host time (6-14 us on different instances), measured by benchmarks/step_lab.py; a
-decoder step waits on the host, never on the GPU): three matmuls over the same input cost three
-launches, one matmul over their stacked weights costs one. Stacking along the output axis is
+CUDA backend every op costs 6-14 us of host time depending on the instance, measured by
+benchmarks/step_lab.py; a decoder step waits on the host, never on the GPU): three matmuls
+over the same input cost three launches, one matmul over their stacked weights costs one. Stacking along the output axis is
 exact for dense and for mlx-lm's affine quantized weights alike (each output row keeps its own
 packed values, scales and biases), so a fused layer computes the same numbers.
 
