@@ -183,6 +183,7 @@ def print_suite(results, vox, ours_enc, conv_s, read_bw, copy_bw, args) -> None:
     labels = list(results)
     rows = [
         ("load time (folder on disk, warm page cache)", lambda r: f"{r['load_s']:.2f} s"),
+        ("first use: quantized-matmul kernels / whole warm-up", lambda r: f"{r['kernel_warm_s']:.1f} / {r['warmup_s']:.1f} s"),
         ("peak MLX memory after load", lambda r: f"{r['peak_mlx_load_gb']:.2f} GB"),
         ("peak MLX memory, whole run", lambda r: f"{r['peak_mlx_gb']:.2f} GB"),
         ("peak RSS, whole run", lambda r: f"{r['rss_peak_gb']:.2f} GB"),

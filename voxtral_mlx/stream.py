@@ -28,7 +28,7 @@ from collections import deque
 import mlx.core as mx
 import numpy as np
 
-from .audio_pipeline import AudioPipeline
+from .audio_pipeline import FILE_BLOCK, AudioPipeline
 from .errors import VoxtralError
 from .model import VoxtralRealtime
 from .model.fast_step import FastStepper
@@ -85,7 +85,7 @@ class StreamingSession:
         model: VoxtralRealtime,
         tokenizer: Tokenizer,
         delay_ms: int | None = None,
-        encoder_block: int = 512,
+        encoder_block: int = FILE_BLOCK,
     ):
         audio = tokenizer.audio
         delay_ms = audio.transcription_delay_ms if delay_ms is None else delay_ms
