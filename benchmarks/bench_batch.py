@@ -27,6 +27,7 @@ from fullsize import speech_like, synthetic_tokenizer  # noqa: E402
 
 from voxtral_mlx import weights  # noqa: E402
 from voxtral_mlx.batch_decode import BatchDecoder  # noqa: E402
+from voxtral_mlx.model import packed  # noqa: E402
 
 
 def main() -> None:
@@ -34,11 +35,17 @@ def main() -> None:
     ap.add_argument("folder", type=Path)
     ap.add_argument("--batches", default="1,4,8,16")
     ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--mlx-layout", action="store_true",
+                    help="packed layers get the rows as MLX's batch layout, not one matrix "
+                         "(model/packed.py), to measure the difference")  # fmt: skip
     args = ap.parse_args()
     t0 = time.perf_counter()
     model, _ = weights.load(args.folder, dtype=weights.default_dtype())
+    if args.mlx_layout:
+        packed.install(model, one_matrix=False)
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.folder}: "
-          f"loaded in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+          f"loaded in {time.perf_counter() - t0:.1f} s, packed rows as {'a batch' if args.mlx_layout else 'one matrix'}",
+          flush=True)  # fmt: skip
     bd = BatchDecoder(model, synthetic_tokenizer())
     print("| rows | batched steps | ms per step | ms per token | speed-up per token | "
           "first batch of this size (s) | peak MLX memory |")  # fmt: skip

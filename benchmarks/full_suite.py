@@ -56,7 +56,7 @@ def warm_quantized_kernels(model) -> float:
     """Run every quantized-matmul kind of ``model`` once per row-count tile; seconds taken.
 
     MLX's CUDA backend compiles its multi-row quantized matmul (CUTLASS, sm90) on first use,
-    one module per dtype, bits, group size and row tile (<= 16, 32, 64, 128, more), ~20 s each,
+    one module per dtype, bits, group size and row tile (<= 16, 32, 64, 128, more), 30-40 s each,
     cached on disk afterwards (MLX_PTX_CACHE_DIR). Without this a compile lands inside a
     timed stage whenever a stage meets a new row count first (a file's last encoder block,
     a batch of rows). Elsewhere this takes milliseconds.
@@ -69,7 +69,8 @@ def warm_quantized_kernels(model) -> float:
     t0 = time.perf_counter()
     for m in kinds.values():
         k = m.weight.shape[1] * 32 // m.bits
-        for rows in (2, 20, 40, 100, 200):
+        # 0.32.4 on sm90: a vector kernel below 8 rows, then a tile per 16/32/64/128/256.
+        for rows in (2, 8, 20, 40, 100, 200):
             mx.eval(m(mx.zeros((1, rows, k), dtype)))
     return time.perf_counter() - t0
 

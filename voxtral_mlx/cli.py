@@ -91,9 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_stream_count,
         default=None,
         metavar="N",
-        help="files of 16 s or more: decode N pieces side by side, cut at pauses (default: 8 "
-        "for unpacked weights, where it is faster, else 1; 1 = one stream, exactly the "
-        "offline greedy tokens)",
+        help="files of 16 s or more: decode N pieces side by side, cut at pauses (default: 8; "
+        "1 = one stream, exactly the offline greedy tokens, least memory)",
     )
     p.add_argument("--info", action="store_true", help="load the model, describe it, and exit")
     p.add_argument("--mic", action="store_true", help="transcribe the microphone live until Ctrl-C")

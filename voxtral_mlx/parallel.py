@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import mlx.nn as nn
 import numpy as np
 
 from .batch_decode import BatchDecoder
@@ -35,22 +34,11 @@ SEARCH_S = 3.0  # a cut may move this far to reach the quietest spot
 QUIET_WINDOW_S = 0.3
 MIN_PIECE_S = 8.0  # shorter pieces would spend most of their steps on lead-in and padding
 MAX_PIECE_S = 30.0  # bounds a wave's KV memory (~0.1 MB per position and row at full size)
+# A decoder step for 8 rows costs little more than for one (batch_decode.py): measured with
+# benchmarks/bench_batch.py, 8 rows gave 7.5x the tokens per second in bf16 and 4.2x with
+# packed 4-bit weights on an H200 (16 rows: 9.5x / 6.1x), 2.7x in float32 on a 2-core CPU.
+# More rows hold more memory (~0.13 GB each at 4-bit on the H200) for less gain.
 DEFAULT_STREAMS = 8
-
-
-def auto_streams(model) -> int:
-    """How many pieces to decode side by side by default for this loaded model.
-
-    Batching pays when a step's cost barely grows with its rows, measured with
-    benchmarks/bench_batch.py for dense weights: 8 rows gave 7.5x the tokens per second in
-    bf16 on an H200 and 2.7x in float32 on a 2-core CPU. For packed
-    4/8-bit weights MLX's CUDA backend leaves its one-row kernel for a matrix kernel that
-    was ~10x slower per step at 8 rows, and compiles it per batch size (~24 s), so packed
-    models keep one stream unless asked. (Apple GPUs keep their vector kernel up to 13-33
-    rows per MLX's Metal source, which may well change this; not measurable here.)
-    """
-    packed = any(isinstance(m, nn.QuantizedLinear) for m in model.decoder.layers[0].modules())
-    return 1 if packed else DEFAULT_STREAMS
 
 
 @dataclass(frozen=True)

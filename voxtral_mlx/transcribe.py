@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .audio import SAMPLE_RATE, iter_audio
 from .model import VoxtralRealtime
-from .parallel import MIN_PIECE_S, ParallelTranscriber, auto_streams
+from .parallel import DEFAULT_STREAMS, MIN_PIECE_S, ParallelTranscriber
 from .stream import StreamingSession
 from .tokenizer import Tokenizer
 from .transcript import Transcript, TranscriptBuilder, segment_words
@@ -58,10 +58,10 @@ def transcribe_file(
 
     ``block_seconds`` of audio are fed per step: long enough for the encoder to work on big
     batches, short enough that memory stays flat and progress moves. ``streams``: pieces
-    decoded side by side when ``duration`` is known and long enough (None: ``auto_streams``,
-    which depends on the weights). Runs on the MLX thread.
+    decoded side by side when ``duration`` is known and long enough (None:
+    ``DEFAULT_STREAMS``). Runs on the MLX thread.
     """
-    streams = auto_streams(model) if streams is None else streams
+    streams = DEFAULT_STREAMS if streams is None else streams
     if streams > 1 and duration is not None and duration >= 2 * MIN_PIECE_S:
         return _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, duration,
                                     on_progress, metadata, streams)  # fmt: skip

@@ -31,7 +31,7 @@ from mlx.utils import tree_flatten, tree_unflatten
 from .checkpoint_files import TensorInfo, index_files, shard_files, write_streaming
 from .config import ModelConfig
 from .errors import ConfigError, VoxtralError, WeightsError
-from .model import VoxtralRealtime
+from .model import VoxtralRealtime, packed
 from .model.fused import checkpoint_parameters, fuse_model
 
 DEFAULT_REPO = "mistralai/Voxtral-Mini-4B-Realtime-2602"
@@ -376,7 +376,8 @@ def load(
 
     Float tensors are cast to ``dtype``. Quantized layers stay packed on a GPU (fewer bytes
     per token) and are expanded to dense ``dtype`` on the CPU, where MLX's packed matmuls are
-    slower than dense float32 ones; ``expand_quantized`` overrides that choice. With ``fuse``
+    slower than dense float32 ones; ``expand_quantized`` overrides that choice (packed layers
+    multiply a batch's rows as one matrix, model/packed.py). With ``fuse``
     each layer's q/k/v and gate/up matrices are stacked into one matmul (model/fused.py; the
     same numbers, fewer kernels per token); :func:`save` writes them separate again.
     """
@@ -397,6 +398,8 @@ def load(
         dequantize_model(model, dtype)
     if fuse:
         fuse_model(model, evaluate=not lazy)
+    if quantized and not expand_quantized:
+        packed.install(model)  # batched rows as one matrix (model/packed.py)
     if not lazy:
         mx.eval(model.parameters())
     return model, config

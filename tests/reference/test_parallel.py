@@ -210,22 +210,21 @@ def test_ctrl_c_in_a_long_file_keeps_finished_waves(env, monkeypatch):
     assert all(w.start < part.duration for w in part.words)
 
 
-def test_streams_default_to_one_for_packed_weights(env):
-    """Packed 4-bit decoders keep one stream (batching measured slower on MLX CUDA); dense
-    ones (float32 here, as on the CPU) get DEFAULT_STREAMS."""
+def test_packed_weights_batch_like_a_session(env):
+    """Packed 4-bit layers multiply a batch's rows as one matrix (model/packed.py): every row
+    still equals a session alone on its clip, and long files take the parallel path."""
     from voxtral_mlx.convert import convert
+    from voxtral_mlx.model.packed import PackedLinear
 
-    model, tok, root = env
-    assert parallel.auto_streams(model) == parallel.DEFAULT_STREAMS
+    _, tok, root = env
     q4 = convert(root / "m", root / "q4", bits=4, group_size=32)
     packed, _ = weights.load(q4, expand_quantized=False)
-    expanded, _ = weights.load(q4, expand_quantized=True)
-    assert parallel.auto_streams(packed) == 1
-    assert parallel.auto_streams(expanded) == parallel.DEFAULT_STREAMS
-    x = gapped_audio(20.0, [9.0], seed=6)
+    assert isinstance(packed.decoder.layers[0].attention.wqkv, PackedLinear)
+    clips = [ref.test_audio(s, seed=10 + i) for i, s in enumerate((5.0, 7.2, 3.9))]
+    rows = BatchDecoder(packed, tok).decode(clips)
+    for clip, row in zip(clips, rows, strict=True):
+        assert key(row) == key(session_events(packed, tok, clip))
     path = root / "packed.wav"
-    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    sf.write(path, gapped_audio(20.0, [9.0], seed=6), SAMPLE_RATE, subtype="FLOAT")
     t = transcribe_file(path, packed, tok, duration=20.0)
-    assert "streams" not in t.metadata  # the one-stream path
-    mel = log_mel(pad_for_stream(x, 32, 17))[None]
-    assert t.tokens == packed.greedy(mel, [1] + [32] * 38, 6, eos_id=tok.eos_id)
+    assert t.metadata["streams"] == parallel.DEFAULT_STREAMS

@@ -65,7 +65,8 @@ class FastStepper:
         """Run the prompt embeddings ``x [B, n, dim]`` (positions ``0..n-1``) through the
         decoder, take over its caches, and return the greedy tokens at position ``n - 1``."""
         cache = self.dec.make_cache()
-        token = mx.argmax(self.dec(x, self.gains, cache)[:, -1], axis=-1)
+        # The head on the last position only: [B, n, vocab] logits would be ~20 MB per row.
+        token = self._head(self.dec.hidden(x, self.gains, cache, eval_every=True)[:, -1:])
         self.start(cache, x.shape[1], reserve)
         return token
 
