@@ -2,11 +2,13 @@
 
 A batched decoder step (batch_decode.py) holds ``B`` rows of one token each, ``[B, 1, dim]``.
 Given that layout, MLX's CUDA backend treats it as ``B`` one-row problems and runs them through
-its tiled matrix kernel; the same rows as one ``[1, B, dim]`` matrix take its fast path.
+its tiled matrix kernel, padding every row to a tile; the same rows as one ``[1, B, dim]``
+matrix are one problem, which that kernel handles far faster.
 Measured on an H200, MLX 0.32.4 (benchmarks/bench_qmatmul.py, 4-bit 3072 -> 18432, ms per
 call for 1 / 8 / 16 rows): one matrix 0.081 / 0.120 / 0.111, the batch layout 0.084 / 0.327
-/ 0.464; a full 8-row decoder step (bench_batch.py) went from ~190 ms to 14 ms, so 8 rows
-give 4.2x the tokens per second of one. A linear acts on each row alone, so the two layouts
+/ 0.464. A whole 8-row decoder step (bench_batch.py, kernels compiled beforehand): 22.7 ms
+in the batch layout, 13.3-14.0 ms as one matrix, i.e. 8 rows give 3.5-4.2x the tokens per
+second of one row instead of 3.0x. A linear acts on each row alone, so the two layouts
 give the same numbers; flattening is a free reshape, and one row or a long block (the
 file-mode encoder) is unchanged.
 """
