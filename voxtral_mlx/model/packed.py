@@ -1,9 +1,9 @@
 """Packed (4/8-bit) layers that multiply all their input rows as one matrix.
 
 A batched decoder step (batch_decode.py) holds ``B`` rows of one token each, ``[B, 1, dim]``.
-Given that layout, MLX's CUDA backend treats it as ``B`` one-row problems and runs them through
-its tiled matrix kernel, padding every row to a tile; the same rows as one ``[1, B, dim]``
-matrix are one problem, which that kernel handles far faster.
+Given that layout, MLX's CUDA backend runs ``B`` separate one-row problems through its tiled
+matrix kernel (its vector kernel takes only a single row); the same rows as one
+``[1, B, dim]`` matrix are one problem, which that kernel handles far faster.
 Measured on an H200, MLX 0.32.4 (benchmarks/bench_qmatmul.py, 4-bit 3072 -> 18432, ms per
 call for 1 / 8 / 16 rows): one matrix 0.081 / 0.120 / 0.111, the batch layout 0.084 / 0.327
 / 0.464. A whole 8-row decoder step (bench_batch.py, kernels compiled beforehand): 22.7 ms
