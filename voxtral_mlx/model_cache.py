@@ -9,25 +9,15 @@ second conversion.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from . import weights
 from .convert import convert
+from .user_cache import cache_dir
 
 DEFAULT_BITS = 4
 GROUP_SIZE = 64
-
-
-def cache_dir() -> Path:
-    """``$VOXTRAL_MLX_CACHE``, else the platform's user cache folder + ``voxtral-mlx``."""
-    if env := os.environ.get("VOXTRAL_MLX_CACHE"):
-        return Path(env).expanduser()
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "voxtral-mlx"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "voxtral-mlx"
 
 
 def converted_path(repo_id: str, bits: int, root: Path | None = None) -> Path:

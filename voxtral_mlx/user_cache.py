@@ -1,0 +1,36 @@
+"""The user cache folder, and MLX's compiled-kernel cache inside it.
+
+Imported by the package before ``mlx.core`` is: it must not import mlx itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+KERNELS = "mlx-cuda-kernels"
+
+
+def cache_dir() -> Path:
+    """``$VOXTRAL_MLX_CACHE``, else the platform's user cache folder + ``voxtral-mlx``."""
+    if env := os.environ.get("VOXTRAL_MLX_CACHE"):
+        return Path(env).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "voxtral-mlx"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "voxtral-mlx"
+
+
+def keep_compiled_kernels(environ=os.environ) -> None:
+    """Let MLX's CUDA backend keep the kernels it compiles in the user cache.
+
+    It compiles some kernels on first use (on an H200 its multi-row quantized matmul took
+    30-40 s per row tile, a first live pass 65.7 s) and stores them under the system temp
+    folder unless ``MLX_PTX_CACHE_DIR`` says otherwise (mlx/backend/cuda/jit_module.cpp): a
+    reboot that empties /tmp would make the next start pay again. MLX reads the variable at
+    its first compile, so setting it at import is early enough. Linux only (MLX's CUDA
+    backend); a value the user set wins.
+    """
+    if sys.platform.startswith("linux"):
+        environ.setdefault("MLX_PTX_CACHE_DIR", str(cache_dir() / KERNELS))
