@@ -18,9 +18,7 @@ imports mlx; mlx is first imported by the model loader, on the transcriber's thr
 from __future__ import annotations
 
 import logging
-import os
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,23 +29,15 @@ from voxtral_mlx.engine import FolderLoader, LiveTranscriber
 from voxtral_mlx.live_autosave import default_dir
 from voxtral_mlx.live_events import ErrorEvent, LiveEvent, Status, StatusEvent
 from voxtral_mlx.mic import InputDevice, MicSource, list_devices
+from voxtral_mlx.user_cache import DEFAULT_BITS, converted_path
 
 log = logging.getLogger(__name__)
 
-CONVERTED_BITS, CONVERTED_GROUP = 4, 64  # what FolderLoader converts a repo id to
-
 
 def converted_folder(repo_id: str) -> Path:
-    """Where :mod:`voxtral_mlx.model_cache` keeps ``repo_id`` converted to 4 bits. Repeated
-    here because model_cache imports mlx (the GUI thread must not); a test compares the two."""
-    if env := os.environ.get("VOXTRAL_MLX_CACHE"):
-        root = Path(env).expanduser()
-    elif sys.platform == "darwin":
-        root = Path.home() / "Library" / "Caches" / "voxtral-mlx"
-    else:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "voxtral-mlx"
-    name = f"{repo_id.replace('/', '--')}-{CONVERTED_BITS}bit-g{CONVERTED_GROUP}"
-    return root / name
+    """Where :mod:`voxtral_mlx.model_cache` keeps ``repo_id`` converted by default (the rule
+    lives in the mlx-free user_cache module, so the GUI thread can ask)."""
+    return converted_path(repo_id, DEFAULT_BITS)
 
 
 def downloaded_bytes(repo_id: str) -> int:

@@ -14,14 +14,7 @@ from pathlib import Path
 
 from . import weights
 from .convert import convert
-from .user_cache import cache_dir
-
-DEFAULT_BITS = 4
-GROUP_SIZE = 64
-
-
-def converted_path(repo_id: str, bits: int, root: Path | None = None) -> Path:
-    return (root or cache_dir()) / f"{repo_id.replace('/', '--')}-{bits}bit-g{GROUP_SIZE}"
+from .user_cache import DEFAULT_BITS, GROUP_SIZE, converted_path
 
 
 def model_folder(

@@ -1,6 +1,7 @@
-"""The user cache folder, and MLX's compiled-kernel cache inside it.
+"""The user cache folder: converted models and MLX's compiled kernels inside it.
 
-Imported by the package before ``mlx.core`` is: it must not import mlx itself.
+Imported by the package before ``mlx.core`` is, and by the GUI thread (which must not run
+MLX): it must not import mlx itself.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 KERNELS = "mlx-cuda-kernels"
+DEFAULT_BITS = 4  # what a repo id is converted to unless asked otherwise
+GROUP_SIZE = 64
 
 
 def cache_dir() -> Path:
@@ -20,6 +23,11 @@ def cache_dir() -> Path:
         return Path.home() / "Library" / "Caches" / "voxtral-mlx"
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "voxtral-mlx"
+
+
+def converted_path(repo_id: str, bits: int, root: Path | None = None) -> Path:
+    """The folder where ``repo_id`` converted to ``bits`` lives (model_cache.py writes it)."""
+    return (root or cache_dir()) / f"{repo_id.replace('/', '--')}-{bits}bit-g{GROUP_SIZE}"
 
 
 def keep_compiled_kernels(environ=os.environ) -> None:
