@@ -14,7 +14,6 @@ from .mel import StreamingMel
 from .model import VoxtralRealtime
 
 BIG_BLOCK = 64  # conv frames; live chunks are 4
-EVAL_EVERY_LAYERS = 1
 # Conv frames per encoder call when audio comes in bulk (files). The attention scratch grows
 # with the block: full size, float32 on the CPU, 12 s of audio, scratch peak above the weights
 # 0.80 GB at 512, 0.47 GB at 256, 0.46 GB at 128 (what is left is the layers' KV caches), in
@@ -89,7 +88,7 @@ class AudioPipeline:
         for s in range(0, usable, self.encoder_block):
             x = pending[:, s : min(s + self.encoder_block, usable)]
             # Big blocks (files) evaluated layer by layer: bounds the scratch memory.
-            every = EVAL_EVERY_LAYERS if x.shape[1] > BIG_BLOCK else None
+            every = x.shape[1] > BIG_BLOCK
             emb = self.model.adapter(self.model.encoder.transformer(x, self.enc_cache, every))
             mx.eval(emb)  # keep graphs small; the cache is updated in place
             blocks.append(emb)

@@ -72,11 +72,11 @@ class Decoder(nn.Module):
         return self.tok_embeddings(ids)
 
     def hidden(
-        self, x: mx.array, ffn_gains: list, cache: list | None = None, eval_every: bool = False
+        self, x: mx.array, ffn_gains: list, cache: list | None = None, eval_each_layer: bool = False
     ) -> mx.array:
         """Embeddings ``[B, T, dim]`` -> last layer's output; with ``cache``, incremental.
 
-        ``eval_every``: evaluate after each layer. A batch's prefill (8 rows x 39 positions)
+        ``eval_each_layer``: evaluate after each layer. A batch's prefill (8 rows x 39 positions)
         as one graph held every layer's activations until the end on MLX CUDA: measured
         0.125 GB per row above the weights at full size, 4-bit (H200); evaluated layer by
         layer, 8 rows peaked 0.45 GB above the weights instead of 1.13 GB.
@@ -84,7 +84,7 @@ class Decoder(nn.Module):
         mask = attention_mask(x.shape[1], cache[0] if cache else None, self.cfg.sliding_window)
         for i, layer in enumerate(self.layers):
             x = layer(x, ffn_gains[i], mask, cache[i] if cache else None)
-            if eval_every:
+            if eval_each_layer:
                 mx.eval(x)
         return x
 

@@ -80,11 +80,11 @@ class AudioEncoder(nn.Module):
         return [make_cache(self.args.sliding_window) for _ in self.layers]
 
     def transformer(
-        self, x: mx.array, cache: list | None = None, eval_every: int | None = None
+        self, x: mx.array, cache: list | None = None, eval_each_layer: bool = False
     ) -> mx.array:
         """Run the layers on conv frames ``x``; with ``cache`` positions continue from its offset.
 
-        ``eval_every``: evaluate after every that many layers. For blocks of hundreds of
+        ``eval_each_layer``: evaluate after each layer. For blocks of hundreds of
         frames: a GPU backend may keep a graph's scratch (attention scores of every layer)
         until the whole graph has run. Measured on MLX CUDA, 4-bit decoder (bench_stream's
         stage peaks): one graph over all 32 layers peaked 2.6 GB above the weights in file
@@ -93,7 +93,7 @@ class AudioEncoder(nn.Module):
         mask = attention_mask(x.shape[1], cache[0] if cache else None, self.args.sliding_window)
         for i, layer in enumerate(self.layers):
             x = layer(x, mask, cache[i] if cache else None)
-            if eval_every and (i + 1) % eval_every == 0:
+            if eval_each_layer:
                 mx.eval(x)
         return self.norm(x)
 

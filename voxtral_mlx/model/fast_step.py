@@ -66,7 +66,7 @@ class FastStepper:
         decoder, take over its caches, and return the greedy tokens at position ``n - 1``."""
         cache = self.dec.make_cache()
         # The head on the last position only: [B, n, vocab] logits would be 10-20 MB per row.
-        token = self._head(self.dec.hidden(x, self.gains, cache, eval_every=True)[:, -1:])
+        token = self._head(self.dec.hidden(x, self.gains, cache, eval_each_layer=True)[:, -1:])
         self.start(cache, x.shape[1], reserve)
         return token
 
