@@ -54,7 +54,7 @@ def main() -> None:
     weights_gb = mx.get_active_memory() / 1e9
     for b in [int(x) for x in args.batches.split(",")]:
         # First a short batch of this size: a backend may compile kernels per shape (MLX
-        # CUDA's quantized matmul for batch > 1 did, for seconds); its time is shown apart.
+        # CUDA's quantized matmul for several rows did, 30-40 s); its time is shown apart.
         t0 = time.perf_counter()
         bd.decode([speech_like(2.0, seed=50 + i) for i in range(b)])
         first = time.perf_counter() - t0

@@ -4,8 +4,8 @@ python benchmarks/bench_qmatmul.py [--bits 4] [--rows 1,2,4,8,16,64,256] [--shap
 
 Why: a batched decoder step multiplies a few rows (one per piece of a file) by each packed
 weight. MLX's CUDA backend sends one row to a vector kernel and several rows to a tiled
-matrix kernel (CUTLASS, compiled on first use); the suite measured ~190 ms per 8-row
-decoder step with that kernel against ~4 ms for one row. This times, after a warm-up:
+matrix kernel (CUTLASS, compiled on first use, 30-40 s per row tile); how the rows are laid
+out decides how well that kernel does (model/packed.py). This times, after a warm-up:
 
 - ``[rows, K]`` and ``[rows, 1, K]``: MLX's own choice of kernel for the rows as one matrix,
   and as a batch of one-row matrices (the batched decoder's layout);
