@@ -45,7 +45,7 @@ class BatchDecoder:
 
         ``on_progress(fraction)`` is called every ``PROGRESS_EVERY`` steps.
         """
-        proto, dec = self._proto, self.model.decoder
+        proto = self._proto
         n_left, n_delay = proto.n_left, proto.n_delay
         right = n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
         embs = []
@@ -68,7 +68,7 @@ class BatchDecoder:
         if min(last) < p:
             # Too short for the prompt: the session path (it yields no tokens for these).
             return [self._single(c) for c in clips]
-        x = dec.embed(mx.array([proto.prompt] * b)) + audio[:, :p]
+        x = self._stepper.inputs(mx.array([proto.prompt] * b), audio[:, :p])
         token = self._stepper.prefill(x, reserve=max(last))
         mx.async_eval(token)
         detoks = [StreamingDetokenizer(self.tokenizer) for _ in clips]

@@ -189,12 +189,12 @@ class StreamingSession:
         that token is read back, and ``async_eval`` starts it, so the host's Python work for one
         token overlaps the device's compute for the previous one (double buffering).
         """
-        dec, avail, last = self.model.decoder, self._pipe.available, self._last_position()
+        avail, last = self._pipe.available, self._last_position()
         if not self._prefilled:
             p = len(self.prompt)
             if avail < p or (last is not None and last < p):
                 return False
-            x = dec.embed(mx.array([self.prompt])) + self._pipe.embeddings(0, p)
+            x = self._stepper.inputs(mx.array([self.prompt]), self._pipe.embeddings(0, p))
             self.state = State.DRAINING if self._pipe.finished else State.PREFILLED
             position = p - 1
             token = self._stepper.prefill(x)

@@ -54,8 +54,8 @@ class FastStepper:
             return mx.argmax(logits[:, -1], axis=-1)
 
         self._head = mx.compile(head)
-        # The next input: the previous token's embedding plus this position's audio (the
-        # packed embedding's lookup is several ops).
+        # Inputs of positions: token embeddings plus audio, for the prefill and every step
+        # (the packed embedding's lookup is several ops).
         self.inputs = mx.compile(lambda ids, audio: decoder.embed(ids) + audio)
         self.ks: list[mx.array] = []
         self.vs: list[mx.array] = []
