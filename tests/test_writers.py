@@ -13,7 +13,7 @@ import pytest
 import srt
 import webvtt
 
-from voxtral_mlx import writers
+from voxtral_mlx import atomic_file, writers
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.transcript import (
     TokenEvent,
@@ -210,7 +210,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatc
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writers.os, failing, fail)
+    monkeypatch.setattr(atomic_file.os, failing, fail)
     with pytest.raises(VoxtralError, match="No space left on device"):
         writers.write_srt(sample_transcript(), target)
     assert target.read_text() == "old subtitles"
@@ -231,7 +231,9 @@ def test_serializer_failure_keeps_the_old_file(tmp_path, monkeypatch):
 
 
 def test_interrupted_write_removes_the_temp_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(writers.os, "fsync", lambda fd: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(
+        atomic_file.os, "fsync", lambda fd: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
     with pytest.raises(KeyboardInterrupt):
         writers.atomic_write(tmp_path / "a.txt", "text")
     assert files(tmp_path) == []
@@ -245,3 +247,60 @@ def test_written_file_has_normal_permissions(tmp_path):
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
     assert path.read_bytes() == "é\n".encode()
+
+
+def test_overwriting_keeps_the_file_mode(tmp_path):
+    """A transcript the user made private stays private; a new file still gets the umask's mode."""
+    private, shared = tmp_path / "private.txt", tmp_path / "shared.txt"
+    for path, mode in ((private, 0o600), (shared, 0o640)):
+        path.write_text("old")
+        path.chmod(mode)
+        writers.atomic_write(path, "new")
+        assert path.stat().st_mode & 0o777 == mode and path.read_text() == "new"
+
+
+def test_longest_names_the_filesystem_accepts_are_written(tmp_path):
+    stem = "a" * 250  # stem + ".json" is 255 bytes, the usual limit of one name
+    paths = writers.write(sample_transcript(), tmp_path / f"{stem}.wav", ["all"])
+    assert [p.name for p in paths] == [f"{stem}.{fmt}" for fmt in writers.FORMATS]
+    assert json.loads(paths[-1].read_text())["text"] == sample_transcript().text
+    assert files(tmp_path) == sorted(p.name for p in paths)  # no temp file left
+
+
+def test_non_utf8_source_name_is_kept_in_the_json(tmp_path):
+    """A name that is not UTF-8 (Linux allows any bytes) reaches us with surrogateescape."""
+    raw = b"caf\xe9-\xff.wav"
+    name = os.fsdecode(raw)
+    transcript = dataclasses.replace(sample_transcript(), metadata={"source": name})
+    path = writers.write_json(transcript, tmp_path / "talk.json")
+    data = json.loads(path.read_bytes().decode("utf-8"))  # strict UTF-8: a valid JSON file
+    assert os.fsencode(data["metadata"]["source"]) == raw
+    assert data["text"] == transcript.text
+
+
+def test_non_utf8_input_file_gets_every_output(tmp_path):
+    audio = tmp_path / os.fsdecode(b"caf\xe9.wav")
+    try:
+        audio.write_bytes(b"")
+    except (OSError, UnicodeEncodeError) as err:  # macOS (APFS) refuses non-UTF-8 names
+        pytest.skip(f"this filesystem refuses non-UTF-8 names: {err}")
+    transcript = dataclasses.replace(sample_transcript(), metadata={"source": str(audio)})
+    paths = writers.write(transcript, audio, ["all"])
+    assert [os.fsencode(p.name) for p in paths] == [
+        b"caf\xe9." + f.encode() for f in writers.FORMATS
+    ]
+    assert os.fsencode(json.loads(paths[-1].read_text())["metadata"]["source"]) == os.fsencode(
+        audio
+    )
+
+
+def test_a_link_planted_at_the_temp_name_is_never_written_through(tmp_path, monkeypatch):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    planted = ".vx-planted.tmp"
+    (tmp_path / planted).symlink_to(victim)
+    names = iter([planted, ".vx-fresh.tmp"])
+    monkeypatch.setattr(atomic_file, "temp_name", lambda: next(names))
+    writers.atomic_write(tmp_path / "talk.txt", "words")
+    assert victim.read_text() == "precious" and (tmp_path / planted).is_symlink()
+    assert (tmp_path / "talk.txt").read_text() == "words"

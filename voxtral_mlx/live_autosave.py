@@ -21,6 +21,7 @@ and at every source line and at the end, so a crash or power loss costs at most 
 second. :func:`recover` reads a journal back into a Transcript, ignoring a torn last line.
 When the recording ends the whole transcript, token ids included, is also written atomically
 beside it as ``live-YYYYmmdd-HHMMSS.json`` (the format of :func:`voxtral_mlx.writers.json_text`).
+Both files are created 0600 and a folder we create 0700: they hold what someone said.
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .atomic_file import create_exclusive
 from .errors import VoxtralError
 from .transcript import Transcript, Word, segment_words
-from .writers import write_json
+from .writers import dump_json, write_json
 
 FORMAT_VERSION = 1
 FSYNC_EVERY_SECONDS = 1.0
+# Private speech: only the user reads the journal and its JSON, and the folder we create.
+PRIVATE_MODE = 0o600
+FOLDER_MODE = 0o700
 
 
 def default_dir() -> Path:
@@ -68,7 +73,7 @@ class Autosave:
         folder = Path(folder).expanduser()
         self._clock = clock
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
             self.path, fd = _create_unique(folder, datetime.now().strftime("live-%Y%m%d-%H%M%S"))
         except OSError as err:
             raise VoxtralError(f"cannot autosave in {folder}: {err.strerror or err}") from err
@@ -92,18 +97,18 @@ class Autosave:
     def checkpoint(self, transcript: Transcript) -> Path:
         """Write the final JSON now (atomically; again later if the recording goes on)."""
         self._sync()
-        return write_json(transcript, self.final_path)
+        return write_json(transcript, self.final_path, PRIVATE_MODE)
 
     def close(self, transcript: Transcript) -> Path:
         """The ``end`` line, then the final JSON; returns its path."""
         if not self._file.closed:
             self._write({"type": "end", "duration": transcript.duration}, sync=True)
             self._file.close()
-        return write_json(transcript, self.final_path)
+        return write_json(transcript, self.final_path, PRIVATE_MODE)
 
     def _write(self, obj: dict, sync: bool = False) -> None:
         try:
-            self._file.write(json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n")
+            self._file.write(dump_json(obj) + "\n")
             self._file.flush()
             if sync:
                 self._sync()
@@ -119,8 +124,10 @@ class Autosave:
 def _create_unique(folder: Path, stem: str) -> tuple[Path, int]:
     for n in range(1000):
         path = folder / (f"{stem}.jsonl" if n == 0 else f"{stem}-{n}.jsonl")
+        if path.with_suffix(".json").exists():  # a kept transcript whose journal was deleted
+            continue
         try:
-            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            return path, create_exclusive(path, PRIVATE_MODE)
         except FileExistsError:
             continue
     raise FileExistsError(f"too many recordings named {stem}")

@@ -1,24 +1,25 @@
 """Save a :class:`Transcript` as txt, srt, vtt or json; every write is atomic.
 
 A file is written to a temporary name in its own folder, flushed to disk, then renamed over the
-target (``os.replace``), so a reader sees the old file or the new one, never half of one; on any
-error the temporary file is removed and the old file is left as it was.
+target (:mod:`voxtral_mlx.atomic_file`), so a reader sees the old file or the new one, never half
+of one; on any error the temporary file is removed and the old file is left as it was.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from voxtral_mlx.atomic_file import replacing
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.transcript import Transcript, caption_lines
 
 FORMATS = ("txt", "srt", "vtt", "json")
 LINE_CHARS = 42  # subtitle convention (Netflix, BBC): 2 lines of at most 42 characters
 MAX_LINES = 2
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def format_timestamp(seconds: float, sep: str = ",") -> str:
@@ -57,20 +58,23 @@ def json_text(transcript: Transcript) -> str:
     """:meth:`Transcript.to_dict` as JSON, one segment per line and the token ids on one line
     (indenting every number would give a line per token)."""
     data = transcript.to_dict()
-    dump = _json_dumper()
     lines = []
     for key, value in data.items():
         if key == "segments" and value:
-            inner = ",\n".join(f"    {dump(segment)}" for segment in value)
+            inner = ",\n".join(f"    {dump_json(segment)}" for segment in value)
             lines.append(f'  "segments": [\n{inner}\n  ]')
         else:
-            lines.append(f"  {dump(key)}: {dump(value)}")
+            lines.append(f"  {dump_json(key)}: {dump_json(value)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _json_dumper() -> Callable[[object], str]:
+def dump_json(value: object) -> str:
+    """One JSON value, UTF-8 text kept as is; a lone surrogate (a file name that is not UTF-8,
+    decoded with ``surrogateescape``) becomes its ``\\udcXX`` escape: valid JSON that
+    ``json.loads`` reads back to the same string (and ``os.fsencode`` to the same bytes)."""
     # allow_nan=False: NaN/Infinity are not JSON; fail loudly instead of writing an unreadable file.
-    return lambda value: json.dumps(value, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _captions(transcript: Transcript):
@@ -93,8 +97,9 @@ def write_vtt(transcript: Transcript, path: str | Path) -> Path:
     return atomic_write(path, vtt_text(transcript))
 
 
-def write_json(transcript: Transcript, path: str | Path) -> Path:
-    return atomic_write(path, json_text(transcript))
+def write_json(transcript: Transcript, path: str | Path, mode: int | None = None) -> Path:
+    """``mode``: a new file's permissions (before the umask); see :func:`atomic_write`."""
+    return atomic_write(path, json_text(transcript), mode)
 
 
 WRITERS: dict[str, Callable[[Transcript, str | Path], Path]] = {
@@ -158,28 +163,20 @@ def _make_folder(folder: Path) -> None:
         raise VoxtralError(f"cannot use output folder {folder}: it is not a folder")
 
 
-def atomic_write(path: str | Path, text: str) -> Path:
+def atomic_write(path: str | Path, text: str, mode: int | None = None) -> Path:
     """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` atomically; returns ``path``.
 
-    The file gets the usual permissions (0666 less the umask), like a plain ``open``.
+    Overwriting keeps the existing file's permissions; a new file gets ``mode`` (default
+    0o666) less the umask, like a plain ``open``. Characters UTF-8 cannot hold (lone
+    surrogates) become ``?`` rather than losing the whole file.
     """
     path = Path(path)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    data = text.encode("utf-8", errors="replace")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with replacing(path, mode) as file:
+            file.write(data)
     except OSError as err:
         raise VoxtralError(f"cannot write {path}: {_reason(err)}") from err
-    try:
-        with open(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException as err:
-        temp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise VoxtralError(f"cannot write {path}: {_reason(err)}") from err
-        raise
     return path
 
 
