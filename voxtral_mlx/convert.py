@@ -6,15 +6,20 @@
 Conversion streams one tensor at a time from the memory-mapped source to the output shards,
 so peak memory is about one layer, not two copies of a 9 GB model. The output folder holds
 ``params.json`` (with mlx-lm's ``quantization`` record), ``model*.safetensors`` and a copy of
-``tekken.json``; ``params.json`` is written last, so an interrupted conversion is detectable.
+``tekken.json``. The folder is built under a temporary name beside DST and renamed into place
+when complete (:mod:`voxtral_mlx.staged_folder`): an interrupted or killed conversion leaves
+no DST. DST must be new or an empty folder, outside SRC: nothing of the user's is overwritten.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +29,7 @@ from mlx.utils import tree_flatten
 
 from .config import QuantizationArgs
 from .errors import VoxtralError, WeightsError
+from .staged_folder import staged_folder
 from .weights import Checkpoint, build_model, quantize_predicate, save_tensors
 
 BITS = (4, 8, 16)
@@ -38,9 +44,12 @@ def convert(
     quantize_encoder: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Write ``dst`` from ``src``; ``bits=16`` keeps every weight in ``dtype``."""
+    """Write ``dst`` (new, or an empty folder; see :func:`check_destination`) from ``src``;
+    ``bits=16`` keeps every weight in ``dtype``. Returns ``dst``."""
     if bits not in BITS:
         raise VoxtralError(f"--bits must be one of {', '.join(map(str, BITS))}, got {bits}")
+    src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    final = check_destination(src, dst)
     ck = Checkpoint(src)
     if ck.quantized_paths:
         raise WeightsError(f"{src}: already quantized; convert from the original weights")
@@ -48,11 +57,45 @@ def convert(
     cfg = replace(ck.config, quantization=quant)
     target = build_model(cfg, lambda p, m: quantize_predicate(p, m, group_size, quantize_encoder))
     specs = _specs(ck, target, dtype, quant, on_progress)
-    out = save_tensors(dst, specs, cfg)
-    tekken = Path(src) / "tekken.json"
-    if tekken.is_file():
-        shutil.copyfile(tekken, out / "tekken.json")
-    return out
+    try:
+        with staged_folder(final) as work:
+            save_tensors(work, specs, cfg)
+            if (src / "tekken.json").is_file():
+                shutil.copyfile(src / "tekken.json", work / "tekken.json")
+    except OSError as e:
+        raise WeightsError(f"{dst}: cannot write the converted model ({e.strerror or e})") from e
+    return dst
+
+
+def check_destination(src: Path, dst: Path) -> Path:
+    """The real path to create for ``dst``; refuses (one line) a DST that is SRC or inside it
+    (however spelled: links, ``..``, another case on a case-insensitive disk), an existing
+    file or link to one, or a folder that is not empty."""
+    if os.path.lexists(dst) and not dst.is_dir():
+        raise WeightsError(f"{dst}: exists and is not a folder; give a new folder for the output")
+    final = dst.resolve()
+    if _is_or_inside(final, src):
+        raise WeightsError(
+            f"{dst}: is the source folder {src} or inside it; give a folder outside the source"
+        )
+    if final.is_dir() and any(final.iterdir()):
+        raise WeightsError(f"{dst}: folder is not empty; give a new or empty folder")
+    return final
+
+
+def _is_or_inside(final: Path, src: Path) -> bool:
+    if not src.exists():
+        return False  # nothing to protect; Checkpoint says what is wrong with src
+    source = src.resolve()
+    # samefile on every existing ancestor also sees bind mounts and case-insensitive names.
+    return any(folder == source or _same(folder, source) for folder in (final, *final.parents))
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # a missing (not yet created) or unreadable folder is not the source
+        return False
 
 
 def _specs(ck: Checkpoint, target, dtype, quant, on_progress) -> list[tuple]:
@@ -116,17 +159,41 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
+    try:  # a DST that could overwrite something is a usage error: refused before any work
+        check_destination(args.src.expanduser(), args.dst.expanduser())
+    except VoxtralError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    stopped = {"signal": signal.SIGINT}
     try:
-        out = convert(args.src, args.dst, args.bits, args.group_size, getattr(mx, args.dtype),
-                      args.quantize_encoder, progress)  # fmt: skip
+        with _stop_on_signals(stopped):
+            out = convert(args.src, args.dst, args.bits, args.group_size,
+                          getattr(mx, args.dtype), args.quantize_encoder, progress)  # fmt: skip
     except VoxtralError as e:
         print(f"\nerror: {e}" if sys.stderr.isatty() else f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted: the output folder is incomplete (no params.json)", file=sys.stderr)
-        return 130
+        print(f"\ninterrupted: nothing was written to {args.dst}", file=sys.stderr)
+        return 128 + stopped["signal"]
     print(f"\rwrote {out}" + " " * 20, file=sys.stderr)
     return 0
+
+
+@contextmanager
+def _stop_on_signals(stopped: dict[str, int]) -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a conversion as Ctrl-C does (its temporary folder removed);
+    ``stopped["signal"]`` says which. The previous handlers come back afterwards."""
+
+    def stop(signum, frame):
+        stopped["signal"] = signum
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
