@@ -186,6 +186,17 @@ def test_unknown_format_and_overwriting_the_input_are_refused(tmp_path):
     assert notes.read_text() == "precious"
 
 
+def test_another_name_for_the_input_is_refused(tmp_path):
+    """As a case-insensitive disk's ``Notes.TXT`` is ``notes.txt``: here a hard link."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious")
+    (tmp_path / "out").mkdir()
+    os.link(notes, tmp_path / "out" / "notes.txt")
+    with pytest.raises(VoxtralError, match="input file"):
+        writers.write(EMPTY, notes, ["txt"], output_dir=tmp_path / "out")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "precious"
+
+
 def test_unwritable_output_dir_is_a_one_line_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -8,6 +8,7 @@ of one; on any error the temporary file is removed and the old file is left as i
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -134,10 +135,18 @@ def write(
     paths = []
     for fmt in chosen:
         path = output_path(input_path, fmt, output_dir)
-        if path.exists() and path.resolve() == Path(input_path).resolve():
+        if _same_file(path, Path(input_path)):
             raise VoxtralError(f"not writing {path}: it is the input file; use another output dir")
         paths.append(WRITERS[fmt](transcript, path))
     return paths
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Also true for another spelling of one file (links, a case-insensitive disk's case)."""
+    try:
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)
+    except OSError:  # either one missing: nothing to overwrite
+        return False
 
 
 def _chosen_formats(formats: Iterable[str]) -> list[str]:
