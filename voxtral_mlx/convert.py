@@ -74,21 +74,22 @@ def check_destination(src: Path, dst: Path) -> Path:
     if os.path.lexists(dst) and not dst.is_dir():
         raise WeightsError(f"{dst}: exists and is not a folder; give a new folder for the output")
     final = dst.resolve()
-    if _is_or_inside(final, src):
-        raise WeightsError(
-            f"{dst}: is the source folder {src} or inside it; give a folder outside the source"
-        )
-    if final.is_dir() and any(final.iterdir()):
+    if src.exists() and (inside := _source_ancestor(final, src.resolve())) is not None:
+        where = "is the source folder" if inside == final else "is inside the source folder"
+        raise WeightsError(f"{dst}: {where} {src}; give a folder outside the source")
+    try:
+        full = final.is_dir() and any(final.iterdir())
+    except OSError as e:
+        raise WeightsError(f"{dst}: cannot read the folder ({e.strerror or e})") from e
+    if full:
         raise WeightsError(f"{dst}: folder is not empty; give a new or empty folder")
     return final
 
 
-def _is_or_inside(final: Path, src: Path) -> bool:
-    if not src.exists():
-        return False  # nothing to protect; Checkpoint says what is wrong with src
-    source = src.resolve()
+def _source_ancestor(final: Path, source: Path) -> Path | None:
+    """``final`` or the ancestor of it that is ``source``, None if it is outside ``source``."""
     # samefile on every existing ancestor also sees bind mounts and case-insensitive names.
-    return any(folder == source or _same(folder, source) for folder in (final, *final.parents))
+    return next((f for f in (final, *final.parents) if f == source or _same(f, source)), None)
 
 
 def _same(a: Path, b: Path) -> bool:
