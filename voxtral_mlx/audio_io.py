@@ -1,11 +1,15 @@
 """Reading audio files: decode, mix to mono, resample to 16 kHz with soxr (HQ).
 
-soundfile (bundled libsndfile) reads wav/flac/ogg/opus/mp3/aiff; PyAV (bundled FFmpeg) reads
-m4a/aac/mp4/mov/webm and anything soundfile rejects. Both are read in blocks, so
+soundfile (bundled libsndfile) reads wav/flac/aiff; PyAV (bundled FFmpeg) reads ogg/opus,
+mp3, m4a/aac/mp4/mov/webm and anything soundfile rejects. Both are read in blocks, so
 :func:`iter_audio` holds at most about one block in memory however long the file is.
 
-Every problem a user can cause raises :class:`~voxtral_mlx.errors.AudioError` whose one-line
-message starts with the file name. No numpy, soundfile or FFmpeg exception escapes.
+Damaged input keeps what decodes: NaN/Inf samples become silence, corrupt frames are skipped
+with zeros of their duration (so later words keep their true times), a cut-off tail keeps
+what came before; each damaged span goes to ``on_damage`` as a :class:`Damage`, or with
+``strict=True`` raises AudioError. Every problem a user can cause raises
+:class:`~voxtral_mlx.errors.AudioError` whose one-line message starts with the file name.
+No numpy, soundfile or FFmpeg exception escapes, and no decoder library prints anything.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import math
 import os
 import stat
-from collections.abc import Iterator
+import struct
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -21,8 +26,20 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from voxtral_mlx.audio_damage import (
+    CORRUPT,
+    TRUNCATED,
+    Damage,
+    DamageLog,
+    repair_nonfinite,
+    summarize_damage,
+)
+from voxtral_mlx.audio_pyav import open_pyav
+from voxtral_mlx.audio_pyav import reason as _reason
 from voxtral_mlx.errors import AudioError
 from voxtral_mlx.mel import SAMPLE_RATE, SAMPLES_PER_TOKEN
+
+__all__ = ["Damage", "iter_audio", "load_audio", "probe_duration", "summarize_damage"]
 
 # Below 4 kHz speech is unintelligible; above 768 kHz no real recorder exists. Outside this
 # range the header is corrupt, and resampling it would only burn time.
@@ -30,21 +47,31 @@ MIN_SAMPLE_RATE = 4000
 MAX_SAMPLE_RATE = 768000
 RESAMPLE_QUALITY = "HQ"
 
-# Containers libsndfile reads natively; everything else goes straight to FFmpeg.
+# Containers libsndfile reads natively; everything else goes straight to FFmpeg. Not mp3:
+# libsndfile's mpg123 prints dozens of lines to the terminal, even on valid files. Not
+# ogg/opus: after a lost page libsndfile silently shifts the rest earlier (FFmpeg keeps the
+# pages' timestamps, and the two decode clean files to the same samples).
 _SOUNDFILE_SUFFIXES = frozenset(
-    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64".split()
+    ".wav .wave .flac .aif .aiff .aifc .au .snd .caf .w64 .rf64".split()
 )
 
 _LOAD_BLOCK_SECONDS = 60.0
 
+OnDamage = Callable[[Damage], None]
 
-def load_audio(path: str | os.PathLike) -> np.ndarray:
+
+def load_audio(
+    path: str | os.PathLike, *, strict: bool = False, on_damage: OnDamage | None = None
+) -> np.ndarray:
     """Whole file as mono float32 at 16 kHz (channels averaged, soxr HQ resampling).
 
-    Memory: the decoded mono signal at the file's own rate plus the 16 kHz result; for hour-long
-    files prefer :func:`iter_audio`. Raises AudioError for anything unusable.
+    Damage is repaired and reported to ``on_damage`` (see the module docstring), or raises
+    AudioError when ``strict``. Memory: the decoded mono signal at the file's own rate plus
+    the 16 kHz result; for hour-long files prefer :func:`iter_audio`. Raises AudioError for
+    anything unusable.
     """
-    rate, blocks = _open(path, _LOAD_BLOCK_SECONDS)
+    log = DamageLog(path, strict, on_damage)
+    rate, blocks = _open(path, _LOAD_BLOCK_SECONDS, log)
     try:
         parts = list(blocks)
         source = np.concatenate(parts) if parts else np.zeros(0, np.float32)
@@ -55,21 +82,31 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     else:
         out = source
     _check_length(path, len(out))
+    log.close()
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def iter_audio(path: str | os.PathLike, block_seconds: float = 30.0) -> Iterator[np.ndarray]:
+def iter_audio(
+    path: str | os.PathLike,
+    block_seconds: float = 30.0,
+    *,
+    strict: bool = False,
+    on_damage: OnDamage | None = None,
+) -> Iterator[np.ndarray]:
     """Yield mono float32 16 kHz chunks of about ``block_seconds`` each, in bounded memory.
 
     Decoding and resampling both stream (``soxr.ResampleStream``, same HQ filter), so the
     concatenated chunks equal :func:`load_audio` exactly for any ``block_seconds`` (soxr's
     streaming and one-shot paths compute the same samples; the tests check it). Errors found
-    at open (missing file, not audio, bad rate) raise before the first chunk; a NaN/Inf sample
-    or a corrupt packet later on raises AudioError at that point in the file.
+    at open (missing file, not audio, bad rate) raise before the first chunk. Damage found
+    later is repaired in place and reported to ``on_damage`` as the file is read (nearby
+    spans merged; the last span once the file is done), or raises AudioError at that point
+    in the file when ``strict``.
     """
     if not block_seconds > 0:
         raise ValueError(f"block_seconds must be positive, got {block_seconds}")
-    rate, blocks = _open(path, block_seconds)
+    log = DamageLog(path, strict, on_damage)
+    rate, blocks = _open(path, block_seconds, log)
     # Hold output back until one token's worth exists, so a too-short file raises before
     # the caller has seen any of it.
     held: list[np.ndarray] = []
@@ -83,6 +120,7 @@ def iter_audio(path: str | os.PathLike, block_seconds: float = 30.0) -> Iterator
             yield from held
             held.clear()
     _check_length(path, total)
+    log.close()
     yield from held
 
 
@@ -104,7 +142,7 @@ def _check_length(path, n_samples: int) -> None:
         raise AudioError(f"{path}: too short ({ms:.0f} ms of audio; at least 80 ms is needed)")
 
 
-def _open(path: str | os.PathLike, block_seconds: float) -> tuple[int, Iterator[np.ndarray]]:
+def _open(path, block_seconds: float, log: DamageLog) -> tuple[int, Iterator[np.ndarray]]:
     """Check the path, open a decoder, return (source rate, mono float32 blocks at that rate).
 
     A rate of 0 means the file holds no samples at all (its blocks iterator is empty).
@@ -117,8 +155,8 @@ def _open(path: str | os.PathLike, block_seconds: float) -> tuple[int, Iterator[
         except (sf.SoundFileError, RuntimeError, ValueError, TypeError, OverflowError):
             pass  # wrong suffix, or a codec libsndfile lacks: FFmpeg decides (its reason is clearer)
         else:
-            return _soundfile_blocks(path, handle, block_seconds)
-    return _pyav_blocks(path, block_seconds)
+            return _soundfile_blocks(path, handle, block_seconds, log)
+    return open_pyav(path, block_seconds, log, _check_rate)
 
 
 def _check_readable(path) -> None:
@@ -156,13 +194,7 @@ def _check_rate(path, rate: float) -> int:
     return int(rate)
 
 
-def _check_finite(path, block: np.ndarray, start: int, rate: int) -> None:
-    if not np.isfinite(block).all():
-        bad = start + int(np.argmin(np.isfinite(block)))
-        raise AudioError(f"{path}: contains NaN or infinite samples (first at {bad / rate:.3f} s)")
-
-
-def _soundfile_blocks(path, handle: sf.SoundFile, block_seconds: float):
+def _soundfile_blocks(path, handle: sf.SoundFile, block_seconds: float, log: DamageLog):
     with handle:  # reopened inside the generator, so an unstarted one holds no file
         raw_rate = handle.samplerate
     rate = _check_rate(path, raw_rate)
@@ -172,97 +204,54 @@ def _soundfile_blocks(path, handle: sf.SoundFile, block_seconds: float):
         done = 0
         try:
             with sf.SoundFile(os.fspath(path)) as f:
-                while True:
-                    data = f.read(block, dtype="float32", always_2d=True)
-                    if not len(data):
-                        return
+                while len(data := f.read(block, dtype="float32", always_2d=True)):
                     mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
-                    _check_finite(path, mono, done, rate)
+                    yield repair_nonfinite(mono, done, rate, log)
                     done += len(mono)
-                    yield mono
         except (sf.SoundFileError, RuntimeError) as err:
-            raise AudioError(
-                f"{path}: corrupt audio after {done / rate:.1f} s ({_reason(err)})"
-            ) from None
+            if log.strict:
+                raise AudioError(
+                    f"{path}: corrupt audio after {done / rate:.1f} s ({_reason(err)})"
+                ) from None
+            yield from _recover_with_ffmpeg(path, block_seconds, log, done, rate)
+            return
+        _check_wav_tail(path, done, rate, log)
 
     return rate, blocks()
 
 
-def _pyav_blocks(path, block_seconds: float):
+def _recover_with_ffmpeg(path, block_seconds: float, log: DamageLog, done: int, rate: int):
+    """libsndfile gave up at sample ``done`` (e.g. a FLAC frame lost sync); FFmpeg resyncs."""
     try:
-        container = av.open(os.fspath(path), metadata_errors="ignore")
-    except (av.FFmpegError, ValueError, OSError, UnicodeDecodeError) as err:
-        raise AudioError(
-            f"{path}: not an audio file, an unsupported container, or a damaged file ({_reason(err)})"
-        ) from None
-    try:
-        if not container.streams.audio:
-            raise AudioError(f"{path}: no audio track found (not an audio file?)")
-        stream = container.streams.audio[0]
-        frames = container.decode(stream)
-        # The first decoded frame, not the container header, gives the rate the decoder
-        # really outputs (they can differ, e.g. SBR in HE-AAC).
-        first = _next_frame(path, frames, 0.0)
-    except BaseException:
-        container.close()
-        raise
-    if first is None:
-        container.close()
-        return 0, iter(())
-    rate = _check_rate(path, first.sample_rate)
-    return rate, _pyav_decode(path, container, frames, first, rate, block_seconds)
+        ff_rate, rest = open_pyav(path, block_seconds, log, _check_rate, skip=done)
+    except AudioError:
+        ff_rate, rest = 0, iter(())
+    if ff_rate != rate:  # FFmpeg cannot read it either: keep what libsndfile gave
+        log.report(done / rate, None, CORRUPT)
+        return
+    yield from rest
 
 
-def _next_frame(path, frames, at_seconds: float):
-    try:
-        return next(frames, None)
-    except (av.FFmpegError, ValueError, OSError) as err:
-        raise AudioError(
-            f"{path}: corrupt audio after {at_seconds:.1f} s ({_reason(err)})"
-        ) from None
+def _check_wav_tail(path, done: int, rate: int, log: DamageLog) -> None:
+    """libsndfile quietly reads a cut-off WAV to its end; its 'data' chunk says how long it was."""
+    declared, held = _wav_data_sizes(path)
+    if declared > held > 0 and done:
+        log.report(done / rate, done / rate * declared / held, TRUNCATED)
 
 
-def _pyav_decode(path, container, frames, first, rate: int, block_seconds: float):
-    """Mono float32 blocks; FFmpeg converts format (and any mid-stream rate change) only."""
-    block = max(1, math.ceil(block_seconds * rate))
-    converter = av.AudioResampler(format="fltp", rate=rate)
-    pending: list[np.ndarray] = []
-    n_pending = done = 0
-    frame = first
-    try:
-        while True:
-            try:
-                outs = converter.resample(frame)
-            except (av.FFmpegError, ValueError) as err:
-                raise AudioError(
-                    f"{path}: undecodable audio at {done / rate:.1f} s ({_reason(err)})"
-                ) from None
-            for out in outs:
-                mono = out.to_ndarray().mean(axis=0, dtype=np.float32)
-                _check_finite(path, mono, done + n_pending, rate)
-                pending.append(mono)
-                n_pending += len(mono)
-            while n_pending >= block or (frame is None and n_pending):
-                joined = np.concatenate(pending)
-                head, rest = joined[:block], joined[block:]
-                pending, n_pending = ([rest] if len(rest) else []), len(rest)
-                done += len(head)
-                yield head
-            if frame is None:
-                return
-            frame = _next_frame(path, frames, (done + n_pending) / rate)
-    finally:
-        container.close()
-
-
-def _reason(err: BaseException) -> str:
-    # FFmpeg errors repeat the path in str(); strerror is just the reason.
-    return getattr(err, "strerror", None) or _first_line(err)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
+def _wav_data_sizes(path) -> tuple[int, int]:
+    """(bytes the RIFF 'data' chunk declares, bytes the file holds after it); (0, 0) if not WAV."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"RIFF" or fh.read(8)[4:] != b"WAVE":
+            return 0, 0
+        while len(head := fh.read(8)) == 8:
+            size = struct.unpack("<I", head[4:])[0]
+            if head[:4] == b"data":
+                held = os.fstat(fh.fileno()).st_size - fh.tell()
+                # 0 and 0xFFFFFFFF: written by a recorder that could not seek back (unknown).
+                return (0, 0) if size in (0, 0xFFFFFFFF) else (size, held)
+            fh.seek(size + (size & 1), os.SEEK_CUR)
+    return 0, 0
 
 
 def probe_duration(path: str | os.PathLike) -> float | None:
