@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 from .assets import app_icon
 from .main_window import MainWindow
 from .overlay import CaptionOverlay
+from .qt_guard import QtBindingError, ensure_safe_qt
 from .settings import APPLICATION, ORGANIZATION, Key, Settings
 from .tray import Tray, tray_available
 from .worker import EngineBridge
@@ -39,6 +40,7 @@ class VoxtralApp(QObject):
     def __init__(self, settings: Settings | None = None, *, model: str | None = None,
                  model_loader: Callable | None = None, sd: Any = None,
                  autosave_dir: str | Path | None = None, tray: bool | None = None):  # fmt: skip
+        ensure_safe_qt()  # before any signal: a leaking binding aborts the app in minutes
         super().__init__()
         self.settings = settings or Settings()
         if model:
@@ -143,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_app.setOrganizationName(ORGANIZATION)
     qt_app.setApplicationName(APPLICATION)
     qt_app.setApplicationDisplayName("Voxtral")
-    app = VoxtralApp(model=args.model)
+    try:
+        app = VoxtralApp(model=args.model)
+    except QtBindingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     qt_app.setQuitOnLastWindowClosed(False)  # the tray may outlive the window; `finished` ends
     app.finished.connect(qt_app.quit)
     app.show()
