@@ -31,7 +31,7 @@ def test_usage_exit_2(capsys):
 
 def test_transcribing_needs_the_tokenizer(tmp_path, tiny_model, capsys):
     folder = weights.save(tiny_model, tmp_path / "m")
-    assert main(["x.wav", "--model", str(folder)]) == 1
+    assert main([str(_wav(tmp_path / "x.wav")), "--model", str(folder)]) == 1
     assert "tekken.json" in capsys.readouterr().err
 
 
@@ -51,8 +51,7 @@ def test_ctrl_c_writes_the_partial_transcript(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(cli.App, "load", lambda self: setattr(self, "dtype", "float32"))
     monkeypatch.setattr(transcribe, "transcribe_file", fake_transcribe)
-    audio = tmp_path / "talk.wav"
-    audio.write_bytes(b"")
+    audio = _wav(tmp_path / "talk.wav")
     assert cli.main([str(audio), "--format", "srt"]) == cli.EXIT_INTERRUPTED
     assert "Hello there" in (tmp_path / "talk.srt").read_text()
     assert "interrupted" in capsys.readouterr().err
@@ -72,8 +71,7 @@ def test_streams_reach_the_file_transcriber(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(cli.App, "load", lambda self: setattr(self, "dtype", "float32"))
     monkeypatch.setattr(transcribe, "transcribe_file", fake_transcribe)
-    audio = tmp_path / "talk.wav"
-    audio.write_bytes(b"")
+    audio = _wav(tmp_path / "talk.wav")
     assert cli.main([str(audio), "--streams", "3"]) == cli.EXIT_OK
     assert seen["streams"] == 3
     assert cli.main([str(audio)]) == cli.EXIT_OK and seen["streams"] is None
@@ -81,3 +79,62 @@ def test_streams_reach_the_file_transcriber(tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit):
             cli.main([str(audio), "--streams", bad])
         assert "--streams" in capsys.readouterr().err
+
+
+def _wav(path, seconds: float = 0.5):
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(path, np.zeros(int(16000 * seconds), np.float32), 16000)
+    return path
+
+
+def _no_load(monkeypatch):
+    """The model must not be loaded (or downloaded): loading fails the test."""
+    from voxtral_mlx import cli
+
+    def load(self):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(cli.App, "load", load)
+
+
+def test_bad_delays_are_usage_errors_before_any_load(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    _no_load(monkeypatch)
+    audio = _wav(tmp_path / "a.wav")
+    for bad in ("0", "81", "-80", "99999", "soon"):
+        with pytest.raises(SystemExit) as stop:
+            main([str(audio), "--delay-ms", bad])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert "--delay-ms" in err and "multiple of 80" in err
+
+
+def test_missing_input_fails_before_the_model_loads(tmp_path, monkeypatch, capsys):
+    """A misspelled name never starts the first-run download."""
+    _no_load(monkeypatch)
+    assert main([str(tmp_path / "typo.wav")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "typo.wav" in err[0] and "not found" in err[0]
+
+
+def test_a_fifo_is_refused_and_the_other_files_are_done(tmp_path, monkeypatch, capsys):
+    import os
+
+    from voxtral_mlx import cli, transcribe
+    from voxtral_mlx.transcript import Transcript
+
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)  # nothing ever writes to it: opening it to read would block for ever
+    good = _wav(tmp_path / "good.wav")
+    done = []
+    monkeypatch.setattr(cli.App, "load", lambda self: setattr(self, "dtype", "float32"))
+    monkeypatch.setattr(
+        transcribe, "transcribe_file", lambda path, *a, **k: done.append(path) or Transcript()
+    )
+    assert cli.main([str(fifo), str(good)]) == cli.EXIT_FAILED
+    assert done == [good]
+    err = capsys.readouterr().err
+    assert "pipe.wav" in err and "not a regular file" in err

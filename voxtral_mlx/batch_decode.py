@@ -25,6 +25,18 @@ from .transcript import TokenEvent
 PROGRESS_EVERY = 32  # steps between progress calls
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a signal) during a batch: what each row had decoded, and which rows ended.
+
+    ``events[i]`` are row ``i``'s token events so far; ``finished[i]`` says the row ran to its
+    end, so the last word of an unfinished row may still have been growing.
+    """
+
+    def __init__(self, events: list[list[TokenEvent]], finished: list[bool]):
+        super().__init__("interrupted")
+        self.events, self.finished = events, finished
+
+
 class BatchDecoder:
     """Decode lists of whole audio clips as one batch; rows get their own token events.
 
@@ -75,9 +87,27 @@ class BatchDecoder:
         events: list[list[TokenEvent]] = [[] for _ in clips]
         live = [True] * b
         rest_from: dict[int, int] = {}  # row -> sample where a session takes over after EOS
-        tok_s = proto.samples_per_token / proto.sample_rate
         seconds = [len(c) / proto.sample_rate for c in clips]
         pos = p - 1  # the position whose token ``token`` is
+        try:
+            self._run(
+                token, pos, audio, last, live, detoks, events, rest_from, seconds, on_progress
+            )
+        except KeyboardInterrupt:
+            self._stepper.release()
+            ended = [not live[i] and i not in rest_from for i in range(b)]
+            raise BatchInterrupted(events, ended) from None
+        self._stepper.release()
+        for i, start in rest_from.items():
+            offset = start / proto.sample_rate
+            events[i] += [e.shifted(offset) for e in self._single(clips[i][start:])]
+        return events
+
+    def _run(self, token, pos, audio, last, live, detoks, events, rest_from, seconds, on_progress):
+        """The batched steps; fills ``events`` row by row (kept if an interrupt stops it)."""
+        proto, b, p = self._proto, len(live), len(self._proto.prompt)
+        n_left, n_delay = proto.n_left, proto.n_delay
+        tok_s = proto.samples_per_token / proto.sample_rate
         while True:
             more = any(live[i] and pos + 1 < last[i] for i in range(b))
             if more:  # queue the next step before reading this one (double buffering)
@@ -93,6 +123,8 @@ class BatchDecoder:
                 start = min(max((pos - n_left - n_delay) * tok_s, 0.0), seconds[i])
                 end = min(start + tok_s, seconds[i])
                 events[i].append(TokenEvent(tid, piece.text, start, end, piece.word_start))
+                if pos + 1 >= last[i]:
+                    live[i] = False  # its last position: the row is complete
                 if tid == self.tokenizer.eos_id:
                     live[i] = False
                     if pos + 1 < last[i]:
@@ -104,11 +136,6 @@ class BatchDecoder:
             token, pos = nxt, pos + 1
             if on_progress is not None and (pos - p) % PROGRESS_EVERY == 0:
                 on_progress((pos - p) / max(1, max(last) - p))
-        self._stepper.release()
-        for i, start in rest_from.items():
-            offset = start / proto.sample_rate
-            events[i] += [e.shifted(offset) for e in self._single(clips[i][start:])]
-        return events
 
     def _single(self, clip: np.ndarray) -> list[TokenEvent]:
         if clip.size == 0:

@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--delay-ms",
-        type=int,
+        type=_delay_ms,
         default=None,
         help="transcription delay, 80-2400 in steps of 80 (default: the model's, 480)",
     )
@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_stream_count,
         default=None,
         metavar="N",
-        help="files of 16 s or more: decode N pieces side by side, cut at pauses (default: 8; "
-        "1 = one stream, exactly the offline greedy tokens, least memory)",
+        help="speed option for files of 16 s or more: cut them at pauses into N pieces decoded "
+        "side by side (several times faster on a GPU; the text may differ from the model's "
+        "single-stream words near the cuts). Default 1: one stream, the model's exact words",
     )
     p.add_argument("--info", action="store_true", help="load the model, describe it, and exit")
     p.add_argument("--mic", action="store_true", help="transcribe the microphone live until Ctrl-C")
@@ -113,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or status on stderr")
     p.add_argument("--verbose", action="store_true", help="log details and tracebacks to stderr")
     return p  # fmt: skip
+
+
+def _delay_ms(text: str) -> int:
+    from .protocol import MAX_DELAY_MS, MIN_DELAY_MS, valid_delay_ms
+
+    try:
+        ms = int(text)
+    except ValueError:
+        ms = 0
+    if not valid_delay_ms(ms):
+        raise argparse.ArgumentTypeError(
+            f"expected a multiple of 80 from {MIN_DELAY_MS} to {MAX_DELAY_MS}, got {text!r}"
+        )
+    return ms
 
 
 def _stream_count(text: str) -> int:
@@ -286,15 +301,72 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     app = App(args)
     try:
-        app.load()
-        if args.info:
-            return app.info()
-        return _run_files(app, [Path(f) for f in args.files])
+        with _polite_signals():
+            # Inputs are checked before the model loads (or downloads: 8.9 GB on a first run).
+            files, unusable = _usable_inputs([Path(f) for f in args.files], args)
+            if args.files and not files:
+                return EXIT_FAILED
+            app.load()
+            if args.info:
+                return app.info()
+            code = _run_files(app, files)
+            return EXIT_FAILED if unusable and code == EXIT_OK else code
     except VoxtralError as e:
         return _fail(e, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted_code()
+
+
+def _usable_inputs(files: list[Path], args) -> tuple[list[Path], int]:
+    """The files that exist, are regular and readable and start decoding; one line for each
+    other (a FIFO is refused here, before anything could block on it)."""
+    from .audio_io import iter_audio
+
+    usable, failed = [], 0
+    for path in files:
+        blocks = iter_audio(path, block_seconds=1.0)
+        try:
+            next(blocks, None)
+        except VoxtralError as e:
+            failed += 1
+            _fail(e, args)
+            continue
+        finally:
+            blocks.close()
+        usable.append(path)
+    return usable, failed
+
+
+# SIGTERM (a polite kill, logout) and SIGHUP (the terminal closed) end a run like Ctrl-C:
+# what was transcribed is written, and the exit code says which signal (128 + its number).
+_POLITE = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+_caught = [signal.SIGINT]
+
+
+class _polite_signals:
+    """Within: SIGTERM/SIGHUP raise KeyboardInterrupt as Ctrl-C does (main thread only)."""
+
+    def __enter__(self):
+        self._old = {}
+        if _on_main_thread():
+            for sig in _POLITE:
+                self._old[sig] = signal.signal(sig, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+def _raise_interrupt(signum, frame) -> None:
+    _caught[0] = signum
+    raise KeyboardInterrupt
+
+
+def _interrupted_code() -> int:
+    return 128 + int(_caught[0])
 
 
 def _run_files(app: App, files: list[Path]) -> int:
@@ -306,7 +378,7 @@ def _run_files(app: App, files: list[Path]) -> int:
             app.transcribe(path)
         except Interrupted:
             print(f"interrupted: {path.name}: wrote what was transcribed so far", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _interrupted_code()
         except VoxtralError as e:
             failed += 1
             _fail(e, app.args)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batch_decode import BatchDecoder
+from .batch_decode import BatchDecoder, BatchInterrupted
 from .mel import SAMPLE_RATE
 from .transcript import TokenEvent, TranscriptBuilder, Word
 
@@ -175,12 +175,27 @@ class ParallelTranscriber:
             if self.on_progress is not None:
                 self.on_progress(self.seconds_done + fraction * span)
 
-        events_per_piece = self.decoder.decode(clips, on_progress=progress)
+        try:
+            events_per_piece = self.decoder.decode(clips, on_progress=progress)
+        except BatchInterrupted as stop:
+            # Keep what every row decided: a token is never revised, so a running row's tokens
+            # so far are final (its last word may stop mid-word, as live captions do).
+            for piece, events in zip(plan, stop.events, strict=True):
+                self._keep(piece, events)
+            raise
         for piece, events in zip(plan, events_per_piece, strict=True):
-            words, tokens = owned_words(events, piece)
-            self.words += words
-            self.tokens += tokens
+            self._keep(piece, events)
         self._own = plan[-1].own_end
         keep = max(self._base, self._own - int(LEAD_S * SAMPLE_RATE))
         audio = audio[keep - self._base :].copy()  # not a view pinning the whole wave
         self._buf, self._base, self._buffered = [audio], keep, len(audio)
+
+    def _keep(self, piece: Piece, events: list[TokenEvent]) -> None:
+        words, tokens = owned_words(events, piece)
+        self.words += words
+        self.tokens += tokens
+
+    @property
+    def seconds_heard(self) -> float:
+        """End of the last word kept (beyond ``seconds_done`` after an interrupted wave)."""
+        return max([self.seconds_done] + [w.end for w in self.words])

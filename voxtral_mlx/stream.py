@@ -32,11 +32,10 @@ from .audio_pipeline import FILE_BLOCK, AudioPipeline
 from .errors import VoxtralError
 from .model import VoxtralRealtime
 from .model.fast_step import FastStepper
+from .protocol import RIGHT_PAD_EXTRA_TOKENS, check_delay_ms
 from .tokenizer import StreamingDetokenizer, Tokenizer
 from .transcript import TokenEvent
 
-MIN_DELAY_MS, MAX_DELAY_MS = 80, 2400
-RIGHT_PAD_EXTRA_TOKENS = 10  # mistral-common's OFFLINE_STREAMING_BUFFER_TOKENS
 CLEAR_CACHE_EVERY = 512  # tokens
 
 
@@ -89,12 +88,8 @@ class StreamingSession:
     ):
         audio = tokenizer.audio
         delay_ms = audio.transcription_delay_ms if delay_ms is None else delay_ms
-        if not (MIN_DELAY_MS <= delay_ms <= MAX_DELAY_MS and delay_ms % 80 == 0):
-            raise VoxtralError(
-                f"delay must be a multiple of 80 ms from {MIN_DELAY_MS} to {MAX_DELAY_MS}, got {delay_ms}"
-            )
         self.model, self.tokenizer = model, tokenizer
-        self.delay_ms = int(delay_ms)
+        self.delay_ms = check_delay_ms(delay_ms)
         self.n_delay = model.config.delay_tokens(delay_ms)
         self.n_left = audio.streaming_n_left_pad_tokens
         self.samples_per_token = model.config.samples_per_token

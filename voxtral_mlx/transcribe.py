@@ -1,9 +1,10 @@
 """File transcription: audio blocks through the same StreamingSession that live captions use.
 
 A file is a stream that happens to arrive faster than real time, read in blocks so memory
-stays bounded for hour-long recordings. Files of two pieces or more (parallel.py: 16 s and
-up) are cut at pauses into pieces decoded side by side, several times faster; ``streams=1``
-keeps one stream, whose tokens equal offline greedy decoding exactly.
+stays bounded for hour-long recordings. By default a file is one stream, whose tokens equal
+offline greedy decoding (and transformers) exactly. ``streams > 1`` is an opt-in speed
+option: files of two pieces or more (parallel.py: 16 s and up) are cut at pauses into pieces
+decoded side by side, several times faster, and their text may differ near the cuts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from .audio import SAMPLE_RATE, iter_audio
 from .model import VoxtralRealtime
-from .parallel import DEFAULT_STREAMS, MIN_PIECE_S, ParallelTranscriber
+from .parallel import MIN_PIECE_S, ParallelTranscriber
 from .stream import StreamingSession
 from .tokenizer import Tokenizer
 from .transcript import Transcript, TranscriptBuilder, segment_words
@@ -58,10 +59,10 @@ def transcribe_file(
 
     ``block_seconds`` of audio are fed per step: long enough for the encoder to work on big
     batches, short enough that memory stays flat and progress moves. ``streams``: pieces
-    decoded side by side when ``duration`` is known and long enough (None:
-    ``DEFAULT_STREAMS``). Runs on the MLX thread.
+    decoded side by side when ``duration`` is known and long enough (None or 1: one stream,
+    the model's exact words). Runs on the MLX thread.
     """
-    streams = DEFAULT_STREAMS if streams is None else streams
+    streams = 1 if streams is None else streams
     if streams > 1 and duration is not None and duration >= 2 * MIN_PIECE_S:
         return _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, duration,
                                     on_progress, metadata, streams)  # fmt: skip
@@ -115,7 +116,7 @@ def _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, durati
             report(par.seconds_done)
         par.close()
     except KeyboardInterrupt:
-        raise Interrupted(transcript(par.seconds_done, interrupted=True)) from None
+        raise Interrupted(transcript(par.seconds_heard, interrupted=True)) from None
     seconds = par.total_samples / SAMPLE_RATE
     report(seconds)
     return transcript(seconds)

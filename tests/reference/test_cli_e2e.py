@@ -105,9 +105,58 @@ def test_usage_errors():
     assert cli(SPEECH, "--format", "docx").returncode == 2
 
 
-def test_bad_delay_is_one_line(model_dir):
+def test_bad_delay_is_a_usage_error(model_dir):
     r = cli(SPEECH, "--model", model_dir, "--delay-ms", "100")
-    assert r.returncode == 1 and "multiple of 80" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "multiple of 80" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_signal_writes_what_was_transcribed(model_dir, tmp_path, signame):
+    """SIGTERM and SIGHUP end a file run like Ctrl-C: the transcript so far is written and
+    the exit code is 128 + the signal's number."""
+    import os
+    import pty
+    import re
+    import signal
+
+    import numpy as np
+    import soundfile as sf
+
+    x, rate = sf.read(SPEECH, dtype="float32")
+    audio = tmp_path / "long.flac"
+    sf.write(audio, np.tile(x, 330), rate)  # 20 minutes: still running when signalled
+    # stderr on a terminal, so the progress line shows how far the transcription is.
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voxtral_mlx", str(audio), "--model", str(model_dir),
+         "--format", "json"],
+        stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(slave)
+    err = b""
+    while not re.search(rb"long\.flac: 0:[1-5]\d /", err):  # 10 s or more transcribed
+        chunk = _read(master)
+        assert chunk, f"ended before the signal: {err!r}"
+        err += chunk
+    sig = getattr(signal, signame)
+    proc.send_signal(sig)
+    while chunk := _read(master):
+        err += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 128 + sig, err
+    text = err.decode(errors="replace")
+    assert "Traceback" not in text and "interrupted" in text
+    data = json.loads((tmp_path / "long.json").read_text())
+    assert data["metadata"]["interrupted"] is True and data["tokens"]
+
+
+def _read(fd) -> bytes:
+    import os
+
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the child closed the terminal
+        return b""
 
 
 def test_info(model_dir):

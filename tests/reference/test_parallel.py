@@ -189,16 +189,26 @@ def test_short_files_and_one_stream_take_the_exact_path(env):
     assert one.tokens == offline and "streams" not in one.metadata
 
 
-def test_ctrl_c_in_a_long_file_keeps_finished_waves(env, monkeypatch):
+def test_ctrl_c_in_a_long_file_keeps_finished_waves_and_running_rows(env, monkeypatch):
     model, tok, root = env
     monkeypatch.setattr(parallel, "MAX_PIECE_S", 8.0)
     x = gapped_audio(40.0, [8.0, 16.0, 24.0, 32.0], seed=3)
     path = root / "ctrl.wav"
     sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    kept: list[tuple[int, list[int]]] = []  # (piece's owned start, its tokens kept), in order
+    keep = parallel.ParallelTranscriber._keep
+
+    def record(self, piece, events):
+        before = len(self.tokens)
+        keep(self, piece, events)
+        kept.append((piece.own, self.tokens[before:]))
+
+    monkeypatch.setattr(parallel.ParallelTranscriber, "_keep", record)
     full = transcribe_file(path, model, tok, duration=40.0, streams=2, block_seconds=2.0)
+    whole, kept[:] = dict(kept), []
 
     def stop_late(progress):
-        if progress.audio_done > 20.0:
+        if progress.audio_done > 21.0:
             raise KeyboardInterrupt
 
     with pytest.raises(Interrupted) as info:
@@ -206,8 +216,15 @@ def test_ctrl_c_in_a_long_file_keeps_finished_waves(env, monkeypatch):
                         on_progress=stop_late)  # fmt: skip
     part = info.value.transcript
     assert part.metadata["interrupted"] is True and 0 < part.duration < 40.0
-    assert part.words == full.words[: len(part.words)] and 0 < len(part.words) < len(full.words)
-    assert all(w.start < part.duration for w in part.words)
+    assert part.tokens == [t for _, toks in kept for t in toks]
+    finished, running = kept[:2], kept[2:]
+    assert [own for own, _ in kept] == sorted(whole)[:4]  # both waves' pieces, in file order
+    assert all(toks == whole[own] for own, toks in finished)
+    # The running wave's rows keep what they had decided: a non-empty prefix of each row's
+    # tokens in the uninterrupted run (before the fix, all of it was dropped).
+    for own, toks in running:
+        assert 0 < len(toks) < len(whole[own]) and toks == whole[own][: len(toks)]
+    assert len(part.tokens) < len(full.tokens)
 
 
 def test_packed_weights_batch_like_a_session(env):
@@ -226,5 +243,18 @@ def test_packed_weights_batch_like_a_session(env):
         assert key(row) == key(session_events(packed, tok, clip))
     path = root / "packed.wav"
     sf.write(path, gapped_audio(20.0, [9.0], seed=6), SAMPLE_RATE, subtype="FLOAT")
-    t = transcribe_file(path, packed, tok, duration=20.0)
-    assert t.metadata["streams"] == parallel.DEFAULT_STREAMS
+    t = transcribe_file(path, packed, tok, duration=20.0, streams=8)
+    assert t.metadata["streams"] == 8
+
+
+def test_default_is_the_single_stream_whatever_the_length(env):
+    """A file long enough for pieces is still one stream by default: its tokens are offline
+    greedy decoding's (== transformers'), crossing both attention windows."""
+    model, tok, root = env
+    x = ref.test_audio(20.0, seed=21)
+    path = root / "long.wav"
+    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    mel = log_mel(pad_for_stream(x, 32, 17))[None]
+    offline = model.greedy(mel, [1] + [32] * 38, 6, eos_id=tok.eos_id)
+    t = transcribe_file(path, model, tok, duration=20.0)
+    assert t.tokens == offline and "streams" not in t.metadata
