@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         "side by side (several times faster on a GPU; the text may differ from the model's "
         "single-stream words near the cuts). Default 1: one stream, the model's exact words",
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="a damaged file (corrupt frames, cut-off tail, NaN samples) is an error; by default "
+        "what decodes is transcribed and one warning line names the damaged span",
+    )
     p.add_argument("--info", action="store_true", help="load the model, describe it, and exit")
     p.add_argument("--mic", action="store_true", help="transcribe the microphone live until Ctrl-C")
     p.add_argument(
@@ -260,18 +266,32 @@ class App:
 
         name = path.name
         meta = {"model": str(self.args.model), "dtype": str(self.dtype).removeprefix("mlx.core.")}
+        damage: list = []
         try:
             transcript = transcribe_file(
                 path, self.model, self.tokenizer, delay_ms=self.args.delay_ms,
                 duration=probe_duration(path), metadata=meta, streams=self.args.streams,
                 on_progress=lambda p: self.progress.update(name, p.audio_done, p.audio_total, p.speed),
+                strict=self.args.strict, on_damage=damage.append,
             )  # fmt: skip
         except Interrupted as stop:
             self.progress.clear()
-            self._emit(path, stop.transcript, writers)
+            self._emit(path, self._with_damage(stop.transcript, damage), writers)
             raise
         self.progress.clear()
-        self._emit(path, transcript, writers)
+        self._emit(path, self._with_damage(transcript, damage), writers)
+
+    def _with_damage(self, transcript, damage: list):
+        """One warning line per damaged file; the json keeps every span."""
+        from dataclasses import replace
+
+        from .audio_damage import summarize_damage
+
+        if not damage:
+            return transcript
+        print(f"warning: {summarize_damage(damage).message()}", file=self.err)
+        spans = [{"start": d.start_s, "end": d.end_s, "reason": d.reason} for d in damage]
+        return replace(transcript, metadata={**transcript.metadata, "damaged": spans})
 
     def _emit(self, path: Path, transcript, writers) -> None:
         fmt = self.args.format or ("txt" if self.args.output_dir else None)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .audio import SAMPLE_RATE, iter_audio
+from .audio_damage import Damage
 from .model import VoxtralRealtime
 from .parallel import MIN_PIECE_S, ParallelTranscriber
 from .stream import StreamingSession
@@ -54,17 +55,22 @@ def transcribe_file(
     on_progress: Callable[[Progress], None] | None = None,
     metadata: dict | None = None,
     streams: int | None = None,
+    strict: bool = False,
+    on_damage: Callable[[Damage], None] | None = None,
 ) -> Transcript:
     """Transcribe one file. Raises AudioError for unreadable audio, Interrupted on Ctrl-C.
 
     ``block_seconds`` of audio are fed per step: long enough for the encoder to work on big
     batches, short enough that memory stays flat and progress moves. ``streams``: pieces
     decoded side by side when ``duration`` is known and long enough (None or 1: one stream,
-    the model's exact words). Runs on the MLX thread.
+    the model's exact words). Damaged audio (corrupt frames, a cut-off tail, NaN samples) is
+    transcribed around and reported to ``on_damage``, or raises AudioError when ``strict``
+    (audio_io.py). Runs on the MLX thread.
     """
+    audio = {"block_seconds": block_seconds, "strict": strict, "on_damage": on_damage}
     streams = 1 if streams is None else streams
     if streams > 1 and duration is not None and duration >= 2 * MIN_PIECE_S:
-        return _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, duration,
+        return _transcribe_parallel(path, model, tokenizer, delay_ms, audio, duration,
                                     on_progress, metadata, streams)  # fmt: skip
     session = StreamingSession(model, tokenizer, delay_ms=delay_ms)
     builder = TranscriptBuilder()
@@ -72,7 +78,7 @@ def transcribe_file(
     meta = {"source": os.fspath(path), "delay_ms": session.delay_ms, **(metadata or {})}
 
     try:
-        for block in iter_audio(path, block_seconds=block_seconds):
+        for block in iter_audio(path, **audio):
             session.feed(block)
             builder.add(session.step())
             report(session.audio_seconds)
@@ -98,7 +104,7 @@ def _reporter(on_progress, duration) -> Callable[[float], None]:
     return report
 
 
-def _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, duration, on_progress,
+def _transcribe_parallel(path, model, tokenizer, delay_ms, audio, duration, on_progress,
                          metadata, streams) -> Transcript:  # fmt: skip
     report = _reporter(on_progress, duration)
     par = ParallelTranscriber(model, tokenizer, delay_ms, streams, duration, on_progress=report)
@@ -111,7 +117,7 @@ def _transcribe_parallel(path, model, tokenizer, delay_ms, block_seconds, durati
                           {**meta, **extra})  # fmt: skip
 
     try:
-        for block in iter_audio(path, block_seconds=block_seconds):
+        for block in iter_audio(path, **audio):
             par.feed(block)
             report(par.seconds_done)
         par.close()

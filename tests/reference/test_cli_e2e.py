@@ -162,3 +162,31 @@ def _read(fd) -> bytes:
 def test_info(model_dir):
     r = cli("--info", "--model", model_dir)
     assert r.returncode == 0 and "native layout" in r.stdout and "delay 480 ms" in r.stdout
+
+
+def test_a_damaged_file_is_transcribed_around_with_one_warning(model_dir, tmp_path):
+    """4 KB of garbage in the middle of a FLAC: what decodes is transcribed, the outputs are
+    written, one warning names the span, exit 0; ``--strict`` makes it an error."""
+    import numpy as np
+    import soundfile as sf
+
+    x, rate = sf.read(SPEECH, dtype="float32")
+    audio = tmp_path / "hurt.flac"
+    sf.write(audio, np.tile(x, 6), rate)
+    data = bytearray(audio.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 4096] = np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes()
+    audio.write_bytes(bytes(data))
+    r = cli(audio, "--model", model_dir, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "hurt.flac" in warnings[0] and "damaged" in warnings[0]
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) <= 2
+    out = json.loads((tmp_path / "hurt.json").read_text())
+    assert out["tokens"] and out["duration"] > 0.9 * 6 * len(x) / rate
+    (span,) = out["metadata"]["damaged"]
+    assert 0 < span["start"] < out["duration"]
+    (tmp_path / "hurt.json").unlink()
+    r = cli(audio, "--model", model_dir, "--format", "json", "--strict")
+    assert r.returncode == 1 and "hurt.flac" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "hurt.json").exists()
