@@ -1,7 +1,7 @@
-"""``python -m gui``: start the desktop app."""
+"""``python -m gui``: start the desktop app (one line, not a traceback, without the [gui] extra)."""
 
 import sys
 
-from gui.app import main
+from gui.launcher import main
 
 sys.exit(main())

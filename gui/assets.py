@@ -1,29 +1,24 @@
-"""Finding the app's image files: inside the packaged app, or in a checkout's ``resources/``.
+"""Finding the app's image files: in the packaged app, an installed wheel or a checkout's
+``resources/`` (:mod:`voxtral_mlx.resource_files`).
 
-The icons are drawn from one SVG by ``resources/make_icons.py``; a pip-installed package has no
-``resources/`` folder, so callers fall back to an icon drawn in code when this returns None.
+The icons are drawn from one SVG by ``packaging/make_icons.py``; callers fall back to an icon
+drawn in code when one is missing (None).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
+
+from voxtral_mlx import resource_files
 
 APP_ICON_SIZES = (16, 32, 64, 128, 256, 512)
 
 
 def resource_path(name: str) -> Path | None:
-    """``resources/<name>`` from the PyInstaller bundle or the source tree; None if absent."""
-    roots = []
-    if bundle := getattr(sys, "_MEIPASS", None):
-        roots.append(Path(bundle) / "resources")
-    roots.append(Path(__file__).resolve().parent.parent / "resources")
-    for root in roots:
-        if (root / name).is_file():
-            return root / name
-    return None
+    """``resources/<name>`` on this install (bundle, wheel or checkout); None if absent."""
+    return resource_files.resource_path(name)
 
 
 def app_icon() -> QIcon:

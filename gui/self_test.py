@@ -16,22 +16,16 @@ Module-level imports are stdlib only: the packaged launcher imports this before 
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 T0 = time.perf_counter()  # first import ≈ process start for the launcher
-DEVICE_NAME = "Self-test file"
 SPEED = 8.0  # the stand-in device plays the file at this many times real time
 TIMEOUT_S = 60.0
-NUM_SPECIAL, WORDS = 1000, 64  # tekken: 1000 specials, 256 single bytes, then WORDS words
-SPECIALS = {1: "<s>", 2: "</s>", 32: "[STREAMING_PAD]", 33: "[STREAMING_WORD]"}
 
 
 def process_age() -> float:
@@ -47,42 +41,6 @@ def process_age() -> float:
 
 class SelfTestError(Exception):
     """One line: what failed."""
-
-
-# ---- the tiny checkpoint -----------------------------------------------------------------------
-def tekken_dict() -> dict:
-    """A minimal tekken.json: the realtime specials, byte fallback, then words " w0", " w1"..."""
-    pieces = [bytes([i]) for i in range(256)] + [f" w{i}".encode() for i in range(WORDS)]
-    return {
-        "config": {"default_vocab_size": len(pieces) + NUM_SPECIAL,
-                   "default_num_special_tokens": NUM_SPECIAL},
-        "special_tokens": [{"rank": r, "token_str": s, "is_control": True} for r, s in SPECIALS.items()],
-        "vocab": [{"rank": i, "token_bytes": base64.b64encode(p).decode(), "token_str": None}
-                  for i, p in enumerate(pieces)],
-        "audio": {"sampling_rate": 16000, "frame_rate": 12.5, "transcription_delay_ms": 480},
-    }  # fmt: skip
-
-
-def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
-    """A random tiny model folder that ``weights.load`` and ``Tokenizer.from_file`` read.
-    Runs MLX: call it on a thread of its own (its arrays never leave it)."""
-    import mlx.core as mx
-    from mlx.utils import tree_map
-
-    from voxtral_mlx import weights
-    from voxtral_mlx.config import ModelConfig, tiny_params
-    from voxtral_mlx.model import VoxtralRealtime
-
-    mx.random.seed(seed)
-    model = VoxtralRealtime(
-        ModelConfig.from_dict(tiny_params(vocab_size=NUM_SPECIAL + 256 + WORDS))
-    )
-    # Larger than the default init, so the decoder emits words rather than only padding.
-    model.update(tree_map(lambda w: w * 3.0, model.parameters()))
-    mx.eval(model.parameters())
-    weights.save(model, folder)
-    (folder / "tekken.json").write_text(json.dumps(tekken_dict()), encoding="utf-8")
-    return folder
 
 
 def _on_thread(fn, *args):
@@ -103,78 +61,13 @@ def _on_thread(fn, *args):
     return result["value"]
 
 
-# ---- a sound device that plays a file ------------------------------------------------------------
-class _FileStream:
-    def __init__(self, sd, samplerate=None, channels=None, callback=None, blocksize=0,
-                 finished_callback=None, **_):  # fmt: skip
-        if samplerate != sd.rate:
-            raise sd.PortAudioError("Invalid sample rate", -9997)
-        self.sd, self.callback, self.finished_callback = sd, callback, finished_callback
-        self.channels, self.block = channels, blocksize or 1024
-        self.active = False
-        self._halt = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.active = True
-        self._thread = threading.Thread(target=self._play, name="self-test-audio", daemon=True)
-        self._thread.start()
-
-    def _play(self) -> None:
-        import numpy as np
-
-        signal, n, t0, pos = self.sd.signal, self.block, time.monotonic(), 0
-        while not self._halt.is_set():
-            block = np.zeros((n, self.channels), np.float32)
-            part = signal[pos : pos + n]
-            block[: len(part), :] = part[:, None]
-            self.callback(block, n, None, SimpleNamespace(input_overflow=False))
-            pos += n
-            if pos >= len(signal):
-                self.sd.played.set()  # then silence, like a quiet microphone
-            self._halt.wait(max(0.0, t0 + pos / self.sd.rate / SPEED - time.monotonic()))
-
-    def stop(self) -> None:
-        self._halt.set()
-        if self._thread is not None:
-            self._thread.join()
-        if self.active and self.finished_callback:
-            self.finished_callback()
-        self.active = False
-
-    close = stop
-
-
-class FileSoundDevice:
-    """Module-like stand-in for ``sounddevice`` (what :mod:`voxtral_mlx.mic` uses): one input
-    device whose stream plays ``signal`` (mono float32 at ``rate``), then silence."""
-
-    class PortAudioError(Exception):
-        pass
-
-    def __init__(self, signal, rate: int):
-        self.signal, self.rate = signal, int(rate)
-        self.played = threading.Event()
-        self.default = SimpleNamespace(device=[-1, -1])
-
-    def query_hostapis(self, index=None):
-        apis = ({"name": "Self-test", "devices": [0]},)
-        return apis if index is None else apis[index]
-
-    def query_devices(self, device=None, kind=None):
-        info = {"name": DEVICE_NAME, "index": 0, "hostapi": 0, "max_input_channels": 1,
-                "max_output_channels": 0, "default_samplerate": float(self.rate)}  # fmt: skip
-        return [info] if device is None and kind is None else info
-
-    def InputStream(self, **kwargs) -> _FileStream:  # noqa: N802 (sounddevice's name)
-        return _FileStream(self, **kwargs)
-
-
 # ---- the run -------------------------------------------------------------------------------------
 def bundled_sample() -> Path:
-    """``resources/sample-en.flac`` from the source tree or from inside a PyInstaller build."""
-    root = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
-    return root / "resources" / "sample-en.flac"
+    """``resources/sample-en.flac`` from the source tree, an installed wheel or a PyInstaller
+    build (:mod:`voxtral_mlx.resource_files`)."""
+    from voxtral_mlx.resource_files import SAMPLE, resource_path, resource_roots
+
+    return resource_path(SAMPLE) or resource_roots()[0] / SAMPLE  # missing: read_audio says so
 
 
 def read_audio(path: Path):
@@ -215,13 +108,14 @@ def run(model: str | None, audio: Path, work: Path, timeout: float = TIMEOUT_S) 
 
     from gui.app import VoxtralApp
     from gui.settings import APPLICATION, ORGANIZATION, Settings
+    from voxtral_mlx.testing import DEVICE_NAME, FileSoundDevice, write_tiny_checkpoint
 
     deadline = time.perf_counter() + timeout
     qt_app = QApplication.instance() or QApplication([sys.argv[0]])
     qt_app.setOrganizationName(ORGANIZATION)
     qt_app.setApplicationName(APPLICATION)
     signal, rate = read_audio(audio)
-    sd = FileSoundDevice(signal, rate)
+    sd = FileSoundDevice(signal, rate, speed=SPEED)
     settings = Settings(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
     folder = model or str(work / "model")
     app = VoxtralApp(settings, model=folder, sd=sd, autosave_dir=work / "autosave", tray=False)

@@ -1,9 +1,9 @@
 """Entry script of the packaged app (PyInstaller freezes this file).
 
-``Voxtral --self-test [...]`` runs :mod:`gui.self_test` (stdlib-only import, so the flag is
-honoured before Qt or anything heavy loads); ``Voxtral --download REPO`` is the first-run
-download the app runs in a child process (:mod:`voxtral_mlx.download`; a frozen app has no
-``python -m``); anything else starts the app (:func:`gui.app.main`).
+``Voxtral --download REPO`` is the first-run download the app runs in a child process
+(:mod:`voxtral_mlx.download`; a frozen app has no ``python -m``); anything else, ``--self-test``
+included, goes to :func:`gui.launcher.main` as ``voxtral-mlx-app`` does (stdlib-only imports,
+so the self-test is honoured before Qt or anything heavy loads).
 """
 
 import sys
@@ -14,10 +14,6 @@ if not getattr(sys, "frozen", False):  # run from a checkout: the repo root hold
 
 
 def main() -> int:
-    if "--self-test" in sys.argv[1:]:
-        from gui.self_test import main as self_test
-
-        return self_test(sys.argv[1:])
     if sys.argv[1:2] == ["--download"]:
         from voxtral_mlx.download import main as download
 
@@ -25,7 +21,7 @@ def main() -> int:
     if sys.platform == "darwin":
         # Finder passes "-psn_0_12345" (process serial number) to apps it launches on older macOS.
         sys.argv = [a for a in sys.argv if not a.startswith("-psn_")]
-    from gui.app import main as app_main
+    from gui.launcher import main as app_main
 
     return app_main(sys.argv[1:])
 

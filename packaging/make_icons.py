@@ -1,13 +1,14 @@
 """Render the icons in ``resources/icons/`` from their SVG sources (run after editing an SVG):
 
-    QT_QPA_PLATFORM=offscreen python resources/make_icons.py
+    QT_QPA_PLATFORM=offscreen python packaging/make_icons.py
 
 - ``voxtral.svg`` → ``voxtral-<N>.png`` (N = 16 … 1024) and ``Voxtral.icns`` (PNG chunks).
 - ``menubar-{idle,listening}.svg`` → ``menubar-<state>Template.png`` (22 px) and ``@2x`` (44 px):
   black + alpha, so macOS tints them for light and dark menu bars ("Template" name suffix).
 
 Uses Qt's SVG renderer (PySide6 QtSvg, already a GUI dependency); the outputs are committed, so
-building the app does not need this script.
+building the app does not need this script. It lives here, not in ``resources/``, because that
+folder ships inside the wheel (as ``voxtral_mlx/resources``) and this is not part of the package.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
-ICONS = Path(__file__).resolve().parent / "icons"
+ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
 APP_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 # icns chunk type → pixel size. PNG payloads are accepted for all of these since macOS 10.7.
 ICNS_TYPES = {
