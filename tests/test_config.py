@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -55,19 +56,22 @@ def test_missing_key_is_named(path):
         ModelConfig.from_dict(data)
 
 
+HF_CONFIG = {
+    "model_type": "voxtral_realtime",
+    "downsample_factor": 4,
+    "tie_word_embeddings": True,
+    "audio_config": {"hidden_size": 1280, "num_hidden_layers": 32, "head_dim": 64,
+                     "intermediate_size": 5120, "num_attention_heads": 32, "num_key_value_heads": 32,
+                     "rms_norm_eps": 1e-5, "sliding_window": 750, "num_mel_bins": 128,
+                     "rope_parameters": {"rope_theta": 1e6, "rope_type": "default"}},
+    "text_config": {"hidden_size": 3072, "num_hidden_layers": 26, "head_dim": 128, "intermediate_size": 9216,
+                    "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 131072,
+                    "rms_norm_eps": 1e-5, "sliding_window": 8192, "rope_theta": 1e6},
+}  # fmt: skip
+
+
 def test_from_transformers_config():
-    hf = {
-        "model_type": "voxtral_realtime",
-        "downsample_factor": 4,
-        "tie_word_embeddings": True,
-        "audio_config": {"hidden_size": 1280, "num_hidden_layers": 32, "head_dim": 64,
-                         "intermediate_size": 5120, "num_attention_heads": 32, "num_key_value_heads": 32,
-                         "rms_norm_eps": 1e-5, "sliding_window": 750, "num_mel_bins": 128,
-                         "rope_parameters": {"rope_theta": 1e6, "rope_type": "default"}},
-        "text_config": {"hidden_size": 3072, "num_hidden_layers": 26, "head_dim": 128, "intermediate_size": 9216,
-                        "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 131072,
-                        "rms_norm_eps": 1e-5, "sliding_window": 8192, "rope_theta": 1e6},
-    }  # fmt: skip
+    hf = json.loads(json.dumps(HF_CONFIG))
     cfg = ModelConfig.from_transformers(hf)
     real = ModelConfig.from_dict(REAL_PARAMS)
     for name in ("dim", "n_layers", "head_dim", "hidden_dim", "n_heads", "n_kv_heads", "vocab_size",
@@ -94,3 +98,123 @@ def test_packaged_full_size_params_match_the_real_file():
     from voxtral_mlx.config import realtime_4b_params
 
     assert ModelConfig.from_dict(realtime_4b_params()) == ModelConfig.from_dict(REAL_PARAMS)
+
+
+# ---- validation: each malformed value is one ConfigError naming the file and the key ---------
+ENC = ("multimodal", "whisper_model_args", "encoder_args")
+AUDIO = (*ENC, "audio_encoding_args")
+DOWN = ("multimodal", "whisper_model_args", "downsample_args")
+
+# (path to the key, bad value): the cases that gave tracebacks, hangs or silent loads before.
+MALFORMED = [
+    (("dim",), 0), (("dim",), -4), (("hidden_dim",), -1), (("n_heads",), 0), (("n_layers",), 0),
+    (("head_dim",), "16"), (("dim",), 64.0), (("dim",), 64.5), (("dim",), True), (("dim",), None),
+    (("n_kv_heads",), 0), (("vocab_size",), 0), (("sliding_window",), -1), (("sliding_window",), 0),
+    (("norm_eps",), "x"), (("norm_eps",), float("nan")), (("rope_theta",), "1e6"),
+    (("rope_theta",), float("inf")), (("tied_embeddings",), "no"),
+    (("ada_rms_norm_t_cond_dim",), 0), (("n_layers",), 1_000_000), (("dim",), 10**12),
+    (("multimodal",), []), (("quantization",), {"bits": 7, "group_size": 64}),
+    (("quantization",), {"bits": 4, "group_size": 48}),
+    ((*ENC, "dim"), 0), ((*ENC, "n_heads"), 0), ((*ENC, "head_dim"), 0),
+    ((*ENC, "n_layers"), "2"), ((*ENC, "sliding_window"), -5), ((*ENC, "n_layers"), 1_000_000),
+    ((*AUDIO, "hop_length"), 0), ((*AUDIO, "hop_length"), "160"), ((*AUDIO, "frame_rate"), 0),
+    ((*AUDIO, "frame_rate"), "12.5"), ((*AUDIO, "sampling_rate"), 0),
+    ((*AUDIO, "num_mel_bins"), 0), ((*AUDIO, "window_size"), 0), ((*DOWN, "downsample_factor"), 0),
+]  # fmt: skip
+MALFORMED_IDS = [f"{'.'.join(p[-2:])}={v!r}"[:48] for p, v in MALFORMED]
+
+
+def _with(data: dict, path: tuple, value) -> dict:
+    data = json.loads(json.dumps(data))
+    d = data
+    for k in path[:-1]:
+        d = d[k]
+    d[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path, value", MALFORMED, ids=MALFORMED_IDS)
+def test_malformed_value_is_one_line_naming_file_and_key(path, value):
+    with pytest.raises(ConfigError) as info:
+        ModelConfig.from_dict(_with(REAL_PARAMS, path, value), source="/m/params.json")
+    message = str(info.value)
+    key = ".".join(path) if path[-1] != "quantization" else "quantization."
+    assert message.startswith("/m/params.json: ") and key in message and "\n" not in message
+
+
+def test_every_leaf_field_has_a_rule():
+    import dataclasses
+
+    from voxtral_mlx import config
+
+    classes = {ModelConfig, *config._NESTED.values()}
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            assert (cls.__name__, f.name) in config._NESTED or f.name in config._RULES, f.name
+
+
+def test_error_message_shape():
+    bad = _with(REAL_PARAMS, (*ENC, "dim"), -4)
+    with pytest.raises(ConfigError) as info:
+        ModelConfig.from_dict(bad)
+    assert str(info.value) == (
+        "params.json: multimodal.whisper_model_args.encoder_args.dim must be a positive "
+        "integer, got -4"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"n_kv_heads": 3}, "n_heads (32) must be a multiple of n_kv_heads (3)"),
+        ({"head_dim": 127}, "head_dim must be even"),
+        ({"dim": 60000, "hidden_dim": 200000, "n_layers": 1000}, "B parameters"),
+    ],
+)
+def test_keys_that_disagree_are_refused(changes, key):
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        ModelConfig.from_dict({**REAL_PARAMS, **changes})
+
+
+def test_frame_rate_must_match_the_encoder_stride():
+    bad = _with(REAL_PARAMS, (*AUDIO, "frame_rate"), 25.0)  # 16000/160/2/4 is 12.5
+    with pytest.raises(ConfigError, match=r"frame_rate \(25\) disagrees .* = 12\.5"):
+        ModelConfig.from_dict(bad)
+
+
+def test_parameter_estimate_is_close_to_the_model():
+    from mlx.utils import tree_flatten
+
+    from voxtral_mlx.config import realtime_4b_params, tiny_params
+    from voxtral_mlx.model import VoxtralRealtime
+
+    for params in (tiny_params(), realtime_4b_params()):
+        cfg = ModelConfig.from_dict(params)
+        n = sum(v.size for _, v in tree_flatten(VoxtralRealtime(cfg).parameters()))  # lazy
+        assert abs(cfg.parameter_estimate / n - 1) < 0.01
+
+
+def test_numbers_accepted_as_json_writes_them():
+    cfg = ModelConfig.from_dict({**REAL_PARAMS, "rope_theta": 1000000, "norm_eps": 1e-6})
+    assert cfg.rope_theta == 1e6 and isinstance(cfg.rope_theta, float)
+    assert ModelConfig.from_dict({**REAL_PARAMS, "quantization": {"bits": 8, "group_size": 32}})
+
+
+@pytest.mark.parametrize(
+    "tower, key, value, named",
+    [
+        ("text_config", "hidden_size", 0, "text_config.hidden_size"),
+        ("audio_config", "num_attention_heads", "32", "audio_config.num_attention_heads"),
+        ("audio_config", "sliding_window", -750, "audio_config.sliding_window"),
+        ("audio_config", "num_mel_bins", 0, "audio_config.num_mel_bins"),
+        ("text_config", "rope_theta", "big", "text_config.rope_theta"),
+        (None, "downsample_factor", 0, "downsample_factor"),
+        (None, "tie_word_embeddings", "yes", "tie_word_embeddings"),
+    ],
+)
+def test_transformers_errors_name_config_json_keys(tower, key, value, named):
+    hf = json.loads(json.dumps(HF_CONFIG))
+    (hf[tower] if tower else hf)[key] = value
+    with pytest.raises(ConfigError) as info:
+        ModelConfig.from_transformers(hf, source="/m/config.json")
+    assert str(info.value).startswith(f"/m/config.json: {named} ")

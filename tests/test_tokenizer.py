@@ -201,6 +201,17 @@ BAD_FILES = {
     "audio not an object": _set([16000], "audio"),
     "audio value not a number": _set("480ms", "audio", "transcription_delay_ms"),
 }
+# audio-block values that each broke or hung something downstream: (key, bad value).
+BAD_AUDIO = [
+    ("transcription_delay_ms", 500), ("transcription_delay_ms", 0), ("transcription_delay_ms", -80),
+    ("transcription_delay_ms", 99999), ("transcription_delay_ms", float("nan")),
+    ("sampling_rate", 0), ("sampling_rate", 16000.5), ("frame_rate", 0), ("frame_rate", -12.5),
+    ("streaming_n_left_pad_tokens", -1), ("streaming_n_left_pad_tokens", 1.5),
+    ("streaming_n_left_pad_tokens", 10**9), ("streaming_look_back_ms", float("inf")),
+    ("hop_length", 0), ("num_mel_bins", True), ("window_size", [400]),
+]  # fmt: skip
+BAD_FILES.update({f"audio {k}={v!r}": _set(v, "audio", k) for k, v in BAD_AUDIO})
+BAD_FILES["spectrogram hop_length=0"] = _set({"hop_length": 0}, "audio", "audio_encoding_config")
 
 
 @pytest.mark.parametrize("case", BAD_FILES)
@@ -224,6 +235,29 @@ def test_not_a_json_tokenizer(tmp_path, content):
     with pytest.raises(TokenizerError) as info:
         Tokenizer.from_file(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bad_delay_in_tekken_names_the_file_and_key_not_the_option(tmp_path):
+    path = write(tmp_path, make_tekken(audio={"transcription_delay_ms": 500}))
+    with pytest.raises(TokenizerError) as info:
+        Tokenizer.from_file(path)
+    assert str(info.value) == (
+        f"{path}: 'audio.transcription_delay_ms' must be a multiple of 80 ms from 80 to 2400, "
+        "got 500"
+    )
+
+
+@pytest.mark.parametrize("delay", [80, 480, 2400, 960.0])
+def test_good_delays_in_tekken_load(tmp_path, delay):
+    path = write(tmp_path, make_tekken(audio={"transcription_delay_ms": delay}))
+    assert Tokenizer.from_file(path).audio.transcription_delay_ms == delay
+
+
+def test_deeply_nested_tekken_is_one_line(tmp_path):
+    path = write(tmp_path, "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(TokenizerError, match="nested too deeply") as info:
+        Tokenizer.from_file(path)
+    assert str(path) in str(info.value)
 
 
 def test_missing_file_or_folder_without_tekken(tmp_path):

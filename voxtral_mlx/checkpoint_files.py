@@ -8,12 +8,14 @@ instead of a crash half way through loading.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WeightsError
+from .json_file import parse_json, read_json_object
 
 # safetensors dtype tags -> bytes per element
 _DTYPE_SIZES = {
@@ -43,37 +45,45 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
             (n,) = struct.unpack("<Q", raw)
             if n > min(_MAX_HEADER, size - 8):
                 raise WeightsError(f"{path}: corrupt or truncated safetensors header")
-            header = json.loads(f.read(n))
+            raw = f.read(n)
     except OSError as e:
         raise WeightsError(f"{path}: cannot read ({e.strerror or e})") from e
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(f"{path}: corrupt safetensors header (not JSON)") from e
+    header = parse_json(raw, f"{path}: corrupt safetensors header", WeightsError)
     if not isinstance(header, dict):
         raise WeightsError(f"{path}: corrupt safetensors header")
-
     out: dict[str, TensorInfo] = {}
     end_max = 0
     for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype, shape = meta["dtype"], tuple(int(d) for d in meta["shape"])
-            begin, end = (int(x) for x in meta["data_offsets"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise WeightsError(f"{path}: corrupt header entry for tensor '{name}'") from e
-        n_el = 1
-        for d in shape:
-            n_el *= d
-        if dtype in _DTYPE_SIZES and end - begin != n_el * _DTYPE_SIZES[dtype]:
-            raise WeightsError(f"{path}: tensor '{name}' has inconsistent size in the header")
-        end_max = max(end_max, end)
-        out[name] = TensorInfo(path, dtype, shape)
+        if name != "__metadata__":
+            out[name], end = _entry(path, name, meta)
+            end_max = max(end_max, end)
     if 8 + n + end_max > size:
         missing = 8 + n + end_max - size
         raise WeightsError(
             f"{path}: file is truncated ({missing} bytes missing); re-download or re-convert it"
         )
     return out
+
+
+def _entry(path: Path, name: str, meta) -> tuple[TensorInfo, int]:
+    """One header entry checked (known dtype, sizes that add up); its info and end offset."""
+    try:
+        dtype, shape = meta["dtype"], tuple(_whole(d) for d in meta["shape"])
+        begin, end = (_whole(x) for x in meta["data_offsets"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise WeightsError(f"{path}: corrupt header entry for tensor '{name}'") from e
+    if not isinstance(dtype, str) or dtype not in _DTYPE_SIZES:
+        raise WeightsError(f"{path}: tensor '{name}' has unsupported dtype {str(dtype)[:20]!r}")
+    if end - begin != math.prod(shape) * _DTYPE_SIZES[dtype]:
+        raise WeightsError(f"{path}: tensor '{name}' has inconsistent size in the header")
+    return TensorInfo(path, dtype, shape), end
+
+
+def _whole(x) -> int:
+    """A non-negative whole number from a header (bools and floats are corruption)."""
+    if not isinstance(x, int) or isinstance(x, bool) or x < 0:
+        raise ValueError(x)
+    return x
 
 
 def index_files(files: list[Path]) -> dict[str, TensorInfo]:
@@ -90,21 +100,45 @@ def index_files(files: list[Path]) -> dict[str, TensorInfo]:
 
 
 def shard_files(folder: Path, single: str, index_name: str) -> list[Path]:
-    """The weight files of a folder: ``single`` if present, else the shards listed in the index."""
+    """The weight files of a folder: ``single`` if present, else the shards listed in the index.
+
+    Every listed shard must be a file inside ``folder`` (see :func:`_inside`): an index is data
+    from wherever the model came from and must not make the loader read elsewhere.
+    """
     if (folder / single).is_file():
         return [folder / single]
     index_path = folder / index_name
     if not index_path.is_file():
         return []
-    try:
-        weight_map = json.loads(index_path.read_text())["weight_map"]
-        names = sorted(set(weight_map.values()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise WeightsError(f"{index_path}: unreadable shard index") from e
+    weight_map = read_json_object(index_path, WeightsError).get("weight_map")
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise WeightsError(f"{index_path}: 'weight_map' must map tensor names to file names")
+    names = sorted(set(weight_map.values()))
+    for name in names:
+        if not _inside(folder, name):
+            raise WeightsError(
+                f"{index_path}: shard '{name[:80]}' is outside the model folder; refusing it"
+            )
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         raise WeightsError(f"{folder}: shard '{missing[0]}' listed in {index_name} is missing")
     return [folder / n for n in names]
+
+
+def _inside(folder: Path, name: str) -> bool:
+    """``name`` is a relative path without ``..`` whose real file stays in ``folder``.
+
+    A Hugging Face snapshot's files are links into the repo's ``blobs`` folder beside
+    ``snapshots``; those are the one place outside the folder a shard may really be.
+    """
+    rel = Path(name)
+    if not name or rel.is_absolute() or rel.drive or ".." in rel.parts or "\\" in name:
+        return False
+    real, root = (folder / rel).resolve(), folder.resolve()
+    allowed = [root]
+    if root.parent.name == "snapshots":
+        allowed.append(root.parent.parent / "blobs")
+    return any(real.is_relative_to(a) for a in allowed)
 
 
 _MX_TAGS = {"bfloat16": "BF16", "float16": "F16", "float32": "F32", "uint32": "U32", "int32": "I32",

@@ -1,9 +1,10 @@
 """Model configuration: dataclasses that mirror Mistral's ``params.json`` key for key.
 
 The nesting is the file's nesting (decoder keys at the top level, the audio encoder under
-``multimodal.whisper_model_args``). Unknown keys are ignored; a missing required key raises
-:class:`ConfigError` naming it. ``from_transformers`` builds the same tree from a transformers
-``config.json`` so both checkpoint layouts share one config type.
+``multimodal.whisper_model_args``). Unknown keys are ignored; a missing required key, a value
+of the wrong type or out of range raises :class:`ConfigError` naming the file and the key,
+before anything is allocated. ``from_transformers`` builds the same tree from a transformers
+``config.json`` so both checkpoint layouts share one config type (its errors name its own keys).
 
 Derived numbers (samples per token, frame rates, delay conversions) are properties, never stored.
 """
@@ -17,22 +18,90 @@ from typing import Any
 
 from .errors import ConfigError
 
+MAX_LAYERS = 1024
+# Refused before any allocation: ~25x the 4.4 B model, far past what one machine holds.
+MAX_PARAMETERS = 100_000_000_000
 
-def _build(cls, data: dict[str, Any], where: str):
-    """Instantiate dataclass ``cls`` from ``data``: nested dataclasses recurse, unknown keys ignored."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"config: '{where}' should be an object, got {type(data).__name__}")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        name = f"{where}.{f.name}" if where else f.name
-        if f.name not in data or data[f.name] is None:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"config: missing required key '{name}'")
-            continue
-        value = data[f.name]
-        sub = _NESTED.get((cls.__name__, f.name))
-        kwargs[f.name] = _build(sub, value, name) if sub is not None else value
-    return cls(**kwargs)
+# Each leaf field's rule, by name (a name means the same thing in every sub-config):
+# ("int", hi) a whole number 1..hi; ("float", hi) a finite number > 0 (and <= hi);
+# ("number", None) any finite number; ("choice", values); ("bool", None); ("str", None).
+_RULES: dict[str, tuple[str, Any]] = {
+    "dim": ("int", 1 << 16), "hidden_dim": ("int", 1 << 18), "head_dim": ("int", 1 << 12),
+    "n_layers": ("int", MAX_LAYERS), "n_heads": ("int", 1024), "n_kv_heads": ("int", 1024),
+    "vocab_size": ("int", 1 << 22), "sliding_window": ("int", 1 << 24),
+    "model_max_length": ("int", 1 << 30), "ada_rms_norm_t_cond_dim": ("int", 1 << 12),
+    "downsample_factor": ("int", 64), "sampling_rate": ("int", 768_000),
+    "num_mel_bins": ("int", 1024), "hop_length": ("int", 1 << 16), "window_size": ("int", 1 << 16),
+    "frame_rate": ("float", 1000.0), "rope_theta": ("float", None), "norm_eps": ("float", 1.0),
+    "global_log_mel_max": ("number", None), "transcription_format": ("str", None),
+    "tied_embeddings": ("bool", None), "use_biases": ("bool", None), "causal": ("bool", None),
+    "ada_rms_norm_t_cond": ("bool", None),
+    "group_size": ("choice", (32, 64, 128)), "bits": ("choice", (2, 3, 4, 5, 6, 8)),
+}  # fmt: skip
+
+
+class _Reader:
+    """Builds the dataclass tree from parsed JSON; every error names ``source`` and the key.
+
+    ``names`` maps our dotted key to the file's own key where they differ (config.json).
+    """
+
+    def __init__(self, source: str, names: dict[str, str] | None = None):
+        self.source, self.names = source, names or {}
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.names.get(key, key)} {problem}")
+
+    def build(self, cls, data: Any, where: str = ""):
+        """Instantiate dataclass ``cls``: nested dataclasses recurse, unknown keys ignored."""
+        if not isinstance(data, dict):
+            return_key = where or "the top level"
+            raise self.fail(return_key, f"must be an object, got {_show(data)}")
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            key = f"{where}.{f.name}" if where else f.name
+            if data.get(f.name) is None:  # null means "not given", as in the reference
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise ConfigError(
+                        f"{self.source}: missing required key '{self.names.get(key, key)}'"
+                    )
+                continue
+            sub = _NESTED.get((cls.__name__, f.name))
+            value = data[f.name]
+            kwargs[f.name] = self.build(sub, value, key) if sub else self.leaf(f.name, value, key)
+        return cls(**kwargs)
+
+    def leaf(self, name: str, value: Any, key: str) -> Any:
+        kind, arg = _RULES[name]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if kind == "int":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise self.fail(key, f"must be a positive integer, got {_show(value)}")
+            if value > arg:
+                raise self.fail(key, f"must be at most {arg}, got {value}")
+        elif kind in ("float", "number"):
+            if not number or not math.isfinite(value) or (kind == "float" and value <= 0):
+                what = "a positive number" if kind == "float" else "a finite number"
+                raise self.fail(key, f"must be {what}, got {_show(value)}")
+            if arg is not None and value > arg:
+                raise self.fail(key, f"must be at most {arg}, got {value}")
+            return float(value)
+        elif kind == "choice":
+            if not number or value not in arg or isinstance(value, float):
+                raise self.fail(key, f"must be one of {_listing(arg)}, got {_show(value)}")
+        elif not isinstance(value, bool if kind == "bool" else str):
+            need = "true or false" if kind == "bool" else "a string"
+            raise self.fail(key, f"must be {need}, got {_show(value)}")
+        return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _listing(values) -> str:
+    return ", ".join(map(str, values))
 
 
 @dataclass
@@ -134,9 +203,17 @@ class ModelConfig:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a parsed ``params.json`` (unknown keys ignored, missing ones a ConfigError)."""
-        return _build(cls, data, "")
+    def from_dict(
+        cls, data: dict[str, Any], source: str = "params.json", names: dict[str, str] | None = None
+    ) -> ModelConfig:
+        """Build from a parsed ``params.json``; ConfigError names ``source`` and the bad key.
+
+        ``names`` maps our dotted keys to the file's own (for a transformers config.json).
+        """
+        reader = _Reader(source, names)
+        cfg = reader.build(cls, data)
+        _check_consistency(cfg, reader)
+        return cfg
 
     def to_dict(self) -> dict[str, Any]:
         """The ``params.json`` form (round-trips through :meth:`from_dict`)."""
@@ -146,63 +223,33 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_transformers(cls, data: dict[str, Any]) -> ModelConfig:
+    def from_transformers(cls, data: dict[str, Any], source: str = "config.json") -> ModelConfig:
         """Build from a transformers ``config.json`` (model_type ``voxtral_realtime``)."""
-        if data.get("model_type") != "voxtral_realtime":
-            raise ConfigError(
-                f"config.json: model_type is {data.get('model_type')!r}, expected 'voxtral_realtime'"
-            )
+        if not isinstance(data, dict) or data.get("model_type") != "voxtral_realtime":
+            got = data.get("model_type") if isinstance(data, dict) else None
+            raise ConfigError(f"{source}: model_type is {got!r}, expected 'voxtral_realtime'")
         text, audio = data.get("text_config"), data.get("audio_config")
         if not isinstance(text, dict) or not isinstance(audio, dict):
-            raise ConfigError("config.json: missing 'text_config' or 'audio_config'")
-
-        def need(d: dict, key: str, where: str):
-            if d.get(key) is None:
-                raise ConfigError(f"config.json: missing required key '{where}.{key}'")
-            return d[key]
-
-        def theta(d: dict, where: str) -> float:
-            # transformers >= 5 nests it under rope_parameters; older files have rope_theta.
-            rp = d.get("rope_parameters") or {}
-            value = rp.get("rope_theta", d.get("rope_theta"))
-            if value is None:
-                raise ConfigError(f"config.json: missing '{where}.rope_parameters.rope_theta'")
-            return float(value)
-
-        enc = {
-            "dim": need(audio, "hidden_size", "audio_config"),
-            "n_layers": need(audio, "num_hidden_layers", "audio_config"),
-            "head_dim": need(audio, "head_dim", "audio_config"),
-            "hidden_dim": need(audio, "intermediate_size", "audio_config"),
-            "n_heads": need(audio, "num_attention_heads", "audio_config"),
-            "n_kv_heads": audio.get("num_key_value_heads"),
-            "rope_theta": theta(audio, "audio_config"),
-            "norm_eps": audio.get("rms_norm_eps", 1e-5),
-            "sliding_window": audio.get("sliding_window"),
-            "audio_encoding_args": {"num_mel_bins": audio.get("num_mel_bins", 128)},
+            raise ConfigError(f"{source}: missing 'text_config' or 'audio_config'")
+        names: dict[str, str] = {}
+        enc = _from_hf(audio, "audio_config", _ENCODER_KEY, _HF_AUDIO, names, source)
+        enc["audio_encoding_args"] = {"num_mel_bins": audio.get("num_mel_bins")}
+        names[f"{_ENCODER_KEY}.audio_encoding_args.num_mel_bins"] = "audio_config.num_mel_bins"
+        text_keys = {**_HF_AUDIO, "vocab_size": "vocab_size"}
+        top = _from_hf(text, "text_config", "", text_keys, names, source)
+        top["tied_embeddings"] = data.get("tie_word_embeddings")
+        names["tied_embeddings"] = "tie_word_embeddings"
+        # transformers hard-codes the ada-norm bottleneck at 32.
+        top["ada_rms_norm_t_cond_dim"] = 32
+        down = f"{_ENCODER_KEY.rsplit('.', 1)[0]}.downsample_args.downsample_factor"
+        names[down] = "downsample_factor"
+        top["multimodal"] = {
+            "whisper_model_args": {
+                "encoder_args": enc,
+                "downsample_args": {"downsample_factor": data.get("downsample_factor")},
+            }
         }
-        top = {
-            "dim": need(text, "hidden_size", "text_config"),
-            "n_layers": need(text, "num_hidden_layers", "text_config"),
-            "head_dim": need(text, "head_dim", "text_config"),
-            "hidden_dim": need(text, "intermediate_size", "text_config"),
-            "n_heads": need(text, "num_attention_heads", "text_config"),
-            "n_kv_heads": need(text, "num_key_value_heads", "text_config"),
-            "vocab_size": need(text, "vocab_size", "text_config"),
-            "norm_eps": text.get("rms_norm_eps", 1e-5),
-            "rope_theta": theta(text, "text_config"),
-            "sliding_window": text.get("sliding_window"),
-            "tied_embeddings": data.get("tie_word_embeddings", True),
-            # transformers hard-codes the ada-norm bottleneck at 32.
-            "ada_rms_norm_t_cond_dim": 32,
-            "multimodal": {
-                "whisper_model_args": {
-                    "encoder_args": enc,
-                    "downsample_args": {"downsample_factor": data.get("downsample_factor", 4)},
-                }
-            },
-        }
-        return cls.from_dict(top)
+        return cls.from_dict(top, source, names)
 
     # ---- derived numbers ----------------------------------------------------------------------
     @property
@@ -237,6 +284,16 @@ class ModelConfig:
         """Decoder tokens per second (12.5 Hz)."""
         return self.encoder_frame_rate / self.downsample_factor
 
+    @property
+    def parameter_estimate(self) -> int:
+        """Parameters these sizes imply (biases and norms left out: within a fraction of 1%)."""
+        enc = self.encoder
+        towers = _tower(self, self.ada_rms_norm_t_cond_dim) + _tower(enc, 0)
+        stem = enc.audio_encoding_args.num_mel_bins * enc.dim * 3 + enc.dim * enc.dim * 3
+        adapter = enc.dim * self.downsample_factor * self.dim + self.dim * self.dim
+        heads = 1 if self.tied_embeddings else 2
+        return towers + stem + adapter + heads * self.vocab_size * self.dim
+
     def delay_tokens(self, delay_ms: float) -> int:
         """Delay in ms -> number of delay tokens (mistral-common rounds up to whole tokens)."""
         return math.ceil(round(delay_ms * self.audio.sampling_rate / 1000) / self.samples_per_token)
@@ -253,6 +310,69 @@ _NESTED = {
     ("ModelConfig", "multimodal"): MultimodalArgs,
     ("ModelConfig", "quantization"): QuantizationArgs,
 }
+
+_ENCODER_KEY = "multimodal.whisper_model_args.encoder_args"
+# transformers config.json key -> our key, for both towers (text adds vocab_size).
+_HF_AUDIO = {
+    "dim": "hidden_size", "n_layers": "num_hidden_layers", "head_dim": "head_dim",
+    "hidden_dim": "intermediate_size", "n_heads": "num_attention_heads",
+    "n_kv_heads": "num_key_value_heads", "norm_eps": "rms_norm_eps",
+    "sliding_window": "sliding_window",
+}  # fmt: skip
+
+
+def _from_hf(
+    d: dict, where: str, ours: str, table: dict, names: dict, source: str
+) -> dict[str, Any]:
+    """One tower's keys renamed to ours; ``names`` learns which key each came from."""
+    out = {}
+    for key, theirs in table.items():
+        out[key] = d.get(theirs)
+        names[f"{ours}.{key}" if ours else key] = f"{where}.{theirs}"
+    # transformers >= 5 nests rope_theta under rope_parameters; older files have it top level.
+    rp = d.get("rope_parameters")
+    nested = isinstance(rp, dict) and rp.get("rope_theta") is not None
+    out["rope_theta"] = rp["rope_theta"] if nested else d.get("rope_theta")
+    theta = "rope_parameters.rope_theta" if nested or "rope_theta" not in d else "rope_theta"
+    names[f"{ours}.rope_theta" if ours else "rope_theta"] = f"{where}.{theta}"
+    if out["rope_theta"] is None:  # required here though params.json has a default
+        raise ConfigError(f"{source}: missing '{where}.rope_parameters.rope_theta'")
+    return out
+
+
+def _tower(args, t_cond_dim: int) -> int:
+    """Matrix parameters of one transformer tower (attention, SwiGLU, the delay MLP)."""
+    kv = args.n_kv_heads or args.n_heads
+    attention = args.dim * args.head_dim * 2 * (args.n_heads + kv)
+    return args.n_layers * (attention + 3 * args.dim * args.hidden_dim + 2 * args.dim * t_cond_dim)
+
+
+def _check_consistency(cfg: ModelConfig, reader: _Reader) -> None:
+    """Relations between keys that each look valid alone; all before any allocation."""
+    for prefix, args in (("", cfg), (_ENCODER_KEY + ".", cfg.encoder)):
+        kv = args.n_kv_heads or args.n_heads
+        if args.n_heads % kv:
+            raise reader.fail(
+                prefix + "n_heads", f"({args.n_heads}) must be a multiple of n_kv_heads ({kv})"
+            )
+        if args.head_dim % 2:
+            raise reader.fail(
+                prefix + "head_dim", f"must be even (rotary pairs), got {args.head_dim}"
+            )
+    audio, per_token = cfg.audio, cfg.audio.hop_length * cfg.conv_stride * cfg.downsample_factor
+    if not math.isclose(audio.sampling_rate / audio.frame_rate, per_token):
+        key = _ENCODER_KEY + ".audio_encoding_args.frame_rate"
+        raise reader.fail(
+            key,
+            f"({audio.frame_rate:g}) disagrees with sampling_rate / (hop_length x "
+            f"{cfg.conv_stride} x downsample_factor) = {audio.sampling_rate / per_token:g}",
+        )
+    n = cfg.parameter_estimate
+    if n > MAX_PARAMETERS:
+        raise ConfigError(
+            f"{reader.source}: these sizes make {n / 1e9:.0f} B parameters (at most "
+            f"{MAX_PARAMETERS / 1e9:.0f} B accepted); is a dimension wrong?"
+        )
 
 
 def realtime_4b_params() -> dict[str, Any]:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from voxtral_mlx.errors import TokenizerError
+from voxtral_mlx.json_file import read_json_object
+from voxtral_mlx.protocol import DELAY_STEP_MS, MAX_DELAY_MS, MIN_DELAY_MS, valid_delay_ms
 
 TOKENIZER_FILE = "tekken.json"
 
@@ -61,12 +63,43 @@ class AudioSettings:
         values = {}
         for field in fields(cls):
             value = merged.get(field.name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TokenizerError(f"{where}: 'audio.{field.name}' is not a number: {value!r}")
-            values[field.name] = value
+            if value is not None:
+                values[field.name] = _audio_value(field.name, value, where)
         return cls(**values)
+
+
+# audio-block key -> (kind, lowest, highest): "int" a whole number, "ms"/"rate" a finite number.
+_AUDIO_RULES = {
+    "sampling_rate": ("int", 1, 768_000),
+    "frame_rate": ("rate", 0, 1000),
+    "streaming_n_left_pad_tokens": ("int", 0, 4096),
+    "streaming_look_ahead_ms": ("ms", 0, 60_000),
+    "streaming_look_back_ms": ("ms", 0, 60_000),
+    "num_mel_bins": ("int", 1, 1024),
+    "hop_length": ("int", 1, 1 << 16),
+    "window_size": ("int", 1, 1 << 16),
+}
+
+
+def _audio_value(name: str, value: Any, where: str) -> int | float:
+    """One ``audio`` value checked: an error names tekken.json and the key (never --delay-ms)."""
+    key = f"{where}: 'audio.{name}'"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TokenizerError(f"{key} is not a number: {str(value)[:40]!r}")
+    if name == "transcription_delay_ms":
+        if not valid_delay_ms(value):
+            raise TokenizerError(
+                f"{key} must be a multiple of {DELAY_STEP_MS} ms from {MIN_DELAY_MS} to "
+                f"{MAX_DELAY_MS}, got {value:g}"
+            )
+        return value
+    kind, low, high = _AUDIO_RULES[name]
+    if kind == "int" and not isinstance(value, int):
+        raise TokenizerError(f"{key} must be a whole number, got {value!r}")
+    # A rate must be above zero (it divides); counts and spans may be zero where low is 0.
+    if not (low < value if kind == "rate" else low <= value) or value > high:
+        raise TokenizerError(f"{key} must be from {low} to {high}, got {value:g}")
+    return value
 
 
 class Tokenizer:
@@ -239,15 +272,7 @@ def _resolve(path: Path) -> Path:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise TokenizerError(f"cannot read {path}: {err.strerror or err}") from err
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise TokenizerError(f"{path} is not a valid JSON tokenizer file ({err})") from err
-    if not isinstance(data, dict):
-        raise TokenizerError(f"{path} is not a tekken tokenizer (top level is not an object)")
-    return data
+    return read_json_object(path, TokenizerError)
 
 
 def _require(obj: dict, key: str, kind: type, where: str, prefix: str = "") -> Any:

@@ -31,6 +31,7 @@ from mlx.utils import tree_flatten, tree_unflatten
 from .checkpoint_files import TensorInfo, index_files, shard_files, write_streaming
 from .config import ModelConfig
 from .errors import ConfigError, VoxtralError, WeightsError
+from .json_file import read_json_object
 from .model import VoxtralRealtime, packed
 from .model.fused import checkpoint_parameters, fuse_model
 
@@ -171,19 +172,17 @@ def detect_layout(folder: Path) -> tuple[str, ModelConfig, list[Path]]:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(f"{path}: unreadable or not JSON") from e
+    return read_json_object(path, WeightsError)
 
 
 def _config(build: Callable, data: dict, path: Path) -> ModelConfig:
+    """``build(data, source)``; every problem (ConfigError names the key) is a WeightsError."""
     try:
-        return build(data)
+        return build(data, str(path))
     except ConfigError as e:
-        raise WeightsError(f"{path}: {e}") from e
-    except (TypeError, ValueError, AttributeError) as e:
-        raise WeightsError(f"{path}: malformed config ({e})") from e
+        raise WeightsError(str(e)) from e
+    except (TypeError, ValueError, AttributeError, RecursionError) as e:  # a case not foreseen
+        raise WeightsError(f"{path}: malformed config ({type(e).__name__}: {e})") from e
 
 
 def _require(folder: Path, files: list[Path]) -> list[Path]:
@@ -350,7 +349,9 @@ class Checkpoint:
             )
         self.quantized_paths = q_paths
         self.skeleton = build_model(self.config, lambda p, m: p in q_paths)
-        expected = {k: tuple(v.shape) for k, v in tree_flatten(self.skeleton.parameters())}
+        expected = {
+            k: (tuple(v.shape), v.dtype) for k, v in tree_flatten(self.skeleton.parameters())
+        }
         self._plan = _plan(self.layout, index, expected)
         self._arrays: dict[Path, dict[str, mx.array]] = {}
 
@@ -423,12 +424,13 @@ def _plan(layout: str, index: dict[str, TensorInfo], expected: dict[str, tuple])
             raise WeightsError(
                 f"{info.file.name}: tensors '{plan[target][0]}' and '{name}' map to one parameter"
             )
-        shape = _target_shape(layout, target, info.shape)
-        if shape != expected[target]:
+        shape, dtype = expected[target]
+        if _target_shape(layout, target, info.shape) != shape:
             raise WeightsError(
                 f"{info.file.name}: tensor '{name}' has shape {list(info.shape)}, "
-                f"the config implies {list(expected[target])}"
+                f"the config implies {list(shape)}"
             )
+        _check_dtype(info, name, dtype)
         plan[target] = (name, info)
     missing = sorted(set(expected) - set(plan))
     if missing:
@@ -436,6 +438,25 @@ def _plan(layout: str, index: dict[str, TensorInfo], expected: dict[str, tuple])
             f"model folder is missing tensor for '{missing[0]}' ({len(missing)} missing in all)"
         )
     return plan
+
+
+_FLOAT_TAGS = ("F32", "BF16", "F16")
+
+
+def _check_dtype(info: TensorInfo, name: str, expected: mx.Dtype) -> None:
+    """Floats where the model computes in float; uint32 only for a packed quantized weight
+    (the layers whose ``.scales`` are present). An integer tensor would load as garbage."""
+    if expected == mx.uint32:
+        if info.dtype != "U32":
+            raise WeightsError(
+                f"{info.file.name}: tensor '{name}' is {info.dtype}; a quantized weight "
+                "(one with .scales) must be U32"
+            )
+    elif info.dtype not in _FLOAT_TAGS:
+        raise WeightsError(
+            f"{info.file.name}: tensor '{name}' is {info.dtype}, expected a float tensor "
+            f"({', '.join(_FLOAT_TAGS)})"
+        )
 
 
 def _mx_load(path: Path) -> dict[str, mx.array]:
