@@ -138,3 +138,26 @@ def test_a_fifo_is_refused_and_the_other_files_are_done(tmp_path, monkeypatch, c
     assert done == [good]
     err = capsys.readouterr().err
     assert "pipe.wav" in err and "not a regular file" in err
+
+
+def test_float32_turns_tf32_off_before_the_model_loads(tmp_path, monkeypatch):
+    """MLX computes float32 matmuls as TF32 on CUDA and M5 GPUs unless told not to."""
+    import os
+
+    from voxtral_mlx import cli, transcribe
+    from voxtral_mlx.transcript import Transcript
+
+    seen = []
+    monkeypatch.setenv("MLX_ENABLE_TF32", "unset at the end")  # so teardown removes ours
+    monkeypatch.delenv("MLX_ENABLE_TF32")
+    monkeypatch.setattr(
+        cli.App,
+        "load",
+        lambda self: (
+            seen.append(os.environ.get("MLX_ENABLE_TF32")) or setattr(self, "dtype", "float32")
+        ),
+    )
+    monkeypatch.setattr(transcribe, "transcribe_file", lambda *a, **k: Transcript())
+    audio = _wav(tmp_path / "a.wav")
+    assert cli.main([str(audio)]) == 0 and seen == [None]  # not asked: MLX's default
+    assert cli.main([str(audio), "--dtype", "float32"]) == 0 and seen[-1] == "0"

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from .errors import VoxtralError
+from .precision import full_float32
 
 log = logging.getLogger("voxtral_mlx")
 
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype",
         choices=["float32", "bfloat16", "float16"],
         default=None,
-        help="compute dtype (default: float32 on CPU, bfloat16 on GPU)",
+        help="compute dtype (default: float32 on CPU, bfloat16 on GPU); float32 is float32 on "
+        "every device (MLX's TF32 matmuls are turned off)",
     )
     p.add_argument(
         "--streams",
@@ -296,10 +298,34 @@ class App:
     def _emit(self, path: Path, transcript, writers) -> None:
         fmt = self.args.format or ("txt" if self.args.output_dir else None)
         if fmt is None:
-            print(transcript.text, file=self.out, flush=True)
+            try:
+                print(transcript.text, file=self.out, flush=True)
+            except OSError as err:  # a closed pipe (`| head`), a full disk behind `>`
+                raise StdoutError(path, err) from None
             return
         for written in writers.write(transcript, path, [fmt], output_dir=self.args.output_dir):
             self.say(f"wrote {written}")
+
+
+class StdoutError(VoxtralError):
+    """Standard output refused the transcript; nothing more can be printed there."""
+
+    def __init__(self, path: Path, err: OSError):
+        reason = "the reading end was closed" if isinstance(err, BrokenPipeError) else (
+            err.strerror or type(err).__name__)  # fmt: skip
+        super().__init__(f"{path.name}: could not print the transcript ({reason}); "
+                         "use --format or -o to write files")  # fmt: skip
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush cannot raise again."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    if args.dtype == "float32":
+        full_float32()  # before MLX is imported or initialised
     if args.list_devices:
         return _list_devices(args)
     if args.mic:
@@ -399,6 +427,10 @@ def _run_files(app: App, files: list[Path]) -> int:
         except Interrupted:
             print(f"interrupted: {path.name}: wrote what was transcribed so far", file=sys.stderr)
             return _interrupted_code()
+        except StdoutError as e:
+            _fail(e, app.args)
+            _silence_stdout()
+            return EXIT_FAILED  # the next files could not be printed either
         except VoxtralError as e:
             failed += 1
             _fail(e, app.args)

@@ -190,3 +190,19 @@ def test_a_damaged_file_is_transcribed_around_with_one_warning(model_dir, tmp_pa
     r = cli(audio, "--model", model_dir, "--format", "json", "--strict")
     assert r.returncode == 1 and "hurt.flac" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "hurt.json").exists()
+
+
+def test_a_closed_or_full_stdout_is_one_line(model_dir, tmp_path):
+    audio = tmp_path / "a.flac"
+    shutil.copy(SPEECH, audio)
+    argv = [sys.executable, "-m", "voxtral_mlx", str(audio), str(audio), "--model", str(model_dir)]
+    with open("/dev/full", "w") as full:  # every write fails with ENOSPC
+        r = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "could not print" in r.stderr
+    # A pipe whose reader has gone (`| head -0`).
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 1 and "Traceback" not in err, err
+    assert err.strip().count("\n") == 0 and "closed" in err
