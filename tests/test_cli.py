@@ -161,3 +161,9 @@ def test_float32_turns_tf32_off_before_the_model_loads(tmp_path, monkeypatch):
     audio = _wav(tmp_path / "a.wav")
     assert cli.main([str(audio)]) == 0 and seen == [None]  # not asked: MLX's default
     assert cli.main([str(audio), "--dtype", "float32"]) == 0 and seen[-1] == "0"
+
+
+def test_self_test_flag_runs_the_no_download_check(capsys):
+    assert main(["--self-test"]) == 0
+    out = capsys.readouterr().out
+    assert "random" in out and out.strip().endswith("self-test ok")

@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         "what decodes is transcribed and one warning line names the damaged span",
     )
     p.add_argument("--info", action="store_true", help="load the model, describe it, and exit")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="try everything without the download: a tiny random model transcribes the bundled "
+        "sample, the live path and every output format (its words are random)",
+    )
     p.add_argument("--mic", action="store_true", help="transcribe the microphone live until Ctrl-C")
     p.add_argument(
         "--device",
@@ -335,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
     if args.dtype == "float32":
         full_float32()  # before MLX is imported or initialised
+    if args.self_test:
+        from . import self_test
+
+        return self_test.run()
     if args.list_devices:
         return _list_devices(args)
     if args.mic:
