@@ -358,6 +358,10 @@ class Checkpoint:
     def names(self) -> list[str]:
         return list(self._plan)
 
+    def tensor_info(self, name: str) -> TensorInfo:
+        """Where parameter ``name`` is stored, its on-disk dtype and shape (no data read)."""
+        return self._plan[name][1]
+
     def tensor(self, name: str) -> mx.array:
         source, info = self._plan[name]
         if info.file not in self._arrays:
