@@ -1,8 +1,10 @@
-"""Shared test helpers: tiny model configs (never full size in tests)."""
+"""Shared test helpers: tiny model configs (never full size in tests), external-tool rule."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 
 import pytest
 
@@ -29,3 +31,28 @@ def tiny_model():
     model.update(tree_map(lambda w: w * 3.0, model.parameters()))
     mx.eval(model.parameters())
     return model
+
+
+# The apt package that provides each sound tool the live end-to-end tests use.
+SOUND_TOOL_PACKAGES = {
+    "pulseaudio": "pulseaudio",
+    "pactl": "pulseaudio-utils",
+    "paplay": "pulseaudio-utils",
+    "espeak-ng": "espeak-ng",
+}
+
+
+def require_sound_tools(*tools: str) -> None:
+    """For tests that need a sound server or espeak-ng (a PulseAudio virtual microphone).
+
+    On Linux, where CI installs them (.ci/run), a missing tool fails the test, naming the apt
+    packages: a skip there would hide a broken setup. Elsewhere (macOS) the recipe cannot run
+    (PortAudio uses Core Audio, not PulseAudio), so the test skips and says why.
+    """
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not sys.platform.startswith("linux"):
+        detail = f"; also missing here: {', '.join(missing)}" if missing else ""
+        pytest.skip(f"needs a PulseAudio virtual microphone on Linux, not {sys.platform}{detail}")
+    if missing:
+        packages = sorted({SOUND_TOOL_PACKAGES.get(tool, tool) for tool in missing})
+        pytest.fail(f"{', '.join(missing)} not found: apt-get install {' '.join(packages)}")

@@ -5,8 +5,9 @@ The module starts a PulseAudio server of its own (private runtime folder, so par
 not meet), with a null sink whose monitor feeds a virtual source, the default input; an
 espeak-ng sentence played into the sink reaches the microphone side. Recipe and the
 first-callback delay: shared/linux-notes.md section 3. Needs the apt packages pulseaudio,
-pulseaudio-utils, espeak-ng and libportaudio2 (.ci/run installs them); without them the tests
-fail, saying what is missing, rather than skip.
+pulseaudio-utils, espeak-ng and libportaudio2 (.ci/run installs them); on Linux the tests fail
+without them, saying what is missing, rather than skip; on macOS they skip with the reason
+(tests/conftest.py: require_sound_tools).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from voxtral_mlx.stream import StreamingSession
 from voxtral_mlx.tokenizer import Tokenizer
 from voxtral_mlx.transcript import Transcript
 
+from ..conftest import require_sound_tools
 from . import hf_reference as ref
 from .tekken_fixture import write_tekken
 
@@ -50,9 +52,7 @@ def _run(*cmd, env=None, timeout=10):
 @pytest.fixture(scope="module")
 def pulse():
     """A private PulseAudio server with a virtual microphone; PortAudio re-initialised on it."""
-    for tool in ("pulseaudio", "pactl", "paplay", "espeak-ng"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} not found: apt-get install pulseaudio pulseaudio-utils espeak-ng")
+    require_sound_tools("pulseaudio", "pactl", "paplay", "espeak-ng")
     root = Path(tempfile.mkdtemp(prefix="vpa"))  # short: a unix socket path has ~100 chars
     env = {"PULSE_RUNTIME_PATH": str(root / "run"), "PULSE_STATE_PATH": str(root / "state"),
            "PULSE_SERVER": f"unix:{root}/run/native"}  # fmt: skip
@@ -109,6 +109,7 @@ def _portaudio_restart():
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory):
+    require_sound_tools("espeak-ng")
     wav = tmp_path_factory.mktemp("say") / "sentence.wav"
     r = _run("espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), SENTENCE)
     assert r.returncode == 0, r.stderr
