@@ -98,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
         "single-stream words near the cuts). Default 1: one stream, the model's exact words",
     )
     p.add_argument(
+        "--batch",
+        type=_batch_rows,
+        default=None,
+        metavar="N",
+        help="several files: decode up to N files of up to 60 s side by side, each exactly as "
+        "alone (default: 8; 1 = one file at a time)",
+    )
+    p.add_argument(
         "--strict",
         action="store_true",
         help="a damaged file (corrupt frames, cut-off tail, NaN samples) is an error; by default "
@@ -142,6 +150,10 @@ def _delay_ms(text: str) -> int:
             f"expected a multiple of 80 from {MIN_DELAY_MS} to {MAX_DELAY_MS}, got {text!r}"
         )
     return ms
+
+
+def _batch_rows(text: str) -> int:
+    return _stream_count(text)
 
 
 def _stream_count(text: str) -> int:
@@ -235,29 +247,12 @@ class App:
 
     def info(self) -> int:
         import mlx.core as mx
-        from mlx.utils import tree_flatten
 
-        from . import weights
+        from .model_info import describe
 
-        layout, cfg, files = weights.detect_layout(self.folder)
-        n = sum(v.size for _, v in tree_flatten(self.model.parameters()))
-        enc = cfg.encoder
-        print(
-            f"model      {self.folder} ({layout} layout, {len(files)} weight file(s))",
-            file=self.out,
-        )
-        print(
-            f"params     {n / 1e9:.3f} B, dtype {self.dtype}, device {mx.default_device()}",
-            file=self.out,
-        )
-        print(
-            f"encoder    {enc.n_layers} layers, dim {enc.dim}, window {enc.sliding_window} frames",
-            file=self.out,
-        )
-        print(f"decoder    {cfg.n_layers} layers, dim {cfg.dim}, {cfg.n_heads}/{cfg.n_kv_heads} heads, "
-              f"vocab {cfg.vocab_size}, window {cfg.sliding_window} tokens", file=self.out)  # fmt: skip
-        print(f"audio      {cfg.audio.sampling_rate} Hz, {cfg.samples_per_token} samples/token "
-              f"({cfg.audio.token_ms:.0f} ms)", file=self.out)  # fmt: skip
+        for line in describe(self.folder):  # from the config and headers: any size, quantized
+            print(line, file=self.out)
+        print(f"runtime    dtype {self.dtype}, device {mx.default_device()}", file=self.out)
         if self.tokenizer is None:
             print(f"tokenizer  unusable: {self.tokenizer_error}", file=self.out)
         else:
@@ -273,7 +268,7 @@ class App:
         from .transcribe import Interrupted, transcribe_file
 
         name = path.name
-        meta = {"model": str(self.args.model), "dtype": str(self.dtype).removeprefix("mlx.core.")}
+        meta = self.metadata()
         damage: list = []
         try:
             transcript = transcribe_file(
@@ -288,6 +283,9 @@ class App:
             raise
         self.progress.clear()
         self._emit(path, self._with_damage(transcript, damage), writers)
+
+    def metadata(self) -> dict:
+        return {"model": str(self.args.model), "dtype": str(self.dtype).removeprefix("mlx.core.")}
 
     def _with_damage(self, transcript, damage: list):
         """One warning line per damaged file; the json keeps every span."""
@@ -304,13 +302,26 @@ class App:
     def _emit(self, path: Path, transcript, writers) -> None:
         fmt = self.args.format or ("txt" if self.args.output_dir else None)
         if fmt is None:
-            try:
-                print(transcript.text, file=self.out, flush=True)
-            except OSError as err:  # a closed pipe (`| head`), a full disk behind `>`
-                raise StdoutError(path, err) from None
+            self.print_in_order(path, transcript.text)
             return
         for written in writers.write(transcript, path, [fmt], output_dir=self.args.output_dir):
             self.say(f"wrote {written}")
+
+    def print_in_order(self, path: Path, text: str | None, flush_all: bool = False) -> None:
+        """Printed transcripts keep the order of the command line, whatever order files finish
+        in (batched waves go shortest first). ``text`` None: that file has nothing to print."""
+        order = getattr(self, "order", None) or [path]
+        held = self.__dict__.setdefault("held", {})
+        if path is not None:
+            held[path] = text
+        while order and (order[0] in held or flush_all):
+            text = held.pop(order.pop(0), None)
+            if text is None:
+                continue
+            try:
+                print(text, file=self.out, flush=True)
+            except OSError as err:  # a closed pipe (`| head`), a full disk behind `>`
+                raise StdoutError(path, err) from None
 
 
 class StdoutError(VoxtralError):
@@ -428,22 +439,32 @@ def _interrupted_code() -> int:
 
 
 def _run_files(app: App, files: list[Path]) -> int:
+    from .cli_files import run_waves
     from .transcribe import Interrupted
 
+    app.order, app.current = list(files), []
     failed = 0
-    for path in files:
-        try:
-            app.transcribe(path)
-        except Interrupted:
-            print(f"interrupted: {path.name}: wrote what was transcribed so far", file=sys.stderr)
-            return _interrupted_code()
-        except StdoutError as e:
-            _fail(e, app.args)
-            _silence_stdout()
-            return EXIT_FAILED  # the next files could not be printed either
-        except VoxtralError as e:
-            failed += 1
-            _fail(e, app.args)
+    try:
+        files, failed = run_waves(app, files)
+        for path in files:
+            try:
+                app.current = [path]
+                app.transcribe(path)
+            except VoxtralError as e:
+                failed += 1
+                app.print_in_order(path, None)
+                if isinstance(e, StdoutError):
+                    raise
+                _fail(e, app.args)
+    except Interrupted as stop:
+        app.print_in_order(None, None, flush_all=True)
+        names = ", ".join(p.name for p in getattr(stop, "paths", None) or app.current)
+        print(f"interrupted: {names}: wrote what was transcribed so far", file=sys.stderr)
+        return _interrupted_code()
+    except StdoutError as e:
+        _fail(e, app.args)
+        _silence_stdout()
+        return EXIT_FAILED  # the next files could not be printed either
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -206,3 +206,26 @@ def test_a_closed_or_full_stdout_is_one_line(model_dir, tmp_path):
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 1 and "Traceback" not in err, err
     assert err.strip().count("\n") == 0 and "closed" in err
+
+
+def test_several_files_side_by_side_equal_their_own_runs(model_dir, tmp_path):
+    """Files decoded as rows of one batch write exactly what each gives alone (--batch 1), and
+    printed transcripts keep the command line's order (a 70 s file goes alone, after the
+    wave of short ones)."""
+    import numpy as np
+    import soundfile as sf
+
+    x, rate = sf.read(SPEECH, dtype="float32")
+    names = []
+    for name, tiles in (("long", 19), ("a", 1), ("b", 2), ("c", 3)):
+        sf.write(tmp_path / f"{name}.flac", np.tile(x, tiles), rate)
+        names.append(tmp_path / f"{name}.flac")
+    outs = {}
+    for batch in ("8", "1"):
+        out = tmp_path / f"out{batch}"
+        r = cli(*names, "--model", model_dir, "--format", "json", "-o", out, "--batch", batch)
+        assert r.returncode == 0, r.stderr
+        outs[batch] = {p.name: json.loads(p.read_text()) for p in out.iterdir()}
+    assert outs["8"] == outs["1"] and len(outs["8"]) == 4
+    printed = cli(*names, "--model", model_dir).stdout.strip().splitlines()
+    assert printed == [outs["1"][f"{p.stem}.json"]["text"] for p in names]

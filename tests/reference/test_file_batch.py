@@ -1,0 +1,105 @@
+"""Several files as rows of one batch: each file's transcript equals its own single run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from voxtral_mlx import file_batch, weights
+from voxtral_mlx.file_batch import FileBatch, WaveInterrupted, plan_waves
+from voxtral_mlx.mel import SAMPLE_RATE
+from voxtral_mlx.tokenizer import Tokenizer
+from voxtral_mlx.transcribe import transcribe_file
+
+from . import hf_reference as ref
+from .tekken_fixture import write_tekken
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("files")
+    model, _ = weights.load(ref.save_native(ref.build("windowed", seed=0), root / "m"))
+    tok = Tokenizer.from_file(write_tekken(root / "tekken.json"))
+    paths = []
+    for i, seconds in enumerate((6.0, 11.5, 3.3, 20.0)):  # 20 s crosses both windows
+        path = root / f"f{i}.wav"
+        sf.write(path, ref.test_audio(seconds, seed=30 + i), SAMPLE_RATE, subtype="FLOAT")
+        paths.append(path)
+    return model, tok, paths
+
+
+def test_every_file_equals_its_own_run(env):
+    model, tok, paths = env
+    results = FileBatch(model, tok).transcribe(paths, metadata={"model": "m"})
+    for res in results:
+        alone = transcribe_file(res.path, model, tok, metadata={"model": "m"})
+        assert res.error is None
+        assert res.transcript.to_dict() == alone.to_dict()
+
+
+def test_other_delays_too(env):
+    model, tok, paths = env
+    (a, b) = FileBatch(model, tok, delay_ms=160).transcribe(paths[:2])
+    for res in (a, b):
+        assert res.transcript.tokens == transcribe_file(res.path, model, tok, delay_ms=160).tokens
+
+
+def test_an_unreadable_file_leaves_the_wave(env, tmp_path):
+    model, tok, paths = env
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not really")
+    results = FileBatch(model, tok).transcribe([paths[0], bad, paths[2]])
+    assert results[1].error is not None and results[1].transcript is None
+    assert results[0].transcript.tokens == transcribe_file(paths[0], model, tok).tokens
+    assert results[2].transcript.tokens == transcribe_file(paths[2], model, tok).tokens
+
+
+def test_an_interrupt_keeps_finished_rows_whole_and_running_rows_so_far(env):
+    model, tok, paths = env
+    full = {r.path: r.transcript for r in FileBatch(model, tok).transcribe(paths)}
+
+    def stop(fraction):
+        if fraction > 0.6:  # the 3.3 s file has ended by then; the 20 s one has not
+            raise KeyboardInterrupt
+
+    with pytest.raises(WaveInterrupted) as info:
+        FileBatch(model, tok).transcribe(paths, on_progress=stop)
+    got = {r.path: r.transcript for r in info.value.results}
+    short, long = paths[2], paths[3]
+    assert got[short].to_dict() == full[short].to_dict()  # finished: whole, not "interrupted"
+    part = got[long]
+    assert part.metadata["interrupted"] is True
+    assert 0 < len(part.tokens) < len(full[long].tokens)
+    assert part.tokens == full[long].tokens[: len(part.tokens)]
+
+
+def test_waves_group_similar_lengths_and_long_files_go_alone():
+    p = [Path(f"{i}.wav") for i in range(7)]
+    durations = {p[0]: 50.0, p[1]: 5.0, p[2]: None, p[3]: 30.0, p[4]: 7.0, p[5]: 61.0, p[6]: 8.0}
+    waves, alone = plan_waves(durations, rows=2)
+    assert waves == [[p[1], p[4]], [p[6], p[3]]]
+    assert alone == [p[0], p[2], p[5]]  # the odd one out, unknown length, over MAX_ROW_S
+    assert file_batch.MAX_ROW_S < 61.0
+
+
+def test_the_cli_decodes_several_files_as_one_wave(env, tmp_path, monkeypatch):
+    from voxtral_mlx import cli
+
+    model, tok, paths = env
+    folder = ref.save_native(ref.build("windowed", seed=0), tmp_path / "m")
+    write_tekken(folder / "tekken.json")
+    waves = []
+    real = FileBatch.transcribe
+    monkeypatch.setattr(
+        FileBatch, "transcribe", lambda self, w, *a, **k: waves.append(w) or real(self, w, *a, **k)
+    )
+    argv = [str(p) for p in paths] + ["--model", str(folder), "--format", "json", "-o"]
+    assert cli.main([*argv, str(tmp_path / "a")]) == 0
+    assert waves == [[paths[2], paths[0], paths[1], paths[3]]]  # shortest first
+    waves.clear()
+    assert cli.main([*argv, str(tmp_path / "b"), "--batch", "1"]) == 0 and waves == []
+    for p in paths:
+        name = p.with_suffix(".json").name
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
