@@ -8,13 +8,18 @@ file's decode is the expectation.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
 
+from voxtral_mlx.audio_damage import DamageLog
 from voxtral_mlx.audio_io import Damage, iter_audio, load_audio, summarize_damage
+from voxtral_mlx.audio_pyav import _place
 from voxtral_mlx.errors import AudioError
 
 from .test_audio import write_pyav
@@ -157,6 +162,31 @@ def test_truncated_tail_keeps_what_came_before(tmp_path, suffix):
         load_audio(cut, strict=True)
 
 
+def test_truncated_mp3_behind_a_large_id3_tag_still_knows_its_length(tmp_path):
+    """The Xing frame (exact length) sits after the tag: 200 KB of cover art, say."""
+    clean = write_clean(tmp_path / "clean.mp3")
+    size = 200_000
+    syncsafe = bytes((size >> shift) & 0x7F for shift in (21, 14, 7, 0))
+    tagged = tmp_path / "tagged.mp3"
+    tagged.write_bytes(b"ID3\x04\x00\x00" + syncsafe + bytes(size) + clean.read_bytes())
+    data = tagged.read_bytes()
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(data[: size + int(0.7 * (len(data) - size))])
+    _, reports = load_with_reports(cut)
+    assert [(r.reason, round(r.end_s)) for r in reports] == [("file truncated", SECONDS)]
+
+
+def test_wav_with_a_streaming_placeholder_size_is_not_truncated(tmp_path):
+    """Recorders writing to a pipe cannot seek back, and leave 0xFFFFFFFF as the data size."""
+    path = write_clean(tmp_path / "live.wav")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"data") + 4
+    data[at : at + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    got, reports = load_with_reports(path)
+    assert reports == [] and len(got) == SECONDS * 16000
+
+
 def test_clean_files_report_no_damage(tmp_path):
     for suffix in (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus"):
         _, reports = load_with_reports(write_clean(tmp_path / f"clean{suffix}"))
@@ -238,3 +268,38 @@ def test_summarize_damage_gives_one_line_per_file():
     )
     assert summarize_damage([]) is None
     assert summarize_damage(spans[1:2]) == spans[1]
+
+
+# --- timestamps that cannot be trusted ----------------------------------------------------------
+
+
+class _FakePackets:
+    """What _place reads from the demuxer: its format, its length, and nothing lost."""
+
+    def __init__(self, n_samples: int, rate: int):
+        self.container = SimpleNamespace(
+            format=SimpleNamespace(name="matroska,webm"), duration=n_samples * 10**6 // rate
+        )
+        self.stream = SimpleNamespace(duration=None, time_base=None)
+
+    def take_loss(self) -> tuple[int, int]:
+        return 0, 0
+
+
+def _frame(pts: int, rate: int = 16000, n: int = 1024) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(
+        np.full((1, n), 0.5, np.float32), format="fltp", layout="mono"
+    )
+    frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
+    return frame
+
+
+def test_a_bogus_timestamp_does_not_make_hours_of_silence():
+    """A frame stamped 6 hours ahead in a 0.3 s file is a discontinuity, not lost audio."""
+    frames = [_frame(p) for p in (0, 1024, 16000 * 6 * 3600, 2048, 3072)]
+    log = DamageLog("x.mkv", strict=False, on_damage=None)
+    out = list(
+        _place("x.mkv", _FakePackets(5 * 1024, 16000), iter(frames[1:]), frames[0], 16000, log)
+    )
+    samples = np.concatenate(out)
+    assert len(samples) == 5 * 1024 and (samples == 0.5).all()

@@ -248,8 +248,8 @@ def _wav_data_sizes(path) -> tuple[int, int]:
             size = struct.unpack("<I", head[4:])[0]
             if head[:4] == b"data":
                 held = os.fstat(fh.fileno()).st_size - fh.tell()
-                # 0 and 0xFFFFFFFF: written by a recorder that could not seek back (unknown).
-                return (0, 0) if size in (0, 0xFFFFFFFF) else (size, held)
+                # 0 or ~4 GiB: a placeholder from a recorder that could not seek back (unknown).
+                return (0, 0) if size == 0 or size >= 0x7FFF0000 else (size, held)
             fh.seek(size + (size & 1), os.SEEK_CUR)
     return 0, 0
 

@@ -163,7 +163,12 @@ def _header_seconds(path, packets: _Packets) -> float | None:
 def _has_mp3_length_tag(path) -> bool:
     """A Xing/Info/VBRI frame near the start: FFmpeg's mp3 length is then a frame count."""
     with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
+        head = fh.read(10)
+        if head[:3] == b"ID3" and len(head) == 10:  # skip the tag (cover art can be large)
+            fh.seek(10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10])))
+        else:
+            fh.seek(0)
+        head = fh.read(4096)
     return any(tag in head for tag in (b"Xing", b"Info", b"VBRI"))
 
 
