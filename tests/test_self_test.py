@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import srt
 import webvtt
 
 from voxtral_mlx import resource_files, self_test
+from voxtral_mlx.testing import RANDOM_NOTE
 from voxtral_mlx.transcript import Transcript
 
 
@@ -45,3 +49,13 @@ def test_missing_sample_fails_in_one_line(monkeypatch, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("self-test failed: ")
     assert "no-such-sample.flac" in lines[0] and "reinstall" in lines[0]
     assert "self-test ok" not in out.getvalue()
+
+
+def test_app_self_test_says_the_words_are_random():
+    """``python -m gui --self-test`` (as ``voxtral-mlx-app --self-test``) through the app."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-m", "gui", "--self-test"], env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert f"self-test: {RANDOM_NOTE}" in lines and lines[-1] == "self-test ok"

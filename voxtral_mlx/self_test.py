@@ -36,7 +36,9 @@ def run(out: TextIO = sys.stdout, err: TextIO = sys.stderr, *, work: Path | None
     """The whole self-test; returns the exit code (0 ok, 1 failed with one line on ``err``).
     ``work``: a folder to keep the model, outputs and autosave in (default: a temporary one)."""
     say = lambda line: print(f"self-test: {line}", file=out, flush=True)  # noqa: E731
-    say("a tiny random model, no download: its words are random, not a transcription")
+    from .testing import RANDOM_NOTE
+
+    say(RANDOM_NOTE)
     try:
         if work is not None:
             text = _run_all(Path(work), say)
@@ -161,3 +163,7 @@ def _live_events(live, played, deadline: float):
             if finished is None:
                 raise SelfTestError("the live path stopped without a transcript")
             return finished
+
+
+if __name__ == "__main__":  # python -m voxtral_mlx.self_test
+    sys.exit(run())

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 NUM_SPECIAL, WORDS = 1000, 64  # tekken: 1000 specials, 256 single bytes, then WORDS words
 SPECIALS = {1: "<s>", 2: "</s>", 32: "[STREAMING_PAD]", 33: "[STREAMING_WORD]"}
 DEVICE_NAME = "Self-test file"
+RANDOM_NOTE = "a tiny random model, no download: its words are random, not a transcription"
 
 
 def tekken_dict() -> dict:
