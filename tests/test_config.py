@@ -111,7 +111,7 @@ MALFORMED = [
     (("head_dim",), "16"), (("dim",), 64.0), (("dim",), 64.5), (("dim",), True), (("dim",), None),
     (("n_kv_heads",), 0), (("vocab_size",), 0), (("sliding_window",), -1), (("sliding_window",), 0),
     (("norm_eps",), "x"), (("norm_eps",), float("nan")), (("rope_theta",), "1e6"),
-    (("rope_theta",), float("inf")), (("tied_embeddings",), "no"),
+    (("rope_theta",), float("inf")), (("rope_theta",), 10**400), (("tied_embeddings",), "no"),
     (("ada_rms_norm_t_cond_dim",), 0), (("n_layers",), 1_000_000), (("dim",), 10**12),
     (("multimodal",), []), (("quantization",), {"bits": 7, "group_size": 64}),
     (("quantization",), {"bits": 4, "group_size": 48}),

@@ -55,8 +55,7 @@ class _Reader:
     def build(self, cls, data: Any, where: str = ""):
         """Instantiate dataclass ``cls``: nested dataclasses recurse, unknown keys ignored."""
         if not isinstance(data, dict):
-            return_key = where or "the top level"
-            raise self.fail(return_key, f"must be an object, got {_show(data)}")
+            raise self.fail(where or "the top level", f"must be an object, got {_show(data)}")
         kwargs = {}
         for f in dataclasses.fields(cls):
             key = f"{where}.{f.name}" if where else f.name
@@ -80,7 +79,7 @@ class _Reader:
             if value > arg:
                 raise self.fail(key, f"must be at most {arg}, got {value}")
         elif kind in ("float", "number"):
-            if not number or not math.isfinite(value) or (kind == "float" and value <= 0):
+            if not number or not _finite(value) or (kind == "float" and value <= 0):
                 what = "a positive number" if kind == "float" else "a finite number"
                 raise self.fail(key, f"must be {what}, got {_show(value)}")
             if arg is not None and value > arg:
@@ -93,6 +92,13 @@ class _Reader:
             need = "true or false" if kind == "bool" else "a string"
             raise self.fail(key, f"must be {need}, got {_show(value)}")
         return value
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past float range (JSON allows any length)
+        return False
 
 
 def _show(value: Any) -> str:

@@ -84,7 +84,7 @@ _AUDIO_RULES = {
 def _audio_value(name: str, value: Any, where: str) -> int | float:
     """One ``audio`` value checked: an error names tekken.json and the key (never --delay-ms)."""
     key = f"{where}: 'audio.{name}'"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise TokenizerError(f"{key} is not a number: {str(value)[:40]!r}")
     if name == "transcription_delay_ms":
         if not valid_delay_ms(value):
@@ -259,6 +259,13 @@ class StreamingDetokenizer:
             return False
         self._word_is_empty = True
         return True
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past float range (JSON allows any length)
+        return False
 
 
 def _resolve(path: Path) -> Path:
