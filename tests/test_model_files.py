@@ -259,3 +259,26 @@ def test_bad_delay_in_tekken_is_blamed_on_tekken_not_the_option(saved, tmp_path,
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--delay-ms" not in err
     assert f"{saved / 'tekken.json'}: 'audio.transcription_delay_ms' must be" in err
+
+
+@pytest.mark.parametrize(
+    "quant, problem",
+    [
+        ({"bits": 4, "group_size": 128}, r"group_size 128 does not divide the width 64 of"),
+        ({"bits": 8, "group_size": 64}, r"has shape \[32, 8\], the config implies \[32, 16\]"),
+        ({"bits": 4, "group_size": 32}, r"'decoder\.layers\.0\.attention\.wk\.biases' has shape"),
+    ],
+)
+def test_quantization_record_that_disagrees_with_the_tensors(quantized, quant, problem):
+    params = json.loads((quantized / "params.json").read_text())
+    (quantized / "params.json").write_text(json.dumps({**params, "quantization": quant}))
+    with pytest.raises(WeightsError, match=problem):
+        weights.load(quantized)
+
+
+def test_scales_for_a_layer_that_cannot_be_quantized(saved):
+    _rewrite(saved / "model.safetensors", lambda t: t.__setitem__("decoder.scales", mx.ones((2,))))
+    params = json.loads((saved / "params.json").read_text())
+    (saved / "params.json").write_text(json.dumps({**params, "quantization": {"bits": 4}}))
+    with pytest.raises(WeightsError, match=r"unexpected tensor 'decoder\.scales'"):
+        weights.load(saved)

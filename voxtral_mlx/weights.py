@@ -348,12 +348,25 @@ class Checkpoint:
                 f"{self.folder}: quantized tensors but no 'quantization' in params.json"
             )
         self.quantized_paths = q_paths
-        self.skeleton = build_model(self.config, lambda p, m: p in q_paths)
+        self.skeleton = build_model(self.config, self._stored_quantized)
         expected = {
             k: (tuple(v.shape), v.dtype) for k, v in tree_flatten(self.skeleton.parameters())
         }
         self._plan = _plan(self.layout, index, expected)
         self._arrays: dict[Path, dict[str, mx.array]] = {}
+
+    def _stored_quantized(self, path: str, module) -> bool:
+        """The layers the files hold packed (those with ``.scales``); a group size that does not
+        divide such a layer's input width is the config's error, said before MLX raises."""
+        if path not in self.quantized_paths or not hasattr(module, "to_quantized"):
+            return False  # not a layer that can be packed: its .scales is an unexpected tensor
+        width, group = module.weight.shape[-1], self.config.quantization.group_size
+        if width % group:
+            raise WeightsError(
+                f"{self.folder / 'params.json'}: quantization.group_size {group} does not "
+                f"divide the width {width} of '{path}', which is stored quantized"
+            )
+        return True
 
     def names(self) -> list[str]:
         return list(self._plan)
