@@ -38,12 +38,16 @@ class Damage:
     def message(self) -> str:
         """One warning line, e.g. ``talk.flac: damaged audio from 0:31.2 to 0:31.5 (corrupt
         frames); transcribed the rest``."""
+        kept = "what came before" if self.reason == TRUNCATED else "the rest"
+        return f"{self.path}: {self.describe()}; transcribed {kept}"
+
+    def describe(self) -> str:
+        """The span without the file name, e.g. ``damaged audio at 0:02.0 (corrupt frames)``."""
         where = f"in {self.spans} places " if self.spans > 1 else ""
         start = format_time(self.start_s)
         end = "the end" if self.end_s is None else format_time(self.end_s)
         span = f"at {start}" if end == start else f"from {start} to {end}"
-        kept = "what came before" if self.reason == TRUNCATED else "the rest"
-        return f"{self.path}: damaged audio {where}{span} ({self.reason}); transcribed {kept}"
+        return f"damaged audio {where}{span} ({self.reason})"
 
 
 def format_time(seconds: float) -> str:
@@ -92,7 +96,7 @@ class DamageLog:
         """Record a span; ``error`` is the strict-mode message (after the file name)."""
         damage = Damage(self.path, start_s, end_s, reason)
         if self.strict:
-            raise AudioError(f"{self.path}: {error or damage.message().split(': ', 1)[1]}")
+            raise AudioError(f"{self.path}: {error or damage.describe()}")
         pending = self._pending
         if pending is not None and pending.end_s is not None:
             if start_s - pending.end_s <= MERGE_GAP_S:

@@ -201,7 +201,7 @@ def _soundfile_blocks(path, handle: sf.SoundFile, block_seconds: float, log: Dam
     block = max(1, math.ceil(block_seconds * rate))
 
     def blocks() -> Iterator[np.ndarray]:
-        done = 0
+        done, failure = 0, ""
         try:
             with sf.SoundFile(os.fspath(path)) as f:
                 while len(data := f.read(block, dtype="float32", always_2d=True)):
@@ -209,25 +209,26 @@ def _soundfile_blocks(path, handle: sf.SoundFile, block_seconds: float, log: Dam
                     yield repair_nonfinite(mono, done, rate, log)
                     done += len(mono)
         except (sf.SoundFileError, RuntimeError) as err:
-            if log.strict:
-                raise AudioError(
-                    f"{path}: corrupt audio after {done / rate:.1f} s ({_reason(err)})"
-                ) from None
-            yield from _recover_with_ffmpeg(path, block_seconds, log, done, rate)
-            return
-        _check_wav_tail(path, done, rate, log)
+            failure = f"corrupt audio after {done / rate:.1f} s ({_reason(err)})"
+        if failure:
+            # Strict too: FFmpeg then says exactly where (libsndfile lost a whole block).
+            yield from _recover_with_ffmpeg(path, block_seconds, log, done, rate, failure)
+        else:
+            _check_wav_tail(path, done, rate, log)
 
     return rate, blocks()
 
 
-def _recover_with_ffmpeg(path, block_seconds: float, log: DamageLog, done: int, rate: int):
+def _recover_with_ffmpeg(
+    path, block_seconds: float, log: DamageLog, done: int, rate: int, failure: str
+):
     """libsndfile gave up at sample ``done`` (e.g. a FLAC frame lost sync); FFmpeg resyncs."""
     try:
         ff_rate, rest = open_pyav(path, block_seconds, log, _check_rate, skip=done)
     except AudioError:
         ff_rate, rest = 0, iter(())
     if ff_rate != rate:  # FFmpeg cannot read it either: keep what libsndfile gave
-        log.report(done / rate, None, CORRUPT)
+        log.report(done / rate, None, CORRUPT, failure)
         return
     yield from rest
 
