@@ -28,13 +28,23 @@ def _register_deferred(name: str) -> None:
     if spec is None or spec.loader is None:
         return  # not installed: the import below raises the usual ModuleNotFoundError
     module = importlib.util.module_from_spec(spec)
-    lock = threading.Lock()
+    lock, running = threading.RLock(), []
 
     def finish_import(attr: str):
+        # Other threads wait for the __init__; the thread running it (its own imports asking
+        # for names it has not set yet) gets a plain AttributeError instead of a second run.
         with lock:
-            if module.__dict__.pop("__getattr__", None) is not None:
-                spec.loader.exec_module(module)
-        return getattr(module, attr)
+            if not running:
+                running.append(True)
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    running.clear()  # surface the error again on the next use
+                    raise
+                del module.__getattr__
+        if attr in module.__dict__:
+            return module.__dict__[attr]
+        raise AttributeError(f"module {name!r} has no attribute {attr!r}")
 
     module.__getattr__ = finish_import
     sys.modules[name] = module
