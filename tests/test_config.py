@@ -176,10 +176,31 @@ def test_keys_that_disagree_are_refused(changes, key):
         ModelConfig.from_dict({**REAL_PARAMS, **changes})
 
 
-def test_frame_rate_must_match_the_encoder_stride():
-    bad = _with(REAL_PARAMS, (*AUDIO, "frame_rate"), 25.0)  # 16000/160/2/4 is 12.5
-    with pytest.raises(ConfigError, match=r"frame_rate \(25\) disagrees .* = 12\.5"):
+@pytest.mark.parametrize(
+    "key, value",
+    [("sampling_rate", 8000), ("hop_length", 320), ("window_size", 512), ("frame_rate", 25.0),
+     ("global_log_mel_max", 2.0)],
+)  # fmt: skip
+def test_front_end_other_than_the_implemented_one_is_refused(key, value):
+    """Valid-looking values the mel front end does not compute would transcribe garbage."""
+    with pytest.raises(ConfigError, match=rf"{key} is {value:g}; .* fixed at"):
+        ModelConfig.from_dict(_with(REAL_PARAMS, (*AUDIO, key), value))
+
+
+def test_downsample_factor_must_give_the_token_rate():
+    bad = _with(REAL_PARAMS, (*DOWN, "downsample_factor"), 2)
+    with pytest.raises(ConfigError, match=r"downsample_factor \(2\) gives 640 samples .* 1280"):
         ModelConfig.from_dict(bad)
+
+
+def test_front_end_is_the_one_mel_computes():
+    from voxtral_mlx import config, mel
+
+    assert config.FRONT_END == {
+        "sampling_rate": mel.SAMPLE_RATE, "hop_length": mel.HOP_LENGTH, "window_size": mel.N_FFT,
+        "frame_rate": mel.SAMPLE_RATE / mel.SAMPLES_PER_TOKEN,
+        "global_log_mel_max": mel.GLOBAL_LOG_MEL_MAX,
+    }  # fmt: skip
 
 
 def test_parameter_estimate_is_close_to_the_model():

@@ -19,6 +19,9 @@ from typing import Any
 from .errors import ConfigError
 
 MAX_LAYERS = 1024
+# The log-mel front end mel.py implements (Voxtral Realtime's); tests check the two agree.
+FRONT_END = {"sampling_rate": 16000, "hop_length": 160, "window_size": 400,
+             "frame_rate": 12.5, "global_log_mel_max": 1.5}  # fmt: skip
 # Refused before any allocation: ~25x the 4.4 B model, far past what one machine holds.
 MAX_PARAMETERS = 100_000_000_000
 
@@ -353,6 +356,27 @@ def _tower(args, t_cond_dim: int) -> int:
     return args.n_layers * (attention + 3 * args.dim * args.hidden_dim + 2 * args.dim * t_cond_dim)
 
 
+def _check_front_end(cfg: ModelConfig, reader: _Reader) -> None:
+    """mel.py computes Voxtral Realtime's log-mel only: other values would load and then
+    transcribe from the wrong spectrogram, silently."""
+    audio = cfg.audio
+    for name, value in FRONT_END.items():
+        got = getattr(audio, name)
+        if got != value:
+            raise reader.fail(
+                f"{_ENCODER_KEY}.audio_encoding_args.{name}",
+                f"is {got:g}; this port's log-mel front end is fixed at {value:g}",
+            )
+    per_token = audio.hop_length * cfg.conv_stride * cfg.downsample_factor
+    if not math.isclose(audio.sampling_rate / audio.frame_rate, per_token):
+        raise reader.fail(
+            "multimodal.whisper_model_args.downsample_args.downsample_factor",
+            f"({cfg.downsample_factor}) gives {per_token} samples per token; frame_rate "
+            f"{audio.frame_rate:g} at {audio.sampling_rate} Hz needs "
+            f"{audio.sampling_rate / audio.frame_rate:g}",
+        )
+
+
 def _check_consistency(cfg: ModelConfig, reader: _Reader) -> None:
     """Relations between keys that each look valid alone; all before any allocation."""
     for prefix, args in (("", cfg), (_ENCODER_KEY + ".", cfg.encoder)):
@@ -365,14 +389,7 @@ def _check_consistency(cfg: ModelConfig, reader: _Reader) -> None:
             raise reader.fail(
                 prefix + "head_dim", f"must be even (rotary pairs), got {args.head_dim}"
             )
-    audio, per_token = cfg.audio, cfg.audio.hop_length * cfg.conv_stride * cfg.downsample_factor
-    if not math.isclose(audio.sampling_rate / audio.frame_rate, per_token):
-        key = _ENCODER_KEY + ".audio_encoding_args.frame_rate"
-        raise reader.fail(
-            key,
-            f"({audio.frame_rate:g}) disagrees with sampling_rate / (hop_length x "
-            f"{cfg.conv_stride} x downsample_factor) = {audio.sampling_rate / per_token:g}",
-        )
+    _check_front_end(cfg, reader)
     n = cfg.parameter_estimate
     if n > MAX_PARAMETERS:
         raise ConfigError(
