@@ -211,6 +211,10 @@ BAD_AUDIO = [
     ("streaming_n_left_pad_tokens", 10**9), ("streaming_look_back_ms", float("inf")),
     ("hop_length", 0), ("num_mel_bins", True), ("window_size", [400]),
 ]  # fmt: skip
+BAD_FILES["vocab size 10**9"] = _set(10**9, "config", "default_vocab_size")
+BAD_FILES["10**9 specials"] = lambda d: d["config"].update(
+    default_vocab_size=10**9, default_num_special_tokens=10**9 - 300
+)
 BAD_FILES.update({f"audio {k}={v!r}"[:60]: _set(v, "audio", k) for k, v in BAD_AUDIO})
 BAD_FILES["spectrogram hop_length=0"] = _set({"hop_length": 0}, "audio", "audio_encoding_config")
 

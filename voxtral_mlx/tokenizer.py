@@ -26,6 +26,7 @@ from voxtral_mlx.json_file import read_json_object
 from voxtral_mlx.protocol import DELAY_STEP_MS, MAX_DELAY_MS, MIN_DELAY_MS, valid_delay_ms
 
 TOKENIZER_FILE = "tekken.json"
+MAX_VOCAB = 1 << 22  # 32x Voxtral's 131072
 
 # Ids of the tokens the realtime protocol needs, used only when a tekken.json does not name them:
 # files without a special_tokens list (mistral-common then uses its built-in table, which has the
@@ -128,6 +129,11 @@ class Tokenizer:
         config = _require(data, "config", dict, where)
         vocab_size = _require(config, "default_vocab_size", int, where, "config.")
         num_special = _require(config, "default_num_special_tokens", int, where, "config.")
+        if vocab_size > MAX_VOCAB:  # checked before lists of that length are built
+            raise TokenizerError(
+                f"{where}: default_vocab_size={vocab_size} is more than the {MAX_VOCAB} ids "
+                "a tekken.json may have"
+            )
         if not 0 < num_special <= vocab_size:
             raise TokenizerError(
                 f"{where}: default_num_special_tokens={num_special} does not fit "
