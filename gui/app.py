@@ -19,6 +19,8 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
+from voxtral_mlx.mic import exit_if_streams_left
+
 from .assets import app_icon
 from .main_window import MainWindow
 from .overlay import CaptionOverlay
@@ -158,4 +160,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not app.shutdown():
         log.warning("the transcriber did not end in %.0f s", JOIN_TIMEOUT_S)
     app.dispose()
+    exit_if_streams_left(code)  # a device that never let go would hang the interpreter's exit
     return code

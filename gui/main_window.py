@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live_events import (
+    AudioState,
     DroppedEvent,
     ErrorEvent,
     HintEvent,
@@ -65,6 +66,7 @@ STATUS_TEXT = {
     Status.IDLE: "Ready",
     Status.STOPPED: "Stopped",
 }
+STALLED_TEXT = "No audio from {detail}: waiting for it (or choose another microphone)"
 
 
 class MainWindow(QMainWindow):
@@ -85,6 +87,8 @@ class MainWindow(QMainWindow):
         self._was_active = False  # the first activation is the start-up, nothing to rescan
         self.hide_on_close = False  # with a tray icon, closing the window only hides it
         self._new_paragraph = False
+        self._listening_to = ""  # the source named by the last LISTENING status
+        self._stalled = False
         self._download_timer = QTimer(self, interval=1000)
         self._download_timer.timeout.connect(self._show_download)
         self.download = ModelDownload(self)
@@ -416,7 +420,8 @@ class MainWindow(QMainWindow):
     def _on_status(self, event: StatusEvent) -> None:
         self.progress.hide()
         self.model_button.setEnabled(event.status is not Status.LISTENING)
-        self.status_label.setText(STATUS_TEXT[event.status].format(detail=event.detail or "the microphone"))  # fmt: skip
+        self._listening_to, self._stalled = event.detail or "the microphone", False
+        self.status_label.setText(STATUS_TEXT[event.status].format(detail=self._listening_to))
         if event.status is Status.LISTENING:
             if not self.captions.recording:  # a new recording, not a new delay on the same one
                 self._new_paragraph = bool(self.captions.words)
@@ -434,7 +439,12 @@ class MainWindow(QMainWindow):
         self._sync_button()  # e.g. the microphone would not open: back to Start
 
     def _on_meter(self, event: MeterEvent) -> None:
-        self.meter.setValue(int(max(METER_FLOOR_DB, min(0.0, event.level_db))))
+        stalled = event.audio is AudioState.STALLED
+        if stalled != self._stalled and self.bridge.listening:  # stopped delivering, or again
+            self._stalled = stalled
+            text = STALLED_TEXT if stalled else STATUS_TEXT[Status.LISTENING]
+            self.status_label.setText(text.format(detail=self._listening_to))
+        self.meter.setValue(METER_FLOOR_DB if stalled else int(max(METER_FLOOR_DB, min(0.0, event.level_db))))  # fmt: skip
         self.lag_label.setText(f"lag {event.lag:.1f} s")
         colour = "#d9534f" if event.lag > LAG_WARN_S else ""
         self.lag_label.setStyleSheet(f"color: {colour};" if colour else "")

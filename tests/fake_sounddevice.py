@@ -8,7 +8,11 @@ device's own block when 0), paced at ``speed`` x real time, then silence (zeros)
 microphone, until stopped. ``vanish_after`` seconds into the signal the device disappears
 mid-stream as PortAudio reports it: no more callbacks, ``finished_callback`` called, the stream
 inactive, and ``stop()`` raising; ``hang_after`` seconds in, callbacks just stop (what CoreAudio
-does when a device is unplugged). ``open_error=(message, code)`` makes opening fail.
+does when a device is unplugged). ``stall_after`` seconds in (or on ``suspend()``) it stalls like
+a suspended PulseAudio source: no callbacks, and ``stop()``/``close()`` block, until ``resume()``,
+when callbacks go on from where they were (``abort()`` returns at once, as PortAudio's does).
+``hold_on_abort`` makes abort block too (a stream that stalls while stopping).
+``open_error=(message, code)`` makes opening fail.
 
 Like PortAudio, it lists the devices that were there when it was initialised: one appended to
 ``devices`` later (plugged in) shows only after ``_terminate()`` + ``_initialize()``, which
@@ -48,10 +52,23 @@ class FakeDevice:
     speed: float = 1.0  # times real time
     vanish_after: float | None = None  # seconds of signal, then the device is gone
     hang_after: float | None = None  # seconds of signal, then callbacks stop without a word
+    stall_after: float | None = None  # seconds of signal, then suspend() (see the docstring)
+    hold_on_abort: bool = False
     open_error: tuple[str, int] | None = None
     overflow_every: int = 0  # flag input_overflow on every n-th callback (0: never)
     played: threading.Event = field(default_factory=threading.Event)  # whole signal delivered
     frames_delivered: int = 0
+    flowing: threading.Event = field(default_factory=threading.Event)  # cleared while suspended
+    stalled: threading.Event = field(default_factory=threading.Event)  # set once it has stalled
+
+    def __post_init__(self):
+        self.flowing.set()
+
+    def suspend(self) -> None:
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
 
 
 class FakeInputStream:
@@ -68,6 +85,7 @@ class FakeInputStream:
         self.callback, self.finished_callback = callback, finished_callback
         self.active = self.closed = self.vanished = False
         self._halt = threading.Event()
+        self._aborted = False
         self._thread: threading.Thread | None = None
         sd.streams.append(self)
 
@@ -81,8 +99,19 @@ class FakeInputStream:
         signal = dev.signal if dev.signal is not None else np.zeros((0, dev.channels), np.float32)
         vanish = None if dev.vanish_after is None else int(dev.vanish_after * dev.rate)
         hang = None if dev.hang_after is None else int(dev.hang_after * dev.rate)
+        stall = None if dev.stall_after is None else int(dev.stall_after * dev.rate)
         t0, pos, calls = time.monotonic(), 0, 0
         while not self._halt.is_set():
+            if stall is not None and pos >= stall:
+                stall = None
+                dev.suspend()
+            if not dev.flowing.is_set():  # suspended: stop() waits here too, like PortAudio
+                dev.stalled.set()
+                while not dev.flowing.wait(0.005):
+                    if self._aborted and not dev.hold_on_abort:
+                        return
+                t0 = time.monotonic() - pos / dev.rate / dev.speed  # pace on from here
+                continue
             if vanish is not None and pos >= vanish:
                 self.vanished, self.active = True, False
                 if self.finished_callback:
@@ -113,6 +142,11 @@ class FakeInputStream:
         if self.active and self.finished_callback:
             self.finished_callback()
         self.active = False
+
+    def abort(self) -> None:
+        """Like stop, without waiting for a suspended device (PortAudio discards its buffers)."""
+        self._aborted = True
+        self.stop()
 
     def close(self) -> None:
         self._halt.set()

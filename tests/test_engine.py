@@ -24,6 +24,7 @@ from voxtral_mlx.engine import IteratorSource, LiveTranscriber
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live_autosave import Autosave, default_dir, recover
 from voxtral_mlx.live_events import (
+    AudioState,
     DroppedEvent,
     ErrorEvent,
     HintEvent,
@@ -202,6 +203,52 @@ def test_device_lost_mid_stream(folder, tmp_path, threads_back):
     assert lt.transcript.tokens == offline_tokens(weights.load(folder)[0], audio)
     assert lt.transcript.words and recover(run.of(TranscriptEvent)[0].journal).words == lt.transcript.words  # fmt: skip
     assert sd.streams[0].vanished and not sd.streams[0]._thread.is_alive()
+
+
+def test_stalled_device_is_reported_once_resumes_and_stop_ends_within_2_s(
+    folder, tmp_path, threads_back
+):
+    """A suspended PulseAudio source (callbacks stop, PortAudio's stop() blocks until it comes
+    back): reported once, still listening, the meter says stalled; audio flowing again goes on
+    in the same recording; stopped while stalled, the transcriber ends within 2 s with the
+    transcript (== offline on what came) written."""
+    dev = FakeDevice("USB Mic", signal=stereo_at(SPEECH, 48000), speed=4.0, stall_after=1.0)
+    lt, run, _ = live(folder, MicSource(sd=FakeSoundDevice([dev]), stall_after_seconds=0.5),
+                      tmp_path)  # fmt: skip
+    lt.start()
+    try:
+        stall_resume_stall_stop(lt, run, dev)
+    finally:
+        dev.resume()  # lets the stream left behind close (and its threads end)
+    errors = run.of(ErrorEvent)
+    assert len(errors) == 2 and not any(e.fatal for e in errors)  # once per stall
+    assert run.statuses() == ["loading", "listening", "stopped"]  # one recording throughout
+    audio = run.audio()
+    assert lt.transcript.words and lt.transcript.tokens == offline_tokens(weights.load(folder)[0], audio)  # fmt: skip
+    assert Transcript.from_dict(json.loads(run.of(TranscriptEvent)[0].path.read_text())).words == lt.transcript.words  # fmt: skip
+
+
+def stall_resume_stall_stop(lt, run, dev) -> None:
+    wait_for(lambda: run.of(ErrorEvent))
+    (error,) = run.of(ErrorEvent)
+    assert "'USB Mic' stopped delivering audio" in error.message and not error.fatal
+    wait_for(lambda: run.of(MeterEvent)[-1].audio is AudioState.STALLED)
+    assert lt.running and run.statuses()[-1] == "listening"
+    fed = len(run.audio())
+    dev.resume()
+    wait_for(lambda: any("delivers audio again" in h.message for h in run.of(HintEvent)))
+    wait_for(lambda: len(run.audio()) > fed + 8000)  # listening goes on
+    assert run.of(MeterEvent)[-1].audio is not AudioState.STALLED
+    dev.suspend()
+    wait_for(lambda: len(run.of(ErrorEvent)) == 2)
+    valve = threading.Timer(5.0, dev.resume)  # a stop that waits for the device fails, not hangs
+    valve.start()
+    t0 = time.monotonic()
+    lt.stop()
+    ended = lt.join(5.0)
+    took = time.monotonic() - t0
+    valve.cancel()
+    assert ended and took < 2.0, took
 
 
 def test_switch_device_and_delay_without_reloading(folder, tmp_path, threads_back):

@@ -3,6 +3,8 @@ queue, errors and hints. The real PortAudio path is tested in tests/reference/te
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 import soxr
 
+from voxtral_mlx import mic
 from voxtral_mlx.errors import DeviceError
 from voxtral_mlx.mic import MicSource, list_devices, pick_device, rescan_devices, rms_dbfs
 
@@ -177,21 +180,91 @@ def test_silence_hint_once_per_quiet_spell(no_leaked_threads):
     assert src.level_db == -100.0
 
 
-def test_device_that_hangs_gets_a_hint_then_an_error(no_leaked_threads):
+def test_device_that_hangs_gets_a_hint_then_a_stall_once_and_no_error(no_leaked_threads):
     dev = FakeDevice("USB Mic", signal=stereo_at(tone(1.0), 48000), speed=4.0, hang_after=0.25)
-    src = MicSource(sd=FakeSoundDevice([dev]), hint_after_seconds=0.3, lost_after_seconds=0.8)
+    src = MicSource(sd=FakeSoundDevice([dev]), hint_after_seconds=0.3, stall_after_seconds=0.8)
     src.open()
-    hints, errors = [], []
+    hints, stalls = [], []
     t0 = time.monotonic()
-    while time.monotonic() - t0 < 2.0 and not errors:
-        try:
-            src.read(0.05)
-        except DeviceError as err:
-            errors.append(str(err))
+    while time.monotonic() - t0 < 2.0:
+        src.read(0.05)  # never raises: a stalled device may come back
         hints += [h for h in [src.poll_hint()] if h]
+        stalls += [s for s in [src.poll_stall()] if s]
     src.close()
     assert len(hints) == 1 and "no audio from 'USB Mic'" in hints[0]
-    assert len(errors) == 1 and "stopped delivering audio" in errors[0]
+    ((stalled, message),) = stalls
+    assert stalled and "'USB Mic' stopped delivering audio" in message and "\n" not in message
+
+
+def read_until(src: MicSource, predicate, timeout: float = 10.0) -> list:
+    """Read (keeping what came) and poll stalls until ``predicate(stalls)``."""
+    stalls, deadline = [], time.monotonic() + timeout
+    while not predicate(stalls):
+        assert time.monotonic() < deadline, stalls
+        src.read(0.05)
+        stalls += [s for s in [src.poll_stall()] if s]
+    return stalls
+
+
+@pytest.mark.parametrize("hold_on_abort", [False, True])
+def test_a_stalled_device_resumes_and_stop_close_never_wait_for_it(
+    hold_on_abort, no_leaked_threads
+):
+    """A suspended PulseAudio source: callbacks stop and PortAudio's stop() blocks until it
+    resumes. The stall is reported once, capture goes on when it resumes, and stop + close
+    return in well under 2 s while it is stalled: aborted and closed at once, or (a stream
+    that holds on even to abort) left to close on its own thread once the device lets go."""
+    dev = FakeDevice("USB Mic", signal=stereo_at(tone(4.0), 48000), speed=4.0, stall_after=0.25,
+                     hold_on_abort=hold_on_abort)  # fmt: skip
+    src = MicSource(sd=FakeSoundDevice([dev]), stall_after_seconds=0.3)
+    src.open()
+    try:
+        stalled_resumed_and_stopped(src, dev)
+        assert mic.streams_left() == int(hold_on_abort) == mic._open_streams
+        assert src._sd.streams[0].closed is not hold_on_abort
+    finally:
+        dev.resume()  # the device lets go: a stream left behind is closed
+    assert src._release.join(5)
+    assert mic.streams_left() == 0 == mic._open_streams and src._sd.streams[0].closed
+
+
+def stalled_resumed_and_stopped(src: MicSource, dev: FakeDevice) -> None:
+    ((stalled, message),) = read_until(src, lambda s: s)
+    assert stalled and "'USB Mic' stopped delivering audio" in message and src.stalled
+    delivered = dev.frames_delivered
+    dev.resume()
+    (resumed,) = read_until(src, lambda s: s)
+    assert resumed == (False, "'USB Mic' delivers audio again") and not src.stalled
+    assert dev.frames_delivered > delivered
+    dev.suspend()
+    read_until(src, lambda s: s)
+    assert src.stalled and dev.stalled.is_set()
+    valve = threading.Timer(5.0, dev.resume)  # a stop that waits for the device fails, not hangs
+    valve.start()
+    t0 = time.monotonic()
+    src.stop()
+    while src.read(0.0) is not None:  # what was captured is still readable
+        pass
+    src.close()
+    took = time.monotonic() - t0
+    valve.cancel()
+    valve.join()
+    assert took < 2.0 and src.finished, took  # Stop answers within 2 s
+
+
+def test_a_process_whose_stream_portaudio_holds_ends_at_once_with_its_code(tmp_path):
+    """Pa_Terminate would hang at exit on such a stream (and without it PortAudio's thread
+    crashes as its library goes): exit_if_streams_left ends the process, output flushed."""
+    code = (
+        "import sys; from voxtral_mlx import mic\n"
+        "mic.exit_if_streams_left(3)  # none left: nothing happens\n"
+        "mic._Release.left.add(object())  # as if a device never let go\n"
+        "print('written', end='')\n"
+        "mic.exit_if_streams_left(3)\n"
+        "print('not reached')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3 and out.stdout == "written"
 
 
 def test_rms_dbfs():

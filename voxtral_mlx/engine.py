@@ -66,6 +66,7 @@ import numpy as np
 from .errors import VoxtralError
 from .live_autosave import default_dir
 from .live_events import (
+    AudioState,
     DroppedEvent,
     ErrorEvent,
     HintEvent,
@@ -80,6 +81,7 @@ from .live_sources import AudioSource, IteratorSource, as_source
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.02  # longest wait for audio before the loop looks at commands again
+SILENT_AFTER = 2.0  # seconds of nothing but silence before the meter says AudioState.SILENT
 KEEP: Any = type("Keep", (), {"__repr__": lambda self: "KEEP"})()  # switch(): leave unchanged
 
 
@@ -255,7 +257,8 @@ class LiveTranscriber:
             self._meter_at = now
             fed = session.audio_seconds
             lag = max(0.0, fed - self._decoded_to - session.delay_ms / 1000) + src.queued_seconds
-            self._emit(MeterEvent(level_db=src.level_db, lag=lag, audio_seconds=self._offset + fed))
+            self._emit(MeterEvent(level_db=src.level_db, lag=lag, audio_seconds=self._offset + fed,
+                                  audio=_audio_state(src)))  # fmt: skip
         dropped, overflows = src.dropped_seconds, src.overflows
         if dropped > self._dropped_seen or overflows > self._overflows_seen:
             self._emit(DroppedEvent(dropped - self._dropped_seen, dropped, overflows))
@@ -263,6 +266,10 @@ class LiveTranscriber:
         hint = src.poll_hint()
         if hint:
             self._emit(HintEvent(hint))
+        stall = src.poll_stall()
+        if stall is not None:  # reported once each way; the source stays, it may come back
+            stalled, message = stall
+            self._emit(ErrorEvent(message) if stalled else HintEvent(message))
 
     def _apply(self, cmd: _Switch) -> None:
         if cmd.source is KEEP and self._source is not None:
@@ -397,6 +404,12 @@ def _wait_os_thread_exit(native_id: int | None, timeout: float = 2.0) -> None:
     deadline = time.monotonic() + timeout
     while task.exists() and time.monotonic() < deadline:
         time.sleep(0.001)
+
+
+def _audio_state(src: AudioSource) -> AudioState:
+    if src.stalled:
+        return AudioState.STALLED
+    return AudioState.SILENT if src.silent_seconds >= SILENT_AFTER else AudioState.FLOWING
 
 
 def _one_line(err: BaseException) -> str:

@@ -13,10 +13,12 @@ StatusEvent        ``status`` (:class:`Status`) changed; ``detail`` names the so
 TextEvent          after every model step that decoded tokens (pads too: ``end`` says how far
                    transcription has got): ``text`` raw piece text, ``words`` that became
                    final, ``partial`` the word still being built, ``word_starts`` times
-MeterEvent         about 10 x a second while listening: level (RMS dBFS) and lag
+MeterEvent         about 10 x a second while listening: level (RMS dBFS), lag, audio state
 DroppedEvent       audio was lost: the capture queue overflowed, or PortAudio flagged overflow
 HintEvent          a one-line hint, e.g. no sound for 2 s (muted? macOS permission?)
-ErrorEvent         a one-line error; ``fatal`` when the transcriber stops because of it
+ErrorEvent         a one-line error; ``fatal`` when the transcriber stops because of it (a
+                   device that stopped delivering is one, not fatal: a HintEvent follows if it
+                   delivers again)
 TranscriptEvent    a recording was finished (stop, end of source, switch with a new transcript)
 =================  =======================================================================
 """
@@ -39,6 +41,15 @@ class Status(str, enum.Enum):
     LISTENING = "listening"
     IDLE = "idle"
     STOPPED = "stopped"
+
+
+class AudioState(str, enum.Enum):
+    """What the source delivers: ``flowing`` sound; ``silent`` (nothing but silence for a
+    while: muted?); ``stalled`` (the device stopped delivering: unplugged, suspended)."""
+
+    FLOWING = "flowing"
+    SILENT = "silent"
+    STALLED = "stalled"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,11 +88,13 @@ class TextEvent(LiveEvent):
 class MeterEvent(LiveEvent):
     """``level_db``: RMS dBFS of the latest audio (-100 for silence). ``lag``: seconds of audio
     received but not yet transcribed, beyond the chosen delay (queued in the source included).
-    ``audio_seconds``: audio received so far in this recording."""
+    ``audio_seconds``: audio received so far in this recording. ``audio``: :class:`AudioState`
+    of the source now."""
 
     level_db: float
     lag: float
     audio_seconds: float
+    audio: AudioState = AudioState.FLOWING
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,7 @@ class TranscriptEvent(LiveEvent):
 
 
 __all__ = [
+    "AudioState",
     "DroppedEvent",
     "ErrorEvent",
     "HintEvent",

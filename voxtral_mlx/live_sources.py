@@ -20,7 +20,9 @@ class AudioSource(Protocol):
 
     ``read(timeout)`` returns 16 kHz mono float32 or None (nothing yet / finished) and may raise
     a VoxtralError (e.g. DeviceError: the source then ends). After ``stop()``, ``read`` returns
-    what was captured and then None with ``finished`` set.
+    what was captured and then None with ``finished`` set. ``stop`` and ``close`` return within
+    about a second whatever the device does. ``poll_stall()``: ``(True, message)`` once when the
+    source stops delivering (it may come back), ``(False, message)`` once when it does.
     """
 
     name: str
@@ -29,10 +31,13 @@ class AudioSource(Protocol):
     overflows: int
     queued_seconds: float
     dropped_seconds: float
+    stalled: bool
+    silent_seconds: float
 
     def open(self) -> None: ...
     def read(self, timeout: float) -> np.ndarray | None: ...
     def poll_hint(self) -> str | None: ...
+    def poll_stall(self) -> tuple[bool, str] | None: ...
     def stop(self) -> None: ...
     def close(self) -> None: ...
 
@@ -43,6 +48,8 @@ class IteratorSource:
 
     overflows = 0
     dropped_seconds = 0.0
+    stalled = False
+    silent_seconds = 0.0
 
     def __init__(self, chunks: Iterable[np.ndarray], *, realtime: bool = False,
                  speed: float = 1.0, name: str = "audio",
@@ -105,6 +112,9 @@ class IteratorSource:
         return max(0.0, spoken - self.samples_read / SAMPLE_RATE)
 
     def poll_hint(self) -> str | None:
+        return None
+
+    def poll_stall(self) -> tuple[bool, str] | None:
         return None
 
     def stop(self) -> None:

@@ -13,14 +13,26 @@ Threads. :class:`MicSource` has two sides:
 
 The device is opened at its own rate with up to two channels (PulseAudio reports 32, and every
 host API accepts fewer than the maximum). Problems become :class:`DeviceError` s with one-line
-messages that say what to do: no device, busy, gone mid-stream (the callback stops or PortAudio
-ends the stream). "No sound for 2 s" (no callbacks, or only digital zeros, which is what macOS
-delivers without microphone permission) is a hint from :meth:`MicSource.poll_hint`, not an error.
+messages that say what to do: no device, busy, gone mid-stream (PortAudio ends the stream).
+"No sound for 2 s" (no callbacks, or only digital zeros, which is what macOS delivers without
+microphone permission) is a hint from :meth:`MicSource.poll_hint`, not an error.
+
+A stalled device (callbacks stop, the stream stays open: a suspended PulseAudio source, CoreAudio
+after an unplug) is not an end: :meth:`MicSource.poll_stall` says so once, and once more if it
+delivers again, when capture simply goes on. PortAudio's stop() on such a stream blocks until the
+device delivers again (abort() does not: it is used when the device has gone quiet), and a
+stream may stall while stopping, so streams are stopped and closed on a helper thread that
+:meth:`MicSource.stop` / :meth:`MicSource.close` wait for at most ``RELEASE_SECONDS``. A stream
+still held by PortAudio at exit would hang Pa_Terminate or crash as its library is unloaded, so
+then the process ends at once (:func:`exit_if_streams_left`).
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -34,6 +46,7 @@ import soxr
 
 from .errors import DeviceError
 
+log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 SILENCE_DB = -100.0  # level reported for digital silence
 SILENT_PEAK = 1e-5  # below this peak a block counts as "no audio" (digital zeros, -100 dBFS)
@@ -45,6 +58,8 @@ RESAMPLE_QUALITY = "HQ"  # as for files (audio_io), so live audio and files go t
 # it) at PortAudio's default (~35 ms) started streams only ~2 s late, again after every
 # reopen; at 100 ms the first block came within 0.2 s, every time (measured with PulseAudio 16).
 HOSTAPI_LATENCY = {"ALSA": 0.1}
+RELEASE_SECONDS = 0.75  # longest stop()/close() waits for PortAudio (Stop must answer in 2 s)
+QUIET_SECONDS = 0.5  # no callback for this long (blocks come every ~20-100 ms): abort, not stop
 
 # PortAudio error codes (portaudio.h) that have a specific remedy.
 _PA_INVALID_DEVICE = -9996
@@ -88,7 +103,7 @@ def import_sounddevice():
 # PortAudio lists the devices that were there when it was initialised; re-initialising it is
 # the only way to see one plugged in later, and must never happen under an open stream.
 _PA_LOCK = threading.Lock()
-_open_streams = 0
+_open_streams = 0  # streams not yet closed, abandoned ones included (see _Release)
 
 
 def rescan_devices(sd=None) -> bool:
@@ -185,9 +200,11 @@ class MicSource:
     ``latency``: PortAudio's suggested input latency (seconds, "low" or "high"); None: 0.1 s on
     ALSA (see ``HOSTAPI_LATENCY``), PortAudio's default elsewhere.
     Verbs (all on the consumer thread): :meth:`open` (DeviceError if it cannot), :meth:`read`,
-    :meth:`stop` (no more capture; what was captured stays readable), :meth:`close`.
+    :meth:`poll_hint`, :meth:`poll_stall`, :meth:`stop` (no more capture; what was captured
+    stays readable), :meth:`close`; stop and close return within ``RELEASE_SECONDS`` each.
     Read-only any time: ``queued_seconds``, ``dropped_seconds``, ``overflows``, ``level_db``
-    (RMS dBFS of the last chunk read), ``name``, ``finished``.
+    (RMS dBFS of the last chunk read), ``name``, ``finished``, ``stalled`` (no callback for
+    ``stall_after_seconds``), ``silent_seconds``.
     """
 
     def __init__(
@@ -197,7 +214,7 @@ class MicSource:
         sd: Any = None,
         max_queue_seconds: float = 20.0,
         hint_after_seconds: float = 2.0,
-        lost_after_seconds: float = 5.0,
+        stall_after_seconds: float = 3.0,
         latency: float | str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -209,7 +226,7 @@ class MicSource:
         self.channels = 0
         self.max_queue_seconds = max_queue_seconds
         self.hint_after_seconds = hint_after_seconds
-        self.lost_after_seconds = lost_after_seconds
+        self.stall_after_seconds = stall_after_seconds
         self.overflows = 0
         self.level_db = SILENCE_DB
         self._sd = sd
@@ -220,6 +237,8 @@ class MicSource:
         self._max_frames = 0
         self._resampler = None
         self._stopping = self._stream_ended = self._lost_reported = self._hinted = False
+        self.stalled = self._stall_reported = False
+        self._release: _Release | None = None
         self.finished = False
         self._opened_at = self._heard_at = 0.0
         self._callback_at: float | None = None
@@ -270,13 +289,14 @@ class MicSource:
         while True:
             blocks = self._take()
             if blocks:
+                self.stalled = False
                 return self._process(blocks)
             if self._stopping or self._stream_ended:
                 if not self._stopping and not self._lost_reported:
                     self._lost_reported = True
                     raise self._lost_error()
                 return self._flush()
-            self._check_alive()
+            self._check_stall()
             if self._clock() >= deadline:
                 return None
             time.sleep(POLL_SECONDS)
@@ -294,27 +314,41 @@ class MicSource:
             msg = f"'{self.name}' delivers only silence: check that it is not muted"
         return msg + permission_hint()
 
+    def poll_stall(self) -> tuple[bool, str] | None:
+        """``(True, message)`` once when the device stops delivering, ``(False, message)`` once
+        when it delivers again; None when nothing changed."""
+        if self.stalled == self._stall_reported:
+            return None
+        self._stall_reported = self.stalled
+        if self.stalled:
+            return True, str(self._lost_error()) + "; listening goes on when it delivers again"
+        return False, f"'{self.name}' delivers audio again"
+
+    @property
+    def silent_seconds(self) -> float:
+        """Seconds since the last block that was not silence (0 before open)."""
+        return max(0.0, self._clock() - self._heard_at) if self._stream is not None else 0.0
+
     def stop(self) -> None:
-        """Stop capturing (PortAudio calls back no more); queued audio stays readable."""
+        """Stop capturing (PortAudio calls back no more); queued audio stays readable. Waits at
+        most RELEASE_SECONDS: a stalled stream is left to stop (and close) on its own thread."""
         self._stopping = True
-        if self._stream is not None:
-            try:
-                self._stream.stop()
-            except Exception:  # a device that vanished may fail to stop; it is stopped anyway
-                pass
+        if self._stream is not None and self._release is None:
+            last = self._callback_at if self._callback_at is not None else self._opened_at
+            quiet = self.stalled or self._clock() - last >= QUIET_SECONDS
+            self._release = _Release(self._stream, abort=quiet)
+            self._release.stopped.wait(RELEASE_SECONDS)
 
     def close(self) -> None:
-        """Release the device. Safe to call more than once, and after a failed open."""
+        """Release the device. Safe to call more than once, and after a failed open; waits at
+        most RELEASE_SECONDS for PortAudio (then the helper thread closes it when it can)."""
         self.stop()
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            global _open_streams
-            with _PA_LOCK:
-                try:
-                    stream.close()
-                except Exception:
-                    pass
-                _open_streams -= 1
+        self._stream = None
+        release = self._release
+        if release is not None and not (release.stopped.is_set() and release.join(RELEASE_SECONDS)):
+            log.warning("'%s' did not stop: it is closed when the device delivers again", self.name)
+            atexit.unregister(exit_if_streams_left)  # once; registered after sounddevice's
+            atexit.register(exit_if_streams_left)  # Pa_Terminate, so it runs before it
         self._queue.clear()
         self.finished = True
 
@@ -379,19 +413,71 @@ class MicSource:
         tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
         return tail if tail.size else None
 
-    def _check_alive(self) -> None:
-        """A stream whose callbacks stopped is gone (CoreAudio may never report it)."""
+    def _check_stall(self) -> None:
+        """No callback for stall_after_seconds: stalled (CoreAudio may never report an unplug;
+        a suspended PulseAudio source resumes the same stream). A callback ends it."""
         last = self._callback_at if self._callback_at is not None else self._opened_at
-        if self._clock() - last >= self.lost_after_seconds and not self._lost_reported:
-            self._lost_reported = True
-            self._stream_ended = True
-            raise self._lost_error()
+        self.stalled = self._clock() - last >= self.stall_after_seconds
 
     def _lost_error(self) -> DeviceError:
         return DeviceError(
             f"microphone '{self.name}' stopped delivering audio (unplugged, or taken by another "
             f"app?): reconnect it or choose another input device{permission_hint()}"
         )
+
+
+class _Release:
+    """Stops and closes a stream on its own thread (see the module docstring): the consumer
+    waits for ``stopped`` / :meth:`join` with a timeout; a stream left behind is closed, and
+    stops counting as open, whenever PortAudio lets go of it."""
+
+    left: set[_Release] = set()  # not done yet
+
+    def __init__(self, stream: Any, abort: bool):
+        self.stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(stream, abort),
+                                        name="mic-release", daemon=True)  # fmt: skip
+        _Release.left.add(self)
+        self._thread.start()
+
+    def _run(self, stream: Any, abort: bool) -> None:
+        global _open_streams
+        try:
+            stream.abort() if abort else stream.stop()
+        except Exception:  # a device that vanished may fail to stop; it is stopped anyway
+            pass
+        self.stopped.set()
+        with _PA_LOCK:
+            try:
+                stream.close()
+            except Exception:
+                pass
+            _open_streams -= 1
+        _Release.left.discard(self)
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def streams_left() -> int:
+    """Streams PortAudio has not let go of (their device stalled while stopping)."""
+    return len(_Release.left)
+
+
+def exit_if_streams_left(code: int = 1) -> None:
+    """End the process now (stdio flushed) if PortAudio still holds a stream: the interpreter's
+    clean-up would hang in Pa_Terminate or crash when PortAudio's thread outlives its library.
+    Front ends call it with their exit code; at exit it runs by itself (code 1)."""
+    if not streams_left():
+        return
+    log.warning("a microphone never let go of its stream: ending the process without clean-up")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def open_error(name: str, err: BaseException) -> DeviceError:

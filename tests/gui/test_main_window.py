@@ -140,6 +140,46 @@ def test_device_lost_shows_a_banner_and_keeps_the_text(make_app, qtbot, threads_
     app.shutdown(10)
 
 
+def test_a_stalled_microphone_is_shown_once_and_stop_start_quit_answer_within_2_s(
+    make_app, qtbot, threads_back
+):
+    """A suspended source: one error banner, the status says so (not "Listening"), the text
+    stays; audio flowing again is shown and captioned; Stop, Start and Quit work within 2 s
+    while it is stalled (PortAudio's stop() would block until it comes back)."""
+    dev = speech_device(stall_after=1.5)
+    app = make_app(dev)
+    try:
+        stall_resume_stall_stop_start_quit(app, dev, qtbot)
+    finally:
+        dev.resume()  # the streams left behind close, their threads end
+
+
+def stall_resume_stall_stop_start_quit(app, dev, qtbot) -> None:
+    win = app.window
+    win.start()
+    stalled = "No audio from USB Mic: waiting for it"
+    qtbot.waitUntil(lambda: win.status_label.text().startswith(stalled), timeout=20000)
+    assert win.banner.kind == "error" and "'USB Mic' stopped delivering audio" in win.banner.label.text()  # fmt: skip
+    assert app.bridge.listening and win.start_button.text() == "Stop" and win.captions.words
+    shown = len(win.captions.words)
+    dev.resume()
+    qtbot.waitUntil(lambda: win.status_label.text() == "Listening to USB Mic", timeout=20000)
+    assert win.banner.kind == "hint" and "delivers audio again" in win.banner.label.text()
+    qtbot.waitUntil(lambda: len(win.captions.words) > shown, timeout=20000)
+    dev.suspend()
+    qtbot.waitUntil(lambda: win.status_label.text().startswith(stalled), timeout=20000)
+    with qtbot.waitSignal(app.bridge.listening_changed, timeout=2000):
+        qtbot.mouseClick(win.start_button, Qt.MouseButton.LeftButton)  # Stop
+    qtbot.waitUntil(lambda: win.status_label.text() == "Ready", timeout=2000)
+    assert win.start_button.text() == "Start"
+    assert win.captions.words == app.bridge.live.transcript.words and win.last_saved.is_file()
+    with qtbot.waitSignal(app.bridge.listening_changed, timeout=2000):
+        qtbot.mouseClick(win.start_button, Qt.MouseButton.LeftButton)  # Start: still stalled
+    with qtbot.waitSignal(win.closed, timeout=2000):
+        app.quit()
+    assert app.bridge.join(0.5)
+
+
 def test_closing_while_recording_ends_within_2_s_and_leaves_no_thread(
     make_app, qtbot, threads_back
 ):
