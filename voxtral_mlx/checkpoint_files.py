@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic_file import replacing
 from .errors import WeightsError
 from .json_file import parse_json, read_json_object
 
@@ -150,7 +150,8 @@ def write_streaming(path: Path, tensors, metadata: dict[str, str] | None = None)
 
     ``tensors`` is a list of ``(name, shape, dtype, make)`` where ``make()`` returns the
     ``mx.array`` (evaluated on demand, written, then dropped). The header is laid out first
-    from the shapes; the file is written to ``path.partial`` and renamed when complete.
+    from the shapes; the file is written to a new temporary file beside ``path`` (never
+    following a link there), fsynced and renamed over ``path`` when complete.
     """
     import mlx.core as mx
     import numpy as np
@@ -164,8 +165,7 @@ def write_streaming(path: Path, tensors, metadata: dict[str, str] | None = None)
         offset += n
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # keep tensor data 8-byte aligned, as safetensors does
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
+    with replacing(path) as f:
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         for name, shape, dtype, make in tensors:
@@ -178,4 +178,3 @@ def write_streaming(path: Path, tensors, metadata: dict[str, str] | None = None)
             f.write(np.asarray(w).tobytes())
             del w
             mx.clear_cache()  # else MLX keeps every freed buffer: memory would grow to the model
-    os.replace(tmp, path)

@@ -28,6 +28,7 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_unflatten
 
+from .atomic_file import replacing
 from .checkpoint_files import TensorInfo, index_files, shard_files, write_streaming
 from .config import ModelConfig
 from .errors import ConfigError, VoxtralError, WeightsError
@@ -537,9 +538,8 @@ def save_tensors(
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with replacing(path) as f:  # exclusive temp file: a link planted beside it is not followed
+        f.write(text.encode())
 
 
 def default_dtype() -> mx.Dtype:
