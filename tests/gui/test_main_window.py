@@ -144,10 +144,11 @@ def test_a_stalled_microphone_is_shown_once_and_stop_start_quit_answer_within_2_
     make_app, qtbot, threads_back
 ):
     """A suspended source: one error banner, the status says so (not "Listening"), the text
-    stays; audio flowing again is shown and captioned; Stop, Start and Quit work within 2 s
-    while it is stalled (PortAudio's stop() would block until it comes back)."""
+    stays; audio flowing again is shown and captioned; Stop, Start, choosing another
+    microphone and Quit work within 2 s while it is stalled (PortAudio's stop() would block
+    until it comes back)."""
     dev = speech_device(stall_after=1.5)
-    app = make_app(dev)
+    app = make_app(dev, FakeDevice("Built-in", signal=stereo_at(SPEECH, 48000), speed=4.0))
     try:
         stall_resume_stall_stop_start_quit(app, dev, qtbot)
     finally:
@@ -156,6 +157,7 @@ def test_a_stalled_microphone_is_shown_once_and_stop_start_quit_answer_within_2_
 
 def stall_resume_stall_stop_start_quit(app, dev, qtbot) -> None:
     win = app.window
+    win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
     win.start()
     stalled = "No audio from USB Mic: waiting for it"
     qtbot.waitUntil(lambda: win.status_label.text().startswith(stalled), timeout=20000)
@@ -175,6 +177,9 @@ def stall_resume_stall_stop_start_quit(app, dev, qtbot) -> None:
     assert win.captions.words == app.bridge.live.transcript.words and win.last_saved.is_file()
     with qtbot.waitSignal(app.bridge.listening_changed, timeout=2000):
         qtbot.mouseClick(win.start_button, Qt.MouseButton.LeftButton)  # Start: still stalled
+    qtbot.waitUntil(lambda: win.status_label.text().startswith(stalled), timeout=20000)
+    win.device_box.setCurrentIndex(win.device_box.findData("Built-in"))  # another microphone
+    qtbot.waitUntil(lambda: win.status_label.text() == "Listening to Built-in", timeout=2000)
     with qtbot.waitSignal(win.closed, timeout=2000):
         app.quit()
     assert app.bridge.join(0.5)
