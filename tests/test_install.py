@@ -4,6 +4,7 @@ its icon; ``voxtral-mlx-app`` without Qt says in one line how to install it."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -21,6 +22,16 @@ SOURCES = ("pyproject.toml", "README.md", "LICENSE", "voxtral_mlx", "gui", "reso
 APP_ENTRY = re.search(r'^voxtral-mlx-app = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M)[1]
 
 
+def _offline_build_flags() -> list[str]:
+    """Build with this environment's setuptools when it is new enough for pyproject.toml
+    (PEP 639 license fields need 77), offline; else let pip fetch the build requirements."""
+    try:
+        major = int(importlib.metadata.version("setuptools").split(".")[0])
+    except importlib.metadata.PackageNotFoundError:
+        major = 0
+    return ["--no-build-isolation", "--no-index"] if major >= 77 else []
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """A wheel built from a copy of the sources (a build in the checkout would race others)."""
@@ -28,9 +39,9 @@ def wheel(tmp_path_factory) -> Path:
     for name in SOURCES:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
         copy(ROOT / name, src / name, **({"ignore": shutil.ignore_patterns("__pycache__")} if (ROOT / name).is_dir() else {}))  # fmt: skip
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index",
-                            "--no-build-isolation", str(src), "-w", str(out)],
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                            *_offline_build_flags(), str(src), "-w", str(out)],
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert build.returncode == 0, build.stderr[-3000:]
     return next(out.glob("voxtral_mlx-*.whl"))
 
