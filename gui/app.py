@@ -54,6 +54,7 @@ class VoxtralApp(QObject):
         self.overlay = CaptionOverlay(self.settings)
         self.overlay.show_captions(self.window.captions)
         self.window.captions_changed.connect(self.overlay.refresh)
+        self.window.state_line_changed.connect(self.overlay.set_state)
         self.window.overlay_toggled.connect(self.set_overlay_visible)
         self.window.closed.connect(self._closed)
         self.overlay.visibility_changed.connect(self._overlay_changed)

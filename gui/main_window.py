@@ -67,6 +67,16 @@ STATUS_TEXT = {
     Status.STOPPED: "Stopped",
 }
 STALLED_TEXT = "No audio from {detail}: waiting for it (or choose another microphone)"
+DEVICE_LOST = "Device lost"
+
+
+def state_line(event: MeterEvent) -> str:
+    """The overlay's state line for a meter reading: why captions may be missing or late."""
+    if event.audio is AudioState.STALLED:
+        return f"{DEVICE_LOST}: waiting for it"
+    if event.audio is AudioState.SILENT:
+        return "No audio"
+    return f"Behind by {event.lag:.0f} s" if event.lag > LAG_WARN_S else ""
 
 
 class MainWindow(QMainWindow):
@@ -75,6 +85,7 @@ class MainWindow(QMainWindow):
     the event loop) and then closes for real."""
 
     captions_changed = Signal()
+    state_line_changed = Signal(str)  # for the overlay: "" or why captions are missing or late
     closed = Signal()
     overlay_toggled = Signal(bool)  # the user asked to show / hide the caption overlay
 
@@ -89,6 +100,8 @@ class MainWindow(QMainWindow):
         self._new_paragraph = False
         self._listening_to = ""  # the source named by the last LISTENING status
         self._stalled = False
+        self.state_line = ""
+        self._error_while_listening = self._user_stopped = False
         self._download_timer = QTimer(self, interval=1000)
         self._download_timer.timeout.connect(self._show_download)
         self.download = ModelDownload(self)
@@ -312,6 +325,7 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"{stage.capitalize()} the model (first start only)… {percent} %")
 
     def stop(self) -> None:
+        self._user_stopped = True
         self.bridge.stop_recording()
         self.start_button.setText("Start")
 
@@ -422,7 +436,10 @@ class MainWindow(QMainWindow):
         self.model_button.setEnabled(event.status is not Status.LISTENING)
         self._listening_to, self._stalled = event.detail or "the microphone", False
         self.status_label.setText(STATUS_TEXT[event.status].format(detail=self._listening_to))
+        lost = self._error_while_listening and not self._user_stopped
+        self._set_state_line(DEVICE_LOST if lost and event.status is not Status.LISTENING else "")
         if event.status is Status.LISTENING:
+            self._error_while_listening = self._user_stopped = False
             if not self.captions.recording:  # a new recording, not a new delay on the same one
                 self._new_paragraph = bool(self.captions.words)
                 self.captions.begin_recording()
@@ -435,6 +452,7 @@ class MainWindow(QMainWindow):
         self._sync_button()
 
     def _on_error(self, event: ErrorEvent) -> None:
+        self._error_while_listening |= self.bridge.listening
         self.banner.show_message(event.message, "error")
         self._sync_button()  # e.g. the microphone would not open: back to Start
 
@@ -445,6 +463,8 @@ class MainWindow(QMainWindow):
             text = STALLED_TEXT if stalled else STATUS_TEXT[Status.LISTENING]
             self.status_label.setText(text.format(detail=self._listening_to))
         self.meter.setValue(METER_FLOOR_DB if stalled else int(max(METER_FLOOR_DB, min(0.0, event.level_db))))  # fmt: skip
+        if self.bridge.listening:
+            self._set_state_line(state_line(event))
         self.lag_label.setText(f"lag {event.lag:.1f} s")
         colour = "#d9534f" if event.lag > LAG_WARN_S else ""
         self.lag_label.setStyleSheet(f"color: {colour};" if colour else "")
@@ -464,6 +484,11 @@ class MainWindow(QMainWindow):
             self.captions.end_recording()
             self.view.update_text([], "")
             self.captions_changed.emit()
+
+    def _set_state_line(self, text: str) -> None:
+        if text != self.state_line:
+            self.state_line = text
+            self.state_line_changed.emit(text)
 
     def _sync_button(self, *_) -> None:
         self.start_button.setText("Stop" if self.bridge.busy else "Start")

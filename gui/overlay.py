@@ -6,7 +6,9 @@ it can be placed) and come back with the next word. Locked, it is click-through 
 unlocked, it can be dragged anywhere and resized by its corner grip, and its right-click menu
 sets font size, background opacity, number of lines and lock. Everything is remembered in
 :class:`~gui.settings.Settings`. Older lines are drawn fainter than the newest; the word in
-progress is dimmed. GUI thread only; it only reads the :class:`~gui.captions.CaptionModel`.
+progress is dimmed. A state line above the captions says when they cannot be trusted ("No
+audio", "Device lost", "Behind by N s": :meth:`CaptionOverlay.set_state`); while it shows, the
+overlay does not fade. GUI thread only; it only reads the :class:`~gui.captions.CaptionModel`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ LINE_ALPHAS = (1.0, 0.8, 0.6)  # newest line first: older lines fade
 FONT_SIZES = (16, 20, 24, 28, 34, 40, 48)
 OPACITIES = (0.4, 0.6, 0.85, 1.0)
 PARTIAL = "rgba(255,255,255,0.55)"  # the word in progress
+STATE_STYLE = "color: #ffb347;"  # amber: readable on the dark background, not a caption colour
 SAMPLE = "the quick brown fox, jumps over THE LAZY DOG. 0123"  # for characters per line
 MIN_WIDTH = 320
 FADE_AFTER_MS = 6000
@@ -61,9 +64,14 @@ class CaptionOverlay(QWidget):
         self.label.setWordWrap(True)
         self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
         self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.state_label = QLabel()
+        self.state_label.setStyleSheet(STATE_STYLE)
+        self.state_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.state_label.hide()
         self.grip = QSizeGrip(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(MARGIN, MARGIN // 2, MARGIN, MARGIN // 2)
+        layout.addWidget(self.state_label)
         layout.addWidget(self.label, 1)  # the grip floats in the corner (resizeEvent)
         self.lines: list[str] = []
         self.partial = ""
@@ -116,7 +124,8 @@ class CaptionOverlay(QWidget):
 
     def _height(self) -> int:
         lines = self.settings.get(Key.OVERLAY_LINES)
-        return QFontMetrics(self.label.font()).lineSpacing() * lines + 2 * MARGIN
+        state = self.state_label.sizeHint().height() if self.state_label.isVisibleTo(self) else 0
+        return QFontMetrics(self.label.font()).lineSpacing() * lines + 2 * MARGIN + state
 
     def _place(self) -> None:
         x, y = self.settings.get(Key.OVERLAY_X), self.settings.get(Key.OVERLAY_Y)
@@ -145,12 +154,30 @@ class CaptionOverlay(QWidget):
             self.setWindowOpacity(1.0)
             self._idle.start()
 
+    def set_state(self, text: str) -> None:
+        """Show ``text`` as the state line ("" hides it); shown, it stays in sight (no fade)."""
+        if text == self.state:
+            return
+        self.state_label.setText(text)
+        self.state_label.setVisible(bool(text))
+        self.resize(self.width(), self._height())
+        if text:
+            self._fade.stop()
+            self.setWindowOpacity(1.0)
+            self._idle.stop()
+        elif self.lines or self.partial:
+            self._idle.start()
+
+    @property
+    def state(self) -> str:
+        return self.state_label.text() if self.state_label.isVisibleTo(self) else ""
+
     @property
     def faded(self) -> bool:
         return self.windowOpacity() < 0.01
 
     def _fade_out(self) -> None:
-        if not self.locked:  # unlocked: the user is placing it; keep it in sight
+        if not self.locked or self.state:  # being placed, or saying why captions stopped
             return
         self._fade.setStartValue(self.windowOpacity())
         self._fade.setEndValue(0.0)
