@@ -180,7 +180,7 @@ def test_silence_hint_once_per_quiet_spell(no_leaked_threads):
     assert src.level_db == -100.0
 
 
-def test_device_that_hangs_gets_a_hint_then_a_stall_once_and_no_error(no_leaked_threads):
+def test_device_that_hangs_is_reported_once_as_a_stall_not_an_error(no_leaked_threads):
     dev = FakeDevice("USB Mic", signal=stereo_at(tone(1.0), 48000), speed=4.0, hang_after=0.25)
     src = MicSource(sd=FakeSoundDevice([dev]), hint_after_seconds=0.3, stall_after_seconds=0.8)
     src.open()
@@ -191,7 +191,7 @@ def test_device_that_hangs_gets_a_hint_then_a_stall_once_and_no_error(no_leaked_
         hints += [h for h in [src.poll_hint()] if h]
         stalls += [s for s in [src.poll_stall()] if s]
     src.close()
-    assert len(hints) == 1 and "no audio from 'USB Mic'" in hints[0]
+    assert not hints  # nothing delivered is the stall's to report, once
     ((stalled, message),) = stalls
     assert stalled and "'USB Mic' stopped delivering audio" in message and "\n" not in message
 

@@ -302,17 +302,18 @@ class MicSource:
             time.sleep(POLL_SECONDS)
 
     def poll_hint(self) -> str | None:
-        """A one-line hint, once per quiet spell, when no sound came for ``hint_after_seconds``."""
+        """A one-line hint, once per quiet spell, when the device delivered nothing but silence
+        for ``hint_after_seconds``. A device that delivers nothing at all is a stall, reported
+        once by :meth:`poll_stall` (not twice, a hint first)."""
         now = self._clock()
         if self._hinted or self._stream is None or now - self._heard_at < self.hint_after_seconds:
             return None
-        self._hinted = True
-        quiet = now - self._heard_at
         if self._callback_at is None or now - self._callback_at >= self.hint_after_seconds:
-            msg = f"no audio from '{self.name}' for {quiet:.0f} s: check that it is connected and not used by another app"  # fmt: skip
-        else:
-            msg = f"'{self.name}' delivers only silence: check that it is not muted"
-        return msg + permission_hint()
+            return None
+        self._hinted = True
+        return (
+            f"'{self.name}' delivers only silence: check that it is not muted" + permission_hint()
+        )
 
     def poll_stall(self) -> tuple[bool, str] | None:
         """``(True, message)`` once when the device stops delivering, ``(False, message)`` once
