@@ -101,3 +101,17 @@ def test_a_leak_that_cannot_be_pinned_is_refused_in_one_line(monkeypatch):
         qt_guard.ensure_safe_qt(lambda: True)
     message = str(err.value)
     assert "\n" not in message and "PySide6-Essentials<6.12" in message
+
+
+def test_the_gui_extra_fences_off_the_leaking_pyside6_below_python_3_12():
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
+    from packaging.requirements import Requirement
+
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        gui = [Requirement(r) for r in tomllib.load(f)["project"]["optional-dependencies"]["gui"]]
+    for python, leaking_allowed in (("3.10", False), ("3.11", False), ("3.12", True), ("3.13", True)):  # fmt: skip
+        env = {"python_version": python, "python_full_version": f"{python}.0"}
+        active = [r for r in gui if r.name == "PySide6-Essentials" and r.marker.evaluate(env)]
+        assert len(active) == 1, python
+        assert active[0].specifier.contains("6.12.0") is leaking_allowed, python
+        assert active[0].specifier.contains("6.11.3"), python  # a good one stays installable
