@@ -87,6 +87,21 @@ def in_waves(model, tok, files, rows) -> tuple[dict, float, int]:
     return tokens, time.perf_counter() - t0, batch.decoder.steps
 
 
+def agreement(tokens: dict, reference: dict) -> str:
+    """Files whose tokens equal the reference's, and the share of tokens before the first
+    difference (random weights give near-flat logits: any rounding can flip a token)."""
+    same = sum(tokens[p] == reference[p] for p in reference)
+    prefix = total = 0
+    for p, ref in reference.items():
+        got = tokens[p]
+        n = next(
+            (i for i, (a, b) in enumerate(zip(got, ref, strict=False)) if a != b),
+            min(len(got), len(ref)),
+        )
+        prefix, total = prefix + n, total + len(ref)
+    return f"{same}/{len(reference)} files, {100 * prefix / max(1, total):.1f} % of tokens"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", choices=["tiny", "small", "full"], default="small",
@@ -110,7 +125,8 @@ def main() -> None:
           f"({folder.name}), loaded in {time.perf_counter() - t0:.1f} s; {len(files)} files, "
           f"{audio:.0f} s of audio", flush=True)  # fmt: skip
     print("| rows | wall (s) | files per hour | aggregate real-time factor | batched steps | "
-          "every file's tokens equal one at a time | peak MLX memory (GB) |")  # fmt: skip
+          "same tokens as one at a time (files; tokens before the first difference) | "
+          "peak MLX memory (GB) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     reference = None
     for rows in [int(x) for x in args.rows.split(",")]:
@@ -125,7 +141,7 @@ def main() -> None:
         else:
             tokens, wall, steps = in_waves(model, tok, files, rows)
         reference = reference or tokens
-        same = "yes" if tokens == reference else "NO"
+        same = agreement(tokens, reference)
         print(f"| {rows} | {wall:.2f} | {len(files) * 3600 / wall:,.0f} | {audio / wall:.1f}x | "
               f"{steps} | {same} | {mx.get_peak_memory() / 1e9:.2f} |", flush=True)  # fmt: skip
 
