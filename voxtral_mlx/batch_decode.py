@@ -52,18 +52,23 @@ class BatchDecoder:
         self._stepper = self._proto.stepper
         self.steps = 0  # batched decoder steps run (benchmarks divide time by it)
 
-    def decode(self, clips: list[np.ndarray], on_progress=None) -> list[list[TokenEvent]]:
+    def decode(self, clips: list, on_progress=None) -> list[list[TokenEvent]]:
         """Token events per clip, times in seconds from that clip's first sample.
 
+        A clip is an array of samples, or a list of the blocks a single stream would be fed
+        (the encoder then runs on the same pieces, so its numbers are the stream's exactly).
         ``on_progress(fraction)`` is called every ``PROGRESS_EVERY`` steps.
         """
         proto = self._proto
         n_left, n_delay = proto.n_left, proto.n_delay
         right = n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
+        blocks = [c if isinstance(c, list) else [c] for c in clips]
+        clips = [np.concatenate(b) if len(b) > 1 else b[0] for b in blocks]
         embs = []
-        for clip in clips:
+        for pieces in blocks:
             pipe = AudioPipeline(self.model, n_left, right, proto.encoder_block)
-            pipe.push(clip)
+            for piece in pieces:
+                pipe.push(piece)
             pipe.finish()
             embs.append(pipe.embeddings(0, pipe.available))
         n = [e.shape[1] for e in embs]
@@ -80,8 +85,9 @@ class BatchDecoder:
         if min(last) < p:
             # Too short for the prompt: the session path (it yields no tokens for these).
             return [self._single(c) for c in clips]
-        x = self._stepper.inputs(mx.array([proto.prompt] * b), audio[:, :p])
-        token = self._stepper.prefill(x, reserve=max(last))
+        prompt = mx.array([proto.prompt])
+        xs = [self._stepper.inputs(prompt, audio[i : i + 1, :p]) for i in range(b)]
+        token = self._stepper.prefill_rows(xs, reserve=max(last))
         mx.async_eval(token)
         detoks = [StreamingDetokenizer(self.tokenizer) for _ in clips]
         events: list[list[TokenEvent]] = [[] for _ in clips]

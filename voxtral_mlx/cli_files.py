@@ -25,11 +25,15 @@ def run_waves(app, files: list[Path]) -> tuple[list[Path], int]:
     rows = app.args.batch or DEFAULT_ROWS
     if len(files) < 2 or rows < 2 or (app.args.streams or 1) > 1:
         return files, 0
+    batch = FileBatch(app.model, app.tokenizer, app.args.delay_ms, strict=app.args.strict)
+    rows = batch.exact_rows(rows)  # rows beyond it would change words on this device
+    if rows < 2:
+        return files, 0
     durations = {p: probe_duration(p) for p in files}
     waves, alone = plan_waves(durations, rows)
     if not waves:
         return files, 0
-    batch = FileBatch(app.model, app.tokenizer, app.args.delay_ms, strict=app.args.strict)
+    app.say(f"{sum(map(len, waves))} files: {rows} side by side, each exactly as alone")
     total = sum(durations[p] for wave in waves for p in wave)
     label = f"{sum(map(len, waves))} files side by side"
     done, failed, t0 = 0.0, 0, time.perf_counter()

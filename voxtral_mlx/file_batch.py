@@ -5,6 +5,12 @@ recordings is transcribed several times faster when its files share the steps. U
 of one file (parallel.py), nothing is cut: every row is a whole file following the session
 protocol, so each file's tokens, words and times equal its own single-stream run.
 
+Exactness needs more than the protocol: every op of a step must give a row the same bits
+whatever the other rows are, which depends on the device's kernels. So each file is read in
+the blocks the single stream is fed (the encoder sees the same pieces), each row's prompt is
+prefilled alone, and the number of rows is capped by a measurement on the model's own layers
+(exact_rows.py; e.g. 4 on MLX CUDA with 4-bit weights, 1 with dense bfloat16 there).
+
 Files are grouped into *waves* of up to ``rows`` files of similar length (sorted by duration,
 so few rows sit finished while the longest one runs). A row holds its whole file and its KV
 cache (~0.1 MB per 80 ms token at full size in bfloat16, twice that in float32), so only files
@@ -19,10 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .audio import SAMPLE_RATE, load_audio
+from .audio import SAMPLE_RATE, iter_audio
 from .audio_damage import Damage
 from .batch_decode import BatchDecoder, BatchInterrupted
 from .errors import VoxtralError
+from .exact_rows import exact_rows
+from .transcribe import BLOCK_SECONDS
 from .transcript import Transcript, TranscriptBuilder
 
 MAX_ROW_S = 60.0  # 8 rows: ~0.4 GB of KV in bfloat16 at full size, 0.8 GB in float32
@@ -67,6 +75,11 @@ class FileBatch:
         self.decoder = BatchDecoder(model, tokenizer, delay_ms)
         self.delay_ms = self.decoder.delay_ms
         self.strict = strict
+        self.model = model
+
+    def exact_rows(self, want: int) -> int:
+        """The most rows (<= ``want``) this device decodes exactly as one (exact_rows.py)."""
+        return exact_rows(self.model, want)
 
     def transcribe(
         self,
@@ -81,7 +94,11 @@ class FileBatch:
         clips, rows = [], []
         for res in results:
             try:
-                clips.append(load_audio(res.path, strict=self.strict, on_damage=res.damage.append))
+                # The blocks transcribe_file feeds its session, so the encoder runs on the
+                # same pieces.
+                blocks = iter_audio(res.path, BLOCK_SECONDS, strict=self.strict,
+                                    on_damage=res.damage.append)  # fmt: skip
+                clips.append(list(blocks))
                 rows.append(res)
             except VoxtralError as err:
                 res.error = err
@@ -106,7 +123,7 @@ class FileBatch:
             meta["interrupted"] = True
             seconds = max([0.0] + [e.end for e in events])
         else:
-            seconds = len(clip) / SAMPLE_RATE
+            seconds = sum(map(len, clip)) / SAMPLE_RATE
         return builder.build(duration=seconds, **meta)
 
 

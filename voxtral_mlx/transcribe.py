@@ -22,6 +22,10 @@ from .stream import StreamingSession
 from .tokenizer import Tokenizer
 from .transcript import Transcript, TranscriptBuilder, segment_words
 
+# Audio fed to the session per step: long enough for the encoder to work on big batches,
+# short enough that memory stays flat and progress moves.
+BLOCK_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -50,7 +54,7 @@ def transcribe_file(
     model: VoxtralRealtime,
     tokenizer: Tokenizer,
     delay_ms: int | None = None,
-    block_seconds: float = 10.0,
+    block_seconds: float = BLOCK_SECONDS,
     duration: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     metadata: dict | None = None,

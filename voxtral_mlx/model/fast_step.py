@@ -28,6 +28,13 @@ from .decoder import Decoder
 GROW = 1024  # slots added at a time until the window is reached
 
 
+class _Keys:
+    """A cache's keys and values in temporal order, as ``start`` reads them."""
+
+    def __init__(self, keys: mx.array, values: mx.array):
+        self.keys, self.values = keys, values
+
+
 class FastStepper:
     """Single-token steps after a prefill done with mlx-lm caches.
 
@@ -69,6 +76,31 @@ class FastStepper:
         token = self._head(self.dec.hidden(x, self.gains, cache, eval_each_layer=True)[:, -1:])
         self.start(cache, x.shape[1], reserve)
         return token
+
+    def prefill_rows(self, xs: list[mx.array], reserve: int | None = None) -> mx.array:
+        """Each row's prompt ``[1, n, dim]`` through the decoder alone, then one batch of them.
+
+        A row's prefill is then exactly the computation a single stream does (a batch of
+        prompts would give the matmuls other shapes, which some kernels round differently);
+        steps after it are shared. Returns the rows' greedy tokens ``[B]``.
+        """
+        caches, tokens = [], []
+        for x in xs:
+            cache = self.dec.make_cache()
+            h = self.dec.hidden(x, self.gains, cache, eval_each_layer=True)
+            tokens.append(self._head(h[:, -1:]))
+            mx.eval(tokens[-1])
+            caches.append(cache)
+        n = xs[0].shape[1]
+        merged = [
+            _Keys(
+                mx.concatenate([c[i].keys[..., :n, :] for c in caches]),
+                mx.concatenate([c[i].values[..., :n, :] for c in caches]),
+            )
+            for i in range(len(self.dec.layers))
+        ]
+        self.start(merged, n, reserve)
+        return mx.concatenate(tokens)
 
     def start(self, cache: list, n: int, reserve: int | None = None) -> None:
         """Take over mlx-lm caches right after one prefill of positions ``0..n-1``.
