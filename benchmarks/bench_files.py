@@ -3,7 +3,7 @@
 python benchmarks/bench_files.py [--size tiny|small|full] [--bits 4] [--files 16] [--seconds 20]
                                  [--rows 1,8,16] [--dir DIR]
 
-Writes ``--files`` clips of ``--seconds`` +-25 % (a different length each, as a folder of
+Rows are capped as the CLI caps them (exact_rows.py) unless ``--inexact``. Writes ``--files`` clips of ``--seconds`` +-25 % (a different length each, as a folder of
 recordings has) and transcribes them with ``transcribe_file`` one by one (rows 1), then as
 waves of R rows. Prints files per hour, the aggregate real-time factor (audio seconds per wall
 second over the whole set) and whether every file's tokens equal the one-at-a-time run. Each
@@ -74,8 +74,9 @@ def one_by_one(model, tok, files) -> tuple[dict, float]:
     return tokens, time.perf_counter() - t0
 
 
-def in_waves(model, tok, files, rows) -> tuple[dict, float, int]:
+def in_waves(model, tok, files, rows, inexact=False) -> tuple[dict, float, int, int]:
     batch = FileBatch(model, tok)
+    rows = rows if inexact else batch.exact_rows(rows)
     waves, alone = plan_waves(files, rows)
     t0 = time.perf_counter()
     tokens = {}
@@ -84,7 +85,7 @@ def in_waves(model, tok, files, rows) -> tuple[dict, float, int]:
             tokens[res.path] = res.transcript.tokens
     for p in alone:
         tokens[p] = transcribe_file(p, model, tok).tokens
-    return tokens, time.perf_counter() - t0, batch.decoder.steps
+    return tokens, time.perf_counter() - t0, batch.decoder.steps, rows
 
 
 def agreement(tokens: dict, reference: dict) -> str:
@@ -111,6 +112,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--rows", default="1,8,16")
     ap.add_argument("--dir", default=None, help="keep model folders here between runs")
+    ap.add_argument("--inexact", action="store_true",
+                    help="use the rows asked even where this device rounds batched rows "
+                         "differently (exact_rows.py), to measure what exactness costs")  # fmt: skip
     args = ap.parse_args()
     root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-files-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -124,7 +128,7 @@ def main() -> None:
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model "
           f"({folder.name}), loaded in {time.perf_counter() - t0:.1f} s; {len(files)} files, "
           f"{audio:.0f} s of audio", flush=True)  # fmt: skip
-    print("| rows | wall (s) | files per hour | aggregate real-time factor | batched steps | "
+    print("| rows asked / used | wall (s) | files per hour | aggregate real-time factor | batched steps | "
           "same tokens as one at a time (files; tokens before the first difference) | "
           "peak MLX memory (GB) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
@@ -133,16 +137,16 @@ def main() -> None:
         if rows > 1:  # untimed: per-row-tile kernel compiles, first allocations
             warm = root / f"warm{rows}"
             warm.mkdir(exist_ok=True)
-            in_waves(model, tok, write_files(warm, rows, 3.0), rows)
+            in_waves(model, tok, write_files(warm, rows, 3.0), rows, args.inexact)
         mx.reset_peak_memory()
         if rows == 1:
             tokens, wall = one_by_one(model, tok, files)
-            steps = "-"
+            steps, used = "-", 1
         else:
-            tokens, wall, steps = in_waves(model, tok, files, rows)
+            tokens, wall, steps, used = in_waves(model, tok, files, rows, args.inexact)
         reference = reference or tokens
         same = agreement(tokens, reference)
-        print(f"| {rows} | {wall:.2f} | {len(files) * 3600 / wall:,.0f} | {audio / wall:.1f}x | "
+        print(f"| {rows} / {used} | {wall:.2f} | {len(files) * 3600 / wall:,.0f} | {audio / wall:.1f}x | "
               f"{steps} | {same} | {mx.get_peak_memory() / 1e9:.2f} |", flush=True)  # fmt: skip
 
 
