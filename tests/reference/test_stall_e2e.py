@@ -3,6 +3,8 @@ on test_live_e2e's private PulseAudio server, its virtual source suspended with 
 suspend-source`` (callbacks stop; PortAudio's stop() would block until it resumes). The stall is
 reported once, listening goes on when the source resumes, and Ctrl-C on a stalled source ends
 the process within 2 s with the transcript saved (before: one error, then two Ctrl-C ignored).
+The desktop app on a stalled source says so and quits within 2 s, the process ending cleanly
+(before: "Listening" shown, Start/Stop dead, a process left behind that later aborted).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +94,20 @@ def test_cli_reports_a_suspended_source_once_resumes_and_ctrl_c_ends_within_2_s(
     (saved,) = (tmp_path / "autosave").glob("live-*.json")
     transcript = Transcript.from_dict(json.loads(saved.read_text()))
     assert transcript.tokens and out.split() == transcript.text.split()
+
+
+def test_gui_on_a_suspended_source_says_so_and_quits_within_2_s(pulse, folder, tmp_path):  # noqa: F811
+    env = {**os.environ, **pulse, "QT_QPA_PLATFORM": "offscreen"}
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run([sys.executable, "-m", "tests.reference.stall_gui_app", str(folder),
+                              str(tmp_path)], cwd=root, env=env, capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    finally:
+        suspend(False, pulse)
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["status"] == "No audio from pulse: waiting for it (or choose another microphone)"
+    assert STALLED in seen["banner"] and seen["overlay"] == "Device lost: waiting for it"
+    assert seen["quit_s"] < 2.0 and seen["joined"] and Path(seen["saved"]).is_file()
+    assert "Fatal" not in out.stderr and "Traceback" not in out.stderr
