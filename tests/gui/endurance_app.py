@@ -26,7 +26,7 @@ BATCH = 500  # the worker lets the GUI catch up to within this many events
 CYCLES = 5  # stop/start cycles after the flood
 
 
-def wait_until(predicate, timeout: float) -> None:
+def wait_until(predicate, timeout: float, what: str) -> None:
     """Run the Qt event loop until ``predicate()`` or fail after ``timeout`` s."""
     loop, deadline = QEventLoop(), time.monotonic() + timeout
     timer = QTimer(interval=20)
@@ -35,7 +35,7 @@ def wait_until(predicate, timeout: float) -> None:
     loop.exec()
     timer.stop()
     if not predicate():
-        raise SystemExit(f"timed out after {timeout} s waiting for {predicate.__doc__}")
+        raise SystemExit(f"timed out after {timeout} s waiting for {what}")
 
 
 def rss_mb() -> float:
@@ -79,25 +79,23 @@ def run(folder: Path, work: Path, signals: int) -> dict:
     win.start()
 
     def listening():
-        """listening"""
         return bridge.listening
 
-    wait_until(listening, 60)
+    wait_until(listening, 60, "listening")
     start, (true0, none0), rss0 = time.monotonic(), refs(), rss_mb()
     worker = threading.Thread(target=flood, args=(bridge, signals, received), name="flood")
     worker.start()
 
     def flooded():
-        """the GUI to receive the flood"""
         return not worker.is_alive() and received[0] >= signals
 
-    wait_until(flooded, 300)
+    wait_until(flooded, 300, "the GUI to receive the flood")
     worker.join()
     for _ in range(CYCLES):  # the other crash: Quit after a few start/stops
         win.stop()
-        wait_until(lambda: not bridge.busy, 30)
+        wait_until(lambda: not bridge.busy, 30, "stopped")
         win.start()
-        wait_until(listening, 30)
+        wait_until(listening, 30, "listening again")
     (true1, none1), rss1, seconds = refs(), rss_mb(), time.monotonic() - start
     alive = bridge.running and win.isVisible() and bool(win.captions.words)
     app.quit()
