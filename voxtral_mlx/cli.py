@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         from . import self_test
 
-        return self_test.run()
+        return self_test.run(out=sys.stdout, err=sys.stderr)  # the streams of now, not of import
     if args.list_devices:
         return _list_devices(args)
     if args.mic:
@@ -604,6 +604,14 @@ def _list_devices(args) -> int:
 
 def _run_mic(app: App) -> int:
     """Live captions until Ctrl-C (or a lost device); then the transcript is written."""
+    from .mic import exit_if_streams_left
+
+    code = _mic_session(app)
+    exit_if_streams_left(code)  # a device that never let go would hang the interpreter's exit
+    return code
+
+
+def _mic_session(app: App) -> int:
     from .engine import LiveTranscriber
     from .live_events import ErrorEvent, Status, StatusEvent, TranscriptEvent
     from .mic import MicSource
@@ -639,7 +647,11 @@ def _run_mic(app: App) -> int:
             stopping = True
             display.note("stopping: transcribing the last words...")
             live.stop()
-    live.join()
+    try:
+        live.join()
+    except KeyboardInterrupt:  # a Ctrl-C while it writes the transcript: as a second one above
+        print("interrupted again: the autosave folder has what was transcribed", file=sys.stderr)  # fmt: skip
+        return EXIT_INTERRUPTED
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
     if finished is not None:
