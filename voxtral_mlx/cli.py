@@ -625,45 +625,43 @@ def _mic_session(app: App) -> int:
     live = LiveTranscriber(load, MicSource(app.args.device), delay_ms=app.args.delay_ms,
                            metadata={"model": str(app.args.model)})  # fmt: skip
     live.start()
-    # A polite kill (SIGTERM) ends the recording like Ctrl-C: the last words are kept.
-    previous = signal.signal(signal.SIGTERM, _interrupt) if _on_main_thread() else None
-    failed = stopping = False
-    finished = None
-    while True:
-        try:
+    # A polite kill (SIGTERM) or a closed terminal (SIGHUP) ends the recording like Ctrl-C:
+    # the last words are kept; the exit code then names the signal.
+    _caught[0] = signal.SIGINT
+    with _polite_signals():
+        failed = stopping = False
+        finished = None
+        while True:
             try:
-                event = live.events.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            display.show(event)
-            failed |= isinstance(event, ErrorEvent) and event.fatal
-            finished = event if isinstance(event, TranscriptEvent) else finished
-            if isinstance(event, StatusEvent) and event.status is Status.STOPPED:
-                break
-        except KeyboardInterrupt:
-            if stopping:
-                print("interrupted again: the autosave folder has what was transcribed", file=sys.stderr)  # fmt: skip
-                return EXIT_INTERRUPTED
-            stopping = True
-            display.note("stopping: transcribing the last words...")
-            live.stop()
-    try:
-        live.join()
-    except KeyboardInterrupt:  # a Ctrl-C while it writes the transcript: as a second one above
-        print("interrupted again: the autosave folder has what was transcribed", file=sys.stderr)  # fmt: skip
-        return EXIT_INTERRUPTED
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+                try:
+                    event = live.events.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                display.show(event)
+                failed |= isinstance(event, ErrorEvent) and event.fatal
+                finished = event if isinstance(event, TranscriptEvent) else finished
+                if isinstance(event, StatusEvent) and event.status is Status.STOPPED:
+                    break
+            except KeyboardInterrupt:
+                if stopping:
+                    print("interrupted again: the autosave folder has what was transcribed", file=sys.stderr)  # fmt: skip
+                    return EXIT_INTERRUPTED
+                stopping = True
+                display.note("stopping: transcribing the last words...")
+                live.stop()
+        try:
+            live.join()
+        except KeyboardInterrupt:  # a Ctrl-C while it writes the transcript: as a second one above
+            print("interrupted again: the autosave folder has what was transcribed", file=sys.stderr)  # fmt: skip
+            return EXIT_INTERRUPTED
     if finished is not None:
         try:
             _write_live(app, finished, display)
         except VoxtralError as e:
             return _fail(e, app.args)
+    if _caught[0] != signal.SIGINT:
+        return _interrupted_code()
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def _on_main_thread() -> bool:

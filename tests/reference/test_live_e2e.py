@@ -299,8 +299,9 @@ def test_cli_mic_prints_live_and_ctrl_c_writes_the_transcript(pulse, speech, fol
 
 
 def test_cli_list_devices_plain_output_and_sigterm(pulse, speech, folder, tmp_path):
-    """--list-devices; stdout a pipe: final words only, plain; SIGTERM ends it like Ctrl-C and
-    --format writes into --output-dir, named like the autosave; a bad --device is one line."""
+    """--list-devices; stdout a pipe: final words only, plain; SIGTERM and SIGHUP end it like
+    Ctrl-C (exit 143 / 129) and --format writes into --output-dir, named like the autosave; a
+    bad --device is one line."""
     r = _run(sys.executable, "-m", "voxtral_mlx", "--list-devices",
              env={**os.environ, **pulse}, timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -314,11 +315,23 @@ def test_cli_list_devices_plain_output_and_sigterm(pulse, speech, folder, tmp_pa
     time.sleep(0.5)
     proc.terminate()
     out, rest = proc.communicate(timeout=60)
-    assert proc.returncode == 0, "".join(err) + rest
+    assert proc.returncode == 128 + signal.SIGTERM, "".join(err) + rest
     (written,) = (tmp_path / "out").glob("live-*.json")
     transcript = Transcript.from_dict(json.loads(written.read_text()))
     assert (tmp_path / "autosave" / written.name).is_file()
     assert "\x1b" not in out and out.split() == transcript.text.split() and transcript.tokens
+    # A closed terminal (SIGHUP) also keeps the words: the transcript is written, exit 129.
+    proc = _cli(["--model", folder, "--format", "json", "-o", tmp_path / "hup"], env,
+                subprocess.PIPE)  # fmt: skip
+    err = _wait_listening(proc)
+    time.sleep(1.0)
+    play(speech, pulse)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGHUP)
+    out, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGHUP, "".join(err) + rest
+    (written,) = (tmp_path / "hup").glob("live-*.json")
+    assert Transcript.from_dict(json.loads(written.read_text())).tokens
     proc = _cli(["--model", folder, "--device", "no such mic"], env, subprocess.PIPE)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and not out
