@@ -49,7 +49,7 @@ from .captions import CaptionModel
 from .download import ModelDownload
 from .history import HistoryDialog
 from .settings import Key, Settings
-from .widgets import DOWNLOAD_GB, Banner, DeviceBox, FirstRunPanel, TranscriptView
+from .widgets import DOWNLOAD_GB, Banner, ControlKeys, DeviceBox, FirstRunPanel, TranscriptView
 from .worker import EngineBridge, downloaded_bytes
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,8 @@ class MainWindow(QMainWindow):
         for keys, step in ((QKeySequence.StandardKey.ZoomIn, 2), (QKeySequence.StandardKey.ZoomOut, -2), ("Ctrl+=", 2)):  # fmt: skip
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.activated.connect(lambda step=step: self.zoom(step))
+        self._control_keys = ControlKeys(self)  # Space on a focused button is that button's
+        self._control_keys.install(self)
 
     def _controls(self) -> QHBoxLayout:
         row = QHBoxLayout()

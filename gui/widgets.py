@@ -9,9 +9,11 @@ the text while its scroll bar is at the bottom and stays put once the user scrol
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QPalette, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPalette, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -24,6 +26,33 @@ from PySide6.QtWidgets import (
 )
 
 DOWNLOAD_GB = 8.9  # consolidated.safetensors of the official release
+CONTROL_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+PLAIN = (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+
+
+class ControlKeys(QObject):
+    """Space and Return/Enter go to the focused control (a button, picker or spin box), before
+    any window shortcut on the same key; Return clicks any focused button (Qt's push buttons
+    only take it in dialogs). Elsewhere the window's shortcuts keep those keys."""
+
+    def install(self, root: QWidget) -> None:
+        for widget in root.findChildren(QWidget):
+            if isinstance(widget, (QAbstractButton, QComboBox, QAbstractSpinBox)):
+                widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        kind = event.type()
+        if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            return False
+        if not isinstance(event, QKeyEvent) or event.key() not in CONTROL_KEYS or event.modifiers() not in PLAIN:  # fmt: skip
+            return False
+        if kind == QEvent.Type.ShortcutOverride:
+            event.accept()  # the key is the control's, not a shortcut's
+            return True
+        if event.key() != Qt.Key.Key_Space and isinstance(obj, QAbstractButton):
+            obj.click()
+            return True
+        return False
 
 
 class TranscriptView(QTextEdit):
