@@ -57,6 +57,7 @@ class VoxtralApp(QObject):
         self.window.state_line_changed.connect(self.overlay.set_state)
         self.window.overlay_toggled.connect(self.set_overlay_visible)
         self.window.closed.connect(self._closed)
+        self.window.left_for_tray.connect(self._left_for_tray)
         self.overlay.visibility_changed.connect(self._overlay_changed)
         self.overlay.locked_changed.connect(self._overlay_changed)
         self.tray = self._make_tray() if (tray is None and tray_available()) or tray else None
@@ -89,6 +90,14 @@ class VoxtralApp(QObject):
         self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
+
+    def _left_for_tray(self, listening: bool) -> None:
+        if self.tray is None:
+            return
+        if listening:
+            self.tray.say("Voxtral is still listening", "Captions go on in the overlay and are saved. The tray icon's menu stops listening or opens the window.")  # fmt: skip
+        else:
+            self.tray.say("Voxtral stopped listening", "Listening stopped and the transcript is saved; Voxtral stays in the tray.")  # fmt: skip
 
     def set_overlay_visible(self, shown: bool) -> None:
         self.settings.set(Key.OVERLAY_VISIBLE, bool(shown))

@@ -49,7 +49,15 @@ from .captions import CaptionModel
 from .download import ModelDownload
 from .history import HistoryDialog
 from .settings import Key, Settings
-from .widgets import DOWNLOAD_GB, Banner, ControlKeys, DeviceBox, FirstRunPanel, TranscriptView
+from .widgets import (
+    DOWNLOAD_GB,
+    Banner,
+    ControlKeys,
+    DeviceBox,
+    FirstRunPanel,
+    TranscriptView,
+    ask_close_choice,
+)
 from .worker import EngineBridge, downloaded_bytes
 
 log = logging.getLogger(__name__)
@@ -88,6 +96,7 @@ class MainWindow(QMainWindow):
     state_line_changed = Signal(str)  # for the overlay: "" or why captions are missing or late
     closed = Signal()
     overlay_toggled = Signal(bool)  # the user asked to show / hide the caption overlay
+    left_for_tray = Signal(bool)  # closed to the tray while listening: True = listening goes on
 
     def __init__(self, bridge: EngineBridge, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -516,6 +525,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if self.hide_on_close and not self._quitting:
+            if not self._leave_for_tray():
+                event.ignore()
+                return
             self._save_state()
             self.hide()
             event.ignore()
@@ -533,6 +545,22 @@ class MainWindow(QMainWindow):
             self.hide()
             self.bridge.shutdown()
             QTimer.singleShot(CLOSE_TIMEOUT_MS, self._finish_close)
+
+    def _leave_for_tray(self) -> bool:
+        """Closing to the tray while listening: go on or stop, as the user chose once (asked
+        the first time); False if they cancelled."""
+        if not self.bridge.busy:
+            return True
+        choice = self.settings.get(Key.CLOSE_WHILE_LISTENING)
+        if choice not in ("tray", "stop"):
+            choice = ask_close_choice(self)
+            if choice is None:
+                return False
+            self.settings.set(Key.CLOSE_WHILE_LISTENING, choice)
+        if choice == "stop":
+            self.stop()
+        self.left_for_tray.emit(choice == "tray")
+        return True
 
     def _finish_close(self) -> None:
         if self._may_close:

@@ -23,6 +23,7 @@ class Key(str, enum.Enum):
     FONT_SIZE = "window/font_size"
     WINDOW_GEOMETRY = "window/geometry"  # QWidget.saveGeometry() as hex
     MENU_BAR_ONLY = "app/menu_bar_only"  # start in the tray (and overlay) without the window
+    CLOSE_WHILE_LISTENING = "app/close_while_listening"  # "ask" (once), "tray" or "stop"
     OVERLAY_VISIBLE = "overlay/visible"
     OVERLAY_LOCKED = "overlay/locked"
     OVERLAY_FONT_SIZE = "overlay/font_size"
@@ -42,6 +43,7 @@ DEFAULTS: dict[Key, Any] = {
     Key.FONT_SIZE: 22,
     Key.WINDOW_GEOMETRY: "",
     Key.MENU_BAR_ONLY: False,
+    Key.CLOSE_WHILE_LISTENING: "ask",
     Key.OVERLAY_VISIBLE: False,
     Key.OVERLAY_LOCKED: False,
     Key.OVERLAY_FONT_SIZE: 28,

@@ -85,6 +85,7 @@ class Tray(QObject):
         self.icon.setToolTip("Voxtral: idle")
         self.icon.activated.connect(self._activated)
         self.listening = False
+        self.last_message = ""
         self._disposed = False
 
     def _action(self, text: str, slot, checkable: bool = False) -> QAction:
@@ -124,6 +125,12 @@ class Tray(QObject):
         self.icon.setIcon(status_icon(listening))
         self.icon.setToolTip("Voxtral: listening" if listening else "Voxtral: idle")
         self.record_action.setText("Stop listening" if listening else "Start listening")
+
+    def say(self, title: str, text: str) -> None:
+        """A notification from the tray icon (where the desktop shows them)."""
+        self.last_message = text
+        if not self._disposed:
+            self.icon.showMessage(title, text, status_icon(self.listening), 6000)
 
     def set_overlay_state(self, shown: bool, locked: bool) -> None:
         for action, value in ((self.overlay_action, shown), (self.lock_action, locked)):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTextEdit,
     QToolButton,
@@ -113,6 +114,25 @@ class TranscriptView(QTextEdit):
         self.clear()
         self._partial_at = 0
         self._ends_paragraph = True
+
+
+def ask_close_choice(parent: QWidget) -> str | None:
+    """Closing the window while listening, asked once: "tray" (listening goes on), "stop", or
+    None (cancelled: the window stays)."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Voxtral is listening", "Keep listening after the window closes?", parent=parent)  # fmt: skip
+    box.setInformativeText(
+        "Voxtral can go on listening in the tray (captions keep coming in the overlay and are "
+        "saved), or stop. You are asked once; Settings can change it."
+    )
+    tray = box.addButton("Keep listening in the tray", QMessageBox.ButtonRole.AcceptRole)
+    stop = box.addButton("Stop listening", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    tray.setObjectName("tray")
+    stop.setObjectName("stop")
+    box.setDefaultButton(tray)
+    box.exec()
+    clicked = box.clickedButton()
+    return clicked.objectName() if clicked in (tray, stop) else None
 
 
 class Banner(QWidget):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from PySide6.QtWidgets import QSystemTrayIcon
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from gui.settings import Key
 from gui.tray import drawn_icon, status_icon
@@ -38,6 +39,7 @@ def test_tray_menu_drives_the_app_and_the_icon_shows_listening(make_app, qtbot, 
         tray.record_action.trigger()
     assert tray.listening and tray.record_action.text() == "Stop listening"
     assert tray.icon.icon().cacheKey() != idle_key and "listening" in tray.icon.toolTip()
+    app.settings.set(Key.CLOSE_WHILE_LISTENING, "tray")  # chosen once before (asked: below)
     app.window.close()  # with a tray, closing the window only hides it: still recording
     assert not app.window.isVisible() and app.bridge.listening
     tray.open_window.emit()
@@ -95,3 +97,66 @@ def test_app_and_window_icon_come_from_resources(make_app):  # noqa: F811
     assert sorted(s.width() for s in icon.availableSizes()) == list(APP_ICON_SIZES)
     app = make_app(tray=False)
     assert not app.window.windowIcon().isNull()
+
+
+def answer_close_question(button: str, asked: list) -> None:
+    """Click ``button`` in the close question as soon as it shows (it runs its own loop)."""
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(10, click)
+            return
+        asked.append(box.text())
+        cancel = box.button(QMessageBox.StandardButton.Cancel)
+        next((b for b in box.buttons() if b.objectName() == button), cancel).click()
+
+    QTimer.singleShot(0, click)
+
+
+def listening_app(make_app, qtbot):  # noqa: F811
+    app = make_app(speech_device(), tray=True)
+    with qtbot.waitSignal(app.bridge.listening_changed, timeout=20000):
+        app.window.start()
+    return app
+
+
+def test_closing_while_listening_asks_once_then_goes_on_in_the_tray(make_app, qtbot, threads_back):  # noqa: F811
+    app = listening_app(make_app, qtbot)
+    asked: list[str] = []
+    answer_close_question("tray", asked)
+    app.window.close()
+    assert asked and not app.window.isVisible() and app.bridge.listening
+    assert app.settings.get(Key.CLOSE_WHILE_LISTENING) == "tray"  # remembered
+    assert "overlay" in app.tray.last_message  # said: listening goes on, captions in the overlay
+    app.tray.last_message = ""
+    app.open_window()
+    app.window.close()  # the second time: not asked again, and said again
+    assert len(asked) == 1 and not app.window.isVisible() and app.bridge.listening
+    assert "overlay" in app.tray.last_message
+    with qtbot.waitSignal(app.finished, timeout=2000):
+        app.quit()
+
+
+def test_closing_while_listening_cancel_keeps_the_window(make_app, qtbot, threads_back):  # noqa: F811
+    app = listening_app(make_app, qtbot)
+    asked: list[str] = []
+    answer_close_question("cancel", asked)
+    app.window.close()
+    assert asked and app.window.isVisible() and app.bridge.listening
+    assert app.settings.get(Key.CLOSE_WHILE_LISTENING) == "ask"
+    with qtbot.waitSignal(app.finished, timeout=2000):
+        app.quit()
+
+
+def test_closing_while_listening_stops_when_so_chosen(make_app, qtbot, threads_back):  # noqa: F811
+    app = listening_app(make_app, qtbot)
+    asked: list[str] = []
+    answer_close_question("stop", asked)
+    app.window.close()
+    assert asked and not app.window.isVisible()
+    qtbot.waitUntil(lambda: not app.bridge.busy, timeout=20000)
+    assert app.settings.get(Key.CLOSE_WHILE_LISTENING) == "stop"
+    assert "stopped" in app.tray.last_message and app.tray.icon.isVisible()  # still in the tray
+    with qtbot.waitSignal(app.finished, timeout=2000):
+        app.quit()
