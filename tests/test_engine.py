@@ -458,7 +458,7 @@ def _text(words, partial=None):
 
 
 def test_cli_live_display_plain_and_terminal(monkeypatch):
-    from voxtral_mlx.cli import DIM, LiveDisplay
+    from voxtral_mlx.cli_live import DIM, LiveDisplay
 
     monkeypatch.setenv("TERM", "xterm")
     events = [StatusEvent(Status.LISTENING, "USB Mic"), _text([], "Hel"), _text([], "Hello,"),

@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import queue
-import shutil
 import signal
 import sys
 import threading
@@ -475,117 +474,6 @@ def _fail(err: VoxtralError, args) -> int:
 
 
 # ---- live captions (--mic) ------------------------------------------------------------------
-DIM, RESET = "\x1b[2m", "\x1b[0m"
-
-
-def _interactive(stream) -> bool:
-    return stream.isatty() and os.environ.get("TERM") != "dumb"
-
-
-class LiveDisplay:
-    """Prints live events. Final words go to stdout as they come, a line per sentence. On a
-    terminal the word still being built follows them dimmed and is redrawn as it grows, and
-    (stderr a terminal, not --quiet) a level/lag meter follows it; otherwise stdout gets only
-    final words, plain. Status, hints and errors are lines on stderr."""
-
-    def __init__(self, out, err, quiet: bool):
-        from .transcript import ends_sentence, join_texts
-
-        self.out, self.err, self.quiet = out, err, quiet
-        self.tty = _interactive(out)
-        self.meter_on = not quiet and _interactive(err)
-        self._join, self._ends_sentence = join_texts, ends_sentence
-        self._line = self._partial = self._meter = ""
-
-    def show(self, event) -> None:
-        from .live_events import (
-            DroppedEvent,
-            ErrorEvent,
-            HintEvent,
-            MeterEvent,
-            Status,
-            StatusEvent,
-            TextEvent,
-        )
-
-        if isinstance(event, TextEvent):
-            for word in event.words:
-                self._add_word(word.text)
-            self._partial = event.partial.text if event.partial else ""
-        elif isinstance(event, MeterEvent):
-            self._meter = _meter_text(event.level_db, event.lag)
-        elif isinstance(event, StatusEvent):
-            if event.status is Status.LISTENING:
-                self.note(f"listening: {event.detail} (Ctrl-C to stop)")
-            elif event.status is Status.LOADING:
-                self.note(f"loading model {event.detail}")
-            elif event.status is Status.STOPPED:
-                self._clear()
-                self._partial = self._meter = ""
-                self._end_line()
-                return
-        elif isinstance(event, HintEvent):
-            self.note(f"hint: {event.message}")
-        elif isinstance(event, ErrorEvent):
-            self.note(f"error: {event.message}", always=True)
-        elif isinstance(event, DroppedEvent) and event.seconds > 0:
-            self.note(f"warning: {event.seconds:.1f} s of audio dropped: transcription is falling behind")  # fmt: skip
-        self._draw()
-
-    def note(self, message: str, always: bool = False) -> None:
-        if self.quiet and not always:
-            return
-        self._clear()
-        print(message, file=self.err, flush=True)
-        self._draw()
-
-    def _add_word(self, word: str) -> None:
-        line = self._join([self._line, word])
-        width = shutil.get_terminal_size().columns - 1
-        if self.tty and self._line and len(line) + 24 > width:  # keep room for partial + meter
-            self._end_line()
-            line = word
-        elif not self.tty:
-            self.out.write(line[len(self._line) :])
-        self._line = line
-        if self._ends_sentence(word):
-            self._end_line()
-
-    def _end_line(self) -> None:
-        if self.tty:
-            self.out.write("\r\x1b[K" + self._line)
-        if self._line or (self.tty and self._partial):
-            self.out.write("\n")
-        self.out.flush()
-        self._line = ""
-
-    def _clear(self) -> None:
-        if self.tty:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-        elif self.meter_on:
-            self.err.write("\r\x1b[K")
-            self.err.flush()
-
-    def _draw(self) -> None:
-        if self.tty:
-            partial = (
-                f"{' ' if self._line else ''}{DIM}{self._partial}{RESET}" if self._partial else ""
-            )
-            self.out.write(f"\r\x1b[K{self._line}{partial}")
-            self.out.flush()
-        else:
-            self.out.flush()
-        if self.meter_on and self._meter:
-            self.err.write(f"  {DIM}{self._meter}{RESET}" if self.tty else f"\r{self._meter}\x1b[K")
-            self.err.flush()
-
-
-def _meter_text(level_db: float, lag: float) -> str:
-    bars = max(0, min(8, round((level_db + 60) / 60 * 8)))
-    return f"[{'|' * bars}{' ' * (8 - bars)}] {level_db:4.0f} dB  lag {lag:.1f} s"
-
-
 def _list_devices(args) -> int:
     from .mic import list_devices
 
@@ -612,6 +500,7 @@ def _run_mic(app: App) -> int:
 
 
 def _mic_session(app: App) -> int:
+    from .cli_live import LiveDisplay
     from .engine import LiveTranscriber
     from .live_events import ErrorEvent, Status, StatusEvent, TranscriptEvent
     from .mic import MicSource
@@ -668,7 +557,7 @@ def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _write_live(app: App, finished, display: LiveDisplay) -> None:
+def _write_live(app: App, finished, display) -> None:
     """--output FILE, or --format into --output-dir (default: here) named like the autosave."""
     from . import writers
 
