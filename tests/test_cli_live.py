@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -232,3 +233,97 @@ def test_a_note_never_lands_inside_a_caption_line(tmp_path, shared):
         assert lines == ["Hello there world.", "Bye."]
         return
     assert lines == ["Hello there", "hint: 'USB Mic' delivers only silence", "world.", "Bye."]
+
+
+# ---- the session around the display ------------------------------------------------------------
+def test_output_into_a_missing_folder_is_refused_before_the_model_loads(
+    tmp_path, monkeypatch, capsys
+):
+    from voxtral_mlx import cli
+
+    def no_session(app):
+        raise AssertionError("the model would load (and the mic open) first")
+
+    monkeypatch.setattr(cli, "_run_mic", no_session)
+    (tmp_path / "file").write_text("")
+    for target, says in [(tmp_path / "missing" / "meeting.srt", "does not exist"),
+                         (tmp_path, "is a folder"),
+                         (tmp_path / "file" / "meeting.srt", "does not exist")]:  # fmt: skip
+        assert cli.main(["--mic", "--output", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: --output") and says in err
+
+
+class FakeLive:
+    """Stands in for LiveTranscriber: plays ``script`` from its events queue (an exception in
+    it is raised from ``get``, as a Ctrl-C arrives in the waiting main thread; a callable is
+    called: something that happens meanwhile)."""
+
+    journal: Path | None = None
+
+    def __init__(self, script, journal):
+        self.script, self.journal, self.stopped = list(script), journal, False
+        self.events = self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def get(self, timeout=None):
+        item = self.script.pop(0)
+        while callable(item):  # something that happens meanwhile
+            item()
+            item = self.script.pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def start(self):
+        pass
+
+    def stop(self):
+        self.stopped = True
+
+    def join(self, timeout=None):
+        return True
+
+
+def mic_run(monkeypatch, tmp_path, script, *argv) -> int:
+    from voxtral_mlx import cli, engine
+
+    monkeypatch.setattr(engine, "LiveTranscriber", FakeLive(script, tmp_path / "live-1.jsonl"))
+    monkeypatch.setattr(cli, "_run_mic", cli._mic_session)  # not exit_if_streams_left
+    return cli.main(["--mic", *argv])
+
+
+def finished(tmp_path) -> list:
+    """A short recording's events, ending with its transcript autosaved in ``tmp_path``."""
+    from voxtral_mlx.live_events import TranscriptEvent
+    from voxtral_mlx.transcript import Transcript, segment_words
+
+    words = [Word("Hello.", 0.3, 0.7)]
+    transcript = Transcript(words=words, segments=segment_words(words), duration=1.0)
+    return [StatusEvent(Status.LISTENING, "Mic"), text(words=["Hello."]),
+            TranscriptEvent(transcript, path=tmp_path / "live-1.json",
+                            journal=tmp_path / "live-1.jsonl"),
+            StatusEvent(Status.STOPPED)]  # fmt: skip
+
+
+def test_the_autosave_path_is_printed_when_a_session_ends(tmp_path, monkeypatch, capsys):
+    autosaved = f"autosaved {tmp_path / 'live-1.json'}"
+    out = tmp_path / "out" / "meeting.srt"
+    out.parent.mkdir()
+    assert mic_run(monkeypatch, tmp_path, finished(tmp_path), "--output", str(out)) == 0
+    assert out.is_file() and capsys.readouterr().err.splitlines()[-1] == autosaved
+
+    # --quiet, and a write that fails at the end (the folder went away meanwhile): still said
+    out.unlink()
+    script = [out.parent.rmdir, *finished(tmp_path)]
+    code = mic_run(monkeypatch, tmp_path, script, "-q", "--output", str(out))
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1 and autosaved in err and err[-1].startswith("error: ")
+
+
+def test_a_second_ctrl_c_names_the_autosave_journal(tmp_path, monkeypatch, capsys):
+    script = [*finished(tmp_path)[:2], KeyboardInterrupt(), KeyboardInterrupt()]
+    assert mic_run(monkeypatch, tmp_path, script) == 130
+    assert str(tmp_path / "live-1.jsonl") in capsys.readouterr().err.splitlines()[-1]

@@ -362,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_usage(sys.stderr)
             print("error: --mic takes no FILE", file=sys.stderr)
             return EXIT_USAGE
+        if _bad_output(args):  # now, not when the recording ends
+            return EXIT_USAGE
         return _run_mic(App(args))
     if not args.files and not args.info:
         parser.print_usage(sys.stderr)
@@ -474,6 +476,24 @@ def _fail(err: VoxtralError, args) -> int:
 
 
 # ---- live captions (--mic) ------------------------------------------------------------------
+def _bad_output(args) -> bool:
+    """--mic --output must name a file in a folder that exists and can be written: said in one
+    line before the model loads, not after an hour of captions."""
+    out = args.output
+    if out is None:
+        return False
+    if out.is_dir():
+        problem = f"--output {out} is a folder: give a file name in it"
+    elif not out.parent.is_dir():
+        problem = f"--output {out}: the folder {out.parent} does not exist"
+    elif not os.access(out.parent, os.W_OK | os.X_OK):
+        problem = f"--output {out}: cannot write in {out.parent}"
+    else:
+        return False
+    print(f"error: {problem}", file=sys.stderr)
+    return True
+
+
 def _list_devices(args) -> int:
     from .mic import list_devices
 
@@ -533,16 +553,14 @@ def _mic_session(app: App) -> int:
                     break
             except KeyboardInterrupt:
                 if stopping:
-                    print("interrupted again: the autosave folder has what was transcribed", file=sys.stderr)  # fmt: skip
-                    return EXIT_INTERRUPTED
+                    return _interrupted_again(live)
                 stopping = True
                 display.note("stopping: transcribing the last words...")
                 live.stop()
         try:
             live.join()
         except KeyboardInterrupt:  # a Ctrl-C while it writes the transcript: as a second one above
-            print("interrupted again: the autosave folder has what was transcribed", file=sys.stderr)  # fmt: skip
-            return EXIT_INTERRUPTED
+            return _interrupted_again(live)
     if finished is not None:
         try:
             _write_live(app, finished, display)
@@ -553,11 +571,26 @@ def _mic_session(app: App) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _interrupted_again(live) -> int:
+    where = live.journal or "the autosave folder"
+    print(f"interrupted again: {where} has what was transcribed", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
 def _write_live(app: App, finished, display) -> None:
+    """The outputs asked for, then the autosaved transcript's path (always)."""
+    try:
+        _write_outputs(app, finished, display)
+    finally:  # where the words are, whatever else happened (--quiet too)
+        if finished.path is not None:
+            display.note(f"autosaved {finished.path}", always=True)
+
+
+def _write_outputs(app: App, finished, display) -> None:
     """--output FILE, or --format into --output-dir (default: here) named like the autosave."""
     from . import writers
 
@@ -575,5 +608,3 @@ def _write_live(app: App, finished, display) -> None:
             transcript, stem, [args.format], args.output_dir or Path.cwd()
         ):
             display.note(f"wrote {written}")
-    if finished.path is not None:
-        display.note(f"autosaved {finished.path}")

@@ -143,6 +143,7 @@ class LiveTranscriber:
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="voxtral-live", daemon=True)
         self.transcript = None  # the last finished recording's Transcript
+        self.journal: Path | None = None  # the autosave journal of the latest recording
         # Owned by the transcriber's thread:
         self._model = self._tokenizer = None
         self._source: AudioSource | None = None
@@ -319,6 +320,7 @@ class LiveTranscriber:
             meta = {"source": source.name, "delay_ms": self._delay_ms, **self._metadata}
             self._rec = Recording(self._autosave_dir, meta, self._error)
             self._offset = 0.0
+            self.journal = self._rec.autosave.path if self._rec.autosave else None
         self._rec.begin(self._offset, source.name, self._delay_ms)
         self._emit(StatusEvent(Status.LISTENING, source.name))
 
