@@ -54,7 +54,9 @@ from .widgets import (
     Banner,
     ControlKeys,
     DeviceBox,
+    ElidedLabel,
     FirstRunPanel,
+    ReflowRow,
     TranscriptView,
     ask_close_choice,
 )
@@ -139,7 +141,7 @@ class MainWindow(QMainWindow):
         root.addWidget(self.banner)
         root.addWidget(self.first_run)
         root.addWidget(self.view, 1)
-        root.addLayout(self._controls())
+        root.addWidget(self._controls())
         root.addLayout(self._status_row())
         self.setCentralWidget(central)
         for keys in ("Space", "Ctrl+R"):
@@ -151,7 +153,7 @@ class MainWindow(QMainWindow):
         self._control_keys = ControlKeys(self)  # Space on a focused button is that button's
         self._control_keys.install(self)
 
-    def _controls(self) -> QHBoxLayout:
+    def _controls(self) -> ReflowRow:
         row = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
@@ -159,7 +161,6 @@ class MainWindow(QMainWindow):
         self.start_button.clicked.connect(self.toggle)
         self.device_box = DeviceBox()
         self.device_box.about_to_open.connect(lambda: self.refresh_devices())
-        self.device_box.setMinimumWidth(200)
         self.device_box.setToolTip("Microphone")
         self.device_box.currentIndexChanged.connect(self._device_chosen)
         refresh = QToolButton()
@@ -176,16 +177,16 @@ class MainWindow(QMainWindow):
         self.delay_box.valueChanged.connect(lambda _: self._delay_timer.start())
         self._delay_timer = QTimer(self, singleShot=True, interval=600)
         self._delay_timer.timeout.connect(self._delay_chosen)
-        self.clear_button = QPushButton("Clear")
+        self.clear_button = QToolButton(text="Clear")
         self.clear_button.clicked.connect(self.clear)
-        self.copy_button = QPushButton("Copy")
+        self.copy_button = QToolButton(text="Copy")
         self.copy_button.clicked.connect(self.copy)
-        self.save_button = QPushButton("Save…")
+        self.save_button = QToolButton(text="Save…")
         self.save_button.clicked.connect(self.save_dialog)
-        self.history_button = QPushButton("History…")
+        self.history_button = QToolButton(text="History…")
         self.history_button.setToolTip("Open an earlier recording (all are autosaved)")
         self.history_button.clicked.connect(self.history_dialog)
-        self.overlay_button = QPushButton("Overlay")
+        self.overlay_button = QToolButton(text="Overlay")
         self.overlay_button.setCheckable(True)
         self.overlay_button.setToolTip("Show captions in a floating window over other apps")
         self.overlay_button.toggled.connect(self.overlay_toggled)
@@ -194,15 +195,16 @@ class MainWindow(QMainWindow):
         row.addWidget(refresh)
         row.addWidget(QLabel("Delay"))
         row.addWidget(self.delay_box)
-        row.addStretch()
+        tools = QHBoxLayout()  # below the rest when the window is narrow
+        tools.addStretch()
         buttons = (self.overlay_button, self.history_button, self.clear_button, self.copy_button, self.save_button)  # fmt: skip
         for button in buttons:
-            row.addWidget(button)
-        return row
+            tools.addWidget(button)
+        return ReflowRow(row, tools)
 
     def _status_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.status_label = QLabel("Model not loaded: it loads when you press Start")
+        self.status_label = ElidedLabel("Model not loaded: it loads when you press Start")
         self.meter = QProgressBar()
         self.meter.setRange(METER_FLOOR_DB, 0)
         self.meter.setValue(METER_FLOOR_DB)
@@ -212,7 +214,7 @@ class MainWindow(QMainWindow):
         self.lag_label = QLabel("")
         self.lag_label.setToolTip("Audio heard but not yet transcribed, beyond the delay")
         self.progress = QProgressBar()
-        self.progress.setFixedWidth(160)
+        self.progress.setMaximumWidth(160)
         self.progress.hide()
         self.cancel_button = QToolButton()
         self.cancel_button.setText("Cancel download")

@@ -9,15 +9,25 @@ the text while its scroll bar is at the bottom and stays put once the user scrol
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPalette, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QResizeEvent,
+    QTextCharFormat,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
     QComboBox,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QMessageBox,
     QPushButton,
     QTextEdit,
@@ -165,11 +175,74 @@ class Banner(QWidget):
         self.show()
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that may be narrower than its text: it ends in "…" and its tooltip has
+    the whole text (a long status must not set the window's minimum width)."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(
+            self.fontMetrics().horizontalAdvance("Mmmm…"), super().minimumSizeHint().height()
+        )
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(), self.isEnabled(), text, QPalette.ColorRole.WindowText)  # fmt: skip
+
+
+class ReflowRow(QWidget):
+    """Two groups of controls side by side where they fit, else the second below the first, so
+    the window can be narrow (beside a video call) without hiding a control."""
+
+    def __init__(self, first: QLayout, second: QLayout, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.first, self.second = QWidget(), QWidget()
+        for group, layout in ((self.first, first), (self.second, second)):
+            layout.setContentsMargins(0, 0, 0, 0)
+            group.setLayout(layout)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.addWidget(self.first, 0, 0)
+        self._grid.setColumnStretch(0, 1)
+        self.stacked: bool | None = None
+        self._arrange(False)
+
+    def _arrange(self, stacked: bool) -> None:
+        if stacked == self.stacked:
+            return
+        self.stacked = stacked
+        self._grid.removeWidget(self.second)
+        self._grid.addWidget(self.second, *((1, 0) if stacked else (0, 1)))
+        self.updateGeometry()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        # Stacked is always possible, so the row never forces the sum of both widths.
+        width = max(self.first.minimumSizeHint().width(), self.second.minimumSizeHint().width())
+        return QSize(width, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        side_by_side = self.first.minimumSizeHint().width() + self._grid.horizontalSpacing() + self.second.sizeHint().width()  # fmt: skip
+        self._arrange(event.size().width() < side_by_side)
+        super().resizeEvent(event)
+        self._grid.activate()  # lay out the new arrangement now, not one frame late
+
+
 class DeviceBox(QComboBox):
     """The microphone picker; looks for devices again each time it opens (PortAudio has no
     device-change notification)."""
 
     about_to_open = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        # A long device name is cut short in the box (whole in the list), not a window width.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(10)
 
     def showPopup(self) -> None:  # noqa: N802 (Qt's name)
         self.about_to_open.emit()
