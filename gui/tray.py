@@ -2,7 +2,8 @@
 
 On macOS the menu bar shows the monochrome template icons from resources/ (the system tints
 them for a light or dark bar); elsewhere, or where the files are missing, the icon is drawn
-here: a microphone glyph, with a red dot while listening.
+here: a dark microphone glyph with a light outline (visible on dark and light panels), with a
+red dot while listening.
 :func:`tray_available` is false where the desktop has no tray (offscreen, plain X servers,
 some Wayland desktops); the app then runs from its window alone. GUI thread only.
 """
@@ -18,6 +19,9 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from .assets import menu_bar_icon
 
 ICON_SIZE = 64
+INK = QColor(32, 32, 36)
+OUTLINE = QColor(250, 250, 250)
+HALO = 6.0  # outline stroke width, in 64 px icon pixels
 
 
 def tray_available() -> bool:
@@ -32,28 +36,33 @@ def status_icon(listening: bool) -> QIcon:
 
 
 def drawn_icon(listening: bool) -> QIcon:
-    """A microphone (and a red dot while listening), drawn for any icon size."""
+    """A dark microphone with a light outline (and a red dot while listening), drawn for any
+    icon size: the outline keeps it visible on dark panels, the dark glyph on light ones."""
     pixmap = QPixmap(ICON_SIZE, ICON_SIZE)
     pixmap.fill(Qt.GlobalColor.transparent)
     p = QPainter(pixmap)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    ink = QColor(40, 40, 44) if not listening else QColor(30, 30, 30)
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(ink)
-    p.drawRoundedRect(QRectF(22, 6, 20, 34), 10, 10)  # capsule
-    pen = QPen(ink, 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
-    p.setPen(pen)
-    p.setBrush(Qt.BrushStyle.NoBrush)
-    p.drawArc(QRectF(14, 16, 36, 34), 200 * 16, 140 * 16)  # cradle
-    p.drawLine(QPointF(32, 50), QPointF(32, 58))
+    _draw_microphone(p, OUTLINE, HALO)
+    _draw_microphone(p, INK, 0)
     if listening:
-        p.setPen(Qt.PenStyle.NoPen)
+        p.setPen(QPen(OUTLINE, HALO / 2))
         p.setBrush(QColor(230, 57, 70))
         p.drawEllipse(QRectF(40, 38, 22, 22))
     p.end()
     icon = QIcon(pixmap)
     icon.setIsMask(not listening)  # macOS: the idle icon follows the menu bar's light/dark
     return icon
+
+
+def _draw_microphone(p: QPainter, colour: QColor, grow: float) -> None:
+    """Capsule, cradle and stem; ``grow`` widens every stroke (for the outline)."""
+    p.setPen(QPen(colour, grow, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap) if grow else Qt.PenStyle.NoPen)  # fmt: skip
+    p.setBrush(colour)
+    p.drawRoundedRect(QRectF(22, 6, 20, 34), 10, 10)  # capsule
+    p.setPen(QPen(colour, 5 + grow, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawArc(QRectF(14, 16, 36, 34), 200 * 16, 140 * 16)  # cradle
+    p.drawLine(QPointF(32, 50), QPointF(32, 58))
 
 
 class Tray(QObject):

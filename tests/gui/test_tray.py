@@ -70,6 +70,47 @@ def test_menu_bar_only_starts_without_the_window_only_where_a_tray_exists(make_a
     assert no_tray.window.isVisible()
 
 
+PANELS = ("#000000", "#2b2b2b", "#3c3c3c", "#d6d6d6", "#f6f5f4", "#ffffff")  # dark and light bars
+ICON_PX = 32
+MIN_CONTRAST = 3.0  # WCAG 2 for graphical objects
+MIN_VISIBLE = 0.15  # share of the icon's square that must stand out (the glyph, not a dot)
+
+
+def luminance(c) -> float:
+    def channel(v: int) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(c.red()) + 0.7152 * channel(c.green()) + 0.0722 * channel(c.blue())
+
+
+def contrast(a, b) -> float:
+    low, high = sorted((luminance(a), luminance(b)))
+    return (high + 0.05) / (low + 0.05)
+
+
+def visible_share(icon, panel: str) -> float:
+    """Render ``icon`` on a panel colour; the share of pixels that contrast with the panel."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    bg = QColor(panel)
+    image = QImage(ICON_PX, ICON_PX, QImage.Format.Format_ARGB32)
+    image.fill(bg)
+    painter = QPainter(image)
+    icon.paint(painter, QRect(0, 0, ICON_PX, ICON_PX))
+    painter.end()
+    pixels = [image.pixelColor(x, y) for x in range(ICON_PX) for y in range(ICON_PX)]
+    return sum(contrast(p, bg) >= MIN_CONTRAST for p in pixels) / len(pixels)
+
+
+@pytest.mark.parametrize("listening", [False, True])
+def test_tray_icon_is_visible_on_dark_and_light_panels(qapp, listening):
+    icon = drawn_icon(listening)
+    shares = {panel: visible_share(icon, panel) for panel in PANELS}
+    assert all(share >= MIN_VISIBLE for share in shares.values()), shares
+
+
 def test_macos_menu_bar_uses_the_template_icons(monkeypatch):
     """On macOS the menu bar gets resources/icons' monochrome templates (a mask the system
     tints), 1x and @2x; elsewhere the drawn icon."""
