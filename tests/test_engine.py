@@ -380,6 +380,44 @@ def test_silent_device_gives_a_hint_and_a_full_queue_reports_drops(folder, tmp_p
     assert drop.seconds == drop.total_seconds and 0.5 < drop.seconds < 1.0
 
 
+def test_silence_hint_only_for_true_silence_and_clears_when_sound_comes(
+    folder, tmp_path, monkeypatch, threads_back
+):
+    """Speech, 1 s of digital silence, speech. A slow first step (the real model's compiles;
+    here a 0.6 s tap) leaves speech queued in the source, not silence: no hint and no SILENT
+    meter then. The true silence gives one hint, marked to clear when audio flows, and the
+    meter says FLOWING again once the speech is back. The journal is known while listening."""
+    from voxtral_mlx import engine
+
+    monkeypatch.setattr(engine, "SILENT_AFTER", 0.3)
+    parts = [SPEECH[:16000], np.zeros(16000, np.float32), SPEECH[16000:40000]]
+    dev = FakeDevice("Mic", signal=stereo_at(np.concatenate(parts), 48000), speed=1.0)
+    slow = threading.Event()
+
+    def tap(chunk):
+        if not slow.is_set():
+            slow.set()
+            time.sleep(0.6)
+        run.tap(chunk)
+
+    run = Run()
+    lt = LiveTranscriber(Loader(folder), MicSource(sd=FakeSoundDevice([dev]), hint_after_seconds=0.3),
+                         on_event=run.on_event, tap=tap, autosave_dir=tmp_path / "auto")  # fmt: skip
+    lt.start()
+    assert dev.played.wait(20)
+    wait_for(lambda: run.of(MeterEvent)[-1].audio_seconds >= 2.4)
+    assert lt.journal is not None and lt.journal.parent == tmp_path / "auto"
+    lt.stop()
+    assert lt.join(20)
+    (hint,) = run.of(HintEvent)
+    assert "delivers only silence" in hint.message and hint.clears_on is AudioState.FLOWING
+    meters = run.of(MeterEvent)
+    silent = [m.audio_seconds for m in meters if m.audio is AudioState.SILENT]
+    assert silent and 1.0 < min(silent) and max(silent) < 2.3, silent
+    assert any(m.audio is AudioState.FLOWING and m.at > hint.at for m in meters)
+    assert hint.at >= min(m.at for m in meters if m.audio is AudioState.SILENT) - 0.2
+
+
 def test_autosave_recovers_a_journal_torn_by_a_crash(tmp_path):
     save = Autosave(tmp_path, {"source": "Mic"})
     save.source("Mic", 480, 0.0)

@@ -264,9 +264,9 @@ class LiveTranscriber:
         if dropped > self._dropped_seen or overflows > self._overflows_seen:
             self._emit(DroppedEvent(dropped - self._dropped_seen, dropped, overflows))
             self._dropped_seen, self._overflows_seen = dropped, overflows
-        hint = src.poll_hint()
-        if hint:
-            self._emit(HintEvent(hint))
+        hint = src.poll_hint() if _heard_silence(src, SILENT_AFTER) else None
+        if hint:  # the source's hint is about silence: true until sound comes
+            self._emit(HintEvent(hint, clears_on=AudioState.FLOWING))
         stall = src.poll_stall()
         if stall is not None:  # reported once each way; the source stays, it may come back
             stalled, message = stall
@@ -411,7 +411,14 @@ def _wait_os_thread_exit(native_id: int | None, timeout: float = 2.0) -> None:
 def _audio_state(src: AudioSource) -> AudioState:
     if src.stalled:
         return AudioState.STALLED
-    return AudioState.SILENT if src.silent_seconds >= SILENT_AFTER else AudioState.FLOWING
+    return AudioState.SILENT if _heard_silence(src, SILENT_AFTER) else AudioState.FLOWING
+
+
+def _heard_silence(src: AudioSource, seconds: float) -> bool:
+    """Whether the source has truly delivered ``seconds`` of nothing but silence. It counts
+    seconds since it last read sound; audio still queued in it (captured during a slow step:
+    the first one compiles) has not been looked at and must not count as silent."""
+    return src.silent_seconds - src.queued_seconds >= seconds
 
 
 def _one_line(err: BaseException) -> str:

@@ -15,7 +15,8 @@ TextEvent          after every model step that decoded tokens (pads too: ``end``
                    final, ``partial`` the word still being built, ``word_starts`` times
 MeterEvent         about 10 x a second while listening: level (RMS dBFS), lag, audio state
 DroppedEvent       audio was lost: the capture queue overflowed, or PortAudio flagged overflow
-HintEvent          a one-line hint, e.g. no sound for 2 s (muted? macOS permission?)
+HintEvent          a one-line hint, e.g. only silence for 2 s (muted? macOS permission?);
+                   ``clears_on``: the audio state that makes it untrue (sound came)
 ErrorEvent         a one-line error; ``fatal`` when the transcriber stops because of it (a
                    device that stopped delivering is one, not fatal: a HintEvent follows if it
                    delivers again)
@@ -109,7 +110,11 @@ class DroppedEvent(LiveEvent):
 
 @dataclass(frozen=True)
 class HintEvent(LiveEvent):
+    """``clears_on``: the hint stops being true once a MeterEvent's ``audio`` is this (the
+    silence hint: :attr:`AudioState.FLOWING`); None: it stays true."""
+
     message: str
+    clears_on: AudioState | None = None
 
 
 @dataclass(frozen=True)
