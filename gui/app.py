@@ -25,7 +25,8 @@ from .assets import app_icon
 from .main_window import MainWindow
 from .overlay import CaptionOverlay
 from .qt_guard import QtBindingError, ensure_safe_qt
-from .settings import APPLICATION, ORGANIZATION, Key, Settings
+from .settings import APPLICATION, ORGANIZATION, WINDOW_KEYS, Key, Settings, caption_style
+from .settings_window import SettingsWindow
 from .tray import Tray, tray_available
 from .worker import EngineBridge
 
@@ -58,6 +59,9 @@ class VoxtralApp(QObject):
         self.window.overlay_toggled.connect(self.set_overlay_visible)
         self.window.closed.connect(self._closed)
         self.window.left_for_tray.connect(self._left_for_tray)
+        self.window.settings_requested.connect(self.open_settings)
+        self.window.view.apply_style(caption_style(self.settings, WINDOW_KEYS))
+        self.settings_window: SettingsWindow | None = None
         self.overlay.visibility_changed.connect(self._overlay_changed)
         self.overlay.locked_changed.connect(self._overlay_changed)
         self.tray = self._make_tray() if (tray is None and tray_available()) or tray else None
@@ -90,6 +94,21 @@ class VoxtralApp(QObject):
         self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
+
+    def open_settings(self) -> SettingsWindow:
+        """The settings window (one at a time); its changes show at once where captions are."""
+        if self.settings_window is None:
+            self.settings_window = SettingsWindow(self.settings, self.window)
+            self.settings_window.window_style.connect(self.window.view.apply_style)
+            self.settings_window.overlay_style.connect(self.overlay.apply_style)
+            self.settings_window.finished.connect(self._settings_closed)
+        self.settings_window.show()
+        self.settings_window.raise_()
+        return self.settings_window
+
+    def _settings_closed(self) -> None:
+        self.settings_window.deleteLater()
+        self.settings_window = None
 
     def _left_for_tray(self, listening: bool) -> None:
         if self.tray is None:

@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
     closed = Signal()
     overlay_toggled = Signal(bool)  # the user asked to show / hide the caption overlay
     left_for_tray = Signal(bool)  # closed to the tray while listening: True = listening goes on
+    settings_requested = Signal()  # the settings window (caption looks): the app opens it
 
     def __init__(self, bridge: EngineBridge, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         root.addWidget(self._controls())
         root.addLayout(self._status_row())
         self.setCentralWidget(central)
+        QShortcut(QKeySequence("Ctrl+,"), self).activated.connect(self.settings_requested)
         for keys in ("Space", "Ctrl+R"):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.activated.connect(self.toggle)
@@ -186,6 +188,9 @@ class MainWindow(QMainWindow):
         self.history_button = QToolButton(text="History…")
         self.history_button.setToolTip("Open an earlier recording (all are autosaved)")
         self.history_button.clicked.connect(self.history_dialog)
+        self.settings_button = QToolButton(text="Settings…")
+        self.settings_button.setToolTip("Caption font, size, colours and contrast (Ctrl+,)")
+        self.settings_button.clicked.connect(lambda: self.settings_requested.emit())
         self.overlay_button = QToolButton(text="Overlay")
         self.overlay_button.setCheckable(True)
         self.overlay_button.setToolTip("Show captions in a floating window over other apps")
@@ -195,12 +200,13 @@ class MainWindow(QMainWindow):
         row.addWidget(refresh)
         row.addWidget(QLabel("Delay"))
         row.addWidget(self.delay_box)
-        tools = QHBoxLayout()  # below the rest when the window is narrow
-        tools.addStretch()
-        buttons = (self.overlay_button, self.history_button, self.clear_button, self.copy_button, self.save_button)  # fmt: skip
-        for button in buttons:
-            tools.addWidget(button)
-        return ReflowRow(row, tools)
+        views, text = QHBoxLayout(), QHBoxLayout()  # below the rest when the window is narrow
+        views.addStretch()
+        for button in (self.overlay_button, self.history_button, self.settings_button):
+            views.addWidget(button)
+        for button in (self.clear_button, self.copy_button, self.save_button):
+            text.addWidget(button)
+        return ReflowRow(row, ReflowRow(views, text))
 
     def _status_row(self) -> QHBoxLayout:
         row = QHBoxLayout()

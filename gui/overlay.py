@@ -29,7 +29,7 @@ from PySide6.QtGui import (  # fmt: skip
 from PySide6.QtWidgets import QLabel, QMenu, QSizeGrip, QVBoxLayout, QWidget
 
 from .captions import CaptionModel
-from .settings import Key, Settings
+from .settings import OVERLAY_KEYS, CaptionStyle, Key, Settings, caption_style
 
 BASE_FLAGS = (
     Qt.WindowType.FramelessWindowHint
@@ -39,7 +39,7 @@ BASE_FLAGS = (
 LINE_ALPHAS = (1.0, 0.8, 0.6)  # newest line first: older lines fade
 FONT_SIZES = (16, 20, 24, 28, 34, 40, 48)
 OPACITIES = (0.4, 0.6, 0.85, 1.0)
-PARTIAL = "rgba(255,255,255,0.55)"  # the word in progress
+PARTIAL_ALPHA = 0.6  # the word in progress
 STATE_STYLE = "color: #ffb347;"  # amber: readable on the dark background, not a caption colour
 SAMPLE = "the quick brown fox, jumps over THE LAZY DOG. 0123"  # for characters per line
 MIN_WIDTH = 320
@@ -82,6 +82,7 @@ class CaptionOverlay(QWidget):
         self._idle.timeout.connect(self._fade_out)
         self._fade = QPropertyAnimation(self, b"windowOpacity", self)
         self._fade.setDuration(FADE_MS)
+        self.caption_style = caption_style(settings, OVERLAY_KEYS)
         self._apply_font()
         self.resize(max(MIN_WIDTH, settings.get(Key.OVERLAY_WIDTH)), self._height())
         self._place()
@@ -114,9 +115,22 @@ class CaptionOverlay(QWidget):
         self.settings.set(Key.OVERLAY_LINES, min(3, max(1, n)))
         self._apply_font()
 
+    def apply_style(self, style: CaptionStyle) -> None:
+        """Font, size, colours, background opacity and lines from the settings window."""
+        self.caption_style = style
+        self.settings.set(Key.OVERLAY_FONT_SIZE, style.size)
+        self.set_opacity(style.opacity)
+        self.set_line_count(style.lines)  # applies the font too
+
+    def _rgba(self, alpha: float) -> str:
+        colour = QColor(self.caption_style.text or "#ffffff")
+        return f"rgba({colour.red()},{colour.green()},{colour.blue()},{alpha})"
+
     def _apply_font(self) -> None:
         font = self.label.font()
         font.setPointSize(self.settings.get(Key.OVERLAY_FONT_SIZE))
+        if self.caption_style.family:
+            font.setFamily(self.caption_style.family)
         font.setWeight(font.Weight.DemiBold)
         self.label.setFont(font)
         self.resize(self.width(), self._height())
@@ -192,12 +206,12 @@ class CaptionOverlay(QWidget):
         rows = []
         for age, line in enumerate(reversed(self.lines)):
             alpha = LINE_ALPHAS[min(age, len(LINE_ALPHAS) - 1)]
-            text = f'<span style="color: rgba(255,255,255,{alpha})">{html.escape(line)}</span>'
+            text = f'<span style="color: {self._rgba(alpha)}">{html.escape(line)}</span>'
             if age == 0 and self.partial:
-                text += (" " if line else "") + f'<span style="color: {PARTIAL}">{html.escape(self.partial)}</span>'  # fmt: skip
+                text += (" " if line else "") + f'<span style="color: {self._rgba(PARTIAL_ALPHA)}">{html.escape(self.partial)}</span>'  # fmt: skip
             rows.append(text)
         if not rows and self.partial:
-            rows.append(f'<span style="color: {PARTIAL}">{html.escape(self.partial)}</span>')
+            rows.append(f'<span style="color: {self._rgba(PARTIAL_ALPHA)}">{html.escape(self.partial)}</span>')
         return "<br>".join(reversed(rows))
 
     # ---- painting and mouse -------------------------------------------------------------------
@@ -205,7 +219,9 @@ class CaptionOverlay(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(16, 16, 20, int(255 * self.settings.get(Key.OVERLAY_OPACITY))))
+        background = QColor(self.caption_style.background or "#101014")
+        background.setAlphaF(self.settings.get(Key.OVERLAY_OPACITY))
+        painter.setBrush(background)
         painter.drawRoundedRect(self.rect(), RADIUS, RADIUS)
         if not self.locked:  # a thin outline says "you can move me"
             painter.setPen(QColor(255, 255, 255, 90))

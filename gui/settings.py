@@ -8,6 +8,7 @@ strings), so callers never convert.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -21,12 +22,18 @@ class Key(str, enum.Enum):
     DELAY_MS = "model/delay_ms"
     DEVICE = "audio/device"  # input device name; "" = system default
     FONT_SIZE = "window/font_size"
+    FONT_FAMILY = "window/font_family"  # "" = the desktop's font
+    TEXT_COLOUR = "window/text_colour"  # "#rrggbb"; "" = the desktop's
+    BACKGROUND = "window/background"
     WINDOW_GEOMETRY = "window/geometry"  # QWidget.saveGeometry() as hex
     MENU_BAR_ONLY = "app/menu_bar_only"  # start in the tray (and overlay) without the window
     CLOSE_WHILE_LISTENING = "app/close_while_listening"  # "ask" (once), "tray" or "stop"
     OVERLAY_VISIBLE = "overlay/visible"
     OVERLAY_LOCKED = "overlay/locked"
     OVERLAY_FONT_SIZE = "overlay/font_size"
+    OVERLAY_FONT_FAMILY = "overlay/font_family"
+    OVERLAY_TEXT_COLOUR = "overlay/text_colour"
+    OVERLAY_BACKGROUND = "overlay/background"
     OVERLAY_OPACITY = "overlay/opacity"  # 0.2 - 1.0
     OVERLAY_WIDTH = "overlay/width"
     OVERLAY_LINES = "overlay/lines"  # 1 - 3
@@ -41,18 +48,51 @@ DEFAULTS: dict[Key, Any] = {
     Key.DELAY_MS: 480,
     Key.DEVICE: "",
     Key.FONT_SIZE: 22,
+    Key.FONT_FAMILY: "",
+    Key.TEXT_COLOUR: "",
+    Key.BACKGROUND: "",
     Key.WINDOW_GEOMETRY: "",
     Key.MENU_BAR_ONLY: False,
     Key.CLOSE_WHILE_LISTENING: "ask",
     Key.OVERLAY_VISIBLE: False,
     Key.OVERLAY_LOCKED: False,
     Key.OVERLAY_FONT_SIZE: 28,
+    Key.OVERLAY_FONT_FAMILY: "",
+    Key.OVERLAY_TEXT_COLOUR: "#ffffff",
+    Key.OVERLAY_BACKGROUND: "#101014",
     Key.OVERLAY_OPACITY: 0.85,
     Key.OVERLAY_WIDTH: 900,
     Key.OVERLAY_LINES: 2,
     Key.OVERLAY_X: -1,
     Key.OVERLAY_Y: -1,
 }
+
+
+@dataclass(frozen=True)
+class CaptionStyle:
+    """How captions look in one place, the window or the overlay. Colours are "#rrggbb"; ""
+    (family, colours) means the desktop's. ``opacity`` and ``lines`` are the overlay's."""
+
+    family: str = ""
+    size: int = 22
+    text: str = ""
+    background: str = ""
+    opacity: float = 1.0
+    lines: int = 0
+
+
+# (text, background) colour presets; None: the place's own default colours.
+PRESETS: dict[str, tuple[str, str] | None] = {
+    "Default": None,
+    "High contrast: white on black": ("#ffffff", "#000000"),
+    "High contrast: yellow on black": ("#ffff00", "#000000"),
+    "High contrast: black on white": ("#000000", "#ffffff"),
+}
+WINDOW_KEYS = {"family": Key.FONT_FAMILY, "size": Key.FONT_SIZE, "text": Key.TEXT_COLOUR,
+               "background": Key.BACKGROUND}  # fmt: skip
+OVERLAY_KEYS = {"family": Key.OVERLAY_FONT_FAMILY, "size": Key.OVERLAY_FONT_SIZE,
+                "text": Key.OVERLAY_TEXT_COLOUR, "background": Key.OVERLAY_BACKGROUND,
+                "opacity": Key.OVERLAY_OPACITY, "lines": Key.OVERLAY_LINES}  # fmt: skip
 
 
 class Settings:
@@ -82,3 +122,17 @@ def _as_type(value: Any, kind: type) -> Any:
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
     return kind(value)
+
+
+def caption_style(settings: Settings, keys: dict[str, Key]) -> CaptionStyle:
+    """The style remembered under ``keys`` (WINDOW_KEYS or OVERLAY_KEYS)."""
+    return CaptionStyle(**{field: settings.get(key) for field, key in keys.items()})
+
+
+def default_caption_style(keys: dict[str, Key]) -> CaptionStyle:
+    return CaptionStyle(**{field: DEFAULTS[key] for field, key in keys.items()})
+
+
+def save_caption_style(settings: Settings, keys: dict[str, Key], style: CaptionStyle) -> None:
+    for field, key in keys.items():
+        settings.set(key, getattr(style, field))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QColor,
+    QFont,
     QKeyEvent,
     QPainter,
     QPaintEvent,
@@ -22,6 +24,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
+    QApplication,
     QComboBox,
     QFrame,
     QGridLayout,
@@ -35,6 +38,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from .settings import CaptionStyle
 
 DOWNLOAD_GB = 8.9  # consolidated.safetensors of the official release
 CONTROL_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
@@ -66,6 +71,13 @@ class ControlKeys(QObject):
         return False
 
 
+def dimmed(colour: QColor) -> QColor:
+    """The word in progress: the text colour at 60 % (still 4.5:1 in the high-contrast presets)."""
+    colour = QColor(colour)
+    colour.setAlphaF(0.6)
+    return colour
+
+
 class TranscriptView(QTextEdit):
     """Read-only rich text: committed words, then the dimmed word in progress."""
 
@@ -88,6 +100,21 @@ class TranscriptView(QTextEdit):
         font = self.font()
         font.setPointSize(points)
         self.setFont(font)
+
+    def apply_style(self, style: CaptionStyle) -> None:
+        """Font, size and colours from the settings window ("" = the desktop's). The word in
+        progress is the text colour, dimmed."""
+        font = QFont(self.font())
+        font.setFamily(style.family or QApplication.font().family())
+        font.setPointSize(style.size)
+        self.setFont(font)
+        palette = QPalette()  # only the roles set here; the rest follow the desktop (light/dark)
+        if style.text:
+            palette.setColor(QPalette.ColorRole.Text, QColor(style.text))
+            palette.setColor(QPalette.ColorRole.PlaceholderText, dimmed(QColor(style.text)))
+        if style.background:
+            palette.setColor(QPalette.ColorRole.Base, QColor(style.background))
+        self.setPalette(palette)
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
@@ -199,12 +226,9 @@ class ReflowRow(QWidget):
     """Two groups of controls side by side where they fit, else the second below the first, so
     the window can be narrow (beside a video call) without hiding a control."""
 
-    def __init__(self, first: QLayout, second: QLayout, parent: QWidget | None = None):
+    def __init__(self, first: QLayout | QWidget, second: QLayout | QWidget, parent: QWidget | None = None):  # fmt: skip
         super().__init__(parent)
-        self.first, self.second = QWidget(), QWidget()
-        for group, layout in ((self.first, first), (self.second, second)):
-            layout.setContentsMargins(0, 0, 0, 0)
-            group.setLayout(layout)
+        self.first, self.second = _as_widget(first), _as_widget(second)
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.addWidget(self.first, 0, 0)
@@ -232,6 +256,15 @@ class ReflowRow(QWidget):
         self._grid.activate()  # lay out the new arrangement now, not one frame late
 
 
+def _as_widget(part: QLayout | QWidget) -> QWidget:
+    if isinstance(part, QWidget):
+        return part
+    part.setContentsMargins(0, 0, 0, 0)
+    widget = QWidget()
+    widget.setLayout(part)
+    return widget
+
+
 class DeviceBox(QComboBox):
     """The microphone picker; looks for devices again each time it opens (PortAudio has no
     device-change notification)."""
@@ -242,7 +275,7 @@ class DeviceBox(QComboBox):
         super().__init__(parent)
         # A long device name is cut short in the box (whole in the list), not a window width.
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(10)
+        self.setMinimumContentsLength(8)
 
     def showPopup(self) -> None:  # noqa: N802 (Qt's name)
         self.about_to_open.emit()

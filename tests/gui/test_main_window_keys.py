@@ -69,7 +69,7 @@ def test_the_window_fits_beside_a_call(make_app, qtbot):  # noqa: F811
     qtbot.waitUntil(lambda: win.width() == NARROW)
     controls = [win.start_button, win.device_box, win.delay_box, win.overlay_button,
                 win.history_button, win.clear_button, win.copy_button, win.save_button,
-                win.model_button, win.meter, win.status_label]  # fmt: skip
+                win.settings_button, win.model_button, win.meter, win.status_label]  # fmt: skip
 
     def laid_out() -> bool:
         # Each whole (not squeezed below what its text needs) and inside the window.

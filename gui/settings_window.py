@@ -1,0 +1,216 @@
+"""The settings window: how captions look in the main window and in the overlay (font, size,
+text and background colours with their contrast, presets including high contrast, the
+overlay's background opacity and lines), and what closing the window while listening does.
+
+Every change applies at once and is remembered (:mod:`gui.settings`); ``window_style`` and
+``overlay_style`` carry the new :class:`~gui.settings.CaptionStyle` to whoever shows captions.
+GUI thread only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFontComboBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .settings import (
+    OVERLAY_KEYS,
+    PRESETS,
+    WINDOW_KEYS,
+    CaptionStyle,
+    Key,
+    Settings,
+    caption_style,
+    default_caption_style,
+    save_caption_style,
+)
+
+READABLE = 4.5  # WCAG 2 AA for text
+SIZES = (10, 96)
+CLOSE_CHOICES = {"ask": "Ask", "tray": "Keep listening in the tray", "stop": "Stop listening"}
+
+
+def luminance(colour: QColor) -> float:
+    """WCAG 2 relative luminance of an opaque colour."""
+
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF()) + 0.0722 * channel(colour.blueF())  # fmt: skip
+
+
+def contrast(text: QColor, background: QColor) -> float:
+    """WCAG 2 contrast ratio, 1 to 21."""
+    low, high = sorted((luminance(text), luminance(background)))
+    return (high + 0.05) / (low + 0.05)
+
+
+class ColourButton(QPushButton):
+    """Shows a colour and picks another; "" is the desktop's (shown as its own colour)."""
+
+    changed = Signal(str)
+
+    def __init__(self, title: str, fallback: QColor, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title, self.fallback, self.value = title, fallback, ""
+        self.clicked.connect(self.choose)
+
+    def colour(self) -> QColor:
+        return QColor(self.value) if self.value else self.fallback
+
+    def set_value(self, value: str) -> None:
+        self.value = value
+        self.setText(f"{value or 'Desktop'}  ")
+        self.setStyleSheet(f"QPushButton {{ border-left: 18px solid {self.colour().name()}; padding: 4px 8px; }}")  # fmt: skip
+
+    def choose(self) -> None:
+        picked = QColorDialog.getColor(self.colour(), self, self.title)
+        if picked.isValid():
+            self.set_value(picked.name())
+            self.changed.emit(self.value)
+
+
+class StylePanel(QWidget):
+    """One place's caption style; ``changed`` carries it after every edit."""
+
+    changed = Signal(object)  # CaptionStyle
+
+    def __init__(self, style: CaptionStyle, default: CaptionStyle, overlay: bool, parent: QWidget | None = None):  # fmt: skip
+        super().__init__(parent)
+        self.default, self.style = default, style
+        palette = self.palette()
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.preset.activated.connect(lambda _: self.use_preset(self.preset.currentText()))
+        self.family = QFontComboBox()
+        self.family.currentFontChanged.connect(lambda f: self._edit(family=f.family()))
+        self.size = QSpinBox()
+        self.size.setRange(*SIZES)
+        self.size.setSuffix(" pt")
+        self.size.valueChanged.connect(lambda v: self._edit(size=v))
+        self.text = ColourButton("Text colour", palette.color(QPalette.ColorRole.Text))
+        self.text.changed.connect(lambda v: self._edit(text=v))
+        self.background = ColourButton("Background colour", palette.color(QPalette.ColorRole.Base))  # fmt: skip
+        self.background.changed.connect(lambda v: self._edit(background=v))
+        self.contrast = QLabel()
+        self.preview = QLabel("The quick brown fox jumps over the lazy dog")
+        self.preview.setWordWrap(True)
+        self.preview.setAutoFillBackground(True)
+        form = QFormLayout(self)
+        form.addRow("Preset", self.preset)
+        form.addRow("Font", self.family)
+        form.addRow("Size", self.size)
+        form.addRow("Text", self.text)
+        form.addRow("Background", self.background)
+        form.addRow("Contrast", self.contrast)
+        self.opacity = self.lines = None
+        if overlay:
+            self.opacity = QDoubleSpinBox(decimals=2, minimum=0.2, maximum=1.0, singleStep=0.05)
+            self.opacity.valueChanged.connect(lambda v: self._edit(opacity=round(v, 2)))
+            self.lines = QSpinBox(minimum=1, maximum=3)
+            self.lines.valueChanged.connect(lambda v: self._edit(lines=v))
+            form.addRow("Background opacity", self.opacity)
+            form.addRow("Lines shown", self.lines)
+        form.addRow(self.preview)
+        self.show_style(style)
+
+    def show_style(self, style: CaptionStyle) -> None:
+        """Put ``style`` in the controls without reporting edits."""
+        self.style = style
+        controls = [self.family, self.size, self.opacity, self.lines]
+        for control in controls:
+            if control is not None:
+                control.blockSignals(True)
+        if style.family:
+            self.family.setCurrentFont(style.family)
+        self.size.setValue(style.size)
+        if self.opacity is not None:
+            self.opacity.setValue(style.opacity)
+            self.lines.setValue(style.lines)
+        for control in controls:
+            if control is not None:
+                control.blockSignals(False)
+        self.text.set_value(style.text)
+        self.background.set_value(style.background)
+        self._show_contrast()
+
+    def use_preset(self, name: str) -> None:
+        colours = PRESETS[name]
+        text, background = colours or (self.default.text, self.default.background)
+        opacity = 1.0 if colours else self.default.opacity  # high contrast: no see-through
+        self._edit(text=text, background=background, opacity=opacity)
+        self.show_style(self.style)
+
+    def _edit(self, **changes) -> None:
+        self.style = replace(self.style, **changes)
+        self._show_contrast()
+        self.changed.emit(self.style)
+
+    def _show_contrast(self) -> None:
+        text, background = self.text.colour(), self.background.colour()
+        ratio = contrast(text, background)
+        verdict = "" if ratio >= READABLE else f": below {READABLE}:1, hard to read for many people"
+        self.contrast.setText(f"{ratio:.1f}:1{verdict}")
+        self.contrast.setStyleSheet("" if ratio >= READABLE else "color: #d9534f;")
+        palette = self.preview.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, text)
+        palette.setColor(QPalette.ColorRole.Window, background)
+        self.preview.setPalette(palette)
+        font = self.preview.font()
+        if self.style.family:
+            font.setFamily(self.style.family)
+        font.setPointSize(min(self.style.size, 28))
+        self.preview.setFont(font)
+
+
+class SettingsWindow(QDialog):
+    """Caption looks for the window and the overlay, and the close-while-listening choice."""
+
+    window_style = Signal(object)  # CaptionStyle
+    overlay_style = Signal(object)
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle("Voxtral settings")
+        self.window_panel = StylePanel(caption_style(settings, WINDOW_KEYS), default_caption_style(WINDOW_KEYS), overlay=False)  # fmt: skip
+        self.window_panel.changed.connect(lambda s: self._save(WINDOW_KEYS, s, self.window_style))  # fmt: skip
+        self.overlay_panel = StylePanel(caption_style(settings, OVERLAY_KEYS), default_caption_style(OVERLAY_KEYS), overlay=True)  # fmt: skip
+        self.overlay_panel.changed.connect(lambda s: self._save(OVERLAY_KEYS, s, self.overlay_style))  # fmt: skip
+        tabs = QTabWidget()
+        tabs.addTab(self.window_panel, "Window captions")
+        tabs.addTab(self.overlay_panel, "Overlay captions")
+        self.close_choice = QComboBox()
+        for value, text in CLOSE_CHOICES.items():
+            self.close_choice.addItem(text, value)
+        self.close_choice.setCurrentIndex(max(0, self.close_choice.findData(settings.get(Key.CLOSE_WHILE_LISTENING))))  # fmt: skip
+        self.close_choice.currentIndexChanged.connect(lambda _: settings.set(Key.CLOSE_WHILE_LISTENING, self.close_choice.currentData()))  # fmt: skip
+        general = QFormLayout()
+        general.addRow("Closing the window while listening", self.close_choice)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addLayout(general)
+        layout.addWidget(QLabel("Changes apply at once and are remembered."), 0, Qt.AlignmentFlag.AlignLeft)  # fmt: skip
+        layout.addWidget(buttons)
+
+    def _save(self, keys, style: CaptionStyle, signal) -> None:
+        save_caption_style(self.settings, keys, style)
+        signal.emit(style)

@@ -1,0 +1,117 @@
+"""The settings window: caption font, size, colours (presets, high contrast) and lines for the
+window and the overlay apply at once, are remembered, and show on screen; contrast is the
+WCAG ratio; the close-while-listening choice can be changed."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, QSettings
+from PySide6.QtGui import QColor, QFontDatabase, QPalette
+
+from gui.settings import OVERLAY_KEYS, WINDOW_KEYS, Key, Settings, caption_style
+from gui.settings_window import SettingsWindow, contrast
+
+from .test_main_window import folder, make_app  # noqa: F401
+
+HIGH = "High contrast: white on black"
+
+
+def ini(path) -> Settings:
+    return Settings(QSettings(str(path), QSettings.Format.IniFormat))
+
+
+def other_family(current: str) -> str:
+    return next(f for f in QFontDatabase.families() if f != current and not QFontDatabase.isPrivateFamily(f))  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "background", "ratio"), [
+    ("#ffffff", "#000000", 21.0), ("#777777", "#ffffff", 4.48), ("#ffff00", "#000000", 19.56),
+    ("#808080", "#808080", 1.0),
+])  # fmt: skip
+def test_contrast_is_the_wcag_ratio(text, background, ratio):
+    # Reference values from the WCAG 2 definition (WebAIM's contrast checker gives the same).
+    assert contrast(QColor(text), QColor(background)) == pytest.approx(ratio, abs=0.01)
+
+
+def test_styles_are_remembered(qtbot, tmp_path):
+    settings = ini(tmp_path / "s.ini")
+    dialog = SettingsWindow(settings)
+    qtbot.addWidget(dialog)
+    overlay = dialog.overlay_panel
+    with qtbot.waitSignal(dialog.overlay_style) as sent:
+        overlay.use_preset(HIGH)
+    assert (sent.args[0].text, sent.args[0].background, sent.args[0].opacity) == ("#ffffff", "#000000", 1.0)  # fmt: skip
+    family = other_family(overlay.family.currentFont().family())
+    overlay.family.setCurrentFont(family)
+    overlay.size.setValue(40)
+    overlay.lines.setValue(3)
+    window = dialog.window_panel
+    window.use_preset("High contrast: yellow on black")
+    window.size.setValue(30)
+    dialog.close_choice.setCurrentIndex(dialog.close_choice.findData("stop"))
+    settings.sync()
+    again = ini(tmp_path / "s.ini")
+    style = caption_style(again, OVERLAY_KEYS)
+    assert (style.text, style.background, style.size, style.lines, style.opacity) == ("#ffffff", "#000000", 40, 3, 1.0)  # fmt: skip
+    assert style.family == family
+    style = caption_style(again, WINDOW_KEYS)
+    assert (style.text, style.background, style.size) == ("#ffff00", "#000000", 30)
+    assert again.get(Key.CLOSE_WHILE_LISTENING) == "stop"
+    reopened = SettingsWindow(again)  # shows what is remembered
+    qtbot.addWidget(reopened)
+    assert reopened.overlay_panel.size.value() == 40 and reopened.overlay_panel.lines.value() == 3
+    assert reopened.window_panel.text.value == "#ffff00"
+    window.use_preset("Default")  # back to the desktop's colours
+    assert caption_style(settings, WINDOW_KEYS).text == "" == caption_style(settings, WINDOW_KEYS).background  # fmt: skip
+
+
+def test_low_contrast_is_flagged(qtbot, tmp_path):
+    dialog = SettingsWindow(ini(tmp_path / "s.ini"))
+    qtbot.addWidget(dialog)
+    panel = dialog.overlay_panel
+    panel.text.set_value("#777777")
+    panel.background.set_value("#888888")
+    panel._show_contrast()
+    assert panel.contrast.text().startswith("1.") and "hard to read" in panel.contrast.text()
+    panel.use_preset(HIGH)
+    assert panel.contrast.text() == "21.0:1"
+
+
+def test_window_and_overlay_show_the_chosen_style(make_app, qtbot):  # noqa: F811
+    app = make_app()
+    win = app.window
+    with qtbot.waitSignal(win.settings_requested):
+        win.settings_button.click()
+    dialog = app.settings_window
+    assert dialog is not None and dialog.isVisible()
+    dialog.window_panel.use_preset(HIGH)
+    dialog.window_panel.size.setValue(36)
+    view = win.view
+    assert view.font().pointSize() == 36
+    assert view.palette().color(QPalette.ColorRole.Base) == QColor("#000000")
+    assert view.palette().color(QPalette.ColorRole.Text) == QColor("#ffffff")
+    corner = view.viewport().grab().toImage().pixelColor(QPoint(3, 3))
+    assert corner.name() == "#000000"  # painted black on screen, not just set
+
+    app.set_overlay_visible(True)
+    panel = dialog.overlay_panel
+    panel.use_preset("High contrast: yellow on black")
+    family = other_family(app.overlay.label.font().family())
+    panel.family.setCurrentFont(family)
+    panel.size.setValue(40)
+    panel.lines.setValue(3)
+    overlay = app.overlay
+    assert overlay.label.font().pointSize() == 40 and overlay.label.font().family() == family
+    assert overlay.settings.get(Key.OVERLAY_LINES) == 3
+    image = overlay.grab().toImage()
+    middle = image.pixelColor(QPoint(image.width() // 2, 4))  # background, above the text
+    assert (middle.red(), middle.green(), middle.blue()) == (0, 0, 0)
+    overlay.lines, overlay.partial = ["caption"], ""
+    assert "rgba(255,255,0," in overlay._html()  # the text in the chosen colour
+
+    dialog.close()
+    restarted = make_app()  # remembered across starts
+    assert restarted.window.view.font().pointSize() == 36
+    assert restarted.window.view.palette().color(QPalette.ColorRole.Base) == QColor("#000000")
+    assert restarted.overlay.label.font().family() == family
+    assert restarted.overlay._rgba(1.0).startswith("rgba(255,255,0,")
