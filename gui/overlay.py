@@ -126,6 +126,9 @@ class CaptionOverlay(QWidget):
         colour = QColor(self.caption_style.text or "#ffffff")
         return f"rgba({colour.red()},{colour.green()},{colour.blue()},{alpha})"
 
+    def _span(self, text: str, alpha: float) -> str:
+        return f'<span style="color: {self._rgba(alpha)}">{html.escape(text)}</span>'
+
     def _apply_font(self) -> None:
         font = self.label.font()
         font.setPointSize(self.settings.get(Key.OVERLAY_FONT_SIZE))
@@ -206,12 +209,12 @@ class CaptionOverlay(QWidget):
         rows = []
         for age, line in enumerate(reversed(self.lines)):
             alpha = LINE_ALPHAS[min(age, len(LINE_ALPHAS) - 1)]
-            text = f'<span style="color: {self._rgba(alpha)}">{html.escape(line)}</span>'
+            text = self._span(line, alpha)
             if age == 0 and self.partial:
-                text += (" " if line else "") + f'<span style="color: {self._rgba(PARTIAL_ALPHA)}">{html.escape(self.partial)}</span>'  # fmt: skip
+                text += (" " if line else "") + self._span(self.partial, PARTIAL_ALPHA)
             rows.append(text)
         if not rows and self.partial:
-            rows.append(f'<span style="color: {self._rgba(PARTIAL_ALPHA)}">{html.escape(self.partial)}</span>')
+            rows.append(self._span(self.partial, PARTIAL_ALPHA))
         return "<br>".join(reversed(rows))
 
     # ---- painting and mouse -------------------------------------------------------------------
