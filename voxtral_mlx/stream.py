@@ -101,7 +101,7 @@ class StreamingSession:
         gains = model.decoder.ffn_gains(self.n_delay)
         mx.eval(gains)
         # The prefill and the steps after it: few kernels per token (model/fast_step.py).
-        self._stepper = FastStepper(model.decoder, gains)
+        self._stepper = FastStepper(model.decoder, gains, key=self.n_delay)
         self._inbox = _Inbox()
         self._detok = StreamingDetokenizer(tokenizer)
         self.tokens: list[int] = []

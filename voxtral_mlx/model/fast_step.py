@@ -28,6 +28,24 @@ from .decoder import Decoder
 GROW = 1024  # slots added at a time until the window is reached
 
 
+class _Compiled:
+    """key -> (FFN weights with gains folded in, layer halves, head, inputs) of one decoder.
+
+    Kept on the decoder as a plain attribute (not in its parameter tree), so it goes with the
+    model: a global table would keep every model ever loaded alive through its closures.
+    """
+
+    def __init__(self):
+        self.by_key: dict = {}
+
+
+def _shared(decoder: Decoder) -> dict:
+    store = getattr(decoder, "_fast_step_compiled", None)
+    if store is None:
+        store = decoder._fast_step_compiled = _Compiled()
+    return store.by_key
+
+
 class _Keys:
     """A cache's keys and values in temporal order, as ``start`` reads them."""
 
@@ -44,26 +62,18 @@ class FastStepper:
     whole session (restarts included).
     """
 
-    def __init__(self, decoder: Decoder, gains: list):
+    def __init__(self, decoder: Decoder, gains: list, key=None):
+        """``key``: names ``gains`` (e.g. the delay in tokens) so that steppers of the same
+        decoder and key share their compiled functions: a new session then replays traced
+        graphs instead of tracing ~2 functions per layer again."""
         self.dec, self.gains = decoder, gains
         cfg = decoder.cfg
         self.eps = cfg.norm_eps
-        self.ffn_w = [
-            layer.ffn_norm.weight * g if g is not None else layer.ffn_norm.weight
-            for layer, g in zip(decoder.layers, gains, strict=True)
-        ]
-        mx.eval(self.ffn_w)
         self.window = cfg.sliding_window or cfg.model_max_length or 131072
-        self._halves = [self._layer_halves(i) for i in range(len(decoder.layers))]
-
-        def head(x):
-            logits = decoder.tok_embeddings.as_linear(decoder.norm(x))
-            return mx.argmax(logits[:, -1], axis=-1)
-
-        self._head = mx.compile(head)
-        # Inputs of positions: token embeddings plus audio, for the prefill and every step
-        # (the packed embedding's lookup is several ops).
-        self.inputs = mx.compile(lambda ids, audio: decoder.embed(ids) + audio)
+        shared = _shared(decoder) if key is not None else {}
+        if key not in shared:
+            shared[key] = self._compile(decoder, gains)
+        self.ffn_w, self._halves, self._head, self.inputs = shared[key]
         self.ks: list[mx.array] = []
         self.vs: list[mx.array] = []
         self.pos = 0
@@ -76,6 +86,23 @@ class FastStepper:
         token = self._head(self.dec.hidden(x, self.gains, cache, eval_each_layer=True)[:, -1:])
         self.start(cache, x.shape[1], reserve)
         return token
+
+    def _compile(self, decoder: Decoder, gains: list) -> tuple:
+        self.ffn_w = [
+            layer.ffn_norm.weight * g if g is not None else layer.ffn_norm.weight
+            for layer, g in zip(decoder.layers, gains, strict=True)
+        ]
+        mx.eval(self.ffn_w)
+        halves = [self._layer_halves(i) for i in range(len(decoder.layers))]
+
+        def head(x):
+            logits = decoder.tok_embeddings.as_linear(decoder.norm(x))
+            return mx.argmax(logits[:, -1], axis=-1)
+
+        # Inputs of positions: token embeddings plus audio, for the prefill and every step
+        # (the packed embedding's lookup is several ops).
+        inputs = mx.compile(lambda ids, audio: decoder.embed(ids) + audio)
+        return self.ffn_w, halves, mx.compile(head), inputs
 
     def prefill_rows(self, xs: list[mx.array], reserve: int | None = None) -> mx.array:
         """Each row's prompt ``[1, n, dim]`` through the decoder alone, then one batch of them.
