@@ -48,6 +48,7 @@ from voxtral_mlx.writers import WRITERS
 from .captions import CaptionModel
 from .download import ModelDownload
 from .history import HistoryDialog
+from .messages import in_gui_words
 from .settings import Key, Settings
 from .widgets import (
     DOWNLOAD_GB,
@@ -59,6 +60,7 @@ from .widgets import (
     ReflowRow,
     TranscriptView,
     ask_close_choice,
+    ask_open_choice,
 )
 from .worker import EngineBridge, downloaded_bytes
 
@@ -112,6 +114,7 @@ class MainWindow(QMainWindow):
         self._new_paragraph = False
         self._listening_to = ""  # the source named by the last LISTENING status
         self._stalled = False
+        self._hint: HintEvent | None = None  # the hint shown while it is true (silence)
         self.state_line = ""
         self._error_while_listening = self._user_stopped = False
         self._download_timer = QTimer(self, interval=1000)
@@ -231,7 +234,9 @@ class MainWindow(QMainWindow):
         self.model_button.setText("Model…")
         self.model_button.setToolTip("Choose a model folder")
         self.model_button.clicked.connect(self.choose_model_folder)
+        self.saved_label = ElidedLabel("")  # where the last recording was autosaved
         row.addWidget(self.status_label, 1)
+        row.addWidget(self.saved_label, 1)
         row.addWidget(self.progress)
         row.addWidget(self.cancel_button)
         row.addWidget(self.model_button)
@@ -297,7 +302,7 @@ class MainWindow(QMainWindow):
         if ok:
             self.start()
             return
-        self.banner.show_message(f"The model could not be downloaded: {message}")
+        self.banner.show_message(f"The model could not be downloaded: {in_gui_words(message)}")
         self.status_label.setText("Model not downloaded")
         self.first_run.show()
 
@@ -363,13 +368,19 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_transcript(self, transcript: Transcript) -> bool:
-        """Show an earlier recording in place of the text (not while recording)."""
+        """Show an earlier recording (not while recording); text already shown is replaced
+        or kept above it as the user says, never silently."""
         if self.bridge.busy:
             self.banner.show_message("Stop listening first, then open the recording", "hint")
             return False
-        self.clear()
+        how = "replace" if self.captions.is_empty else ask_open_choice(self)
+        if how is None:
+            return False
+        if how == "replace":
+            self.clear()
+        below = not self.captions.is_empty
         self.captions.load(transcript.words)
-        self.view.update_text([w.text for w in transcript.words], "")
+        self.view.update_text([w.text for w in transcript.words], "", new_paragraph=below)
         self.captions_changed.emit()
         return True
 
@@ -434,7 +445,7 @@ class MainWindow(QMainWindow):
             StatusEvent: self._on_status,
             MeterEvent: self._on_meter,
             ErrorEvent: self._on_error,
-            HintEvent: lambda e: self.banner.show_message(e.message, "hint"),
+            HintEvent: self._on_hint,
             DroppedEvent: self._on_dropped,
             TranscriptEvent: self._on_transcript,
         }.get(type(event))
@@ -463,6 +474,7 @@ class MainWindow(QMainWindow):
                 self._new_paragraph = bool(self.captions.words)
                 self.captions.begin_recording()
         else:
+            self._drop_hint()
             self._end_recording()
             self.meter.setValue(METER_FLOOR_DB)
             self.lag_label.setText("")
@@ -472,10 +484,25 @@ class MainWindow(QMainWindow):
 
     def _on_error(self, event: ErrorEvent) -> None:
         self._error_while_listening |= self.bridge.listening
-        self.banner.show_message(event.message, "error")
+        self.banner.show_message(in_gui_words(event.message), "error")
         self._sync_button()  # e.g. the microphone would not open: back to Start
 
+    def _on_hint(self, event: HintEvent) -> None:
+        self.banner.show_message(event.message, "hint")
+        self._hint = event if event.clears_on is not None else None
+
+    def _drop_hint(self, audio: AudioState | None = None) -> None:
+        """A hint that is no longer true (sound came; ``audio`` None: the recording ended)
+        goes, unless another message has replaced it."""
+        hint = self._hint
+        if hint is None or audio not in (None, hint.clears_on):
+            return
+        self._hint = None
+        if not self.banner.isHidden() and self.banner.label.text() == hint.message:
+            self.banner.hide()
+
     def _on_meter(self, event: MeterEvent) -> None:
+        self._drop_hint(event.audio)
         stalled = event.audio is AudioState.STALLED
         if stalled != self._stalled and self.bridge.listening:  # stopped delivering, or again
             self._stalled = stalled
@@ -496,6 +523,8 @@ class MainWindow(QMainWindow):
 
     def _on_transcript(self, event: TranscriptEvent) -> None:
         self.last_saved = event.path
+        if event.path is not None:
+            self.saved_label.setText(f"Saved to {event.path}")
         self._end_recording()
 
     def _end_recording(self) -> None:

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import srt
 import webvtt
@@ -20,7 +21,15 @@ from PySide6.QtCore import QSettings, Qt
 
 from gui.app import VoxtralApp
 from gui.settings import Key, Settings
-from voxtral_mlx.live_events import Status
+from voxtral_mlx.errors import VoxtralError
+from voxtral_mlx.live_events import (
+    AudioState,
+    ErrorEvent,
+    HintEvent,
+    MeterEvent,
+    Status,
+    StatusEvent,
+)
 from voxtral_mlx.transcript import Transcript, Word
 
 from ..fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
@@ -98,6 +107,7 @@ def test_captions_appear_stop_flushes_and_save_writes_each_format(
     assert win.captions.partial is None
     assert win.view.toPlainText() == final.text == win.captions.committed_text
     assert win.status_label.text() == "Ready" and win.start_button.text() == "Start"
+    assert win.last_saved.is_file() and str(win.last_saved) in win.saved_label.toolTip()
     # Copy takes what is shown; Save writes each format, read back with independent parsers.
     win.copy()
     from PySide6.QtGui import QGuiApplication
@@ -338,3 +348,60 @@ def test_picker_finds_a_microphone_plugged_in_later_but_not_while_listening(make
     )
     win.device_box.about_to_open.emit()
     assert "Webcam Mic" in names() and not sd.reinit_under_stream
+
+
+def test_silence_banner_only_while_true_and_gone_when_sound_comes(make_app, qtbot, threads_back):
+    """The real transcriber on speech, 2.6 s of digital silence, speech: the silence hint
+    shows during the silence and goes when the speech is back (a hint that stays true, or an
+    error that replaced it, stays)."""
+    silence = np.zeros(int(2.6 * 16000), np.float32)
+    signal = stereo_at(np.concatenate([SPEECH[:8000], silence, SPEECH[8000:24000]]), 48000)
+    dev = FakeDevice("USB Mic", signal=signal, speed=1.0)
+    app = make_app(dev)
+    win = app.window
+    win.start()
+    qtbot.waitUntil(lambda: app.bridge.listening, timeout=20000)
+    assert win.banner.isHidden()  # speech: no hint
+    qtbot.waitUntil(lambda: "delivers only silence" in win.banner.label.text() and win.banner.isVisible(), timeout=20000)  # fmt: skip
+    assert win.banner.kind == "hint"
+    qtbot.waitUntil(lambda: win.banner.isHidden(), timeout=20000)  # the speech is back
+    assert app.bridge.listening  # gone because sound came, not because the recording ended
+    win.stop()
+    qtbot.waitUntil(lambda: not app.bridge.busy, timeout=20000)
+
+    flowing = MeterEvent(level_db=-20.0, lag=0.0, audio_seconds=1.0)
+    for other in (HintEvent("'USB Mic' delivers audio again"), ErrorEvent("the disk is full")):
+        win.on_event(HintEvent("'USB Mic' delivers only silence", clears_on=AudioState.FLOWING))
+        win.on_event(other)
+        win.on_event(flowing)
+        assert win.banner.isVisible() and win.banner.label.text() == other.message
+    win.on_event(HintEvent("'USB Mic' delivers only silence", clears_on=AudioState.FLOWING))
+    win.on_event(StatusEvent(Status.IDLE))  # the recording ended: the hint was about it
+    assert win.banner.isHidden()
+
+
+def test_offline_model_error_names_the_apps_control_not_a_flag(make_app, qtbot, threads_back):
+    """The library's error (shared with the CLI) says 'pass --model'; the app says what to
+    press, for a load that fails on the transcriber's thread and for a failed download."""
+    from voxtral_mlx import weights
+
+    def offline(**kw):
+        raise OSError("offline")
+
+    def load():
+        weights.resolve("mistralai/Voxtral-Mini-4B-Realtime-2602", download=offline)
+
+    app = make_app(speech_device())
+    win = app.window
+    app.bridge._loader = load
+    win.start()
+    qtbot.waitUntil(lambda: win.banner.isVisible(), timeout=20000)
+    text = win.banner.label.text()
+    assert "choose a model folder (Model…)" in text and "--" not in text, text
+    win.banner.hide()
+    try:
+        load()
+    except VoxtralError as err:
+        win._download_finished(False, str(err))
+    text = win.banner.label.text()
+    assert "choose a model folder (Model…)" in text and "--" not in text, text
