@@ -60,6 +60,7 @@ from .widgets import (
     ReflowRow,
     TranscriptView,
     ask_close_choice,
+    ask_open_choice,
 )
 from .worker import EngineBridge, downloaded_bytes
 
@@ -367,13 +368,19 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_transcript(self, transcript: Transcript) -> bool:
-        """Show an earlier recording in place of the text (not while recording)."""
+        """Show an earlier recording (not while recording); text already shown is replaced
+        or kept above it as the user says, never silently."""
         if self.bridge.busy:
             self.banner.show_message("Stop listening first, then open the recording", "hint")
             return False
-        self.clear()
+        how = "replace" if self.captions.is_empty else ask_open_choice(self)
+        if how is None:
+            return False
+        if how == "replace":
+            self.clear()
+        below = not self.captions.is_empty
         self.captions.load(transcript.words)
-        self.view.update_text([w.text for w in transcript.words], "")
+        self.view.update_text([w.text for w in transcript.words], "", new_paragraph=below)
         self.captions_changed.emit()
         return True
 

@@ -172,6 +172,22 @@ def ask_close_choice(parent: QWidget) -> str | None:
     return clicked.objectName() if clicked in (tray, stop) else None
 
 
+def ask_open_choice(parent: QWidget) -> str | None:
+    """Opening a recording while the window shows text: "replace" it, "append" the recording
+    below it, or None (cancelled). Asked every time: text is never replaced silently."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Open recording", "The window already shows text. Replace it with the recording?", parent=parent)  # fmt: skip
+    box.setInformativeText("Everything heard stays in History either way (it is autosaved).")
+    replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+    append = box.addButton("Add below", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    replace.setObjectName("replace")
+    append.setObjectName("append")
+    box.setDefaultButton(append)
+    box.exec()
+    clicked = box.clickedButton()
+    return clicked.objectName() if clicked in (replace, append) else None
+
+
 class Banner(QWidget):
     """A one-line message above the transcript (errors, hints) with a close button."""
 

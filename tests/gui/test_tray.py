@@ -140,13 +140,15 @@ def test_app_and_window_icon_come_from_resources(make_app):  # noqa: F811
     assert not app.window.windowIcon().isNull()
 
 
-def answer_close_question(button: str, asked: list) -> None:
-    """Click ``button`` in the close question as soon as it shows (it runs its own loop)."""
+def answer_close_question(button: str, asked: list, tries: int = 500) -> None:
+    """Click ``button`` ("cancel" or a button's object name) in the question box as soon as it
+    shows (it runs its own loop); gives up after ``tries`` looks 10 ms apart."""
 
-    def click() -> None:
+    def click(left: int = tries) -> None:
         box = QApplication.activeModalWidget()
         if not isinstance(box, QMessageBox):
-            QTimer.singleShot(10, click)
+            if left:
+                QTimer.singleShot(10, lambda: click(left - 1))
             return
         asked.append(box.text())
         cancel = box.button(QMessageBox.StandardButton.Cancel)
