@@ -77,11 +77,15 @@ from .live_events import (
 )
 from .live_recording import Recording
 from .live_sources import AudioSource, IteratorSource, as_source
+from .mic import SILENT_PEAK
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.02  # longest wait for audio before the loop looks at commands again
 SILENT_AFTER = 2.0  # seconds of nothing but silence before the meter says AudioState.SILENT
+# Once a session has heard sound, silence this long is a pause, not a muted device (a virtual
+# source gives digital silence between sentences): SILENT and its hint wait longer then.
+PAUSE_SECONDS = 10.0
 KEEP: Any = type("Keep", (), {"__repr__": lambda self: "KEEP"})()  # switch(): leave unchanged
 
 
@@ -152,6 +156,7 @@ class LiveTranscriber:
         self._offset = 0.0  # audio seconds of this recording before the current session
         self._ending = False
         self._backlog = False
+        self._heard = False  # this session has fed sound (not only digital silence)
         self._decoded_to = 0.0
         self._meter_at = 0.0
         self._dropped_seen, self._overflows_seen = 0.0, 0
@@ -240,6 +245,7 @@ class LiveTranscriber:
 
     def _feed(self, chunk: np.ndarray) -> None:
         self._session.feed(chunk)
+        self._heard = self._heard or bool(np.max(np.abs(chunk)) > SILENT_PEAK)
         if self._tap is not None:
             try:
                 self._tap(chunk.copy())
@@ -259,12 +265,13 @@ class LiveTranscriber:
             fed = session.audio_seconds
             lag = max(0.0, fed - self._decoded_to - session.delay_ms / 1000) + src.queued_seconds
             self._emit(MeterEvent(level_db=src.level_db, lag=lag, audio_seconds=self._offset + fed,
-                                  audio=_audio_state(src)))  # fmt: skip
+                                  audio=self._audio_state(src)))  # fmt: skip
         dropped, overflows = src.dropped_seconds, src.overflows
         if dropped > self._dropped_seen or overflows > self._overflows_seen:
             self._emit(DroppedEvent(dropped - self._dropped_seen, dropped, overflows))
             self._dropped_seen, self._overflows_seen = dropped, overflows
-        hint = src.poll_hint() if _heard_silence(src, SILENT_AFTER) else None
+        silent = self._audio_state(src) is AudioState.SILENT
+        hint = src.poll_hint() if silent else None
         if hint:  # the source's hint is about silence: true until sound comes
             self._emit(HintEvent(hint, clears_on=AudioState.FLOWING))
         stall = src.poll_stall()
@@ -314,7 +321,7 @@ class LiveTranscriber:
             self._delay_ms = None
             self._session = StreamingSession(self._model, self._tokenizer)
         self._delay_ms = self._session.delay_ms
-        self._decoded_to, self._backlog = 0.0, False
+        self._decoded_to, self._backlog, self._heard = 0.0, False, False
         self._dropped_seen, self._overflows_seen = source.dropped_seconds, source.overflows
         if self._rec is None:
             meta = {"source": source.name, "delay_ms": self._delay_ms, **self._metadata}
@@ -367,6 +374,12 @@ class LiveTranscriber:
             self._rec = None
         self._emit(event)
 
+    def _audio_state(self, src: AudioSource) -> AudioState:
+        if src.stalled:
+            return AudioState.STALLED
+        quiet = PAUSE_SECONDS if self._heard else SILENT_AFTER
+        return AudioState.SILENT if _heard_silence(src, quiet) else AudioState.FLOWING
+
     def _error(self, message: str) -> None:
         self._emit(ErrorEvent(message))
 
@@ -406,12 +419,6 @@ def _wait_os_thread_exit(native_id: int | None, timeout: float = 2.0) -> None:
     deadline = time.monotonic() + timeout
     while task.exists() and time.monotonic() < deadline:
         time.sleep(0.001)
-
-
-def _audio_state(src: AudioSource) -> AudioState:
-    if src.stalled:
-        return AudioState.STALLED
-    return AudioState.SILENT if _heard_silence(src, SILENT_AFTER) else AudioState.FLOWING
 
 
 def _heard_silence(src: AudioSource, seconds: float) -> bool:
