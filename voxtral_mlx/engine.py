@@ -10,6 +10,7 @@
     live.switch(source=MicSource(None))   # or delay_ms=960: the loaded model is kept
     live.stop(); live.join()              # flushes the last words, writes the transcript
     live.transcript                       # the finished Transcript
+    live.journal                          # its autosave journal (known from the first session)
 
 ``LiveTranscriber(model_loader, source=None, *, delay_ms=None, on_event=None, events=None,
 autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False)``
