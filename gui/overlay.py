@@ -2,8 +2,9 @@
 window over any app.
 
 Captions fade out after ``FADE_AFTER_MS`` without new words (while locked: unlocked it stays, so
-it can be placed) and come back with the next word. Locked, it is click-through (``WindowTransparentForInput``: clicks reach the window below);
-unlocked, it can be dragged anywhere and resized by its corner grip, and its right-click menu
+it can be placed) and come back with the next word. Locked, it is click-through
+(``WindowTransparentForInput``, set again once mapped so a window manager's frame lets clicks
+through too); unlocked, it can be dragged anywhere and resized by its corner grip, and its right-click menu
 sets font size, background opacity, number of lines and lock. Everything is remembered in
 :class:`~gui.settings.Settings`. Older lines are drawn fainter than the newest; the word in
 progress is dimmed. A state line above the captions says when they cannot be trusted ("No
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QPoint, QPropertyAnimation, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QPropertyAnimation, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (  # fmt: skip
     QAction,
     QColor,
@@ -78,6 +79,7 @@ class CaptionOverlay(QWidget):
         self._drag_from: QPoint | None = None
         self._model: CaptionModel | None = None
         self.locked = False
+        self._reshape_on_expose = False  # set on show: the WM has not framed the window yet
         self._idle = QTimer(self, singleShot=True, interval=FADE_AFTER_MS)
         self._idle.timeout.connect(self._fade_out)
         self._fade = QPropertyAnimation(self, b"windowOpacity", self)
@@ -251,7 +253,28 @@ class CaptionOverlay(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
+        handle = self.windowHandle()
+        if handle is not None:
+            handle.removeEventFilter(self)  # once per native window (it is re-created at times)
+            handle.installEventFilter(self)
+        self._reshape_on_expose = True
         self.visibility_changed.emit(True)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Expose and self._reshape_on_expose and watched.isExposed():
+            self._reshape_on_expose = False
+            if self.locked:
+                self._reapply_click_through()
+        return False
+
+    def _reapply_click_through(self) -> None:
+        """Set the empty input shape again now that the window is mapped. A reparenting window
+        manager (openbox) copies a client's input shape to its frame only on a ShapeNotify it
+        sees; Qt sets the shape before the window is mapped, so the frame kept taking clicks."""
+        handle = self.windowHandle()
+        flags = handle.flags()
+        handle.setFlags(flags & ~Qt.WindowType.WindowTransparentForInput)
+        handle.setFlags(flags)
 
     def hideEvent(self, event) -> None:  # noqa: N802
         super().hideEvent(event)

@@ -1,6 +1,8 @@
-"""Click-through on a real X server: with the overlay locked, a click over it reaches the
-window below; unlocked, the overlay takes it. Runs where Xvfb and xdotool are installed (each
-test gets its own Xvfb display); skipped elsewhere. See shared/linux-notes.md section 2."""
+"""Click-through on a real X server, bare and under a reparenting window manager (openbox):
+with the overlay locked, a click over it reaches the window below; unlocked, the overlay takes
+it. Runs where Xvfb and xdotool are installed (each test gets its own Xvfb display); skipped
+elsewhere, openbox missing fails on Linux (.ci/run installs it). See shared/linux-notes.md
+section 2."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,10 @@ overlay.set_locked(sys.argv[1] == "locked")
 overlay.setGeometry(50, 50, 400, 100)
 overlay.show()
 assert QTest.qWaitForWindowExposed(below, 5000) and QTest.qWaitForWindowExposed(overlay, 5000)
+if sys.argv[1] == "locked-when-shown":  # the lock re-maps the window: the WM frames it anew
+    QTest.qWait(300)
+    overlay.set_locked(True)
+    assert QTest.qWaitForWindowExposed(overlay, 5000)
 QTest.qWait(300)
 subprocess.run(["xdotool", "mousemove", "--sync", "200", "100", "click", "1"], check=True)
 for _ in range(50):  # up to 1 s for the click to arrive
@@ -66,10 +73,43 @@ def display():
         server.wait(10)
 
 
-@pytest.mark.parametrize("state, clicks", [("locked", 1), ("unlocked", 0)])
+@pytest.fixture
+def openbox(display, tmp_path):
+    """openbox running on the display: --startup runs once it manages windows."""
+    assert shutil.which("openbox"), "openbox is missing (apt-get install openbox)"
+    up = tmp_path / "openbox-up"
+    wm = subprocess.Popen(["openbox", "--sm-disable", "--startup", f"touch {up}"],
+                          env={**os.environ, "DISPLAY": display},
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not up.exists():
+            assert wm.poll() is None and time.monotonic() < deadline, "openbox did not start"
+            time.sleep(0.05)
+        yield display
+    finally:
+        wm.terminate()
+        wm.wait(10)
+
+
+CASES = [("locked", 1), ("unlocked", 0), ("locked-when-shown", 1)]
+
+
+@pytest.mark.parametrize("state, clicks", CASES)
 def test_locked_overlay_lets_clicks_through(display, tmp_path, state, clicks):
+    assert clicks_reaching_below(display, tmp_path, state) == clicks
+
+
+@pytest.mark.parametrize("state, clicks", CASES)
+def test_locked_overlay_lets_clicks_through_under_openbox(openbox, tmp_path, state, clicks):
+    # openbox frames every window; before the fix its frame took the click (0 reached below).
+    assert clicks_reaching_below(openbox, tmp_path, state) == clicks
+
+
+def clicks_reaching_below(display: str, tmp_path: Path, state: str) -> int:
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     out = subprocess.run([sys.executable, "-c", CHILD, state, str(tmp_path / "s.ini")], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split()[-2:] == ["clicks", str(clicks)]
+    assert out.stdout.split()[-2] == "clicks", out.stdout
+    return int(out.stdout.split()[-1])
