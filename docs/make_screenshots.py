@@ -70,6 +70,18 @@ def main() -> int:
         app.tray.set_listening(True)
     wait(300)
     app.window.grab().save(str(DOCS / "window.png"))
+    app.window.resize(420, 520)  # beside a video call: the buttons go to a row of their own
+    wait(300)
+    app.window.grab().save(str(DOCS / "window-narrow.png"))
+    app.window.resize(900, 520)
+    dialog = app.open_settings()
+    dialog.overlay_panel.use_preset("High contrast: yellow on black")
+    dialog.tabs.setCurrentWidget(dialog.overlay_panel)
+    dialog.resize(560, dialog.sizeHint().height())
+    wait(300)
+    dialog.grab().save(str(DOCS / "settings.png"))
+    dialog.overlay_panel.use_preset("Default")
+    dialog.close()
 
     app.overlay.resize(820, app.overlay.height())
     app.overlay.move(80, 420)

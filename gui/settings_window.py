@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
@@ -43,6 +43,7 @@ from .settings import (
 
 READABLE = 4.5  # WCAG 2 AA for text
 SIZES = (10, 96)
+CUSTOM = "Custom"  # shown when the colours are no preset's
 CLOSE_CHOICES = {"ask": "Ask", "tray": "Keep listening in the tray", "stop": "Stop listening"}
 
 
@@ -76,8 +77,10 @@ class ColourButton(QPushButton):
 
     def set_value(self, value: str) -> None:
         self.value = value
-        self.setText(f"{value or 'Desktop'}  ")
-        self.setStyleSheet(f"QPushButton {{ border-left: 18px solid {self.colour().name()}; padding: 4px 8px; }}")  # fmt: skip
+        self.setText(value or "Desktop")
+        swatch = QPixmap(32, 16)
+        swatch.fill(self.colour())
+        self.setIcon(QIcon(swatch))
 
     def choose(self) -> None:
         picked = QColorDialog.getColor(self.colour(), self, self.title)
@@ -96,7 +99,7 @@ class StylePanel(QWidget):
         self.default, self.style = default, style
         palette = self.palette()
         self.preset = QComboBox()
-        self.preset.addItems(list(PRESETS))
+        self.preset.addItems([*PRESETS, CUSTOM])
         self.preset.activated.connect(lambda _: self.use_preset(self.preset.currentText()))
         self.family = QFontComboBox()
         self.family.currentFontChanged.connect(lambda f: self._edit(family=f.family()))
@@ -148,9 +151,18 @@ class StylePanel(QWidget):
                 control.blockSignals(False)
         self.text.set_value(style.text)
         self.background.set_value(style.background)
+        self.preset.setCurrentText(self._preset_name(style))
         self._show_contrast()
 
+    def _preset_name(self, style: CaptionStyle) -> str:
+        colours = (style.text, style.background)
+        if colours == (self.default.text, self.default.background):
+            return "Default"
+        return next((name for name, pair in PRESETS.items() if pair == colours), CUSTOM)
+
     def use_preset(self, name: str) -> None:
+        if name not in PRESETS:
+            return  # "Custom": the colours chosen by hand stay
         colours = PRESETS[name]
         text, background = colours or (self.default.text, self.default.background)
         opacity = 1.0 if colours else self.default.opacity  # high contrast: no see-through
@@ -159,6 +171,7 @@ class StylePanel(QWidget):
 
     def _edit(self, **changes) -> None:
         self.style = replace(self.style, **changes)
+        self.preset.setCurrentText(self._preset_name(self.style))
         self._show_contrast()
         self.changed.emit(self.style)
 
@@ -193,7 +206,7 @@ class SettingsWindow(QDialog):
         self.window_panel.changed.connect(lambda s: self._save(WINDOW_KEYS, s, self.window_style))  # fmt: skip
         self.overlay_panel = StylePanel(caption_style(settings, OVERLAY_KEYS), default_caption_style(OVERLAY_KEYS), overlay=True)  # fmt: skip
         self.overlay_panel.changed.connect(lambda s: self._save(OVERLAY_KEYS, s, self.overlay_style))  # fmt: skip
-        tabs = QTabWidget()
+        self.tabs = tabs = QTabWidget()
         tabs.addTab(self.window_panel, "Window captions")
         tabs.addTab(self.overlay_panel, "Overlay captions")
         self.close_choice = QComboBox()

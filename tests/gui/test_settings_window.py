@@ -74,7 +74,12 @@ def test_low_contrast_is_flagged(qtbot, tmp_path):
     panel._show_contrast()
     assert panel.contrast.text().startswith("1.") and "hard to read" in panel.contrast.text()
     panel.use_preset(HIGH)
-    assert panel.contrast.text() == "21.0:1"
+    assert panel.contrast.text() == "21.0:1" and panel.preset.currentText() == HIGH
+    panel.text.set_value("#eeeeee")  # a colour picked by hand: no preset's any more
+    panel.text.changed.emit("#eeeeee")
+    assert panel.preset.currentText() == "Custom" and panel.style.text == "#eeeeee"
+    panel.use_preset("Default")
+    assert panel.preset.currentText() == "Default" and panel.style.text == "#ffffff"
 
 
 def test_window_and_overlay_show_the_chosen_style(make_app, qtbot):  # noqa: F811
