@@ -73,6 +73,7 @@ class VoxtralApp(QObject):
         tray.overlay_shown.connect(self.set_overlay_visible)
         tray.overlay_locked.connect(self.overlay.set_locked)
         tray.open_window.connect(self.open_window)
+        tray.open_settings.connect(self.open_settings)
         tray.menu_bar_only_action.setChecked(self.settings.get(Key.MENU_BAR_ONLY))
         tray.menu_bar_only.connect(lambda on: self.settings.set(Key.MENU_BAR_ONLY, on))
         tray.quit.connect(self.quit)

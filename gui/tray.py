@@ -1,4 +1,5 @@
-"""The tray (menu-bar on macOS) icon: Start/Stop, Show overlay, Lock overlay, Open window, Quit.
+"""The tray (menu-bar on macOS) icon: Start/Stop, Show overlay, Lock overlay, Open window,
+Settings, Quit.
 
 On macOS the menu bar shows the monochrome template icons from resources/ (the system tints
 them for a light or dark bar); elsewhere, or where the files are missing, the icon is drawn
@@ -73,6 +74,7 @@ class Tray(QObject):
     overlay_locked = Signal(bool)
     open_window = Signal()
     menu_bar_only = Signal(bool)
+    open_settings = Signal()
     quit = Signal()
 
     def __init__(self, parent: QObject | None = None):
@@ -86,6 +88,7 @@ class Tray(QObject):
         self.lock_action.toggled.connect(self.overlay_locked)
         self.menu.addSeparator()
         self._action("Open window", self.open_window.emit)
+        self._action("Settings…", self.open_settings.emit)
         self.menu_bar_only_action = self._action("Start without the window", None, checkable=True)
         self.menu_bar_only_action.toggled.connect(self.menu_bar_only)
         self._action("Quit Voxtral", self.quit.emit)

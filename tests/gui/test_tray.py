@@ -44,6 +44,9 @@ def test_tray_menu_drives_the_app_and_the_icon_shows_listening(make_app, qtbot, 
     assert not app.window.isVisible() and app.bridge.listening
     tray.open_window.emit()
     assert app.window.isVisible()
+    next(a for a in tray.menu.actions() if a.text() == "Settings…").trigger()
+    assert app.settings_window is not None and app.settings_window.isVisible()
+    app.settings_window.close()
     app.overlay.hide()  # hidden from its own menu: the tray's check follows
     assert not tray.overlay_action.isChecked()
     with qtbot.waitSignal(app.finished, timeout=2000):
