@@ -9,13 +9,16 @@ ones, which gives one saveable :class:`~voxtral_mlx.transcript.Transcript` of al
 
 from __future__ import annotations
 
-import textwrap
+from collections.abc import Callable
 from dataclasses import replace
 
 from voxtral_mlx.live_events import TextEvent
-from voxtral_mlx.transcript import Transcript, Word, join_words, segment_words
+from voxtral_mlx.transcript import Transcript, Word, join_texts, join_words, segment_words
 
 RECORDING_GAP = 1.0  # seconds between recordings in a saved transcript
+REFLOW_WORDS = 200  # the overlay wraps at most 3x this many words per update
+
+Fragment = tuple[str, bool]  # text (with the space before it, if any), part of the word in progress
 
 
 class CaptionModel:
@@ -81,24 +84,28 @@ class CaptionModel:
         last = join_words(words)
         return "\n\n".join([*self.paragraphs()[: -1 if tail else None], last]).strip()
 
-    def lines(self, max_lines: int = 2, line_chars: int = 42) -> tuple[list[str], str]:
-        """The last ``max_lines`` lines of the current recording wrapped at ``line_chars``, with
-        room left for the word in progress, which is returned apart (it goes after the last
-        line, which may be empty when that word starts a new line); for the overlay."""
+    def lines(
+        self, max_lines: int = 2, width: float = 42, measure: Callable[[str], float] = len
+    ) -> tuple[list[str], str]:
+        """The last ``max_lines`` lines of the current recording, each at most ``width`` wide as
+        ``measure`` (characters by default, pixels from the overlay) gives it, and the word in
+        progress apart: it ends the last line (which may be empty), joined by :func:`separator`.
+
+        Lines break between words, anywhere in Chinese/Japanese (no spaces there), and inside a
+        word wider than a line, so the newest words are always on the last line. Wrapping starts
+        at a point that moves only every ``REFLOW_WORDS`` words: lines stay put as words come."""
         current = self.recordings[-1] if self.recordings else []
-        tail, length = [], 0
-        for word in reversed(current):  # only the words that can still be on screen
-            length += len(word.text) + 1
-            if length > max_lines * line_chars * 2:
-                break
-            tail.append(word)
-        words = list(reversed(tail)) + ([self.partial] if self.partial else [])
-        text = join_words(words)
-        wrapped = textwrap.wrap(text, line_chars, break_long_words=False, break_on_hyphens=False)
-        partial = self.partial_text
-        if partial and wrapped:
-            wrapped[-1] = wrapped[-1][: len(wrapped[-1]) - len(partial)].rstrip()
-        return wrapped[-max_lines:], partial
+        start = max(0, len(current) - 2 * REFLOW_WORDS) // REFLOW_WORDS * REFLOW_WORDS
+        pieces = [(w.text, False) for w in current[start:]]
+        if self.partial and self.partial.text.strip():
+            pieces.append((self.partial.text, True))
+        wrapped = _wrap(pieces, width, measure)[-max_lines:]
+        if not wrapped:
+            return [], ""
+        lines = ["".join(text for text, _ in line) for line in wrapped[:-1]]
+        last = wrapped[-1]
+        lines.append("".join(text for text, partial in last if not partial))
+        return lines, "".join(text for text, partial in last if partial).lstrip()
 
     def transcript(self, **metadata) -> Transcript:
         """All recordings as one transcript, each shifted to start after the previous one."""
@@ -115,3 +122,65 @@ class CaptionModel:
         duration = words[-1].end if words else 0.0
         return Transcript(words=words, segments=segment_words(words), duration=duration,
                           metadata=dict(metadata))  # fmt: skip
+
+
+def separator(before: str, after: str) -> str:
+    """What goes between two words as :func:`~voxtral_mlx.transcript.join_texts` joins them:
+    one space, or none between Chinese/Japanese characters."""
+    before, after = before.strip(), after.strip()
+    if not before or not after:
+        return ""
+    return join_texts([before[-1], after[0]])[1:-1]
+
+
+def _wrap(
+    pieces: list[Fragment], width: float, measure: Callable[[str], float]
+) -> list[list[Fragment]]:
+    """Greedy wrap of words into lines no wider than ``width``. A word that does not fit goes to
+    the next line, unless it can break anywhere (CJK) or is wider than a line by itself: then
+    it fills the line and goes on in the next."""
+    lines: list[list[Fragment]] = []
+    line: list[Fragment] = []
+    text, previous = "", ""
+    for word, partial in pieces:
+        word = " ".join(word.split())
+        gap = separator(previous, word) if line else ""
+        previous = word
+        if measure(text + gap + word) <= width:
+            line.append((gap + word, partial))
+            text += gap + word
+            continue
+        if not (_breaks_anywhere(word) or measure(word) > width) and line:
+            lines.append(line)
+            line, text, gap = [], "", ""
+        while word:
+            count = _fitting_chars(text + gap, word, width, measure, at_least=0 if line else 1)
+            if count:
+                line.append((gap + word[:count], partial))
+                text += gap + word[:count]
+            word, gap = word[count:], ""
+            if word:
+                lines.append(line)
+                line, text = [], ""
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _breaks_anywhere(word: str) -> bool:
+    # Chinese/Japanese runs: no space is written between their characters, a line breaks anywhere.
+    return len(word) > 1 and separator(word[-1], word[0]) == ""
+
+
+def _fitting_chars(
+    prefix: str, word: str, width: float, measure: Callable[[str], float], at_least: int
+) -> int:
+    """How many leading characters of ``word`` fit after ``prefix`` (binary search)."""
+    low, high = at_least, len(word)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if measure(prefix + word[:middle]) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -4,12 +4,15 @@ window over any app.
 Captions fade out after ``FADE_AFTER_MS`` without new words (while locked: unlocked it stays, so
 it can be placed) and come back with the next word. Locked, it is click-through
 (``WindowTransparentForInput``, set again once mapped so a window manager's frame lets clicks
-through too); unlocked, it can be dragged anywhere and resized by its corner grip, and its right-click menu
-sets font size, background opacity, number of lines and lock. Everything is remembered in
-:class:`~gui.settings.Settings`. Older lines are drawn fainter than the newest; the word in
-progress is dimmed. A state line above the captions says when they cannot be trusted ("No
-audio", "Device lost", "Behind by N s": :meth:`CaptionOverlay.set_state`); while it shows, the
-overlay does not fade. GUI thread only; it only reads the :class:`~gui.captions.CaptionModel`.
+through too); unlocked, it can be dragged anywhere and resized by its corner grip, and its
+right-click menu sets font size, background opacity, number of lines and lock. Everything is
+remembered in :class:`~gui.settings.Settings`. Older lines are drawn fainter than the newest;
+the word in progress is dimmed. A state line above the captions says when they cannot be
+trusted ("No audio", "Device lost", "Behind by N s": :meth:`CaptionOverlay.set_state`); while it
+shows, the overlay does not fade. Lines are wrapped in pixels to its width
+(:meth:`gui.captions.CaptionModel.lines`): a long word never widens it, it is never wider than
+its screen, and the newest words are always on its last line, in any script. GUI thread only;
+it only reads the :class:`~gui.captions.CaptionModel`.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from PySide6.QtGui import (  # fmt: skip
     QPainter,
     QPaintEvent,
 )
-from PySide6.QtWidgets import QLabel, QMenu, QSizeGrip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QSizeGrip, QSizePolicy, QVBoxLayout, QWidget
 
-from .captions import CaptionModel
+from .captions import CaptionModel, separator
 from .settings import OVERLAY_KEYS, CaptionStyle, Key, Settings, caption_style
 
 BASE_FLAGS = (
@@ -42,7 +45,6 @@ FONT_SIZES = (16, 20, 24, 28, 34, 40, 48)
 OPACITIES = (0.4, 0.6, 0.85, 1.0)
 PARTIAL_ALPHA = 0.6  # the word in progress
 STATE_STYLE = "color: #ffb347;"  # amber: readable on the dark background, not a caption colour
-SAMPLE = "the quick brown fox, jumps over THE LAZY DOG. 0123"  # for characters per line
 MIN_WIDTH = 320
 FADE_AFTER_MS = 6000
 FADE_MS = 600
@@ -62,7 +64,9 @@ class CaptionOverlay(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.label = QLabel()
         self.label.setTextFormat(Qt.TextFormat.RichText)
-        self.label.setWordWrap(True)
+        self.label.setWordWrap(False)  # lines are wrapped to fit (CaptionModel.lines)
+        # A long line must never widen the window: the label takes the width it is given.
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
         self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.state_label = QLabel()
@@ -86,6 +90,7 @@ class CaptionOverlay(QWidget):
         self._fade.setDuration(FADE_MS)
         self.caption_style = caption_style(settings, OVERLAY_KEYS)
         self._apply_font()
+        self._fit_screen(QGuiApplication.primaryScreen())
         self.resize(max(MIN_WIDTH, settings.get(Key.OVERLAY_WIDTH)), self._height())
         self._place()
         self.set_locked(settings.get(Key.OVERLAY_LOCKED))
@@ -144,7 +149,16 @@ class CaptionOverlay(QWidget):
     def _height(self) -> int:
         lines = self.settings.get(Key.OVERLAY_LINES)
         state = self.state_label.sizeHint().height() if self.state_label.isVisibleTo(self) else 0
-        return QFontMetrics(self.label.font()).lineSpacing() * lines + 2 * MARGIN + state
+        # A fallback font (CJK) can make a line taller than the caption font's own spacing.
+        text = max(
+            QFontMetrics(self.label.font()).lineSpacing() * lines, self.label.sizeHint().height()
+        )
+        return text + 2 * MARGIN + state
+
+    def _fit_screen(self, screen) -> None:
+        """Never wider than the screen it is on (a remembered width may be from a larger one)."""
+        if screen is not None:
+            self.setMaximumWidth(max(MIN_WIDTH, screen.availableGeometry().width()))
 
     def _place(self) -> None:
         x, y = self.settings.get(Key.OVERLAY_X), self.settings.get(Key.OVERLAY_Y)
@@ -164,10 +178,13 @@ class CaptionOverlay(QWidget):
         if self._model is None:
             return
         n = self.settings.get(Key.OVERLAY_LINES)
-        lines, partial = self._model.lines(n, self.line_chars())
+        metrics = QFontMetrics(self.label.font())
+        lines, partial = self._model.lines(n, self.line_width(), metrics.horizontalAdvance)
         changed = (lines, partial) != (self.lines, self.partial)
         self.lines, self.partial = lines, partial
         self.label.setText(self._html())
+        if self.height() < self._height():
+            self.resize(self.width(), self._height())
         if changed and (lines or partial):
             self._fade.stop()
             self.setWindowOpacity(1.0)
@@ -202,10 +219,9 @@ class CaptionOverlay(QWidget):
         self._fade.setEndValue(0.0)
         self._fade.start()
 
-    def line_chars(self) -> int:
-        metrics = QFontMetrics(self.label.font())
-        per_char = metrics.horizontalAdvance(SAMPLE) / len(SAMPLE) or 10
-        return max(10, int((self.width() - 2 * MARGIN) / per_char) - 1)
+    def line_width(self) -> int:
+        """Pixels a caption line may take: the label's width (the window less its margins)."""
+        return max(1, self.width() - 2 * MARGIN)
 
     def _html(self) -> str:
         rows = []
@@ -213,7 +229,7 @@ class CaptionOverlay(QWidget):
             alpha = LINE_ALPHAS[min(age, len(LINE_ALPHAS) - 1)]
             text = self._span(line, alpha)
             if age == 0 and self.partial:
-                text += (" " if line else "") + self._span(self.partial, PARTIAL_ALPHA)
+                text += separator(line, self.partial) + self._span(self.partial, PARTIAL_ALPHA)
             rows.append(text)
         if not rows and self.partial:
             rows.append(self._span(self.partial, PARTIAL_ALPHA))
@@ -253,6 +269,7 @@ class CaptionOverlay(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
+        self._fit_screen(self.screen())
         handle = self.windowHandle()
         if handle is not None:
             handle.removeEventFilter(self)  # once per native window (it is re-created at times)

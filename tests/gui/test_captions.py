@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gui.captions import RECORDING_GAP, CaptionModel
+from gui.captions import RECORDING_GAP, CaptionModel, separator
 from voxtral_mlx.live_events import TextEvent
 from voxtral_mlx.transcript import Word
 
@@ -38,12 +38,54 @@ def test_committed_partial_recordings_and_transcript():
 def test_lines_are_the_last_wrapped_lines_with_room_for_the_partial():
     model = CaptionModel()
     model.add(step([Word(f"w{i}", i, i + 0.5) for i in range(40)], Word("next", 41, 41.2)))
-    lines, partial = model.lines(max_lines=2, line_chars=20)
+    lines, partial = model.lines(max_lines=2, width=20)
     assert len(lines) == 2 and partial == "next"
     assert len(f"{lines[-1]} {partial}".strip()) <= 20 and all(len(line) <= 20 for line in lines)
     shown = " ".join(lines + [partial]).split()
     assert shown == model.text.split()[-len(shown) :] and shown[-2] == "w39"
-    assert model.lines(max_lines=1, line_chars=20)[0] == lines[-1:]
+    assert model.lines(max_lines=1, width=20)[0] == lines[-1:]
     model.add(step([Word("next", 41, 41.2)]))  # committed: no room kept any more
-    after = model.lines(max_lines=2, line_chars=20)
+    after = model.lines(max_lines=2, width=20)
     assert after[0][-1].endswith("w39 next") and after[1] == ""
+
+
+def test_separator_is_join_texts_spacing():
+    assert separator("Hello", "world") == " " and separator("今日", "は") == ""
+    assert (
+        separator("東京", "Tower") == " "
+        and separator("", "x") == ""
+        and separator("。", "次") == ""
+    )
+
+
+def test_chinese_and_japanese_lines_break_anywhere_without_spaces():
+    text = "今日はとても良い天気ですね明日も晴れるでしょうか" * 3
+    model = CaptionModel()
+    model.add(step([Word(c, i, i + 0.1) for i, c in enumerate(text)], Word("東京", 99, 99.1)))
+    lines, partial = model.lines(max_lines=3, width=10)
+    assert len(lines) == 3 and partial == "東京" and all(len(line) <= 10 for line in lines)
+    assert len(lines[-1] + partial) <= 10 and " " not in "".join(lines)
+    assert (text + "東京").endswith("".join(lines) + partial)  # the newest characters, in order
+    # Chinese by multi-character tokens, and a pixel-like measure (wide characters count 2).
+    model = CaptionModel()
+    model.add(step([Word("我们", 0, 1), Word("今天", 1, 2), Word("去", 2, 3)] * 20))
+    wide = lambda s: sum(2 if ord(c) > 0x2E80 else 1 for c in s)  # noqa: E731
+    lines, _ = model.lines(max_lines=2, width=9, measure=wide)
+    assert all(wide(line) <= 9 for line in lines) and "".join(lines).endswith("我们今天去")
+
+
+def test_a_word_wider_than_a_line_is_cut_and_the_newest_words_stay_last():
+    model = CaptionModel()
+    model.add(step([Word("a", 0, 1), Word("x" * 95, 1, 2), Word("end", 2, 3)], Word("now", 3, 4)))
+    lines, partial = model.lines(max_lines=2, width=20)
+    assert all(len(line) <= 20 for line in lines) and len(f"{lines[-1]} {partial}") <= 20
+    assert " ".join([*lines, partial]).endswith("xxx end now") and partial == "now"
+
+
+def test_lines_stay_put_as_words_come_in_a_long_recording():
+    model = CaptionModel()
+    model.add(step([Word(f"w{i % 7}" * (1 + i % 3), i, i + 0.5) for i in range(1000)]))
+    before, _ = model.lines(max_lines=3, width=30)
+    model.add(step([Word("more", 1000, 1000.5)]))  # 1001 words: the wrap's start moved on
+    after, _ = model.lines(max_lines=3, width=30)
+    assert after[:-1] in (before[:-1], before[1:])  # only the last line changed, or it scrolled
