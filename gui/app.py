@@ -161,9 +161,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _quit_on_signals(app: VoxtralApp) -> None:
-    """Ctrl-C / SIGTERM quit like the Quit menu (the last words are flushed and saved). Python
-    runs signal handlers only between bytecodes, so a timer wakes the interpreter now and then."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    """Ctrl-C, SIGTERM and SIGHUP (the terminal that started the app closed) quit like the Quit
+    menu (the last words are flushed and saved). Python runs signal handlers only between
+    bytecodes, so a timer wakes the interpreter now and then."""
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    for sig in (getattr(signal, n) for n in names if hasattr(signal, n)):
         signal.signal(sig, lambda *_: app.quit())
     timer = QTimer(app)
     timer.timeout.connect(lambda: None)
