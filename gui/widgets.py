@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .captions import separator
 from .settings import CaptionStyle
 
 DOWNLOAD_GB = 8.9  # consolidated.safetensors of the official release
@@ -94,6 +95,7 @@ class TranscriptView(QTextEdit):
         self._partial.setFontItalic(True)
         self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
         self._ends_paragraph = True  # the next committed word starts a paragraph
+        self._last_word = ""  # the last committed word: what the next one is spaced from
         self.follow = True
 
     def set_font_size(self, points: int) -> None:
@@ -129,13 +131,14 @@ class TranscriptView(QTextEdit):
         if new_paragraph and self.document().characterCount() > 1:
             cursor.insertText("\n\n", self._committed)
             self._ends_paragraph = True
-        for word in words:
-            sep = "" if self._ends_paragraph else " "
+        for word in words:  # spaced as join_texts spaces them: none between CJK characters
+            sep = "" if self._ends_paragraph else separator(self._last_word, word)
             cursor.insertText(sep + word, self._committed)
-            self._ends_paragraph = False
+            self._ends_paragraph, self._last_word = False, word
         self._partial_at = cursor.position()
         if partial:
-            cursor.insertText(("" if self._ends_paragraph else " ") + partial, self._partial)
+            sep = "" if self._ends_paragraph else separator(self._last_word, partial)
+            cursor.insertText(sep + partial, self._partial)
         self.follow = follow
         if follow:
             bar = self.verticalScrollBar()

@@ -89,3 +89,20 @@ def test_lines_stay_put_as_words_come_in_a_long_recording():
     model.add(step([Word("more", 1000, 1000.5)]))  # 1001 words: the wrap's start moved on
     after, _ = model.lines(max_lines=3, width=30)
     assert after[:-1] in (before[:-1], before[1:])  # only the last line changed, or it scrolled
+
+
+def test_the_window_spaces_words_as_the_transcript_does(qtbot):
+    # The main window's view is fed word by word; it must read as join_texts writes it.
+    from gui.widgets import TranscriptView
+
+    view = TranscriptView(14)
+    qtbot.addWidget(view)
+    model = CaptionModel()
+    steps = [step([Word("今", 0, 1), Word("日", 1, 2)], Word("は", 2, 3)),
+             step([Word("は", 2, 3), Word("Tokyo", 3, 4)], Word("です", 4, 5)),
+             step([Word("です", 4, 5), Word("。", 5, 6), Word("Hello", 6, 7)], Word("wor", 7, 8))]  # fmt: skip
+    for event in steps:
+        words = model.add(event)
+        view.update_text([w.text for w in words], model.partial_text)
+        assert view.toPlainText() == model.text
+    assert view.toPlainText() == "今日は Tokyo です。 Hello wor"
