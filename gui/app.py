@@ -57,6 +57,7 @@ class VoxtralApp(QObject):
         self.window.captions_changed.connect(self.overlay.refresh)
         self.window.state_line_changed.connect(self.overlay.set_state)
         self.window.overlay_toggled.connect(self.set_overlay_visible)
+        self.window.overlay_unlock_requested.connect(self.unlock_overlay)
         self.window.closed.connect(self._closed)
         self.window.left_for_tray.connect(self._left_for_tray)
         self.window.settings_requested.connect(self.open_settings)
@@ -118,6 +119,11 @@ class VoxtralApp(QObject):
             self.tray.say("Voxtral is still listening", "Captions go on in the overlay and are saved. The tray icon's menu stops listening or opens the window.")  # fmt: skip
         else:
             self.tray.say("Voxtral stopped listening", "Listening stopped and the transcript is saved; Voxtral stays in the tray.")  # fmt: skip
+
+    def unlock_overlay(self) -> None:
+        """Shown and unlocked, to be moved or resized (the window's Overlay menu)."""
+        self.set_overlay_visible(True)
+        self.overlay.set_locked(False)
 
     def set_overlay_visible(self, shown: bool) -> None:
         self.settings.set(Key.OVERLAY_VISIBLE, bool(shown))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QGuiApplication,
@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
     overlay_toggled = Signal(bool)  # the user asked to show / hide the caption overlay
     left_for_tray = Signal(bool)  # closed to the tray while listening: True = listening goes on
     settings_requested = Signal()  # the settings window (caption looks): the app opens it
+    overlay_unlock_requested = Signal()  # show the overlay unlocked (no tray needed to reach it)
 
     def __init__(self, bridge: EngineBridge, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -157,6 +158,17 @@ class MainWindow(QMainWindow):
             shortcut.activated.connect(lambda step=step: self.zoom(step))
         self._control_keys = ControlKeys(self)  # Space on a focused button is that button's
         self._control_keys.install(self)
+        self._overlay_menu()
+
+    def _overlay_menu(self) -> None:
+        """Overlay ▸ Unlock: a locked overlay takes no clicks and a desktop may have no tray
+        (stock GNOME), so the window can always bring it back. Qt has no system-wide hotkey;
+        the shortcut works while any window of the app is active."""
+        unlock = self.menuBar().addMenu("&Overlay").addAction("&Unlock overlay to move it")
+        unlock.setShortcut(QKeySequence("Ctrl+Shift+U"))
+        unlock.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        unlock.triggered.connect(lambda: self.overlay_unlock_requested.emit())
+        self.unlock_overlay_action = unlock
 
     def _controls(self) -> ReflowRow:
         row = QHBoxLayout()
@@ -248,6 +260,9 @@ class MainWindow(QMainWindow):
         geometry = self.settings.get(Key.WINDOW_GEOMETRY)
         if geometry:
             self.restoreGeometry(QByteArray.fromHex(geometry.encode()))
+        elif screen := QGuiApplication.primaryScreen():  # first run: high, the overlay goes low
+            area = screen.availableGeometry()
+            self.move(area.x() + max(0, area.width() - self.width()) // 2, area.y())
 
     # ---- actions ----------------------------------------------------------------------------
     def zoom(self, step: int) -> int:

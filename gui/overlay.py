@@ -30,7 +30,15 @@ from PySide6.QtGui import (  # fmt: skip
     QPainter,
     QPaintEvent,
 )
-from PySide6.QtWidgets import QLabel, QMenu, QSizeGrip, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (  # fmt: skip
+    QApplication,
+    QLabel,
+    QMenu,
+    QSizeGrip,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .captions import CaptionModel, separator
 from .settings import OVERLAY_KEYS, CaptionStyle, Key, Settings, caption_style
@@ -50,6 +58,7 @@ FADE_AFTER_MS = 6000
 FADE_MS = 600
 MARGIN = 18
 RADIUS = 14
+GAP = 16  # between the overlay and a window it is placed beside
 
 
 class CaptionOverlay(QWidget):
@@ -84,6 +93,7 @@ class CaptionOverlay(QWidget):
         self._model: CaptionModel | None = None
         self.locked = False
         self._reshape_on_expose = False  # set on show: the WM has not framed the window yet
+        self._placed_at: QPoint | None = None  # the default position, until the first show
         self._idle = QTimer(self, singleShot=True, interval=FADE_AFTER_MS)
         self._idle.timeout.connect(self._fade_out)
         self._fade = QPropertyAnimation(self, b"windowOpacity", self)
@@ -164,10 +174,30 @@ class CaptionOverlay(QWidget):
         x, y = self.settings.get(Key.OVERLAY_X), self.settings.get(Key.OVERLAY_Y)
         screen = QGuiApplication.primaryScreen()
         area = screen.availableGeometry() if screen else QRect(0, 0, 1280, 800)
-        if x < 0 or y < 0 or not area.intersects(QRect(x, y, self.width(), self.height())):
-            x = area.x() + (area.width() - self.width()) // 2
-            y = area.y() + area.height() - self.height() - 60
+        if not self._remembered() or not area.intersects(QRect(x, y, self.width(), self.height())):
+            x, y = self._default_position(area)
+            self._placed_at = QPoint(x, y)
         self.move(x, y)
+
+    def _remembered(self) -> bool:
+        return self.settings.get(Key.OVERLAY_X) >= 0 and self.settings.get(Key.OVERLAY_Y) >= 0
+
+    def _default_position(self, area: QRect) -> tuple[int, int]:
+        """Low and centred, clear of the app's other windows (the main window) where there is
+        room: below them, above them, or beside them; low and centred if none is free."""
+        w, h = self.width(), self.height()
+        x, y = area.x() + (area.width() - w) // 2, area.bottom() - h - 60
+        taken = [other.frameGeometry() for other in QApplication.topLevelWidgets()
+                 if other is not self and other.isVisible() and other.windowType() == Qt.WindowType.Window]  # fmt: skip
+        if not taken:
+            return x, y
+        below, above = max(t.bottom() for t in taken) + GAP, min(t.top() for t in taken) - GAP - h
+        right, left = max(t.right() for t in taken) + GAP, min(t.left() for t in taken) - GAP - w
+        for spot in ((x, y), (x, max(below, y)), (x, above), (right, y), (left, y)):
+            rect = QRect(*spot, w, h)
+            if area.contains(rect) and not any(rect.intersects(t) for t in taken):
+                return spot
+        return x, y
 
     # ---- captions -----------------------------------------------------------------------------
     def show_captions(self, model: CaptionModel) -> None:
@@ -270,6 +300,9 @@ class CaptionOverlay(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         self._fit_screen(self.screen())
+        if self.pos() == self._placed_at:  # first show, not moved: clear of the app's windows
+            self._place()
+        self._placed_at = None
         handle = self.windowHandle()
         if handle is not None:
             handle.removeEventFilter(self)  # once per native window (it is re-created at times)

@@ -122,3 +122,34 @@ def test_captions_fade_after_silence_when_locked_and_come_back(qtbot, tmp_path):
     overlay.refresh()
     qtbot.wait(300)
     assert overlay.windowOpacity() == 1.0
+
+
+def test_a_locked_overlay_is_unlocked_from_the_window_without_a_tray(make_app, qtbot):  # noqa: F811
+    app = make_app()  # no tray, as on stock GNOME
+    win, overlay = app.window, app.overlay
+    menu = next(a.menu() for a in win.menuBar().actions() if a.text().replace("&", "") == "Overlay")
+    assert win.unlock_overlay_action in menu.actions()
+    overlay.set_locked(True)
+    app.set_overlay_visible(False)
+    win.unlock_overlay_action.trigger()  # the menu item: shown, unlocked, remembered
+    assert overlay.isVisible() and not overlay.locked
+    assert not overlay.windowFlags() & CLICK_THROUGH and not app.settings.get(Key.OVERLAY_LOCKED)
+    overlay.set_locked(True)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    qtbot.keyClick(win.view, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+    assert not overlay.locked and overlay.isVisible()
+
+
+def test_the_overlay_first_shows_clear_of_the_main_window(make_app, qtbot):  # noqa: F811
+    app = make_app()  # fresh settings: no remembered overlay position
+    win, overlay = app.window, app.overlay
+    area = QApplication.primaryScreen().availableGeometry()
+    # First run: the window is placed high (WA_Moved: a position the window manager keeps).
+    assert win.testAttribute(Qt.WidgetAttribute.WA_Moved) and win.y() == area.y()
+    default = overlay.geometry()  # low and centred
+    win.setGeometry(default.x() + 50, default.y() - 100, 400, 200)  # the window is there now
+    assert win.frameGeometry().intersects(default)
+    app.set_overlay_visible(True)
+    assert overlay.isVisible() and not overlay.frameGeometry().intersects(win.frameGeometry())
+    assert area.contains(overlay.frameGeometry())
