@@ -313,7 +313,7 @@ class CaptionOverlay(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Expose and self._reshape_on_expose and watched.isExposed():
             self._reshape_on_expose = False
-            if self.locked:
+            if self.locked and QGuiApplication.platformName() == "xcb":  # X11 window managers
                 self._reapply_click_through()
         return False
 
