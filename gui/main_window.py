@@ -146,6 +146,9 @@ class MainWindow(QMainWindow):
         root.addWidget(self.banner)
         root.addWidget(self.first_run)
         root.addWidget(self.view, 1)
+        root.setAlignment(
+            self.view, Qt.AlignmentFlag.AlignBottom
+        )  # N lines shown: above the controls
         root.addWidget(self._controls())
         root.addLayout(self._status_row())
         self.setCentralWidget(central)

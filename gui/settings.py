@@ -23,6 +23,7 @@ class Key(str, enum.Enum):
     DEVICE = "audio/device"  # input device name; "" = system default
     FONT_SIZE = "window/font_size"
     FONT_FAMILY = "window/font_family"  # "" = the desktop's font
+    WINDOW_LINES = "window/lines"  # caption lines shown; 0 = the whole scrolling transcript
     TEXT_COLOUR = "window/text_colour"  # "#rrggbb"; "" = the desktop's
     BACKGROUND = "window/background"
     WINDOW_GEOMETRY = "window/geometry"  # QWidget.saveGeometry() as hex
@@ -49,6 +50,7 @@ DEFAULTS: dict[Key, Any] = {
     Key.DEVICE: "",
     Key.FONT_SIZE: 22,
     Key.FONT_FAMILY: "",
+    Key.WINDOW_LINES: 0,
     Key.TEXT_COLOUR: "",
     Key.BACKGROUND: "",
     Key.WINDOW_GEOMETRY: "",
@@ -71,7 +73,8 @@ DEFAULTS: dict[Key, Any] = {
 @dataclass(frozen=True)
 class CaptionStyle:
     """How captions look in one place, the window or the overlay. Colours are "#rrggbb"; ""
-    (family, colours) means the desktop's. ``opacity`` and ``lines`` are the overlay's."""
+    (family, colours) means the desktop's. ``opacity`` is the overlay's; ``lines`` is the lines
+    shown (the window: 0 = the whole scrolling transcript)."""
 
     family: str = ""
     size: int = 22
@@ -89,7 +92,8 @@ PRESETS: dict[str, tuple[str, str] | None] = {
     "High contrast: black on white": ("#000000", "#ffffff"),
 }
 WINDOW_KEYS = {"family": Key.FONT_FAMILY, "size": Key.FONT_SIZE, "text": Key.TEXT_COLOUR,
-               "background": Key.BACKGROUND}  # fmt: skip
+               "background": Key.BACKGROUND, "lines": Key.WINDOW_LINES}  # fmt: skip
+WINDOW_LINES_MAX = 20
 OVERLAY_KEYS = {"family": Key.OVERLAY_FONT_FAMILY, "size": Key.OVERLAY_FONT_SIZE,
                 "text": Key.OVERLAY_TEXT_COLOUR, "background": Key.OVERLAY_BACKGROUND,
                 "opacity": Key.OVERLAY_OPACITY, "lines": Key.OVERLAY_LINES}  # fmt: skip

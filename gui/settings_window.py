@@ -1,6 +1,6 @@
 """The settings window: how captions look in the main window and in the overlay (font, size,
-text and background colours with their contrast, presets including high contrast, the
-overlay's background opacity and lines), and what closing the window while listening does.
+text and background colours with their contrast, presets including high contrast, lines
+shown (the window: all, or the last N), the overlay's background opacity), and what closing the window while listening does.
 
 Every change applies at once and is remembered (:mod:`gui.settings`); ``window_style`` and
 ``overlay_style`` carry the new :class:`~gui.settings.CaptionStyle` to whoever shows captions.
@@ -33,6 +33,7 @@ from .settings import (
     OVERLAY_KEYS,
     PRESETS,
     WINDOW_KEYS,
+    WINDOW_LINES_MAX,
     CaptionStyle,
     Key,
     Settings,
@@ -122,14 +123,18 @@ class StylePanel(QWidget):
         form.addRow("Text", self.text)
         form.addRow("Background", self.background)
         form.addRow("Contrast", self.contrast)
-        self.opacity = self.lines = None
+        self.opacity = None
         if overlay:
             self.opacity = QDoubleSpinBox(decimals=2, minimum=0.2, maximum=1.0, singleStep=0.05)
             self.opacity.valueChanged.connect(lambda v: self._edit(opacity=round(v, 2)))
-            self.lines = QSpinBox(minimum=1, maximum=3)
-            self.lines.valueChanged.connect(lambda v: self._edit(lines=v))
             form.addRow("Background opacity", self.opacity)
-            form.addRow("Lines shown", self.lines)
+            self.lines = QSpinBox(minimum=1, maximum=3)
+        else:  # the window: the whole transcript, or a caption strip of the last N lines
+            self.lines = QSpinBox(minimum=0, maximum=WINDOW_LINES_MAX)
+            self.lines.setSpecialValueText("All (scrolling transcript)")
+            self.lines.setToolTip("Show only the last lines, newest always in view; or all")
+        self.lines.valueChanged.connect(lambda v: self._edit(lines=v))
+        form.addRow("Lines shown", self.lines)
         form.addRow(self.preview)
         self.show_style(style)
 
@@ -145,7 +150,7 @@ class StylePanel(QWidget):
         self.size.setValue(style.size)
         if self.opacity is not None:
             self.opacity.setValue(style.opacity)
-            self.lines.setValue(style.lines)
+        self.lines.setValue(style.lines)
         for control in controls:
             if control is not None:
                 control.blockSignals(False)

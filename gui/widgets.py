@@ -4,10 +4,13 @@ and the first-run panel. GUI thread only.
 The transcript view is updated incrementally: committed words are appended in the normal
 colour, the word in progress is the document's dimmed tail, replaced on every step. It follows
 the text while its scroll bar is at the bottom and stays put once the user scrolls up
-(scrolling back down resumes following).
+(scrolling back down resumes following). With "lines shown" set (N > 0) it is a caption strip
+instead: N lines high, no scroll bar, always on the newest words.
 """
 
 from __future__ import annotations
+
+import math
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -42,6 +45,7 @@ from PySide6.QtWidgets import (
 from .captions import separator
 from .settings import CaptionStyle
 
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum" (PySide6 does not export it)
 DOWNLOAD_GB = 8.9  # consolidated.safetensors of the official release
 CONTROL_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
 PLAIN = (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
@@ -87,6 +91,7 @@ class TranscriptView(QTextEdit):
         self.setReadOnly(True)
         self.setAcceptRichText(False)
         self.setFrameShape(QTextEdit.Shape.NoFrame)
+        self.lines = 0  # lines shown; 0 = the whole transcript, scrolling
         self.set_font_size(font_size)
         self.document().setDocumentMargin(18)
         self._partial_at = 0  # where the in-progress tail starts
@@ -102,6 +107,30 @@ class TranscriptView(QTextEdit):
         font = self.font()
         font.setPointSize(points)
         self.setFont(font)
+        self._fit_lines()
+
+    def set_lines(self, lines: int) -> None:
+        """0: the whole transcript, scrolling. N: only the last N lines (a caption strip N
+        lines high, its scroll bar hidden, the newest words always in view)."""
+        self.lines = max(0, int(lines))
+        off, needed = Qt.ScrollBarPolicy.ScrollBarAlwaysOff, Qt.ScrollBarPolicy.ScrollBarAsNeeded
+        self.setVerticalScrollBarPolicy(off if self.lines else needed)
+        self._fit_lines()
+        self.follow = True
+        self._to_end()
+
+    def _fit_lines(self) -> None:
+        # N lines and the bottom margin: the viewport's top is then the top of the Nth line
+        # from the end, so no part of an older line shows above it.
+        if not self.lines:
+            self.setMaximumHeight(QWIDGETSIZE_MAX)
+            return
+        lines = self.lines * self.fontMetrics().lineSpacing() + self.document().documentMargin()
+        self.setMaximumHeight(math.ceil(lines) + 2 * self.frameWidth())
+
+    def _to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
 
     def apply_style(self, style: CaptionStyle) -> None:
         """Font, size and colours from the settings window ("" = the desktop's). The word in
@@ -117,13 +146,14 @@ class TranscriptView(QTextEdit):
         if style.background:
             palette.setColor(QPalette.ColorRole.Base, QColor(style.background))
         self.setPalette(palette)
+        self.set_lines(style.lines)  # fitted to the new font
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
     def update_text(self, words: list[str], partial: str, new_paragraph: bool = False) -> None:
-        follow = self.at_bottom()
+        follow = self.at_bottom() or self.lines > 0
         cursor = QTextCursor(self.document())
         cursor.setPosition(self._partial_at)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
@@ -141,14 +171,20 @@ class TranscriptView(QTextEdit):
             cursor.insertText(sep + partial, self._partial)
         self.follow = follow
         if follow:
-            bar = self.verticalScrollBar()
-            bar.setValue(bar.maximum())
+            self._to_end()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self.lines:  # rewrapped to a new width: still on the newest line
+            self._to_end()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         # Light/dark switched: the word in progress takes the new palette's dimmed colour.
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        elif event.type() == QEvent.Type.FontChange:
+            self._fit_lines()
 
     def reset(self) -> None:
         self.clear()

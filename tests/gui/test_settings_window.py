@@ -120,3 +120,47 @@ def test_window_and_overlay_show_the_chosen_style(make_app, qtbot):  # noqa: F81
     assert restarted.window.view.palette().color(QPalette.ColorRole.Base) == QColor("#000000")
     assert restarted.overlay.label.font().family() == family
     assert restarted.overlay._rgba(1.0).startswith("rgba(255,255,0,")
+
+
+def shown_lines(view) -> tuple[list[str], bool]:
+    """The transcript's lines wholly in the view, and whether any other line shows in part."""
+    offset, height = view.verticalScrollBar().value(), view.viewport().height()
+    whole, partly = [], False
+    block = view.document().begin()
+    while block.isValid():
+        layout, top = block.layout(), view.document().documentLayout().blockBoundingRect(block).top()  # fmt: skip
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            y0, y1 = top + line.y() - offset, top + line.y() + line.height() - offset
+            text = block.text()[line.textStart() : line.textStart() + line.textLength()]
+            if y0 >= -0.5 and y1 <= height + 0.5:
+                whole.append(text.strip())
+            elif y1 > 0.5 and y0 < height - 0.5:
+                partly = True
+        block = block.next()
+    return whole, partly
+
+
+def test_window_lines_shown_is_a_caption_strip_of_the_newest_lines(make_app, qtbot):  # noqa: F811
+    app = make_app()
+    win, view = app.window, app.window.view
+    win.resize(700, 600)
+    dialog = app.settings_window = SettingsWindow(app.settings, win)
+    dialog.window_style.connect(view.apply_style)
+    assert dialog.window_panel.lines.text() == "All (scrolling transcript)"  # the default
+    dialog.window_panel.lines.setValue(2)
+    words = [f"word{i}" for i in range(400)]
+    view.update_text(words, "newest")
+    qtbot.wait(10)
+    whole, partly = shown_lines(view)
+    assert len(whole) == 2 and not partly  # exactly the last two lines, nothing older peeks in
+    assert whole[-1].endswith("newest") and not view.verticalScrollBar().isVisible()
+    view.verticalScrollBar().setValue(0)  # a strip never stays scrolled back
+    view.update_text(["more"], "latest")
+    assert shown_lines(view)[0][-1].endswith("latest")
+    assert app.settings.get(Key.WINDOW_LINES) == 2
+    restarted = make_app()  # remembered across starts
+    assert restarted.window.view.lines == 2
+    dialog.window_panel.lines.setValue(0)  # all: the scrolling transcript again
+    qtbot.wait(10)
+    assert len(shown_lines(view)[0]) > 4 and view.verticalScrollBar().isVisible()
