@@ -82,7 +82,7 @@ class _Reader:
             if value > arg:
                 raise self.fail(key, f"must be at most {arg}, got {value}")
         elif kind in ("float", "number"):
-            if not number or not _finite(value) or (kind == "float" and value <= 0):
+            if not number or not finite_number(value) or (kind == "float" and value <= 0):
                 what = "a positive number" if kind == "float" else "a finite number"
                 raise self.fail(key, f"must be {what}, got {_show(value)}")
             if arg is not None and value > arg:
@@ -97,7 +97,8 @@ class _Reader:
         return value
 
 
-def _finite(value: int | float) -> bool:
+def finite_number(value: int | float) -> bool:
+    """A finite number (an integer past float range counts as not finite)."""
     try:
         return math.isfinite(value)
     except OverflowError:  # an integer past float range (JSON allows any length)

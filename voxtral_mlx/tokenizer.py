@@ -16,11 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from voxtral_mlx.config import finite_number as _finite
 from voxtral_mlx.errors import TokenizerError
 from voxtral_mlx.json_file import read_json_object
 from voxtral_mlx.protocol import DELAY_STEP_MS, MAX_DELAY_MS, MIN_DELAY_MS, valid_delay_ms
@@ -265,13 +265,6 @@ class StreamingDetokenizer:
             return False
         self._word_is_empty = True
         return True
-
-
-def _finite(value: int | float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer past float range (JSON allows any length)
-        return False
 
 
 def _resolve(path: Path) -> Path:

@@ -307,31 +307,20 @@ def test_cli_list_devices_plain_output_and_sigterm(pulse, speech, folder, tmp_pa
     assert r.returncode == 0, r.stderr
     assert re.search(r"^\* +\d+  default  \(ALSA", r.stdout, re.M) and "pulse" in r.stdout
     env = {**pulse, "VOXTRAL_MLX_DATA_DIR": str(tmp_path / "autosave")}
-    proc = _cli(["--model", folder, "--format", "json", "-o", tmp_path / "out"], env,
-                subprocess.PIPE)  # fmt: skip
-    err = _wait_listening(proc)
-    time.sleep(1.0)
-    play(speech, pulse)
-    time.sleep(0.5)
-    proc.terminate()
-    out, rest = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM, "".join(err) + rest
-    (written,) = (tmp_path / "out").glob("live-*.json")
-    transcript = Transcript.from_dict(json.loads(written.read_text()))
-    assert (tmp_path / "autosave" / written.name).is_file()
-    assert "\x1b" not in out and out.split() == transcript.text.split() and transcript.tokens
-    # A closed terminal (SIGHUP) also keeps the words: the transcript is written, exit 129.
-    proc = _cli(["--model", folder, "--format", "json", "-o", tmp_path / "hup"], env,
-                subprocess.PIPE)  # fmt: skip
-    err = _wait_listening(proc)
-    time.sleep(1.0)
-    play(speech, pulse)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGHUP)
-    out, rest = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGHUP, "".join(err) + rest
-    (written,) = (tmp_path / "hup").glob("live-*.json")
-    assert Transcript.from_dict(json.loads(written.read_text())).tokens
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a polite kill; a closed terminal
+        out_dir = tmp_path / sig.name
+        proc = _cli(["--model", folder, "--format", "json", "-o", out_dir], env, subprocess.PIPE)
+        err = _wait_listening(proc)
+        time.sleep(1.0)
+        play(speech, pulse)
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        out, rest = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + sig, "".join(err) + rest
+        (written,) = out_dir.glob("live-*.json")
+        transcript = Transcript.from_dict(json.loads(written.read_text()))
+        assert (tmp_path / "autosave" / written.name).is_file()
+        assert "\x1b" not in out and out.split() == transcript.text.split() and transcript.tokens
     proc = _cli(["--model", folder, "--device", "no such mic"], env, subprocess.PIPE)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and not out

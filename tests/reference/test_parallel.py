@@ -177,16 +177,20 @@ def test_parallel_file_equals_its_pieces_decoded_alone(env, monkeypatch):
     assert done == sorted(done) and done[-1] == pytest.approx(30.0)
 
 
-def test_short_files_and_one_stream_take_the_exact_path(env):
+@pytest.mark.parametrize("seconds, seed", [(12.0, 5), (20.0, 21)])
+def test_one_stream_by_default_whatever_the_length(env, seconds, seed):
+    """Short or long enough for pieces (20 s also crosses both attention windows), a file is one
+    stream unless pieces are asked for: its tokens are offline greedy decoding's (==
+    transformers'), by default and with ``streams=1``."""
     model, tok, root = env
-    x = ref.test_audio(12.0, seed=5)
-    path = root / "short.wav"
+    x = ref.test_audio(seconds, seed=seed)
+    path = root / f"one-{seconds:.0f}.wav"
     sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
     mel = log_mel(pad_for_stream(x, 32, 17))[None]
     offline = model.greedy(mel, [1] + [32] * 38, 6, eos_id=tok.eos_id)
-    assert transcribe_file(path, model, tok, duration=12.0).tokens == offline  # < 2 pieces
-    one = transcribe_file(path, model, tok, duration=12.0, streams=1)
-    assert one.tokens == offline and "streams" not in one.metadata
+    for kw in ({}, {"streams": 1}):
+        t = transcribe_file(path, model, tok, duration=seconds, **kw)
+        assert t.tokens == offline and "streams" not in t.metadata
 
 
 def test_ctrl_c_in_a_long_file_keeps_finished_waves_and_running_rows(env, monkeypatch):
@@ -245,16 +249,3 @@ def test_packed_weights_batch_like_a_session(env):
     sf.write(path, gapped_audio(20.0, [9.0], seed=6), SAMPLE_RATE, subtype="FLOAT")
     t = transcribe_file(path, packed, tok, duration=20.0, streams=8)
     assert t.metadata["streams"] == 8
-
-
-def test_default_is_the_single_stream_whatever_the_length(env):
-    """A file long enough for pieces is still one stream by default: its tokens are offline
-    greedy decoding's (== transformers'), crossing both attention windows."""
-    model, tok, root = env
-    x = ref.test_audio(20.0, seed=21)
-    path = root / "long.wav"
-    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
-    mel = log_mel(pad_for_stream(x, 32, 17))[None]
-    offline = model.greedy(mel, [1] + [32] * 38, 6, eos_id=tok.eos_id)
-    t = transcribe_file(path, model, tok, duration=20.0)
-    assert t.tokens == offline and "streams" not in t.metadata
