@@ -80,11 +80,12 @@ STATUS_TEXT = {
 }
 STALLED_TEXT = "No audio from {detail}: waiting for it (or choose another microphone)"
 DEVICE_LOST = "Device lost"
+LOST_TEXT = f"{DEVICE_LOST}: waiting for it (or choose another microphone)"
 
 
 def state_line(event: MeterEvent) -> str:
     """The overlay's state line for a meter reading: why captions may be missing or late."""
-    if event.audio is AudioState.STALLED:
+    if event.audio in (AudioState.STALLED, AudioState.LOST):
         return f"{DEVICE_LOST}: waiting for it"
     if event.audio is AudioState.SILENT:
         return "No audio"
@@ -114,7 +115,7 @@ class MainWindow(QMainWindow):
         self.hide_on_close = False  # with a tray icon, closing the window only hides it
         self._new_paragraph = False
         self._listening_to = ""  # the source named by the last LISTENING status
-        self._stalled = False
+        self._stalled: str | None = None  # the status shown while the device delivers nothing
         self._hint: HintEvent | None = None  # the hint shown while it is true (silence)
         self.state_line = ""
         self._error_while_listening = self._user_stopped = False
@@ -482,7 +483,7 @@ class MainWindow(QMainWindow):
     def _on_status(self, event: StatusEvent) -> None:
         self.progress.hide()
         self.model_button.setEnabled(event.status is not Status.LISTENING)
-        self._listening_to, self._stalled = event.detail or "the microphone", False
+        self._listening_to, self._stalled = event.detail or "the microphone", None
         self.status_label.setText(STATUS_TEXT[event.status].format(detail=self._listening_to))
         lost = self._error_while_listening and not self._user_stopped
         self._set_state_line(DEVICE_LOST if lost and event.status is not Status.LISTENING else "")
@@ -521,10 +522,11 @@ class MainWindow(QMainWindow):
 
     def _on_meter(self, event: MeterEvent) -> None:
         self._drop_hint(event.audio)
-        stalled = event.audio is AudioState.STALLED
-        if stalled != self._stalled and self.bridge.listening:  # stopped delivering, or again
-            self._stalled = stalled
-            text = STALLED_TEXT if stalled else STATUS_TEXT[Status.LISTENING]
+        stalled = event.audio in (AudioState.STALLED, AudioState.LOST)
+        waiting = {AudioState.STALLED: STALLED_TEXT, AudioState.LOST: LOST_TEXT}.get(event.audio)
+        if waiting != self._stalled and self.bridge.listening:  # stopped delivering, or again
+            self._stalled = waiting  # the text shown while waiting (None: listening)
+            text = waiting or STATUS_TEXT[Status.LISTENING]
             self.status_label.setText(text.format(detail=self._listening_to))
         self.meter.setValue(METER_FLOOR_DB if stalled else int(max(METER_FLOOR_DB, min(0.0, event.level_db))))  # fmt: skip
         if self.bridge.listening:

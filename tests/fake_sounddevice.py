@@ -5,9 +5,10 @@
 ``InputStream`` and ``PortAudioError``. A started stream's thread delivers the device's
 ``signal`` (frames x channels at the device rate) in blocks of the stream's ``blocksize`` (the
 device's own block when 0), paced at ``speed`` x real time, then silence (zeros) like a quiet
-microphone, until stopped. ``vanish_after`` seconds into the signal the device disappears
+microphone, until stopped. ``vanish_after`` seconds into the signal the device is unplugged
 mid-stream as PortAudio reports it: no more callbacks, ``finished_callback`` called, the stream
-inactive, and ``stop()`` raising; ``hang_after`` seconds in, callbacks just stop (what CoreAudio
+inactive, ``stop()`` raising, and the device gone from ``devices`` (opening it fails until
+``plug(device)`` puts it back, playing its signal from the start); ``hang_after`` seconds in, callbacks just stop (what CoreAudio
 does when a device is unplugged). ``stall_after`` seconds in (or on ``suspend()``) it stalls like
 a suspended PulseAudio source: no callbacks, and ``stop()``/``close()`` block, until ``resume()``,
 when callbacks go on from where they were (``abort()`` returns at once, as PortAudio's does).
@@ -74,9 +75,11 @@ class FakeDevice:
 class FakeInputStream:
     def __init__(self, sd, device=None, samplerate=None, channels=None, dtype=None,
                  blocksize=0, latency=None, callback=None, finished_callback=None, **_):  # fmt: skip
-        self.dev = sd.resolve(device)
+        self.dev, self.sd = sd.resolve(device), sd
         if self.dev.open_error is not None:
             raise PortAudioError(*self.dev.open_error)
+        if not any(d is self.dev for d in sd.devices):  # listed, but unplugged since
+            raise PortAudioError("Device unavailable", -9985)
         if samplerate != self.dev.rate or not 1 <= channels <= self.dev.channels:
             raise PortAudioError("Invalid sample rate or channel count", -9997)
         assert dtype == "float32"
@@ -114,6 +117,7 @@ class FakeInputStream:
                 continue
             if vanish is not None and pos >= vanish:
                 self.vanished, self.active = True, False
+                self.sd.unplug(dev)
                 if self.finished_callback:
                     self.finished_callback()
                 return
@@ -173,6 +177,20 @@ class FakeSoundDevice:
     def _terminate(self) -> None:
         if any(s.active and not s.closed for s in self.streams):
             self.reinit_under_stream = True
+
+    def unplug(self, device: FakeDevice) -> None:
+        self.devices = [d for d in self.devices if d is not device]
+
+    def plug(self, device: FakeDevice, signal: np.ndarray | None = None,
+             vanish_after: float | None = None) -> None:  # fmt: skip
+        """Plug ``device`` (back) in: it plays ``signal`` (else its own) from the start and
+        vanishes again only after ``vanish_after``; listed after a rescan, as with PortAudio."""
+        device.vanish_after = vanish_after
+        if signal is not None:
+            device.signal = signal
+        device.played.clear()
+        self.unplug(device)
+        self.devices.append(device)
 
     def _initialize(self) -> None:
         self._listed = list(self.devices)

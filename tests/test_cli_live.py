@@ -201,6 +201,8 @@ def test_meter_says_when_no_audio_arrives(terminal):
     display = LiveDisplay(Tty(terminal), Tty(terminal), quiet=False)
     display.show(MeterEvent(level_db=-100.0, lag=0.0, audio_seconds=3.0, audio=AudioState.STALLED))
     assert "no audio" in terminal.lines()[-1][0]
+    display.show(MeterEvent(level_db=-100.0, lag=0.0, audio_seconds=3.0, audio=AudioState.LOST))
+    assert "device lost" in terminal.lines()[-1][0]  # unplugged: waiting for it to come back
 
 
 class Plain(io.StringIO):

@@ -188,21 +188,35 @@ def test_mic_take_gives_the_offline_tokens_events_and_autosave(
     assert len(sd.streams) == 1 and sd.streams[0].closed
 
 
-def test_device_lost_mid_stream(folder, tmp_path, threads_back):
-    """Reported once, the transcript so far kept (== offline on what came), thread ended."""
-    dev = FakeDevice("USB Mic", signal=stereo_at(SPEECH, 48000), speed=4.0, vanish_after=2.0)
+def test_a_lost_device_is_waited_for_and_the_same_recording_resumes_when_it_is_back(
+    folder, tmp_path, threads_back
+):
+    """Unplugged mid-stream: reported once (not fatal), the meter says lost, still listening;
+    plugged back in, the same session goes on (transcript == offline on all that came, one
+    recording); lost again, Stop ends the thread within 2 s with the transcript written."""
+    dev = FakeDevice("USB Mic", signal=stereo_at(SPEECH, 48000), speed=4.0, vanish_after=1.5)
     sd = FakeSoundDevice([dev])
-    lt, run, _ = live(folder, MicSource(sd=sd), tmp_path)
+    lt, run, _ = live(folder, MicSource(sd=sd, reconnect_seconds=0.2), tmp_path)
     lt.start()
-    assert lt.join(20)  # it ends by itself
+    wait_for(lambda: run.of(ErrorEvent))
     (error,) = run.of(ErrorEvent)
-    assert error.fatal and "'USB Mic' stopped delivering audio" in error.message
-    assert run.statuses() == ["loading", "listening", "stopped"]
+    assert error.message.startswith("Device lost: microphone 'USB Mic'") and not error.fatal
+    wait_for(lambda: run.of(MeterEvent)[-1].audio is AudioState.LOST)
+    assert lt.running and run.statuses() == ["loading", "listening"]
+    fed = len(run.audio())  # the resampler keeps its last ~30 ms until more audio comes
+    assert fed == pytest.approx(1.5 * 16000, abs=800)
+    sd.plug(dev, vanish_after=1.0)  # plugged back in, and lost again a second later
+    wait_for(lambda: any("'USB Mic' is back" in h.message for h in run.of(HintEvent)))
+    wait_for(lambda: len(run.of(ErrorEvent)) == 2)
+    assert len(run.audio()) == pytest.approx(fed + 16000, abs=800) and len(sd.streams) == 2
+    t0 = time.monotonic()
+    lt.stop()
+    assert lt.join(5.0) and time.monotonic() - t0 < 2.0
+    assert run.statuses() == ["loading", "listening", "stopped"]  # one recording throughout
+    assert not any(e.fatal for e in run.of(ErrorEvent)) and not sd.reinit_under_stream
     audio = run.audio()
-    assert len(audio) == pytest.approx(2.0 * 16000, abs=400)
-    assert lt.transcript.tokens == offline_tokens(weights.load(folder)[0], audio)
-    assert lt.transcript.words and recover(run.of(TranscriptEvent)[0].journal).words == lt.transcript.words  # fmt: skip
-    assert sd.streams[0].vanished and not sd.streams[0]._thread.is_alive()
+    assert lt.transcript.words and lt.transcript.tokens == offline_tokens(weights.load(folder)[0], audio)  # fmt: skip
+    assert recover(run.of(TranscriptEvent)[0].journal).words == lt.transcript.words
 
 
 def test_stalled_device_is_reported_once_resumes_and_stop_ends_within_2_s(

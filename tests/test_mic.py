@@ -145,25 +145,62 @@ def test_open_errors_are_one_line_with_a_remedy():
         MicSource("nope", sd=FakeSoundDevice([FakeDevice("Mic")])).open()
 
 
-def test_device_that_vanishes_is_reported_once_and_keeps_what_it_gave(no_leaked_threads):
-    speech = tone(2.0)
-    dev = FakeDevice("USB Mic", signal=stereo_at(speech, 48000), speed=8.0, vanish_after=1.0)
-    src = MicSource(sd=FakeSoundDevice([dev]))
-    src.open()
-    out, errors = [], []
-    deadline = time.monotonic() + 10
-    while not src.finished and time.monotonic() < deadline:
-        try:
-            x = src.read(0.05)
-        except DeviceError as err:
-            errors.append(str(err))
-            continue
+def read_while(src: MicSource, out: list, polls: list, done, timeout: float = 10.0) -> None:
+    """Read (and poll_stall) until ``done()``."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        x = src.read(0.05)
         if x is not None:
             out.append(x)
-    src.close()
-    assert len(errors) == 1
-    assert "'USB Mic' stopped delivering audio" in errors[0] and "\n" not in errors[0]
+        if (poll := src.poll_stall()) is not None:
+            polls.append(poll)
+    assert done()
+
+
+def test_a_lost_device_is_waited_for_and_reopened_by_name_when_it_is_back(no_leaked_threads):
+    """Unplugged mid-stream (PortAudio ends the stream): no error, what it gave is kept, the
+    loss is reported once; it is looked for again without rescanning under an open stream,
+    and once plugged back in capture goes on in the same stream of audio."""
+    first, second = tone(2.0), tone(1.0, hz=660.0)
+    dev = FakeDevice("USB Mic", signal=stereo_at(first, 48000), speed=8.0, vanish_after=1.0)
+    other = FakeDevice("Built-in", signal=None, speed=8.0)
+    sd = FakeSoundDevice([other, dev], default_input=0)
+    src = MicSource("USB Mic", sd=sd, reconnect_seconds=0.1)
+    src.open()
+    out, polls = [], []
+    read_while(src, out, polls, lambda: src.lost and sd.reinits >= 2)  # looked for, twice
+    assert src.stalled and not src.finished and polls == [(True, polls[0][1])]
+    assert polls[0][1].startswith("Device lost: microphone 'USB Mic' is gone") and "\n" not in polls[0][1]  # fmt: skip
     assert sum(map(len, out)) == pytest.approx(16000, abs=400)  # the second it delivered
+    assert sd.streams[0].closed and not sd.reinit_under_stream
+    assert src.read(0.0) is None and src.poll_stall() is None  # reported once
+    sd.plug(dev, stereo_at(second, 48000))
+    read_while(src, out, polls, lambda: dev.played.is_set())
+    assert not src.lost and not src.stalled and polls[1:] == [(False, "'USB Mic' is back: listening goes on")]  # fmt: skip
+    assert len(sd.streams) == 2 and sd.streams[1].dev is dev and not sd.reinit_under_stream
+    src.stop()
+    while (x := src.read(0.0)) is not None:
+        out.append(x)
+    src.close()
+    # One resampler all along: the audio is what it delivered, back to back, resampled once.
+    heard = np.concatenate(out)
+    both = soxr.resample(np.concatenate([stereo_at(first, 48000)[:48000], stereo_at(second, 48000)]).mean(axis=1), 48000, 16000, quality="HQ")  # fmt: skip
+    start, end = 16000 - 400, len(both) - 400  # from before the seam; the end's tail differs
+    assert len(heard) >= end  # (silence followed there, not the signal's end)
+    np.testing.assert_allclose(heard[start:end], both[start:end], atol=1e-4)
+
+
+def test_stop_while_a_device_is_lost_returns_at_once(no_leaked_threads):
+    dev = FakeDevice("USB Mic", signal=stereo_at(tone(1.0), 48000), speed=8.0, vanish_after=0.5)
+    src = MicSource(sd=FakeSoundDevice([dev]), reconnect_seconds=0.1)
+    src.open()
+    read_while(src, [], [], lambda: src.lost)
+    t0 = time.monotonic()
+    src.stop()
+    while src.read(0.0) is not None:
+        pass
+    src.close()
+    assert src.finished and time.monotonic() - t0 < 2.0
 
 
 def test_silence_hint_once_per_quiet_spell(no_leaked_threads):

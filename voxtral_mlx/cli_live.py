@@ -68,6 +68,8 @@ def tail(text: str, width: int) -> str:
 def meter_text(event: MeterEvent) -> str:
     if event.audio is AudioState.STALLED:
         return f"[ no audio ]  lag {event.lag:.1f} s"
+    if event.audio is AudioState.LOST:
+        return f"[ device lost ]  lag {event.lag:.1f} s"
     bars = max(0, min(8, round((event.level_db + 60) / 60 * 8)))
     return f"[{'|' * bars}{' ' * (8 - bars)}] {event.level_db:4.0f} dB  lag {event.lag:.1f} s"
 

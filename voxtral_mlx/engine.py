@@ -32,8 +32,10 @@ autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False)``
 - ``tap(chunk)``: called on the thread with every 16 kHz chunk the model is fed (a copy).
 - Autosave: the transcript is journaled as it grows in ``autosave_dir`` (default
   :func:`voxtral_mlx.live_autosave.default_dir`); format in :mod:`voxtral_mlx.live_autosave`.
-- ``idle_on_end``: when the source ends (a file is over, a device is lost or fails to open)
-  stay ``idle`` with the model loaded instead of stopping the thread.
+- ``idle_on_end``: when the source ends (a file is over, a device fails to open or read)
+  stay ``idle`` with the model loaded instead of stopping the thread. A microphone that is
+  unplugged does not end: it waits for the device (``MeterEvent.audio`` is ``lost``, one
+  non-fatal ``ErrorEvent``) and the same session resumes when it is back (one ``HintEvent``).
 
 Methods, callable from any thread, never blocking: :meth:`start`; :meth:`switch` (new device
 and/or delay, or ``source=None`` to go idle, writing the transcript so far;
@@ -376,6 +378,8 @@ class LiveTranscriber:
         self._emit(event)
 
     def _audio_state(self, src: AudioSource) -> AudioState:
+        if getattr(src, "lost", False):  # sources of older code may not say
+            return AudioState.LOST
         if src.stalled:
             return AudioState.STALLED
         quiet = PAUSE_SECONDS if self._heard else SILENT_AFTER

@@ -46,11 +46,13 @@ class Status(str, enum.Enum):
 
 class AudioState(str, enum.Enum):
     """What the source delivers: ``flowing`` sound; ``silent`` (nothing but silence for a
-    while: muted?); ``stalled`` (the device stopped delivering: unplugged, suspended)."""
+    while: muted?); ``stalled`` (the device stopped delivering: suspended); ``lost`` (the
+    device has gone, e.g. unplugged: waiting for it to come back)."""
 
     FLOWING = "flowing"
     SILENT = "silent"
     STALLED = "stalled"
+    LOST = "lost"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,8 @@ class AudioSource(Protocol):
     what was captured and then None with ``finished`` set. ``stop`` and ``close`` return within
     about a second whatever the device does. ``poll_stall()``: ``(True, message)`` once when the
     source stops delivering (it may come back), ``(False, message)`` once when it does.
+    ``stalled``: delivering nothing now; ``lost``: the device has gone (a microphone waits for
+    it to come back and reopens it).
     """
 
     name: str
@@ -32,6 +34,7 @@ class AudioSource(Protocol):
     queued_seconds: float
     dropped_seconds: float
     stalled: bool
+    lost: bool
     silent_seconds: float
 
     def open(self) -> None: ...
@@ -48,7 +51,7 @@ class IteratorSource:
 
     overflows = 0
     dropped_seconds = 0.0
-    stalled = False
+    stalled = lost = False
     silent_seconds = 0.0
 
     def __init__(self, chunks: Iterable[np.ndarray], *, realtime: bool = False,

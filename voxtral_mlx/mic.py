@@ -12,8 +12,14 @@ Threads. :class:`MicSource` has two sides:
   stream, so the output equals resampling the whole recording at once (no clicks at block edges).
 
 The device is opened at its own rate with up to two channels (PulseAudio reports 32, and every
-host API accepts fewer than the maximum). Problems become :class:`DeviceError` s with one-line
-messages that say what to do: no device, busy, gone mid-stream (PortAudio ends the stream).
+host API accepts fewer than the maximum). Problems opening it become :class:`DeviceError` s with
+one-line messages that say what to do: no device, busy.
+
+A device PortAudio ends mid-stream (unplugged, or failed) is *lost*, not an end: its stream is
+released, and every ``RECONNECT_SECONDS`` :meth:`MicSource.read` lets PortAudio look for devices
+again (only while no stream is open, see :func:`rescan_devices`) and reopens the device of the
+same name once it is back; the resampler goes on, so the caller's stream of audio simply resumes.
+:meth:`MicSource.poll_stall` reports the loss once and the return once.
 "No sound for 2 s" (no callbacks, or only digital zeros, which is what macOS delivers without
 microphone permission) is a hint from :meth:`MicSource.poll_hint`, not an error.
 
@@ -60,6 +66,7 @@ RESAMPLE_QUALITY = "HQ"  # as for files (audio_io), so live audio and files go t
 HOSTAPI_LATENCY = {"ALSA": 0.1}
 RELEASE_SECONDS = 0.75  # longest stop()/close() waits for PortAudio (Stop must answer in 2 s)
 QUIET_SECONDS = 0.5  # no callback for this long (blocks come every ~20-100 ms): abort, not stop
+RECONNECT_SECONDS = 2.0  # a lost device is looked for this often
 
 # PortAudio error codes (portaudio.h) that have a specific remedy.
 _PA_INVALID_DEVICE = -9996
@@ -204,7 +211,8 @@ class MicSource:
     stays readable), :meth:`close`; stop and close return within ``RELEASE_SECONDS`` each.
     Read-only any time: ``queued_seconds``, ``dropped_seconds``, ``overflows``, ``level_db``
     (RMS dBFS of the last chunk read), ``name``, ``finished``, ``stalled`` (no callback for
-    ``stall_after_seconds``), ``silent_seconds``.
+    ``stall_after_seconds``, or lost), ``lost`` (PortAudio ended the stream: waiting for the
+    device to come back, see the module docstring), ``silent_seconds``.
     """
 
     def __init__(
@@ -215,6 +223,7 @@ class MicSource:
         max_queue_seconds: float = 20.0,
         hint_after_seconds: float = 2.0,
         stall_after_seconds: float = 3.0,
+        reconnect_seconds: float = RECONNECT_SECONDS,
         latency: float | str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -227,6 +236,7 @@ class MicSource:
         self.max_queue_seconds = max_queue_seconds
         self.hint_after_seconds = hint_after_seconds
         self.stall_after_seconds = stall_after_seconds
+        self.reconnect_seconds = reconnect_seconds
         self.overflows = 0
         self.level_db = SILENCE_DB
         self._sd = sd
@@ -236,8 +246,11 @@ class MicSource:
         self._in_frames = self._out_frames = self._dropped_frames = 0
         self._max_frames = 0
         self._resampler = None
-        self._stopping = self._stream_ended = self._lost_reported = self._hinted = False
-        self.stalled = self._stall_reported = False
+        self._stopping = self._stream_ended = self._hinted = False
+        self.stalled = self.lost = False
+        self._reported = ""  # the state poll_stall last reported: "", "stalled" or "lost"
+        self._generation = 0  # which stream a finished callback is about
+        self._retry_at = 0.0
         self._release: _Release | None = None
         self.finished = False
         self._opened_at = self._heard_at = 0.0
@@ -246,32 +259,44 @@ class MicSource:
     # ---- consumer thread ------------------------------------------------------------------
     def open(self) -> None:
         """Open and start the device at its own rate; DeviceError with the remedy if it fails."""
+        self._sd = self._sd if self._sd is not None else import_sounddevice()
+        try:
+            self._start(lambda devices: pick_device(devices, self.device_spec))
+        except DeviceError:
+            self.close()
+            raise
+
+    def _start(self, pick: Callable[[list[InputDevice]], InputDevice]) -> None:
+        """Open and start the device ``pick`` chooses from those listed now."""
         global _open_streams
-        sd = self._sd if self._sd is not None else import_sounddevice()
-        self._sd = sd
+        sd = self._sd
         try:
             with _PA_LOCK:  # no device rescan between picking the device and opening it
-                self.device = pick_device(list_devices(sd), self.device_spec)
+                self.device = pick(list_devices(sd))
                 self.name = self.device.name
-                self.rate = int(round(self.device.default_samplerate))
+                self._set_rate(int(round(self.device.default_samplerate)))
                 self.channels = max(1, min(self.device.channels, MAX_CHANNELS))
-                self._max_frames = int(self.max_queue_seconds * self.rate)
-                if self.rate != SAMPLE_RATE:
-                    self._resampler = soxr.ResampleStream(
-                        self.rate, SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
-                    )
                 self._opened_at = self._heard_at = self._clock()
+                self._callback_at, self._generation = None, self._generation + 1
                 self._stream = sd.InputStream(
                     device=self.device.index, samplerate=self.rate, channels=self.channels,
                     dtype="float32", blocksize=max(1, int(self.rate * BLOCK_SECONDS)),
                     latency=self._latency(), callback=self._callback,
-                    finished_callback=self._on_finished,
+                    finished_callback=lambda gen=self._generation: self._on_finished(gen),
                 )  # fmt: skip
                 _open_streams += 1
             self._stream.start()
         except (sd.PortAudioError, ValueError, OSError) as err:
-            self.close()
             raise open_error(self.name, err) from err
+
+    def _set_rate(self, rate: int) -> None:
+        # One resampler for the whole source, a reopened device's audio included (same rate).
+        if rate == self.rate:
+            return
+        self.rate, self._max_frames = rate, int(self.max_queue_seconds * rate)
+        self._resampler = None
+        if rate != SAMPLE_RATE:
+            self._resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY)  # fmt: skip
 
     def _latency(self) -> float | str | None:
         if self.latency is not None:
@@ -281,9 +306,9 @@ class MicSource:
     def read(self, timeout: float = 0.0) -> np.ndarray | None:
         """Everything captured so far, resampled; waits up to ``timeout`` s for the first block.
 
-        Returns None when nothing came (or, once stopped, when all is read: ``finished``).
-        Raises DeviceError once if the device went away; what it captured before that is
-        returned first, and later calls return the rest.
+        Returns None when nothing came (or, once stopped, when all is read: ``finished``). A
+        device that went away is waited for (``lost``): what it captured before is returned
+        first; it is reopened when it is back (see the module docstring).
         """
         deadline = self._clock() + timeout
         while True:
@@ -291,12 +316,12 @@ class MicSource:
             if blocks:
                 self.stalled = False
                 return self._process(blocks)
-            if self._stopping or self._stream_ended:
-                if not self._stopping and not self._lost_reported:
-                    self._lost_reported = True
-                    raise self._lost_error()
+            if self._stopping:
                 return self._flush()
-            self._check_stall()
+            if self._stream_ended or self.lost:
+                self._look_for_device()
+            else:
+                self._check_stall()
             if self._clock() >= deadline:
                 return None
             time.sleep(POLL_SECONDS)
@@ -316,13 +341,19 @@ class MicSource:
         )
 
     def poll_stall(self) -> tuple[bool, str] | None:
-        """``(True, message)`` once when the device stops delivering, ``(False, message)`` once
-        when it delivers again; None when nothing changed."""
-        if self.stalled == self._stall_reported:
+        """``(True, message)`` once when the device stops delivering or is lost,
+        ``(False, message)`` once when it delivers again; None when nothing changed."""
+        state = "lost" if self.lost else "stalled" if self.stalled else ""
+        if state == self._reported:
             return None
-        self._stall_reported = self.stalled
-        if self.stalled:
+        was, self._reported = self._reported, state
+        if state == "lost":
+            return True, (f"Device lost: microphone '{self.name}' is gone (unplugged?); waiting "
+                          "for it to come back (or choose another microphone)")  # fmt: skip
+        if state == "stalled":
             return True, str(self._lost_error()) + "; listening goes on when it delivers again"
+        if was == "lost":
+            return False, f"'{self.name}' is back: listening goes on"
         return False, f"'{self.name}' delivers audio again"
 
     @property
@@ -348,8 +379,7 @@ class MicSource:
         release = self._release
         if release is not None and not (release.stopped.is_set() and release.join(RELEASE_SECONDS)):
             log.warning("'%s' did not stop: it is closed when the device delivers again", self.name)
-            atexit.unregister(exit_if_streams_left)  # once; registered after sounddevice's
-            atexit.register(exit_if_streams_left)  # Pa_Terminate, so it runs before it
+            _guard_exit()
         self._queue.clear()
         self.finished = True
 
@@ -378,9 +408,11 @@ class MicSource:
                 break
             self._dropped_frames += len(oldest)
 
-    def _on_finished(self) -> None:
-        # PortAudio ends the stream after stop() or when the device fails.
-        self._stream_ended = True
+    def _on_finished(self, generation: int) -> None:
+        # PortAudio ends the stream after stop() or when the device fails (an older stream,
+        # released after a loss, may say so late: that is not about the current one).
+        if generation == self._generation:
+            self._stream_ended = True
 
     # ---- internals ------------------------------------------------------------------------
     def _take(self) -> list[np.ndarray]:
@@ -413,6 +445,35 @@ class MicSource:
             return None
         tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
         return tail if tail.size else None
+
+    def _look_for_device(self) -> None:
+        """The stream ended by itself: release it (lost), then every reconnect_seconds let
+        PortAudio rescan and reopen the device of the same name if it is listed again."""
+        now = self._clock()
+        if not self.lost:
+            self.lost = self.stalled = True
+            self._retry_at = now + self.reconnect_seconds
+            self._release_stream(abort=True)
+            return
+        if now < self._retry_at:
+            return
+        self._retry_at = now + self.reconnect_seconds
+        rescan_devices(self._sd)  # skipped while any stream (another source's) is open
+        name = self.name
+        try:
+            self._start(lambda devices: _named(devices, name))
+        except DeviceError:
+            self._release_stream(abort=True)  # opened but would not start
+            return
+        log.info("'%s' is back: capture goes on", name)
+        self.lost = self.stalled = self._stream_ended = False
+
+    def _release_stream(self, abort: bool) -> None:
+        if self._stream is not None and self._release is None:
+            release = _Release(self._stream, abort=abort)
+            if not release.stopped.wait(RELEASE_SECONDS):
+                _guard_exit()
+        self._stream, self._release = None, None  # a release not yet done is in _Release.left
 
     def _check_stall(self) -> None:
         """No callback for stall_after_seconds: stalled (CoreAudio may never report an unplug;
@@ -459,6 +520,19 @@ class _Release:
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+def _guard_exit() -> None:
+    atexit.unregister(exit_if_streams_left)  # once; registered after sounddevice's
+    atexit.register(exit_if_streams_left)  # Pa_Terminate, so it runs before it
+
+
+def _named(devices: list[InputDevice], name: str) -> InputDevice:
+    """The device called exactly ``name`` (a lost one is reopened only if it is the same)."""
+    for device in devices:
+        if device.name == name:
+            return device
+    raise DeviceError(f"no input device is called '{name}'")
 
 
 def streams_left() -> int:

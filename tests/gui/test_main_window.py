@@ -135,18 +135,38 @@ def test_captions_appear_stop_flushes_and_save_writes_each_format(
     app.shutdown(10)
 
 
-def test_device_lost_shows_a_banner_and_keeps_the_text(make_app, qtbot, threads_back):
-    app = make_app(speech_device(vanish_after=2.0))
+def test_a_lost_device_keeps_the_session_waiting_and_listening_resumes_when_it_is_back(
+    make_app, qtbot, threads_back
+):
+    """Unplugged mid-recording: an error banner once, the status says the device is lost and
+    what to do, still listening with the text kept; plugged back in, the same recording goes on
+    (the same paragraph, more words); lost again, choosing another microphone resumes, and
+    Stop answers within 2 s."""
+    dev = speech_device(vanish_after=2.0)
+    app = make_app(dev, FakeDevice("Built-in", signal=stereo_at(SPEECH, 48000), speed=4.0))
     win = app.window
+    win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
     win.start()
-    qtbot.waitUntil(lambda: win.banner.isVisible(), timeout=20000)
-    assert win.banner.kind == "error"
-    assert "'USB Mic' stopped delivering audio" in win.banner.label.text()
-    qtbot.waitUntil(lambda: win.status_label.text() == "Ready", timeout=20000)
-    assert app.bridge.status is Status.IDLE and not app.bridge.busy
-    assert win.start_button.text() == "Start"
-    assert win.captions.words and win.view.toPlainText() == win.captions.committed_text
-    assert app.bridge.running  # the model stays loaded for the next recording
+    lost = "Device lost: waiting for it (or choose another microphone)"
+    qtbot.waitUntil(lambda: win.status_label.text() == lost, timeout=20000)
+    assert win.banner.kind == "error" and "Device lost: microphone 'USB Mic'" in win.banner.label.text()  # fmt: skip
+    assert app.overlay.state == "Device lost: waiting for it"
+    assert app.bridge.listening and win.start_button.text() == "Stop" and win.captions.words
+    assert win.view.toPlainText() == win.captions.text
+    shown = len(win.captions.words)
+    app.bridge.sd.plug(dev, vanish_after=2.0)  # back within the 2 s it is looked for
+    qtbot.waitUntil(lambda: win.status_label.text() == "Listening to USB Mic", timeout=10000)
+    assert win.banner.kind == "hint" and "'USB Mic' is back" in win.banner.label.text()
+    qtbot.waitUntil(lambda: len(win.captions.words) > shown, timeout=20000)
+    assert "\n\n" not in win.view.toPlainText()  # one recording, one paragraph
+    qtbot.waitUntil(lambda: win.status_label.text() == lost, timeout=20000)  # lost again
+    win.device_box.setCurrentIndex(win.device_box.findData("Built-in"))  # another microphone
+    qtbot.waitUntil(lambda: win.status_label.text() == "Listening to Built-in", timeout=2000)
+    assert app.overlay.state == ""
+    with qtbot.waitSignal(app.bridge.listening_changed, timeout=2000):
+        qtbot.mouseClick(win.start_button, Qt.MouseButton.LeftButton)  # Stop
+    qtbot.waitUntil(lambda: win.status_label.text() == "Ready", timeout=2000)
+    assert win.captions.words and win.view.toPlainText() == win.captions.text
     app.shutdown(10)
 
 
