@@ -167,3 +167,18 @@ def test_self_test_flag_runs_the_no_download_check(capsys):
     assert main(["--self-test"]) == 0
     out = capsys.readouterr().out
     assert "random" in out and out.strip().endswith("self-test ok")
+
+
+def test_info_reads_no_tensors(tmp_path, tiny_model, monkeypatch, capsys):
+    """--info describes from the config and the headers: on the CPU a full-size load takes
+    about a minute, which a description does not need."""
+    from voxtral_mlx import weights as w
+
+    folder = w.save(tiny_model, tmp_path / "m")
+
+    def load(*a, **k):
+        raise AssertionError("--info loaded the weights")
+
+    monkeypatch.setattr(w, "load", load)
+    assert main(["--info", "--model", str(folder)]) == 0
+    assert "2 layers, dim 64" in capsys.readouterr().out

@@ -229,7 +229,8 @@ class App:
         self.progress.clear()
         dtype = getattr(mx, self.args.dtype) if self.args.dtype else weights.default_dtype()
         t0 = time.perf_counter()
-        self.model, self.config = weights.load(folder, dtype=dtype)
+        if not self.args.info:  # --info describes from the config and headers: no tensor read
+            self.model, self.config = weights.load(folder, dtype=dtype)
         self.folder, self.dtype = folder, dtype
         try:
             self.tokenizer = Tokenizer.from_file(folder)
