@@ -146,10 +146,8 @@ class MainWindow(QMainWindow):
         self.view.setPlaceholderText("Press Start (Space) and speak.")
         root.addWidget(self.banner)
         root.addWidget(self.first_run)
+        root.addStretch(0)  # takes the room a caption strip (N lines shown) leaves, above it
         root.addWidget(self.view, 1)
-        root.setAlignment(
-            self.view, Qt.AlignmentFlag.AlignBottom
-        )  # N lines shown: above the controls
         root.addWidget(self._controls())
         root.addLayout(self._status_row())
         self.setCentralWidget(central)

@@ -123,10 +123,11 @@ class TranscriptView(QTextEdit):
         # N lines and the bottom margin: the viewport's top is then the top of the Nth line
         # from the end, so no part of an older line shows above it.
         if not self.lines:
+            self.setMinimumHeight(0)
             self.setMaximumHeight(QWIDGETSIZE_MAX)
             return
         lines = self.lines * self.fontMetrics().lineSpacing() + self.document().documentMargin()
-        self.setMaximumHeight(math.ceil(lines) + 2 * self.frameWidth())
+        self.setFixedHeight(math.ceil(lines) + 2 * self.frameWidth())  # never fewer lines either
 
     def _to_end(self) -> None:
         bar = self.verticalScrollBar()

@@ -148,6 +148,8 @@ def test_window_lines_shown_is_a_caption_strip_of_the_newest_lines(make_app, qtb
     dialog = app.settings_window = SettingsWindow(app.settings, win)
     dialog.window_style.connect(view.apply_style)
     assert dialog.window_panel.lines.text() == "All (scrolling transcript)"  # the default
+    qtbot.wait(10)
+    assert view.height() > win.centralWidget().height() * 0.6  # all: it fills the window
     dialog.window_panel.lines.setValue(2)
     words = [f"word{i}" for i in range(400)]
     view.update_text(words, "newest")
@@ -155,12 +157,18 @@ def test_window_lines_shown_is_a_caption_strip_of_the_newest_lines(make_app, qtb
     whole, partly = shown_lines(view)
     assert len(whole) == 2 and not partly  # exactly the last two lines, nothing older peeks in
     assert whole[-1].endswith("newest") and not view.verticalScrollBar().isVisible()
+    assert view.y() > win.centralWidget().height() * 0.5  # a strip just above the controls
     view.verticalScrollBar().setValue(0)  # a strip never stays scrolled back
     view.update_text(["more"], "latest")
     assert shown_lines(view)[0][-1].endswith("latest")
+    win.resize(700, 10)  # as short as it goes: still two whole lines
+    qtbot.wait(10)
+    assert len(shown_lines(view)[0]) == 2 and not shown_lines(view)[1]
     assert app.settings.get(Key.WINDOW_LINES) == 2
     restarted = make_app()  # remembered across starts
     assert restarted.window.view.lines == 2
     dialog.window_panel.lines.setValue(0)  # all: the scrolling transcript again
+    win.resize(700, 600)
     qtbot.wait(10)
     assert len(shown_lines(view)[0]) > 4 and view.verticalScrollBar().isVisible()
+    assert view.height() > win.centralWidget().height() * 0.6
