@@ -75,6 +75,12 @@ def main() -> int:
     app.window.grab().save(str(DOCS / "window-narrow.png"))
     app.window.resize(900, 520)
     dialog = app.open_settings()
+    dialog.window_panel.lines.setValue(3)  # "lines shown": a caption strip of the last 3 lines
+    app.window.resize(900, app.window.minimumSizeHint().height())
+    wait(300)
+    app.window.grab().save(str(DOCS / "window-lines.png"))
+    dialog.window_panel.lines.setValue(0)
+    app.window.resize(900, 520)
     dialog.overlay_panel.use_preset("High contrast: yellow on black")
     dialog.tabs.setCurrentWidget(dialog.overlay_panel)
     dialog.resize(560, dialog.sizeHint().height())
