@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--streams",
-        type=_stream_count,
+        type=_row_count,
         default=None,
         metavar="N",
         help="speed option for files of 16 s or more: cut them at pauses into N pieces decoded "
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--batch",
-        type=_batch_rows,
+        type=_row_count,
         default=None,
         metavar="N",
         help="several files: decode up to N files of up to 60 s side by side, each exactly as "
@@ -151,11 +151,7 @@ def _delay_ms(text: str) -> int:
     return ms
 
 
-def _batch_rows(text: str) -> int:
-    return _stream_count(text)
-
-
-def _stream_count(text: str) -> int:
+def _row_count(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
@@ -211,6 +207,9 @@ class App:
         self.err = err or sys.stderr
         self.progress = ProgressLine(self.err, not args.quiet)
         self.model = self.tokenizer = None
+        self.order: list[Path] = []  # files whose printed transcript is still to come, in order
+        self.held: dict[Path, str | None] = {}  # finished before an earlier file: waiting
+        self.current: list[Path] = []  # the files being transcribed now
 
     def say(self, msg: str) -> None:
         if not self.args.quiet:
@@ -307,21 +306,23 @@ class App:
         for written in writers.write(transcript, path, [fmt], output_dir=self.args.output_dir):
             self.say(f"wrote {written}")
 
-    def print_in_order(self, path: Path, text: str | None, flush_all: bool = False) -> None:
-        """Printed transcripts keep the order of the command line, whatever order files finish
-        in (batched waves go shortest first). ``text`` None: that file has nothing to print."""
-        order = getattr(self, "order", None) or [path]
-        held = self.__dict__.setdefault("held", {})
+    def print_in_order(self, path: Path | None, text: str | None, flush_all: bool = False) -> None:
+        """Printed transcripts keep the order of the command line (``self.order``), whatever
+        order files finish in (batched waves go shortest first). ``text`` None: that file has
+        nothing to print; ``flush_all``: print what is held, skipping files not done."""
+        if path is not None and path not in self.order:
+            self.order.append(path)
         if path is not None:
-            held[path] = text
-        while order and (order[0] in held or flush_all):
-            text = held.pop(order.pop(0), None)
+            self.held[path] = text
+        while self.order and (self.order[0] in self.held or flush_all):
+            name = self.order.pop(0)
+            text = self.held.pop(name, None)
             if text is None:
                 continue
             try:
                 print(text, file=self.out, flush=True)
             except OSError as err:  # a closed pipe (`| head`), a full disk behind `>`
-                raise StdoutError(path, err) from None
+                raise StdoutError(name, err) from None
 
 
 class StdoutError(VoxtralError):
@@ -444,7 +445,7 @@ def _run_files(app: App, files: list[Path]) -> int:
     from .cli_files import run_waves
     from .transcribe import Interrupted
 
-    app.order, app.current = list(files), []
+    app.order = list(files)
     failed = 0
     try:
         files, failed = run_waves(app, files)
@@ -460,7 +461,7 @@ def _run_files(app: App, files: list[Path]) -> int:
                 _fail(e, app.args)
     except Interrupted as stop:
         app.print_in_order(None, None, flush_all=True)
-        names = ", ".join(p.name for p in getattr(stop, "paths", None) or app.current)
+        names = ", ".join(p.name for p in stop.paths or app.current)
         print(f"interrupted: {names}: wrote what was transcribed so far", file=sys.stderr)
         return _interrupted_code()
     except StdoutError as e:

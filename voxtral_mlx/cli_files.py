@@ -50,9 +50,7 @@ def run_waves(app, files: list[Path]) -> tuple[list[Path], int]:
             app.progress.clear()
             for res in stop.results:
                 _deliver(app, res, writers)
-            interrupted = Interrupted(None)
-            interrupted.paths = wave
-            raise interrupted from None
+            raise Interrupted(None, paths=wave) from None
         app.progress.clear()
         failed += sum(_deliver(app, res, writers) for res in results)
         done += span
@@ -61,7 +59,7 @@ def run_waves(app, files: list[Path]) -> tuple[list[Path], int]:
 
 def _deliver(app, res, writers) -> int:
     """Write (or print) one file's transcript; 1 if it failed."""
-    from .cli import _fail
+    from .cli import StdoutError, _fail
 
     if res.transcript is None:
         app.print_in_order(res.path, None)
@@ -71,7 +69,7 @@ def _deliver(app, res, writers) -> int:
     try:
         app._emit(res.path, app._with_damage(res.transcript, res.damage), writers)
     except VoxtralError as err:
-        if type(err).__name__ == "StdoutError":
+        if isinstance(err, StdoutError):
             raise
         _fail(err, app.args)
         return 1

@@ -42,11 +42,12 @@ class Progress:
 
 
 class Interrupted(Exception):
-    """Ctrl-C during a file: carries what was transcribed up to that point."""
+    """Ctrl-C during a file: carries what was transcribed up to that point (or, for files
+    decoded side by side, ``paths``: the files whose words so far were already written)."""
 
-    def __init__(self, transcript: Transcript):
+    def __init__(self, transcript: Transcript | None, paths: list | tuple = ()):
         super().__init__("interrupted")
-        self.transcript = transcript
+        self.transcript, self.paths = transcript, list(paths)
 
 
 def transcribe_file(
