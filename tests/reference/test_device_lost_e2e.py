@@ -1,0 +1,105 @@
+"""A microphone lost and back through the real audio stack (issue 17): PortAudio's ALSA
+``pulse`` device on a private PulseAudio server (a sine source as the microphone). Ending the
+server ends the stream (PortAudio's finished callback, as for an unplugged USB device): the
+MicSource says "Device lost" once and waits; a server started again on the same socket gives
+the device back under the same name, and capture goes on in the same source (before: the source
+ended with an error and the session with it). Stop answers at once while it is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from voxtral_mlx.mic import MicSource
+
+from ..conftest import require_sound_tools
+from .test_live_e2e import _portaudio_restart, _run
+
+
+class Server:
+    """A private PulseAudio server with a sine source as the default input."""
+
+    def __init__(self, root: Path):
+        self.root, self.proc = root, None
+        self.env = {"PULSE_RUNTIME_PATH": str(root / "run"), "PULSE_STATE_PATH": str(root / "state"),
+                    "PULSE_SERVER": f"unix:{root}/run/native"}  # fmt: skip
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", f"--log-target=file:{self.root}/log"],
+            env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while _run("pactl", "info", env={**os.environ, **self.env}).returncode:
+            assert self.proc.poll() is None and time.monotonic() < deadline, (
+                "PulseAudio did not start"
+            )
+            time.sleep(0.05)
+        for args in (["load-module", "module-sine-source", "source_name=vsine", "rate=48000"],
+                     ["set-default-source", "vsine"]):  # fmt: skip
+            r = _run("pactl", *args, env={**os.environ, **self.env})
+            assert r.returncode == 0, r.stderr
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def server(monkeypatch):
+    require_sound_tools("pulseaudio", "pactl")
+    root = Path(tempfile.mkdtemp(prefix="vpl"))  # short: a unix socket path has ~100 chars
+    srv = Server(root)
+    for key, value in srv.env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        monkeypatch.undo()
+        _portaudio_restart()  # forget the server for later tests
+
+
+def read_until(src: MicSource, done, timeout: float, polls: list) -> int:
+    got, deadline = 0, time.monotonic() + timeout
+    while not done(got) and time.monotonic() < deadline:
+        x = src.read(0.05)
+        got += 0 if x is None else len(x)
+        if (poll := src.poll_stall()) is not None:
+            polls.append(poll)
+    assert done(got), (got, polls)
+    return got
+
+
+def test_a_lost_pulse_device_is_waited_for_and_capture_resumes_when_it_is_back(server):
+    sd = _portaudio_restart()
+    src = MicSource("pulse", sd=sd)
+    src.open()
+    polls: list = []
+    try:
+        read_until(src, lambda got: got >= 16000, 10, polls)  # a second of the sine
+        server.stop()  # the device is gone: PortAudio ends the stream
+        read_until(src, lambda _: src.lost, 10, polls)
+        assert polls == [(True, polls[0][1])] and polls[0][1].startswith("Device lost: microphone 'pulse'")  # fmt: skip
+        server.start()  # back, under the same name
+        read_until(src, lambda _: not src.lost, 10, polls)
+        assert polls[1:] == [(False, "'pulse' is back: listening goes on")]
+        read_until(src, lambda got: got >= 16000, 10, polls)  # capture goes on
+        server.stop()
+        read_until(src, lambda _: src.lost, 10, polls)
+    finally:
+        t0 = time.monotonic()
+        src.stop()
+        src.close()
+        took = time.monotonic() - t0
+    assert took < 2.0
