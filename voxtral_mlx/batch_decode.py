@@ -99,14 +99,15 @@ class BatchDecoder:
             self._run(
                 token, pos, audio, last, live, detoks, events, rest_from, seconds, on_progress
             )
+            self._stepper.release()
+            for i, start in list(rest_from.items()):  # rows that met an EOS before their end
+                offset = start / proto.sample_rate
+                events[i] += [e.shifted(offset) for e in self._single(clips[i][start:])]
+                del rest_from[i]
         except KeyboardInterrupt:
             self._stepper.release()
             ended = [not live[i] and i not in rest_from for i in range(b)]
             raise BatchInterrupted(events, ended) from None
-        self._stepper.release()
-        for i, start in rest_from.items():
-            offset = start / proto.sample_rate
-            events[i] += [e.shifted(offset) for e in self._single(clips[i][start:])]
         return events
 
     def _run(self, token, pos, audio, last, live, detoks, events, rest_from, seconds, on_progress):

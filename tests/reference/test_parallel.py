@@ -87,6 +87,40 @@ def test_eos_mid_row_restarts_like_a_session(env):
     assert key(rows[1]) == key(session_events(model, fake, clips[1]))
 
 
+def test_an_interrupt_after_an_early_eos_keeps_every_row(env, monkeypatch):
+    """Ctrl-C while a row's audio after its EOS is being decoded: the batch's tokens of every
+    row are kept (the other row whole), not lost with the interrupted restart."""
+    from voxtral_mlx.batch_decode import BatchInterrupted
+
+    model, tok, _ = env
+    clips = [ref.test_audio(8.0, seed=11), ref.test_audio(5.0, seed=12)]
+    ids = [e.token_id for e in session_events(model, tok, clips[0])]
+    early = next(t for t in ids[5:] if ids.index(t) < len(ids) - 30 and t != tok.eos_id)
+    fake = EarlyEos(tok, early)
+    full = BatchDecoder(model, fake).decode(clips)
+
+    real, calls = BatchDecoder._single, []
+    monkeypatch.setattr(BatchDecoder, "_single", lambda s, c: calls.append(1) or real(s, c))
+    BatchDecoder(model, fake).decode(clips)
+    restarts, calls[:] = len(calls), []  # rows that met the "EOS" before their end
+    assert restarts >= 1
+
+    def stop_on_the_last(self, clip):
+        calls.append(1)
+        if len(calls) == restarts:
+            raise KeyboardInterrupt
+        return real(self, clip)
+
+    monkeypatch.setattr(BatchDecoder, "_single", stop_on_the_last)
+    with pytest.raises(BatchInterrupted) as info:
+        BatchDecoder(model, fake).decode(clips)
+    events, ended = info.value.events, info.value.finished
+    assert ended.count(False) == 1  # only the row whose restart was stopped
+    for row, done in enumerate(ended):
+        got, whole = key(events[row]), key(full[row])
+        assert got == whole if done else (got and got == whole[: len(got)] and got != whole)
+
+
 def gapped_audio(seconds: float, gaps: list[float], seed: int = 0) -> np.ndarray:
     """Test signal with 0.6 s of near-silence centred on each of ``gaps`` (seconds)."""
     x = ref.test_audio(seconds, seed=seed) + 0.2 * np.sin(
