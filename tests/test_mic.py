@@ -329,3 +329,36 @@ def test_a_microphone_plugged_in_later_shows_after_a_rescan_never_under_a_stream
         mic.close()
     assert rescan_devices(sd) and "Headset" in [d.name for d in list_devices(sd)]
     assert not sd.reinit_under_stream
+
+
+class SlowRescan(FakeSoundDevice):
+    """PortAudio re-initialising for a while; records a device list asked for meanwhile."""
+
+    def __init__(self, devices):
+        super().__init__(devices)
+        self.rescanning, self.listed_while_rescanning = threading.Event(), False
+
+    def _terminate(self) -> None:
+        super()._terminate()
+        self.rescanning.set()
+        time.sleep(0.3)
+
+    def _initialize(self) -> None:
+        super()._initialize()
+        self.rescanning.clear()
+
+    def query_devices(self, device=None, kind=None):
+        self.listed_while_rescanning |= self.rescanning.is_set()
+        return super().query_devices(device, kind)
+
+
+def test_devices_are_never_listed_while_another_thread_rescans(no_leaked_threads):
+    """A lost device is looked for on the transcriber's thread while the GUI may list devices
+    on its own: the list waits for the rescan (PortAudio torn down meanwhile)."""
+    sd = SlowRescan([FakeDevice("Mic")])
+    rescan = threading.Thread(target=rescan_devices, args=(sd,))
+    rescan.start()
+    assert sd.rescanning.wait(5)
+    assert [d.name for d in list_devices(sd)] == ["Mic"]
+    rescan.join()
+    assert not sd.listed_while_rescanning

@@ -67,6 +67,7 @@ HOSTAPI_LATENCY = {"ALSA": 0.1}
 RELEASE_SECONDS = 0.75  # longest stop()/close() waits for PortAudio (Stop must answer in 2 s)
 QUIET_SECONDS = 0.5  # no callback for this long (blocks come every ~20-100 ms): abort, not stop
 RECONNECT_SECONDS = 2.0  # a lost device is looked for this often
+LIST_WAIT_SECONDS = 1.0  # longest list_devices waits for a rescan or open on another thread
 
 # PortAudio error codes (portaudio.h) that have a specific remedy.
 _PA_INVALID_DEVICE = -9996
@@ -108,8 +109,10 @@ def import_sounddevice():
 
 
 # PortAudio lists the devices that were there when it was initialised; re-initialising it is
-# the only way to see one plugged in later, and must never happen under an open stream.
-_PA_LOCK = threading.Lock()
+# the only way to see one plugged in later, and must never happen under an open stream, nor
+# while another thread lists devices (a lost device is looked for on the transcriber's thread,
+# the GUI lists them on its own). Reentrant: open() lists devices while holding it.
+_PA_LOCK = threading.RLock()
 _open_streams = 0  # streams not yet closed, abandoned ones included (see _Release)
 
 
@@ -135,12 +138,16 @@ def list_devices(sd=None, rescan: bool = False) -> list[InputDevice]:
     sd = sd if sd is not None else import_sounddevice()
     if rescan:
         rescan_devices(sd)
+    if not _PA_LOCK.acquire(timeout=LIST_WAIT_SECONDS):  # never a frozen window
+        raise DeviceError("the audio system is busy looking for devices: try again")
     try:
         devices = list(sd.query_devices())
         apis = list(sd.query_hostapis())
         default = _default_input_index(sd)
     except sd.PortAudioError as err:
         raise DeviceError(f"cannot list audio devices: {_pa_text(err)}") from err
+    finally:
+        _PA_LOCK.release()
     return [
         InputDevice(
             index=i,
