@@ -8,9 +8,12 @@ ended with an error and the session with it). Stop answers at once while it is l
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from voxtral_mlx.mic import MicSource
+from voxtral_mlx.transcript import Transcript
 
 from ..conftest import require_sound_tools
-from .test_live_e2e import _portaudio_restart, _run
+from .test_live_e2e import _portaudio_restart, _run, folder  # noqa: F401  (fixture)
+from .test_stall_e2e import Lines
 
 
 class Server:
@@ -103,3 +108,33 @@ def test_a_lost_pulse_device_is_waited_for_and_capture_resumes_when_it_is_back(s
         src.close()
         took = time.monotonic() - t0
     assert took < 2.0
+
+
+def test_cli_waits_for_a_lost_device_resumes_and_ctrl_c_ends_within_2_s(server, folder, tmp_path):  # noqa: F811
+    env = {**os.environ, **server.env, "VOXTRAL_MLX_DATA_DIR": str(tmp_path / "autosave")}
+    proc = subprocess.Popen([sys.executable, "-m", "voxtral_mlx", "--mic", "--model", str(folder),
+                             "--device", "pulse"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    err = Lines(proc)
+    try:
+        err.wait_for("listening:", timeout=60)
+        time.sleep(1.0)
+        server.stop()
+        err.wait_for("Device lost: microphone 'pulse'", timeout=10)
+        time.sleep(1.0)
+        assert proc.poll() is None  # still running: waiting for the device
+        server.start()
+        err.wait_for("'pulse' is back", timeout=10)
+        server.stop()
+        err.wait_for("Device lost: microphone 'pulse'", 2, timeout=10)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(10)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0 and took < 2.0, (code, took, err.lines)
+    assert not any("Traceback" in line for line in err.lines)
+    (saved,) = (tmp_path / "autosave").glob("live-*.json")  # one recording throughout
+    assert Transcript.from_dict(json.loads(saved.read_text())).metadata["source"] == "pulse"
