@@ -196,36 +196,42 @@ class TranscriptView(QTextEdit):
 def ask_close_choice(parent: QWidget) -> str | None:
     """Closing the window while listening, asked once: "tray" (listening goes on), "stop", or
     None (cancelled: the window stays)."""
-    box = QMessageBox(QMessageBox.Icon.Question, "Voxtral is listening", "Keep listening after the window closes?", parent=parent)  # fmt: skip
-    box.setInformativeText(
+    return _ask_choice(
+        parent, "Voxtral is listening", "Keep listening after the window closes?",
         "Voxtral can go on listening in the tray (captions keep coming in the overlay and are "
-        "saved), or stop. You are asked once; Settings can change it."
-    )
-    tray = box.addButton("Keep listening in the tray", QMessageBox.ButtonRole.AcceptRole)
-    stop = box.addButton("Stop listening", QMessageBox.ButtonRole.DestructiveRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    tray.setObjectName("tray")
-    stop.setObjectName("stop")
-    box.setDefaultButton(tray)
-    box.exec()
-    clicked = box.clickedButton()
-    return clicked.objectName() if clicked in (tray, stop) else None
+        "saved), or stop. You are asked once; Settings can change it.",
+        [("tray", "Keep listening in the tray", QMessageBox.ButtonRole.AcceptRole),
+         ("stop", "Stop listening", QMessageBox.ButtonRole.DestructiveRole)],
+        default="tray",
+    )  # fmt: skip
 
 
 def ask_open_choice(parent: QWidget) -> str | None:
     """Opening a recording while the window shows text: "replace" it, "append" the recording
     below it, or None (cancelled). Asked every time: text is never replaced silently."""
-    box = QMessageBox(QMessageBox.Icon.Question, "Open recording", "The window already shows text. Replace it with the recording?", parent=parent)  # fmt: skip
-    box.setInformativeText("Everything heard stays in History either way (it is autosaved).")
-    replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
-    append = box.addButton("Add below", QMessageBox.ButtonRole.AcceptRole)
+    return _ask_choice(
+        parent, "Open recording", "The window already shows text. Replace it with the recording?",
+        "Everything heard stays in History either way (it is autosaved).",
+        [("replace", "Replace", QMessageBox.ButtonRole.DestructiveRole),
+         ("append", "Add below", QMessageBox.ButtonRole.AcceptRole)],
+        default="append",
+    )  # fmt: skip
+
+
+def _ask_choice(parent, title: str, text: str, info: str, choices: list, default: str):
+    """A question box with named choices and Cancel: the chosen name, or None (cancelled).
+    Each button's object name is its choice's name (tests find the buttons by it)."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    box.setInformativeText(info)
+    buttons = {}
+    for name, label, role in choices:
+        buttons[name] = box.addButton(label, role)
+        buttons[name].setObjectName(name)
     box.addButton(QMessageBox.StandardButton.Cancel)
-    replace.setObjectName("replace")
-    append.setObjectName("append")
-    box.setDefaultButton(append)
+    box.setDefaultButton(buttons[default])
     box.exec()
     clicked = box.clickedButton()
-    return clicked.objectName() if clicked in (replace, append) else None
+    return next((name for name, button in buttons.items() if button is clicked), None)
 
 
 class Banner(QWidget):
