@@ -16,9 +16,11 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from .audio_pipeline import AudioPipeline
+from .audio_pipeline import FILE_BLOCK, AudioPipeline
 from .model import VoxtralRealtime
-from .stream import RIGHT_PAD_EXTRA_TOKENS, StreamingSession
+from .model.fast_step import FastStepper
+from .protocol import StreamProtocol
+from .stream import StreamingSession
 from .tokenizer import StreamingDetokenizer, Tokenizer
 from .transcript import TokenEvent
 
@@ -44,12 +46,13 @@ class BatchDecoder:
     """
 
     def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer, delay_ms: int | None = None):
-        # A session validates the delay and holds the protocol constants and a stepper for
-        # its delay; it never decodes itself, so its stepper is this decoder's.
-        self._proto = StreamingSession(model, tokenizer, delay_ms=delay_ms)
+        self._proto = StreamProtocol.of(model.config, tokenizer, delay_ms)
         self.model, self.tokenizer = model, tokenizer
         self.delay_ms = self._proto.delay_ms
-        self._stepper = self._proto.stepper
+        gains = model.decoder.ffn_gains(self._proto.n_delay)
+        mx.eval(gains)
+        # Keyed like a session's: the compiled step functions are shared with them.
+        self._stepper = FastStepper(model.decoder, gains, key=self._proto.n_delay)
         self.steps = 0  # batched decoder steps run (benchmarks divide time by it)
 
     def decode(self, clips: list, on_progress=None) -> list[list[TokenEvent]]:
@@ -60,13 +63,11 @@ class BatchDecoder:
         ``on_progress(fraction)`` is called every ``PROGRESS_EVERY`` steps.
         """
         proto = self._proto
-        n_left, n_delay = proto.n_left, proto.n_delay
-        right = n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
         blocks = [c if isinstance(c, list) else [c] for c in clips]
         clips = [np.concatenate(b) if len(b) > 1 else b[0] for b in blocks]
         embs = []
         for pieces in blocks:
-            pipe = AudioPipeline(self.model, n_left, right, proto.encoder_block)
+            pipe = AudioPipeline(self.model, proto.n_left, proto.right_pad_tokens, FILE_BLOCK)
             for piece in pieces:
                 pipe.push(piece)
             pipe.finish()
@@ -113,8 +114,6 @@ class BatchDecoder:
     def _run(self, token, pos, audio, last, live, detoks, events, rest_from, seconds, on_progress):
         """The batched steps; fills ``events`` row by row (kept if an interrupt stops it)."""
         proto, b, p = self._proto, len(live), len(self._proto.prompt)
-        n_left, n_delay = proto.n_left, proto.n_delay
-        tok_s = proto.samples_per_token / proto.sample_rate
         while True:
             more = any(live[i] and pos + 1 < last[i] for i in range(b))
             if more:  # queue the next step before reading this one (double buffering)
@@ -127,17 +126,15 @@ class BatchDecoder:
                 if not live[i] or pos >= last[i]:
                     continue
                 piece = detoks[i].push_event(tid)
-                start = min(max((pos - n_left - n_delay) * tok_s, 0.0), seconds[i])
-                end = min(start + tok_s, seconds[i])
+                start = min(max(proto.token_sample(pos) / proto.sample_rate, 0.0), seconds[i])
+                end = min(start + proto.token_seconds, seconds[i])
                 events[i].append(TokenEvent(tid, piece.text, start, end, piece.word_start))
                 if pos + 1 >= last[i]:
                     live[i] = False  # its last position: the row is complete
                 if tid == self.tokenizer.eos_id:
                     live[i] = False
                     if pos + 1 < last[i]:
-                        rest_from[i] = max(
-                            0, (pos + 1 - n_left - n_delay) * proto.samples_per_token
-                        )
+                        rest_from[i] = max(0, proto.token_sample(pos + 1))
             if not more:
                 break
             token, pos = nxt, pos + 1

@@ -5,6 +5,8 @@ No MLX import here, so the command line can check its arguments before anything 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .errors import VoxtralError
 
 MIN_DELAY_MS, MAX_DELAY_MS = 80, 2400
@@ -24,3 +26,44 @@ def check_delay_ms(ms: int) -> int:
             f"{MAX_DELAY_MS}, got {ms}"
         )
     return int(ms)
+
+
+@dataclass(frozen=True)
+class StreamProtocol:
+    """The numbers of one stream at one delay, in one place: the prompt, the padding and the
+    time each emitted token describes (shared/model-spec.md section 3).
+
+    A token emitted at decoder position ``p`` describes the audio ``n_delay`` tokens before
+    ``p - n_left``; ``right_pad_tokens`` of silence let the last words out.
+    """
+
+    delay_ms: int
+    n_delay: int
+    n_left: int
+    samples_per_token: int
+    sample_rate: int
+    prompt: tuple[int, ...]
+
+    @classmethod
+    def of(cls, config, tokenizer, delay_ms: int | None = None) -> StreamProtocol:
+        """For a model config (``config.ModelConfig``) and its tokenizer; ``delay_ms`` None:
+        the tokenizer's default. Raises VoxtralError for a delay outside the allowed range."""
+        audio = tokenizer.audio
+        ms = check_delay_ms(audio.transcription_delay_ms if delay_ms is None else delay_ms)
+        n_delay, n_left = config.delay_tokens(ms), audio.streaming_n_left_pad_tokens
+        prompt = (tokenizer.bos_id,) + (tokenizer.streaming_pad_id,) * (n_left + n_delay)
+        return cls(ms, n_delay, n_left, config.samples_per_token,
+                   config.audio.sampling_rate, prompt)  # fmt: skip
+
+    @property
+    def right_pad_tokens(self) -> int:
+        return self.n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
+
+    @property
+    def token_seconds(self) -> float:
+        return self.samples_per_token / self.sample_rate
+
+    def token_sample(self, position: int) -> int:
+        """First audio sample (from the stream's first real sample; negative within the left
+        padding) described by the token emitted at decoder position ``position``."""
+        return (position - self.n_left - self.n_delay) * self.samples_per_token

@@ -32,7 +32,7 @@ from .audio_pipeline import FILE_BLOCK, AudioPipeline
 from .errors import VoxtralError
 from .model import VoxtralRealtime
 from .model.fast_step import FastStepper
-from .protocol import RIGHT_PAD_EXTRA_TOKENS, check_delay_ms
+from .protocol import StreamProtocol
 from .tokenizer import StreamingDetokenizer, Tokenizer
 from .transcript import TokenEvent
 
@@ -86,17 +86,11 @@ class StreamingSession:
         delay_ms: int | None = None,
         encoder_block: int = FILE_BLOCK,
     ):
-        audio = tokenizer.audio
-        delay_ms = audio.transcription_delay_ms if delay_ms is None else delay_ms
         self.model, self.tokenizer = model, tokenizer
-        self.delay_ms = check_delay_ms(delay_ms)
-        self.n_delay = model.config.delay_tokens(delay_ms)
-        self.n_left = audio.streaming_n_left_pad_tokens
-        self.samples_per_token = model.config.samples_per_token
-        self.sample_rate = model.config.audio.sampling_rate
-        self.prompt = [tokenizer.bos_id] + [tokenizer.streaming_pad_id] * (
-            self.n_left + self.n_delay
-        )
+        self.protocol = proto = StreamProtocol.of(model.config, tokenizer, delay_ms)
+        self.delay_ms, self.n_delay, self.n_left = proto.delay_ms, proto.n_delay, proto.n_left
+        self.samples_per_token, self.sample_rate = proto.samples_per_token, proto.sample_rate
+        self.prompt = list(proto.prompt)
         self.encoder_block = encoder_block
         gains = model.decoder.ffn_gains(self.n_delay)
         mx.eval(gains)
@@ -164,7 +158,7 @@ class StreamingSession:
 
     # ---- internals --------------------------------------------------------------------------
     def _reset_segment(self) -> None:
-        right = self.n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
+        right = self.protocol.right_pad_tokens
         self._pipe = AudioPipeline(self.model, self.n_left, right, self.encoder_block)
         self._prefilled = False
         self._pos = 0  # next decoder position to queue
@@ -234,12 +228,8 @@ class StreamingSession:
 
     def _event(self, token: int, position: int) -> TokenEvent:
         piece = self._detok.push_event(token)
-        tok_s = self.samples_per_token / self.sample_rate
-        start = (
-            self._offset_samples / self.sample_rate
-            + (position - self.n_left - self.n_delay) * tok_s
-        )
-        end = start + tok_s
+        start = (self._offset_samples + self.protocol.token_sample(position)) / self.sample_rate
+        end = start + self.protocol.token_seconds
         total = self.audio_seconds
         return TokenEvent(
             token,
@@ -251,7 +241,7 @@ class StreamingSession:
 
     def _untranscribed_sample(self) -> int:
         """Segment-relative sample index of the first audio no emitted token describes yet."""
-        return max(0, (self._emitted - self.n_left - self.n_delay) * self.samples_per_token)
+        return max(0, self.protocol.token_sample(self._emitted))
 
     def _trim_history(self) -> None:
         keep_from = self._untranscribed_sample()
