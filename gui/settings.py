@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from voxtral_mlx.user_cache import DEFAULT_REPO
+
 ORGANIZATION = "voxtral-mlx"
 APPLICATION = "voxtral-mlx"
 
@@ -42,7 +44,7 @@ class Key(str, enum.Enum):
     OVERLAY_Y = "overlay/y"
 
 
-DEFAULT_MODEL = "mistralai/Voxtral-Mini-4B-Realtime-2602"
+DEFAULT_MODEL = DEFAULT_REPO
 
 DEFAULTS: dict[Key, Any] = {
     Key.MODEL: DEFAULT_MODEL,

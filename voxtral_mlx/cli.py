@@ -21,11 +21,12 @@ from pathlib import Path
 
 from .errors import VoxtralError
 from .precision import full_float32
+from .user_cache import DEFAULT_REPO
 
 log = logging.getLogger("voxtral_mlx")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_MODEL = "mistralai/Voxtral-Mini-4B-Realtime-2602"
+DEFAULT_MODEL = DEFAULT_REPO
 
 EPILOG = """\
 examples:

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from .errors import VoxtralError
+from .user_cache import DEFAULT_REPO
 
 EPILOG = """\
 Only the files a transcription needs are fetched (params.json, tekken.json,
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "repo_id",
         metavar="REPO_ID",
-        help="Hugging Face repo, e.g. mistralai/Voxtral-Mini-4B-Realtime-2602",
+        help=f"Hugging Face repo, e.g. {DEFAULT_REPO}",
     )
     return p
 

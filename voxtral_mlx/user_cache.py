@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 KERNELS = "mlx-cuda-kernels"
+DEFAULT_REPO = "mistralai/Voxtral-Mini-4B-Realtime-2602"  # the model a plain start uses
 DEFAULT_BITS = 4  # what a repo id is converted to unless asked otherwise
 GROUP_SIZE = 64
 

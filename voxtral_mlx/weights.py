@@ -36,7 +36,6 @@ from .json_file import read_json_object
 from .model import VoxtralRealtime, packed
 from .model.fused import checkpoint_parameters, fuse_model
 
-DEFAULT_REPO = "mistralai/Voxtral-Mini-4B-Realtime-2602"
 # The only files a transcription needs (the repo also holds a second 8.9 GB copy of the
 # weights in transformers layout, which we never download).
 NATIVE_FILES = ("params.json", "tekken.json", "consolidated.safetensors")
