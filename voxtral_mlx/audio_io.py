@@ -37,7 +37,7 @@ from voxtral_mlx.audio_damage import (
 from voxtral_mlx.audio_pyav import open_pyav
 from voxtral_mlx.audio_pyav import reason as _reason
 from voxtral_mlx.errors import AudioError
-from voxtral_mlx.mel import SAMPLE_RATE, SAMPLES_PER_TOKEN
+from voxtral_mlx.protocol import SAMPLE_RATE, SAMPLES_PER_TOKEN
 
 __all__ = ["Damage", "iter_audio", "load_audio", "probe_duration", "summarize_damage"]
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError
+from .protocol import SAMPLE_RATE
 
 MAX_LAYERS = 1024
 # The log-mel front end mel.py implements (Voxtral Realtime's); tests check the two agree.
-FRONT_END = {"sampling_rate": 16000, "hop_length": 160, "window_size": 400,
+FRONT_END = {"sampling_rate": SAMPLE_RATE, "hop_length": 160, "window_size": 400,
              "frame_rate": 12.5, "global_log_mel_max": 1.5}  # fmt: skip
 # Refused before any allocation: ~25x the 4.4 B model, far past what one machine holds.
 MAX_PARAMETERS = 100_000_000_000
@@ -118,7 +119,7 @@ def _listing(values) -> str:
 class AudioEncodingArgs:
     """``encoder_args.audio_encoding_args``: the log-mel front end."""
 
-    sampling_rate: int = 16000
+    sampling_rate: int = SAMPLE_RATE
     frame_rate: float = 12.5
     num_mel_bins: int = 128
     hop_length: int = 160

@@ -14,10 +14,9 @@ import functools
 import mlx.core as mx
 import numpy as np
 
-# The model's audio contract; the file decoders (audio_io) import these from here, so the
-# mel front end (needed by every live and file path) does not pull in the codecs.
-SAMPLE_RATE = 16000
-SAMPLES_PER_TOKEN = 1280  # one 80 ms decoder step at 16 kHz
+from .protocol import SAMPLE_RATE, SAMPLES_PER_TOKEN
+
+# The mel front end the checkpoint was trained with (config.FRONT_END must agree).
 N_FFT = 400
 HOP_LENGTH = 160
 CENTER_PAD = N_FFT // 2  # samples of reflect padding on each side (torch.stft center=True)

@@ -51,9 +51,9 @@ import numpy as np
 import soxr
 
 from .errors import DeviceError
+from .protocol import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
-SAMPLE_RATE = 16000
 SILENCE_DB = -100.0  # level reported for digital silence
 SILENT_PEAK = 1e-5  # below this peak a block counts as "no audio" (digital zeros, -100 dBFS)
 MAX_CHANNELS = 2

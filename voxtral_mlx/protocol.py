@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from .errors import VoxtralError
 
+SAMPLE_RATE = 16000  # the model's audio: mono, 16 kHz
+SAMPLES_PER_TOKEN = 1280  # one 80 ms decoder step
 MIN_DELAY_MS, MAX_DELAY_MS = 80, 2400
 DELAY_STEP_MS = 80  # one token
 RIGHT_PAD_EXTRA_TOKENS = 10  # mistral-common's OFFLINE_STREAMING_BUFFER_TOKENS

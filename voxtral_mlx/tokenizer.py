@@ -23,7 +23,13 @@ from typing import Any, NamedTuple
 from voxtral_mlx.config import finite_number as _finite
 from voxtral_mlx.errors import TokenizerError
 from voxtral_mlx.json_file import read_json_object
-from voxtral_mlx.protocol import DELAY_STEP_MS, MAX_DELAY_MS, MIN_DELAY_MS, valid_delay_ms
+from voxtral_mlx.protocol import (
+    DELAY_STEP_MS,
+    MAX_DELAY_MS,
+    MIN_DELAY_MS,
+    SAMPLE_RATE,
+    valid_delay_ms,
+)
 
 TOKENIZER_FILE = "tekken.json"
 MAX_VOCAB = 1 << 22  # 32x Voxtral's 131072
@@ -38,7 +44,7 @@ _FALLBACK_IDS = {"<s>": 1, "</s>": 2, "[STREAMING_PAD]": 32, "[STREAMING_WORD]":
 class AudioSettings:
     """The ``audio`` block of tekken.json; defaults are the Voxtral Realtime values (spec §3)."""
 
-    sampling_rate: int = 16000
+    sampling_rate: int = SAMPLE_RATE
     frame_rate: float = 12.5  # decoder tokens per second of audio
     transcription_delay_ms: float = 480
     streaming_n_left_pad_tokens: int = 32
