@@ -49,10 +49,8 @@ class BatchDecoder:
         self._proto = StreamProtocol.of(model.config, tokenizer, delay_ms)
         self.model, self.tokenizer = model, tokenizer
         self.delay_ms = self._proto.delay_ms
-        gains = model.decoder.ffn_gains(self._proto.n_delay)
-        mx.eval(gains)
-        # Keyed like a session's: the compiled step functions are shared with them.
-        self._stepper = FastStepper(model.decoder, gains, key=self._proto.n_delay)
+        # The same compiled step functions as the sessions of this delay.
+        self._stepper = FastStepper.for_delay(model.decoder, self._proto.n_delay)
         self.steps = 0  # batched decoder steps run (benchmarks divide time by it)
 
     def decode(self, clips: list, on_progress=None) -> list[list[TokenEvent]]:

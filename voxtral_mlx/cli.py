@@ -263,7 +263,6 @@ class App:
 
     def transcribe(self, path: Path) -> None:
         """One file; raises VoxtralError (reported by the caller) or Interrupted."""
-        from . import writers
         from .audio_io import probe_duration
         from .transcribe import Interrupted, transcribe_file
 
@@ -279,27 +278,26 @@ class App:
             )  # fmt: skip
         except Interrupted as stop:
             self.progress.clear()
-            self._emit(path, self._with_damage(stop.transcript, damage), writers)
+            self.deliver(path, stop.transcript, damage)
             raise
         self.progress.clear()
-        self._emit(path, self._with_damage(transcript, damage), writers)
+        self.deliver(path, transcript, damage)
 
     def metadata(self) -> dict:
         return {"model": str(self.args.model), "dtype": str(self.dtype).removeprefix("mlx.core.")}
 
-    def _with_damage(self, transcript, damage: list):
-        """One warning line per damaged file; the json keeps every span."""
+    def deliver(self, path: Path, transcript, damage: list) -> None:
+        """One file's transcript written (or printed in order), after one warning line if its
+        audio was damaged (the json keeps every span)."""
         from dataclasses import replace
 
+        from . import writers
         from .audio_damage import summarize_damage
 
-        if not damage:
-            return transcript
-        print(f"warning: {summarize_damage(damage).message()}", file=self.err)
-        spans = [{"start": d.start_s, "end": d.end_s, "reason": d.reason} for d in damage]
-        return replace(transcript, metadata={**transcript.metadata, "damaged": spans})
-
-    def _emit(self, path: Path, transcript, writers) -> None:
+        if damage:
+            print(f"warning: {summarize_damage(damage).message()}", file=self.err)
+            spans = [{"start": d.start_s, "end": d.end_s, "reason": d.reason} for d in damage]
+            transcript = replace(transcript, metadata={**transcript.metadata, "damaged": spans})
         fmt = self.args.format or ("txt" if self.args.output_dir else None)
         if fmt is None:
             self.print_in_order(path, transcript.text)
@@ -311,9 +309,9 @@ class App:
         """Printed transcripts keep the order of the command line (``self.order``), whatever
         order files finish in (batched waves go shortest first). ``text`` None: that file has
         nothing to print; ``flush_all``: print what is held, skipping files not done."""
-        if path is not None and path not in self.order:
-            self.order.append(path)
         if path is not None:
+            if path not in self.order:  # not from the command line: after what is listed
+                self.order.append(path)
             self.held[path] = text
         while self.order and (self.order[0] in self.held or flush_all):
             name = self.order.pop(0)

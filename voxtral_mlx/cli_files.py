@@ -17,7 +17,6 @@ def run_waves(app, files: list[Path]) -> tuple[list[Path], int]:
 
     Raises transcribe.Interrupted (with ``paths``) after writing every row's words so far.
     """
-    from . import writers
     from .audio_io import probe_duration
     from .file_batch import DEFAULT_ROWS, FileBatch, WaveInterrupted, plan_waves
     from .transcribe import Interrupted
@@ -49,15 +48,16 @@ def run_waves(app, files: list[Path]) -> tuple[list[Path], int]:
         except WaveInterrupted as stop:
             app.progress.clear()
             for res in stop.results:
-                _deliver(app, res, writers)
+                _deliver(app, res)
             raise Interrupted(None, paths=wave) from None
         app.progress.clear()
-        failed += sum(_deliver(app, res, writers) for res in results)
+        failed += sum(_deliver(app, res) for res in results)
         done += span
-    return [p for p in files if p in set(alone)], failed
+    singles = set(alone)
+    return [p for p in files if p in singles], failed
 
 
-def _deliver(app, res, writers) -> int:
+def _deliver(app, res) -> int:
     """Write (or print) one file's transcript; 1 if it failed."""
     from .cli import StdoutError, _fail
 
@@ -67,7 +67,7 @@ def _deliver(app, res, writers) -> int:
             _fail(res.error, app.args)
         return 1
     try:
-        app._emit(res.path, app._with_damage(res.transcript, res.damage), writers)
+        app.deliver(res.path, res.transcript, res.damage)
     except VoxtralError as err:
         if isinstance(err, StdoutError):
             raise

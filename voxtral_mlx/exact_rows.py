@@ -29,12 +29,12 @@ def _invariant(model: VoxtralRealtime, rows: int) -> bool:
     dec = model.decoder
     layer = dec.layers[0]
     dtype = layer.attention_norm.weight.dtype
-    ops = [fn for _, fn in _linears(layer)] + [dec.tok_embeddings.as_linear]
-    dims = [d for d, _ in _linears(layer)] + [dec.cfg.dim]
-    ops.append(lambda x: mx.fast.rms_norm(x, layer.attention_norm.weight, dec.cfg.norm_eps))
-    dims.append(dec.cfg.dim)
+    ops = _linears(layer) + [
+        (dec.cfg.dim, dec.tok_embeddings.as_linear),
+        (dec.cfg.dim, lambda x: mx.fast.rms_norm(x, layer.attention_norm.weight, dec.cfg.norm_eps)),
+    ]
     key = mx.random.key(0)
-    for dim, op in zip(dims, ops, strict=True):
+    for dim, op in ops:
         x = mx.random.normal((rows, 1, dim), key=key).astype(dtype)
         if not _same_rows(op, x):
             return False

@@ -20,7 +20,6 @@ give, take the single-stream path.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from .audio_damage import Damage
 from .batch_decode import BatchDecoder, BatchInterrupted
 from .errors import VoxtralError
 from .exact_rows import exact_rows
-from .transcribe import BLOCK_SECONDS
+from .transcribe import BLOCK_SECONDS, file_metadata
 from .transcript import Transcript, TranscriptBuilder
 
 MAX_ROW_S = 60.0  # 8 rows: ~0.4 GB of KV in bfloat16 at full size, 0.8 GB in float32
@@ -118,7 +117,7 @@ class FileBatch:
         """What transcribe_file builds for the same tokens: same words, times and metadata."""
         builder = TranscriptBuilder()
         builder.add(events)
-        meta = {"source": os.fspath(path), "delay_ms": self.delay_ms, **(metadata or {})}
+        meta = file_metadata(path, self.delay_ms, metadata)
         if interrupted:
             meta["interrupted"] = True
             seconds = max([0.0] + [e.end for e in events])

@@ -92,10 +92,8 @@ class StreamingSession:
         self.samples_per_token, self.sample_rate = proto.samples_per_token, proto.sample_rate
         self.prompt = list(proto.prompt)
         self.encoder_block = encoder_block
-        gains = model.decoder.ffn_gains(self.n_delay)
-        mx.eval(gains)
         # The prefill and the steps after it: few kernels per token (model/fast_step.py).
-        self._stepper = FastStepper(model.decoder, gains, key=self.n_delay)
+        self._stepper = FastStepper.for_delay(model.decoder, self.n_delay)
         self._inbox = _Inbox()
         self._detok = StreamingDetokenizer(tokenizer)
         self.tokens: list[int] = []

@@ -80,7 +80,7 @@ def transcribe_file(
     session = StreamingSession(model, tokenizer, delay_ms=delay_ms)
     builder = TranscriptBuilder()
     report = _reporter(on_progress, duration)
-    meta = {"source": os.fspath(path), "delay_ms": session.delay_ms, **(metadata or {})}
+    meta = file_metadata(path, session.delay_ms, metadata)
 
     try:
         for block in iter_audio(path, **audio):
@@ -98,6 +98,11 @@ def transcribe_file(
     return builder.build(duration=session.audio_seconds, **meta)
 
 
+def file_metadata(path, delay_ms: int, metadata: dict | None) -> dict:
+    """A file transcript's metadata: its source and delay, then the caller's entries."""
+    return {"source": os.fspath(path), "delay_ms": delay_ms, **(metadata or {})}
+
+
 def _reporter(on_progress, duration) -> Callable[[float], None]:
     """``report(audio_done)``: a Progress for the callback, timed from this call."""
     t0 = time.perf_counter()
@@ -113,8 +118,7 @@ def _transcribe_parallel(path, model, tokenizer, delay_ms, audio, duration, on_p
                          metadata, streams) -> Transcript:  # fmt: skip
     report = _reporter(on_progress, duration)
     par = ParallelTranscriber(model, tokenizer, delay_ms, streams, duration, on_progress=report)
-    meta = {"source": os.fspath(path), "delay_ms": par.delay_ms, "streams": streams,
-            **(metadata or {})}  # fmt: skip
+    meta = file_metadata(path, par.delay_ms, {"streams": streams, **(metadata or {})})
 
     def transcript(seconds: float, **extra) -> Transcript:
         words = list(par.words)

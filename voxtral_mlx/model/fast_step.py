@@ -78,22 +78,35 @@ class FastStepper:
         self.vs: list[mx.array] = []
         self.pos = 0
 
+    @classmethod
+    def for_delay(cls, decoder: Decoder, n_delay: int) -> FastStepper:
+        """The stepper for a delay of ``n_delay`` tokens (its compiled functions shared with
+        every other stepper of this decoder and delay)."""
+        gains = decoder.ffn_gains(n_delay)
+        mx.eval(gains)
+        return cls(decoder, gains, key=n_delay)
+
     def prefill(self, x: mx.array, reserve: int | None = None) -> mx.array:
         """Run the prompt embeddings ``x [B, n, dim]`` (positions ``0..n-1``) through the
         decoder, take over its caches, and return the greedy tokens at position ``n - 1``."""
-        cache = self.dec.make_cache()
-        # The head on the last position only: [B, n, vocab] logits would be 10-20 MB per row.
-        token = self._head(self.dec.hidden(x, self.gains, cache, eval_each_layer=True)[:, -1:])
+        cache, token = self._prompt(x)
         self.start(cache, x.shape[1], reserve)
         return token
 
+    def _prompt(self, x: mx.array) -> tuple[list, mx.array]:
+        """A prompt through the decoder: its mlx-lm caches and the greedy tokens at its end."""
+        cache = self.dec.make_cache()
+        # The head on the last position only: [B, n, vocab] logits would be 10-20 MB per row.
+        token = self._head(self.dec.hidden(x, self.gains, cache, eval_each_layer=True)[:, -1:])
+        return cache, token
+
     def _compile(self, decoder: Decoder, gains: list) -> tuple:
-        self.ffn_w = [
+        ffn_w = [
             layer.ffn_norm.weight * g if g is not None else layer.ffn_norm.weight
             for layer, g in zip(decoder.layers, gains, strict=True)
         ]
-        mx.eval(self.ffn_w)
-        halves = [self._layer_halves(i) for i in range(len(decoder.layers))]
+        mx.eval(ffn_w)
+        halves = [self._layer_halves(i, w) for i, w in enumerate(ffn_w)]
 
         def head(x):
             logits = decoder.tok_embeddings.as_linear(decoder.norm(x))
@@ -102,7 +115,7 @@ class FastStepper:
         # Inputs of positions: token embeddings plus audio, for the prefill and every step
         # (the packed embedding's lookup is several ops).
         inputs = mx.compile(lambda ids, audio: decoder.embed(ids) + audio)
-        return self.ffn_w, halves, mx.compile(head), inputs
+        return ffn_w, halves, mx.compile(head), inputs
 
     def prefill_rows(self, xs: list[mx.array], reserve: int | None = None) -> mx.array:
         """Each row's prompt ``[1, n, dim]`` through the decoder alone, then one batch of them.
@@ -111,13 +124,7 @@ class FastStepper:
         prompts would give the matmuls other shapes, which some kernels round differently);
         steps after it are shared. Returns the rows' greedy tokens ``[B]``.
         """
-        caches, tokens = [], []
-        for x in xs:
-            cache = self.dec.make_cache()
-            h = self.dec.hidden(x, self.gains, cache, eval_each_layer=True)
-            tokens.append(self._head(h[:, -1:]))
-            mx.eval(tokens[-1])
-            caches.append(cache)
+        caches, tokens = zip(*(self._prompt(x) for x in xs), strict=True)
         n = xs[0].shape[1]
         merged = [
             _Keys(
@@ -127,7 +134,7 @@ class FastStepper:
             for i in range(len(self.dec.layers))
         ]
         self.start(merged, n, reserve)
-        return mx.concatenate(tokens)
+        return mx.concatenate(list(tokens))
 
     def start(self, cache: list, n: int, reserve: int | None = None) -> None:
         """Take over mlx-lm caches right after one prefill of positions ``0..n-1``.
@@ -154,7 +161,7 @@ class FastStepper:
             self.vs.append(mx.pad(v, pad))
         mx.eval(self.ks, self.vs)
 
-    def _layer_halves(self, i: int):
+    def _layer_halves(self, i: int, ffn_w: mx.array):
         """One layer as two compiled functions around its KV write and attention.
 
         The host builds each step's graph op by op, which was a third of a step's host time;
@@ -163,7 +170,7 @@ class FastStepper:
         so does the attention (its key count changes every step, which would retrace).
         """
         layer = self.dec.layers[i]
-        att, eps, ffn_w = layer.attention, self.eps, self.ffn_w[i]
+        att, eps = layer.attention, self.eps
 
         def pre(x, offset):
             return att.project(mx.fast.rms_norm(x, layer.attention_norm.weight, eps), offset)
