@@ -37,13 +37,8 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import soxr  # noqa: E402
 
-from voxtral_mlx.audio import (  # noqa: E402
-    StreamingMel,
-    iter_audio,
-    load_audio,
-    log_mel,
-    pad_for_stream,
-)
+from voxtral_mlx.audio.files import iter_audio, load_audio  # noqa: E402
+from voxtral_mlx.audio.mel import StreamingMel, log_mel, pad_for_stream  # noqa: E402
 
 SPEECH = ROOT / "tests" / "data" / "speech_en_22k.flac"
 FORMATS = {  # name -> (suffix, sample rate, writer kind, soundfile format/subtype or codec)

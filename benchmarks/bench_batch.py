@@ -3,7 +3,7 @@
 python benchmarks/bench_batch.py MODEL_FOLDER [--batches 1,4,8,16] [--seconds 6]
 
 Loads a model folder with the app's loader (its dtype and packing for this device), then
-decodes ``B`` different clips of ``--seconds`` each as one batch (voxtral_mlx/batch_decode.py)
+decodes ``B`` different clips of ``--seconds`` each as one batch (voxtral_mlx/decode/batch.py)
 and prints one row per ``B``: batched steps, wall ms per step (encoder included, as in a file),
 ms per token, and the speed-up per token over ``B = 1``. Random weights: speed only.
 """
@@ -25,8 +25,8 @@ import mlx.core as mx  # noqa: E402
 # isort: on
 from fullsize import speech_like, synthetic_tokenizer  # noqa: E402
 
-from voxtral_mlx import weights  # noqa: E402
-from voxtral_mlx.batch_decode import BatchDecoder  # noqa: E402
+from voxtral_mlx.checkpoint import weights  # noqa: E402
+from voxtral_mlx.decode.batch import BatchDecoder  # noqa: E402
 from voxtral_mlx.model import packed  # noqa: E402
 
 

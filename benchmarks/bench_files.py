@@ -31,11 +31,12 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 from fullsize import speech_like, synthetic_tokenizer, write_checkpoint  # noqa: E402
 
-from voxtral_mlx import file_batch, weights  # noqa: E402
-from voxtral_mlx.file_batch import FileBatch, plan_waves  # noqa: E402
+from voxtral_mlx.checkpoint import weights  # noqa: E402
+from voxtral_mlx.decode import file_batch
+from voxtral_mlx.decode.file_batch import FileBatch, plan_waves  # noqa: E402
+from voxtral_mlx.decode.transcribe import transcribe_file  # noqa: E402
 from voxtral_mlx.testing import write_tiny_checkpoint  # noqa: E402
-from voxtral_mlx.tokenizer import Tokenizer  # noqa: E402
-from voxtral_mlx.transcribe import transcribe_file  # noqa: E402
+from voxtral_mlx.text.tokenizer import Tokenizer  # noqa: E402
 
 
 def model_folder(args, root: Path) -> tuple[Path, Tokenizer]:
@@ -44,7 +45,7 @@ def model_folder(args, root: Path) -> tuple[Path, Tokenizer]:
         return folder, Tokenizer.from_file(folder)
     from bench_stream import TINY  # the 40.8 M-parameter model of the other CPU tables
 
-    from voxtral_mlx.convert import convert
+    from voxtral_mlx.checkpoint.convert import convert
 
     native = root / f"native-{args.size}"
     if not (native / "params.json").is_file():

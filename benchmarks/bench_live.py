@@ -38,9 +38,10 @@ import numpy as np  # noqa: E402
 from bench_stream import TINY  # noqa: E402
 from fullsize import speech_like, synthetic_tokenizer, write_checkpoint  # noqa: E402
 
-from voxtral_mlx import cpu_blas, weights  # noqa: E402
-from voxtral_mlx.engine import IteratorSource, LiveTranscriber  # noqa: E402
-from voxtral_mlx.live_events import (  # noqa: E402
+from voxtral_mlx import env
+from voxtral_mlx.checkpoint import weights  # noqa: E402
+from voxtral_mlx.live.engine import IteratorSource, LiveTranscriber  # noqa: E402
+from voxtral_mlx.live.events import (  # noqa: E402
     ErrorEvent,
     MeterEvent,
     Status,
@@ -59,7 +60,7 @@ def checkpoint(root: Path, size: str, bits: int) -> Path:
         write_checkpoint(native, TINY if size == "tiny" else None)
     if bits == 16:
         return native
-    from voxtral_mlx.convert import convert
+    from voxtral_mlx.checkpoint.convert import convert
 
     folder = root / f"{size}-q{bits}"
     if not (folder / "params.json").is_file():
@@ -147,7 +148,7 @@ def main() -> None:
     lat = latencies(events, source, chunk, args.delay_ms / 1000, args.warmup, played)
     tokens = sum(e.n_tokens for e in events if isinstance(e, TextEvent))
 
-    blas = cpu_blas.preload() or "MLX default"
+    blas = env.preload() or "MLX default"
     print(f"device {mx.default_device()}, mlx {mx.__version__}, BLAS: {blas}; model {folder}")
     head = ["model", "bits", "dtype", "delay", "audio", "load", "lag p50 / p95 / max",
             "arrival->token p50 / p95 / max", "tokens", "drain after end"]  # fmt: skip

@@ -7,7 +7,7 @@ only, never accuracy. A synthetic tokenizer covers the full 131072-id vocabulary
     python benchmarks/bench_stream.py [--sizes tiny,full] [--seconds 20] [--full-seconds 4]
                                       [--dtype float32|bfloat16]
 
-On Linux, importing voxtral_mlx first loads the system OpenBLAS (see voxtral_mlx/cpu_blas.py).
+On Linux, importing voxtral_mlx first loads the system OpenBLAS (see voxtral_mlx/env.py).
 """
 
 from __future__ import annotations
@@ -31,10 +31,8 @@ import numpy as np  # noqa: E402
 from fullsize import speech_like, synthetic_tokenizer  # noqa: E402
 from mlx.utils import tree_flatten, tree_map  # noqa: E402
 
-from voxtral_mlx import (
-    cpu_blas,  # noqa: E402
-    weights,  # noqa: E402
-)
+from voxtral_mlx import env  # noqa: E402
+from voxtral_mlx.checkpoint import weights  # noqa: E402
 from voxtral_mlx.config import ModelConfig, realtime_4b_params  # noqa: E402
 from voxtral_mlx.model import VoxtralRealtime  # noqa: E402
 
@@ -63,7 +61,7 @@ def build(params: dict, dtype: mx.Dtype) -> VoxtralRealtime:
 def run(name: str, params: dict, seconds: float, dtype: mx.Dtype, folder: Path) -> list[str]:
     import soundfile as sf  # the quick table goes through real files; the GPU suite needs neither
 
-    from voxtral_mlx.transcribe import transcribe_file
+    from voxtral_mlx.decode.transcribe import transcribe_file
 
     model = build(params, dtype)
     n_params = sum(w.size for _, w in tree_flatten(model.parameters()))
@@ -102,7 +100,7 @@ def full_suite(args, dtype) -> None:
     import voxmlx_side
     from fullsize import write_checkpoint
 
-    from voxtral_mlx.convert import convert
+    from voxtral_mlx.checkpoint.convert import convert
 
     root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-suite-"))
     native = root / "native"
@@ -144,7 +142,7 @@ def full_suite(args, dtype) -> None:
                 continue
             m = voxmlx_side.load(native, bits)
             if mel is None:
-                from voxtral_mlx.mel import log_mel, pad_for_stream
+                from voxtral_mlx.audio.mel import log_mel, pad_for_stream
 
                 audio = speech_like(args.voxmlx_encoder_seconds, seed=6)
                 mel = np.array(log_mel(pad_for_stream(audio, 32, 17)))
@@ -176,7 +174,7 @@ def full_suite(args, dtype) -> None:
 
 def print_suite(results, vox, ours_enc, conv_s, read_bw, copy_bw, args) -> None:
     print(
-        f"device {mx.default_device()}, mlx {mx.__version__}, BLAS: {cpu_blas.preload() or 'MLX default'}"
+        f"device {mx.default_device()}, mlx {mx.__version__}, BLAS: {env.preload() or 'MLX default'}"
     )
     print(f"measured bandwidth: read {read_bw:.0f} GB/s, copy {copy_bw:.0f} GB/s; "
           f"conversion time: " + ", ".join(f"{b}-bit {s:.1f} s" for b, s in conv_s.items()))  # fmt: skip
@@ -283,7 +281,7 @@ def main() -> None:
             rows.append(run(size, params, seconds, dtype, Path(tmp)))
             mx.clear_cache()
 
-    blas = cpu_blas.preload() or "MLX default"
+    blas = env.preload() or "MLX default"
     print(f"device {mx.default_device()}, mlx {mx.__version__}, BLAS: {blas}, "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")  # fmt: skip
     head = [

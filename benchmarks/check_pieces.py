@@ -25,9 +25,9 @@ import soundfile as sf  # noqa: E402
 from reference import hf_reference as ref  # noqa: E402
 from reference.tekken_fixture import write_tekken  # noqa: E402
 
-from voxtral_mlx import weights  # noqa: E402
-from voxtral_mlx.tokenizer import Tokenizer  # noqa: E402
-from voxtral_mlx.transcribe import transcribe_file  # noqa: E402
+from voxtral_mlx.checkpoint import weights  # noqa: E402
+from voxtral_mlx.decode.transcribe import transcribe_file  # noqa: E402
+from voxtral_mlx.text.tokenizer import Tokenizer  # noqa: E402
 
 
 def main() -> None:

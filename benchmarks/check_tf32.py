@@ -3,7 +3,7 @@
 python benchmarks/check_tf32.py
 
 Runs a float32 matmul of the decoder's width in child processes: MLX's default, with
-``voxtral_mlx.precision.full_float32()`` called before MLX is imported (what the CLI does), and
+``voxtral_mlx.env.full_float32()`` called before MLX is imported (what the CLI does), and
 with the variable set only after MLX has run a matmul. Prints the largest error against a
 float64 product. TF32 keeps 10 mantissa bits (~1e-3 relative); float32 ~1e-6.
 """
@@ -18,7 +18,7 @@ import os, sys
 sys.path.insert(0, {root!r})
 when = {when!r}
 if when == "before":
-    from voxtral_mlx.precision import full_float32
+    from voxtral_mlx.env import full_float32
     full_float32()
 import mlx.core as mx
 import numpy as np

@@ -14,10 +14,10 @@ import numpy as np
 from fullsize import reset_rss_peak, rss_gb, speech_like
 from mlx.utils import tree_flatten
 
-from voxtral_mlx import weights
-from voxtral_mlx.audio_pipeline import AudioPipeline
-from voxtral_mlx.parallel import ParallelTranscriber
-from voxtral_mlx.stream import StreamingSession
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode.audio_pipeline import AudioPipeline
+from voxtral_mlx.decode.pieces import ParallelTranscriber
+from voxtral_mlx.decode.session import StreamingSession
 
 TOKEN = 1280  # samples per 80 ms
 
@@ -232,7 +232,7 @@ def measure(
 
 def teacher_forced_agreement(model, reference_tokens: list[int], seconds: float) -> float:
     """Argmax agreement when the model is fed the reference's own tokens (no error cascade)."""
-    from voxtral_mlx.mel import log_mel, pad_for_stream
+    from voxtral_mlx.audio.mel import log_mel, pad_for_stream
 
     mel = log_mel(pad_for_stream(speech_like(seconds, seed=5), 32, 17))[None]
     mel = mel.astype(model.decoder.norm.weight.dtype)

@@ -19,11 +19,11 @@ import mlx.core as mx  # noqa: E402
 # isort: on
 import numpy as np  # noqa: E402
 
-from voxtral_mlx import weights  # noqa: E402
-from voxtral_mlx.checkpoint_files import write_streaming  # noqa: E402
+from voxtral_mlx.checkpoint import weights  # noqa: E402
+from voxtral_mlx.checkpoint.safetensors_io import write_streaming  # noqa: E402
 from voxtral_mlx.config import ModelConfig, realtime_4b_params  # noqa: E402
 from voxtral_mlx.model import VoxtralRealtime  # noqa: E402
-from voxtral_mlx.tokenizer import AudioSettings, Tokenizer  # noqa: E402
+from voxtral_mlx.text.tokenizer import AudioSettings, Tokenizer  # noqa: E402
 
 
 def random_weight(name: str, shape: tuple[int, ...]) -> mx.array:

@@ -36,11 +36,11 @@ import mlx.nn as nn  # noqa: E402
 # isort: on
 from mlx.utils import tree_map  # noqa: E402
 
+from voxtral_mlx.checkpoint.weights import quantize_predicate  # noqa: E402
 from voxtral_mlx.config import ModelConfig, realtime_4b_params  # noqa: E402
 from voxtral_mlx.model.decoder import Decoder  # noqa: E402
 from voxtral_mlx.model.fast_step import FastStepper  # noqa: E402
 from voxtral_mlx.model.fused import fuse_model  # noqa: E402
-from voxtral_mlx.weights import quantize_predicate  # noqa: E402
 
 
 def build(bits: int, params: dict) -> Decoder:

@@ -1,6 +1,6 @@
 """The desktop app (PySide6): live-caption window, caption overlay, tray icon.
 
 Run it with ``python -m gui`` or ``voxtral-mlx-app``. MLX never runs on the GUI thread: the one
-:class:`~voxtral_mlx.engine.LiveTranscriber` owns its own thread for the app's lifetime and
+:class:`~voxtral_mlx.live.engine.LiveTranscriber` owns its own thread for the app's lifetime and
 :mod:`gui.worker` forwards its events as Qt signals (see there why no extra QThread).
 """

@@ -19,7 +19,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from voxtral_mlx.mic import exit_if_streams_left
+from voxtral_mlx.audio.mic import exit_if_streams_left
 
 from .assets import app_icon
 from .main_window import MainWindow

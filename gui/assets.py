@@ -1,5 +1,5 @@
 """Finding the app's image files: in the packaged app, an installed wheel or a checkout's
-``resources/`` (:mod:`voxtral_mlx.resource_files`).
+``resources/`` (:mod:`voxtral_mlx.env`).
 
 The icons are drawn from one SVG by ``packaging/make_icons.py``; callers fall back to an icon
 drawn in code when one is missing (None).
@@ -11,14 +11,14 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-from voxtral_mlx import resource_files
+from voxtral_mlx import env
 
 APP_ICON_SIZES = (16, 32, 64, 128, 256, 512)
 
 
 def resource_path(name: str) -> Path | None:
     """``resources/<name>`` on this install (bundle, wheel or checkout); None if absent."""
-    return resource_files.resource_path(name)
+    return env.resource_path(name)
 
 
 def app_icon() -> QIcon:

@@ -1,10 +1,10 @@
 """What the window and the overlay show: committed words plus the word still being built.
 
-:class:`CaptionModel` is pure Python (no Qt, no MLX), fed :class:`~voxtral_mlx.live_events.TextEvent`
+:class:`CaptionModel` is pure Python (no Qt, no MLX), fed :class:`~voxtral_mlx.live.events.TextEvent`
 s on the GUI thread. Words that became final never change; ``partial`` is the word in progress
 (replaced on every event, cleared when a recording ends). Recordings (Start ... Stop) are kept
 apart: each starts its times at 0, so :meth:`transcript` shifts later ones to follow the earlier
-ones, which gives one saveable :class:`~voxtral_mlx.transcript.Transcript` of all that is shown.
+ones, which gives one saveable :class:`~voxtral_mlx.text.transcript.Transcript` of all that is shown.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from voxtral_mlx.live_events import TextEvent
-from voxtral_mlx.transcript import Transcript, Word, join_texts, join_words, segment_words
+from voxtral_mlx.live.events import TextEvent
+from voxtral_mlx.text.transcript import Transcript, Word, join_texts, join_words, segment_words
 
 RECORDING_GAP = 1.0  # seconds between recordings in a saved transcript
 REFLOW_WORDS = 200  # the overlay wraps at most 3x this many words per update
@@ -125,7 +125,7 @@ class CaptionModel:
 
 
 def separator(before: str, after: str) -> str:
-    """What goes between two words as :func:`~voxtral_mlx.transcript.join_texts` joins them:
+    """What goes between two words as :func:`~voxtral_mlx.text.transcript.join_texts` joins them:
     one space, or none between Chinese/Japanese characters."""
     before, after = before.strip(), after.strip()
     if not before or not after:

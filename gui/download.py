@@ -1,6 +1,6 @@
 """The first-run model download, in a child process the user can cancel.
 
-The download (``voxtral_mlx.download``) runs as its own process: killing it is the only way to
+The download (``voxtral_mlx.cli.download``) runs as its own process: killing it is the only way to
 stop huggingface_hub mid-file, and what it fetched stays in the Hugging Face cache, where the
 next download resumes it. The window watches the cache folder grow for progress
 (``worker.downloaded_bytes``) and starts the transcriber once the process ends well.

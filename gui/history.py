@@ -2,7 +2,7 @@
 how long it lasted, its name or first words; search, rename, export, delete (to the trash).
 
 Each recording is a journal ``live-*.jsonl`` in the autosave folder (see
-:mod:`voxtral_mlx.live_autosave`), plus its final ``.json`` once it ended, plus a ``.name`` text
+:mod:`voxtral_mlx.live.autosave`), plus its final ``.json`` once it ended, plus a ``.name`` text
 file once renamed (the recording's own files are never rewritten). Opening prefers the final
 JSON (it has the token ids) and falls back to recovering the journal, so a recording cut short
 by a crash still opens. The dialog only previews; the window decides how an opened recording
@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from voxtral_mlx.errors import VoxtralError
-from voxtral_mlx.live_autosave import recover
-from voxtral_mlx.transcript import Transcript
-from voxtral_mlx.writers import WRITERS
+from voxtral_mlx.live.autosave import recover
+from voxtral_mlx.text.transcript import Transcript
+from voxtral_mlx.text.writers import WRITERS
 
 PREVIEW_CHARS = 90
 DELETED = "Deleted"  # subfolder a deleted recording goes to where there is no trash

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxtral_mlx.errors import VoxtralError
-from voxtral_mlx.live_events import (
+from voxtral_mlx.live.events import (
     AudioState,
     DroppedEvent,
     ErrorEvent,
@@ -42,8 +42,8 @@ from voxtral_mlx.live_events import (
     TextEvent,
     TranscriptEvent,
 )
-from voxtral_mlx.transcript import Transcript
-from voxtral_mlx.writers import WRITERS
+from voxtral_mlx.text.transcript import Transcript
+from voxtral_mlx.text.writers import WRITERS
 
 from .captions import CaptionModel
 from .download import ModelDownload

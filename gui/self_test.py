@@ -64,8 +64,8 @@ def _on_thread(fn, *args):
 # ---- the run -------------------------------------------------------------------------------------
 def bundled_sample() -> Path:
     """``resources/sample-en.flac`` from the source tree, an installed wheel or a PyInstaller
-    build (:mod:`voxtral_mlx.resource_files`)."""
-    from voxtral_mlx.resource_files import SAMPLE, resource_path, resource_roots
+    build (:mod:`voxtral_mlx.env`)."""
+    from voxtral_mlx.env import SAMPLE, resource_path, resource_roots
 
     return resource_path(SAMPLE) or resource_roots()[0] / SAMPLE  # missing: read_audio says so
 

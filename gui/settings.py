@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from voxtral_mlx.user_cache import DEFAULT_REPO
+from voxtral_mlx.checkpoint.resolve import DEFAULT_REPO
 
 ORGANIZATION = "voxtral-mlx"
 APPLICATION = "voxtral-mlx"

@@ -9,9 +9,9 @@ only after a fatal error or when the user picks another model).
 :class:`EngineBridge` lives on the GUI thread; the transcriber calls its ``on_event`` on the
 inference thread, which only emits :attr:`EngineBridge.event`. Receivers live on the GUI thread,
 so Qt delivers the event there through a queued connection. Events are frozen dataclasses of
-plain Python values (:mod:`voxtral_mlx.live_events`): nothing from MLX crosses.
+plain Python values (:mod:`voxtral_mlx.live.events`): nothing from MLX crosses.
 
-This module imports :mod:`voxtral_mlx.engine` and :mod:`voxtral_mlx.mic`, neither of which
+This module imports :mod:`voxtral_mlx.live.engine` and :mod:`voxtral_mlx.audio.mic`, neither of which
 imports mlx; mlx is first imported by the model loader, on the transcriber's thread.
 """
 
@@ -25,18 +25,18 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from voxtral_mlx.engine import FolderLoader, LiveTranscriber
-from voxtral_mlx.live_autosave import default_dir
-from voxtral_mlx.live_events import ErrorEvent, LiveEvent, Status, StatusEvent
-from voxtral_mlx.mic import InputDevice, MicSource, list_devices
-from voxtral_mlx.user_cache import DEFAULT_BITS, converted_path
+from voxtral_mlx.audio.mic import InputDevice, MicSource, list_devices
+from voxtral_mlx.checkpoint.resolve import DEFAULT_BITS, converted_path
+from voxtral_mlx.live.autosave import default_dir
+from voxtral_mlx.live.engine import FolderLoader, LiveTranscriber
+from voxtral_mlx.live.events import ErrorEvent, LiveEvent, Status, StatusEvent
 
 log = logging.getLogger(__name__)
 
 
 def converted_folder(repo_id: str) -> Path:
-    """Where :mod:`voxtral_mlx.model_cache` keeps ``repo_id`` converted by default (the rule
-    lives in the mlx-free user_cache module, so the GUI thread can ask)."""
+    """Where :mod:`voxtral_mlx.checkpoint.cache` keeps ``repo_id`` converted by default (the rule
+    lives in the mlx-free checkpoint.resolve module, so the GUI thread can ask)."""
     return converted_path(repo_id, DEFAULT_BITS)
 
 
@@ -101,7 +101,7 @@ class EngineBridge(QObject):
     # ---- GUI thread -------------------------------------------------------------------------
     def devices(self, rescan: bool = False) -> list[InputDevice]:
         """The input devices now (DeviceError when audio capture is unavailable); ``rescan``
-        finds ones plugged in since (skipped by :mod:`voxtral_mlx.mic` while recording)."""
+        finds ones plugged in since (skipped by :mod:`voxtral_mlx.audio.mic` while recording)."""
         return list_devices(self.sd, rescan=rescan)
 
     def record(self, device: str | None, delay_ms: int) -> None:

@@ -1,7 +1,7 @@
 """Entry script of the packaged app (PyInstaller freezes this file).
 
 ``Voxtral --download REPO`` is the first-run download the app runs in a child process
-(:mod:`voxtral_mlx.download`; a frozen app has no ``python -m``); anything else, ``--self-test``
+(:mod:`voxtral_mlx.cli.download`; a frozen app has no ``python -m``); anything else, ``--self-test``
 included, goes to :func:`gui.launcher.main` as ``voxtral-mlx-app`` does (stdlib-only imports,
 so the self-test is honoured before Qt or anything heavy loads).
 """
@@ -15,7 +15,7 @@ if not getattr(sys, "frozen", False):  # run from a checkout: the repo root hold
 
 def main() -> int:
     if sys.argv[1:2] == ["--download"]:
-        from voxtral_mlx.download import main as download
+        from voxtral_mlx.cli.download import main as download
 
         return download(sys.argv[2:])
     if sys.platform == "darwin":

@@ -1,7 +1,7 @@
 """A stand-in for the ``sounddevice`` module: input devices that play arrays from a thread.
 
 ``FakeSoundDevice([FakeDevice("USB Mic", signal=x, rate=48000, channels=2)])`` has what
-``voxtral_mlx.mic`` uses: ``query_devices``, ``query_hostapis``, ``default.device``,
+``voxtral_mlx.audio.mic`` uses: ``query_devices``, ``query_hostapis``, ``default.device``,
 ``InputStream`` and ``PortAudioError``. A started stream's thread delivers the device's
 ``signal`` (frames x channels at the device rate) in blocks of the stream's ``blocksize`` (the
 device's own block when 0), paced at ``speed`` x real time, then silence (zeros) like a quiet

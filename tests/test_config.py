@@ -194,7 +194,8 @@ def test_downsample_factor_must_give_the_token_rate():
 
 
 def test_front_end_is_the_one_mel_computes():
-    from voxtral_mlx import config, mel
+    from voxtral_mlx import config
+    from voxtral_mlx.audio import mel
 
     assert config.FRONT_END == {
         "sampling_rate": mel.SAMPLE_RATE, "hop_length": mel.HOP_LENGTH, "window_size": mel.N_FFT,

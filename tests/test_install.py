@@ -83,7 +83,7 @@ def test_installed_wheel_runs_the_self_test_and_finds_the_icons(wheel, tmp_path)
         assert voxtral_mlx.__file__.startswith({str(target)!r}), voxtral_mlx.__file__
         from gui.assets import resource_path
         print(resource_path("icons/voxtral-64.png"))
-        from voxtral_mlx import self_test
+        from voxtral_mlx.cli import self_test
         sys.exit(self_test.run())
     """)
     # Run outside the checkout, the installed copy first on the path (before the editable one).

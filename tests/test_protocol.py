@@ -11,7 +11,7 @@ from voxtral_mlx.config import ModelConfig, tiny_params
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.protocol import StreamProtocol
 from voxtral_mlx.testing import tekken_dict
-from voxtral_mlx.tokenizer import Tokenizer
+from voxtral_mlx.text.tokenizer import Tokenizer
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ def test_readme_opens_with_install_tests_then_the_self_test():
     opening, self_test = blocks[0].splitlines(), blocks[1].splitlines()
     assert len(opening) == 2 and opening[1] in (ROOT / ".ci" / "run").read_text()
     assert self_test == [".venv/bin/python -m voxtral_mlx --self-test"]
-    from voxtral_mlx.cli import build_parser
+    from voxtral_mlx.cli.main import build_parser
 
     assert "--self-test" in build_parser().format_help()
 

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
-from .protocol import SAMPLE_RATE
+from voxtral_mlx.errors import ConfigError
+from voxtral_mlx.protocol import SAMPLE_RATE
 
 MAX_LAYERS = 1024
 # The log-mel front end mel.py implements (Voxtral Realtime's); tests check the two agree.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import VoxtralError
+from voxtral_mlx.errors import VoxtralError
 
 SAMPLE_RATE = 16000  # the model's audio: mono, 16 kHz
 SAMPLES_PER_TOKEN = 1280  # one 80 ms decoder step

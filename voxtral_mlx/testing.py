@@ -39,9 +39,9 @@ def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
     import mlx.core as mx
     from mlx.utils import tree_map
 
-    from . import weights
-    from .config import ModelConfig, tiny_params
-    from .model import VoxtralRealtime
+    from voxtral_mlx.checkpoint import weights
+    from voxtral_mlx.config import ModelConfig, tiny_params
+    from voxtral_mlx.model import VoxtralRealtime
 
     mx.random.seed(seed)
     model = VoxtralRealtime(
@@ -97,7 +97,7 @@ class _FileStream:
 
 
 class FileSoundDevice:
-    """Module-like stand-in for ``sounddevice`` (what :mod:`voxtral_mlx.mic` uses): one input
+    """Module-like stand-in for ``sounddevice`` (what :mod:`voxtral_mlx.audio.mic` uses): one input
     device whose stream plays ``signal`` (mono float32 at ``rate``) at ``speed`` x real time,
     then silence; ``played`` is set once the whole signal has been delivered."""
 

@@ -50,7 +50,7 @@ def refs() -> tuple[int, int]:
 
 def flood(bridge, n: int, received: list[int]) -> None:
     """The worker thread: ``n`` events the way the transcriber's thread sends them."""
-    from voxtral_mlx.live_events import MeterEvent
+    from voxtral_mlx.live.events import MeterEvent
 
     for i in range(n):
         bridge._on_event(MeterEvent(level_db=-60.0 + i % 50, lag=0.1 * (i % 40), audio_seconds=i))
@@ -62,8 +62,8 @@ def run(folder: Path, work: Path, signals: int) -> dict:
     from gui.app import VoxtralApp
     from gui.settings import Settings
     from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
-    from tests.test_engine import SPEECH, Loader
-    from voxtral_mlx.live_events import MeterEvent
+    from tests.live.test_engine import SPEECH, Loader
+    from voxtral_mlx.live.events import MeterEvent
 
     qt_app = QApplication.instance() or QApplication([sys.argv[0]])
     qt_app.setQuitOnLastWindowClosed(False)

@@ -9,8 +9,8 @@ from PySide6.QtCore import QSettings
 
 from gui.app import VoxtralApp
 from gui.settings import Key, Settings
+from tests.fake_sounddevice import FakeSoundDevice
 
-from ..fake_sounddevice import FakeSoundDevice
 from .test_main_window import speech_device, threads_back  # noqa: F401
 
 ref = pytest.importorskip("tests.reference.hf_reference")  # torch + transformers

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gui.captions import RECORDING_GAP, CaptionModel, separator
-from voxtral_mlx.live_events import TextEvent
-from voxtral_mlx.transcript import Word
+from voxtral_mlx.live.events import TextEvent
+from voxtral_mlx.text.transcript import Word
 
 
 def step(words=(), partial=None):

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from gui import qt_guard
-
-from ..test_engine import folder  # noqa: F401  (the tiny checkpoint)
+from tests.live.test_engine import folder  # noqa: F401  (the tiny checkpoint)
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNALS = 30000

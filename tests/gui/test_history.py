@@ -15,11 +15,11 @@ from PySide6.QtCore import QSettings
 from gui.app import VoxtralApp
 from gui.history import HistoryDialog, sessions
 from gui.settings import Key, Settings
-from voxtral_mlx.live_autosave import Autosave
-from voxtral_mlx.live_events import Status, StatusEvent, TextEvent
-from voxtral_mlx.transcript import Transcript, Word, segment_words
+from tests.fake_sounddevice import FakeSoundDevice
+from voxtral_mlx.live.autosave import Autosave
+from voxtral_mlx.live.events import Status, StatusEvent, TextEvent
+from voxtral_mlx.text.transcript import Transcript, Word, segment_words
 
-from ..fake_sounddevice import FakeSoundDevice
 from .test_tray import answer_close_question
 
 

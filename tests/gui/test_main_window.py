@@ -21,8 +21,10 @@ from PySide6.QtCore import QSettings, Qt
 
 from gui.app import VoxtralApp
 from gui.settings import Key, Settings
+from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
+from tests.live.test_engine import SPEECH, Loader, folder  # noqa: F401  (folder: the tiny checkpoint)
 from voxtral_mlx.errors import VoxtralError
-from voxtral_mlx.live_events import (
+from voxtral_mlx.live.events import (
     AudioState,
     ErrorEvent,
     HintEvent,
@@ -30,10 +32,7 @@ from voxtral_mlx.live_events import (
     Status,
     StatusEvent,
 )
-from voxtral_mlx.transcript import Transcript, Word
-
-from ..fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
-from ..test_engine import SPEECH, Loader, folder  # noqa: F401  (folder: the tiny checkpoint)
+from voxtral_mlx.text.transcript import Transcript, Word
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -284,7 +283,7 @@ def test_the_gui_process_does_not_import_mlx(tmp_path):
 
 def test_word_times_in_saved_json_are_whole_ms(make_app, tmp_path):
     win = make_app().window
-    from voxtral_mlx.live_events import TextEvent
+    from voxtral_mlx.live.events import TextEvent
 
     win.on_event(TextEvent("", 0, 0, words=(Word("a", 0.1, 0.2),)))
     path = win.save_to(tmp_path / "a.json")
@@ -401,7 +400,7 @@ def test_silence_banner_only_while_true_and_gone_when_sound_comes(make_app, qtbo
 def test_offline_model_error_names_the_apps_control_not_a_flag(make_app, qtbot, threads_back):
     """The library's error (shared with the CLI) says 'pass --model'; the app says what to
     press, for a load that fails on the transcriber's thread and for a failed download."""
-    from voxtral_mlx import weights
+    from voxtral_mlx.checkpoint import weights
 
     def offline(**kw):
         raise OSError("offline")

@@ -102,8 +102,8 @@ def test_captions_reach_the_overlay(make_app, qtbot, threads_back):  # noqa: F81
 
 def test_captions_fade_after_silence_when_locked_and_come_back(qtbot, tmp_path):
     from gui.captions import CaptionModel
-    from voxtral_mlx.live_events import TextEvent
-    from voxtral_mlx.transcript import Word
+    from voxtral_mlx.live.events import TextEvent
+    from voxtral_mlx.text.transcript import Word
 
     overlay = overlay_at(qtbot, tmp_path / "s.ini")
     overlay._idle.setInterval(50)

@@ -9,8 +9,8 @@ from PySide6.QtGui import QFontMetrics, QGuiApplication
 from gui.captions import CaptionModel
 from gui.overlay import CaptionOverlay
 from gui.settings import Key, Settings
-from voxtral_mlx.live_events import TextEvent
-from voxtral_mlx.transcript import Word
+from voxtral_mlx.live.events import TextEvent
+from voxtral_mlx.text.transcript import Word
 
 JAPANESE = "今日はとても良い天気ですね明日も晴れるでしょうか東京駅で会いましょう"
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 from gui.main_window import state_line
 from gui.overlay import CaptionOverlay
 from gui.settings import Key, Settings
-from voxtral_mlx.live_events import AudioState, MeterEvent
+from voxtral_mlx.live.events import AudioState, MeterEvent
 
 from .test_main_window import folder, make_app, speech_device, threads_back  # noqa: F401
 

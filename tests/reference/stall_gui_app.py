@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from gui.app import VoxtralApp
 from gui.settings import Settings
-from voxtral_mlx.mic import exit_if_streams_left
+from voxtral_mlx.audio.mic import exit_if_streams_left
 
 
 class Script:

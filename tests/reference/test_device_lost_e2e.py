@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from voxtral_mlx.mic import MicSource
-from voxtral_mlx.transcript import Transcript
+from voxtral_mlx.audio.mic import MicSource
+from voxtral_mlx.text.transcript import Transcript
 
 from ..conftest import require_sound_tools
 from .test_live_e2e import _portaudio_restart, _run, folder  # noqa: F401  (fixture)

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from voxtral_mlx import file_batch, weights
-from voxtral_mlx.file_batch import FileBatch, WaveInterrupted, plan_waves
-from voxtral_mlx.mel import SAMPLE_RATE
-from voxtral_mlx.tokenizer import Tokenizer
-from voxtral_mlx.transcribe import transcribe_file
+from voxtral_mlx.audio.mel import SAMPLE_RATE
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode import file_batch
+from voxtral_mlx.decode.file_batch import FileBatch, WaveInterrupted, plan_waves
+from voxtral_mlx.decode.transcribe import transcribe_file
+from voxtral_mlx.text.tokenizer import Tokenizer
 
 from . import hf_reference as ref
 from .tekken_fixture import write_tekken
@@ -89,7 +90,7 @@ def test_waves_group_similar_lengths_and_long_files_go_alone():
 
 
 def test_the_cli_decodes_several_files_in_waves(env, tmp_path, monkeypatch):
-    from voxtral_mlx import cli
+    from voxtral_mlx.cli import main as cli
 
     model, tok, paths = env
     folder = ref.save_native(ref.build("windowed", seed=0), tmp_path / "m")
@@ -114,7 +115,7 @@ def test_the_cli_decodes_several_files_in_waves(env, tmp_path, monkeypatch):
 def test_exact_rows_halves_until_every_op_is_row_invariant(env, monkeypatch):
     """The cap comes from the model's own step ops: rows whose results would depend on the
     other rows of the call are never batched together."""
-    from voxtral_mlx import exact_rows as er
+    from voxtral_mlx.decode import exact_rows as er
 
     model, _, _ = env
     assert er.exact_rows(model, 1) == 1

@@ -30,13 +30,13 @@ import pytest
 import soundfile as sf
 import soxr
 
-from voxtral_mlx import weights
-from voxtral_mlx.engine import LiveTranscriber, folder_loader
-from voxtral_mlx.live_events import ErrorEvent, Status, StatusEvent, TextEvent
-from voxtral_mlx.mic import MicSource
-from voxtral_mlx.stream import StreamingSession
-from voxtral_mlx.tokenizer import Tokenizer
-from voxtral_mlx.transcript import Transcript
+from voxtral_mlx.audio.mic import MicSource
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode.session import StreamingSession
+from voxtral_mlx.live.engine import LiveTranscriber, folder_loader
+from voxtral_mlx.live.events import ErrorEvent, Status, StatusEvent, TextEvent
+from voxtral_mlx.text.tokenizer import Tokenizer
+from voxtral_mlx.text.transcript import Transcript
 
 from ..conftest import require_sound_tools
 from . import hf_reference as ref

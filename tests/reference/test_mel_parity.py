@@ -26,7 +26,8 @@ import pytest
 import torch
 from transformers import VoxtralRealtimeFeatureExtractor
 
-from voxtral_mlx.audio import load_audio, log_mel, mel_filters, pad_for_stream
+from voxtral_mlx.audio.files import load_audio
+from voxtral_mlx.audio.mel import log_mel, mel_filters, pad_for_stream
 
 SPEECH = Path(__file__).parents[1] / "data" / "speech_en_22k.flac"
 ERROR_RATIO = 3.0  # a GPU FFT (Metal) or another BLAS/FFT build may round a little worse
@@ -139,7 +140,7 @@ def test_the_bound_catches_recipe_errors(extractor, bug):
 
 def test_filters_and_window_match(extractor):
     np.testing.assert_allclose(mel_filters(128), extractor.mel_filters, rtol=0, atol=1e-7)
-    from voxtral_mlx.mel import _constants
+    from voxtral_mlx.audio.mel import _constants
 
     window = np.array(_constants(128)[0])
     np.testing.assert_allclose(window, torch.hann_window(400).numpy(), rtol=0, atol=1e-6)

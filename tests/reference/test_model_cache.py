@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from voxtral_mlx import model_cache, weights
+from voxtral_mlx.checkpoint import cache as model_cache
+from voxtral_mlx.checkpoint import weights
 
 from . import hf_reference as ref
 from .tekken_fixture import write_tekken

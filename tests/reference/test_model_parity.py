@@ -17,7 +17,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from voxtral_mlx import weights
+from voxtral_mlx.checkpoint import weights
 from voxtral_mlx.errors import WeightsError
 
 from . import hf_reference as ref

@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxtral_mlx import parallel, weights
-from voxtral_mlx.batch_decode import BatchDecoder
-from voxtral_mlx.mel import SAMPLE_RATE, log_mel, pad_for_stream
-from voxtral_mlx.parallel import Piece, owned_words, plan_wave, quiet_cut
-from voxtral_mlx.stream import StreamingSession
-from voxtral_mlx.tokenizer import Tokenizer
-from voxtral_mlx.transcribe import Interrupted, transcribe_file
-from voxtral_mlx.transcript import TokenEvent
+from voxtral_mlx.audio.mel import SAMPLE_RATE, log_mel, pad_for_stream
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode import pieces as parallel
+from voxtral_mlx.decode.batch import BatchDecoder
+from voxtral_mlx.decode.pieces import Piece, owned_words, plan_wave, quiet_cut
+from voxtral_mlx.decode.session import StreamingSession
+from voxtral_mlx.decode.transcribe import Interrupted, transcribe_file
+from voxtral_mlx.text.tokenizer import Tokenizer
+from voxtral_mlx.text.transcript import TokenEvent
 
 from . import hf_reference as ref
 from .tekken_fixture import write_tekken
@@ -90,7 +91,7 @@ def test_eos_mid_row_restarts_like_a_session(env):
 def test_an_interrupt_after_an_early_eos_keeps_every_row(env, monkeypatch):
     """Ctrl-C while a row's audio after its EOS is being decoded: the batch's tokens of every
     row are kept (the other row whole), not lost with the interrupted restart."""
-    from voxtral_mlx.batch_decode import BatchInterrupted
+    from voxtral_mlx.decode.batch import BatchInterrupted
 
     model, tok, _ = env
     clips = [ref.test_audio(8.0, seed=11), ref.test_audio(5.0, seed=12)]
@@ -268,7 +269,7 @@ def test_ctrl_c_in_a_long_file_keeps_finished_waves_and_running_rows(env, monkey
 def test_packed_weights_batch_like_a_session(env):
     """Packed 4-bit layers multiply a batch's rows as one matrix (model/packed.py): every row
     still equals a session alone on its clip, and long files take the parallel path."""
-    from voxtral_mlx.convert import convert
+    from voxtral_mlx.checkpoint.convert import convert
     from voxtral_mlx.model.packed import PackedLinear
 
     _, tok, root = env

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
-from voxtral_mlx import convert, weights
-from voxtral_mlx.checkpoint_files import read_header
+from voxtral_mlx.checkpoint import convert, weights
+from voxtral_mlx.checkpoint.safetensors_io import read_header
+from voxtral_mlx.cli import convert as convert_cli
 from voxtral_mlx.errors import VoxtralError, WeightsError
 
 from . import hf_reference as ref
@@ -141,11 +142,11 @@ def test_bad_conversions(case, tmp_path):
         convert.convert(q, tmp_path / "again", bits=4)
     with pytest.raises(VoxtralError, match="--bits"):
         convert.convert(native, tmp_path / "x", bits=3)
-    assert convert.main([str(tmp_path / "missing"), str(tmp_path / "y")]) == 1
+    assert convert_cli.main([str(tmp_path / "missing"), str(tmp_path / "y")]) == 1
 
 
 def test_convert_cli(case, tmp_path, capsys):
     root, native, *_ = case
-    assert convert.main([str(native), str(tmp_path / "cli4"), "--bits", "4"]) == 0
+    assert convert_cli.main([str(native), str(tmp_path / "cli4"), "--bits", "4"]) == 0
     model, cfg = weights.load(tmp_path / "cli4")
     assert cfg.quantization.bits == 4

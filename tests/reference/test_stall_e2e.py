@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from voxtral_mlx.transcript import Transcript
+from voxtral_mlx.text.transcript import Transcript
 
 from .test_live_e2e import _run, folder, play, pulse, speech  # noqa: F401  (fixtures)
 

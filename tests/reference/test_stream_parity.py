@@ -14,11 +14,11 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from voxtral_mlx import weights
-from voxtral_mlx.mel import log_mel, pad_for_stream
+from voxtral_mlx.audio.mel import log_mel, pad_for_stream
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode.session import State, StreamingSession
 from voxtral_mlx.model.fast_step import FastStepper
-from voxtral_mlx.stream import State, StreamingSession
-from voxtral_mlx.tokenizer import Tokenizer
+from voxtral_mlx.text.tokenizer import Tokenizer
 
 from . import hf_reference as ref
 from .tekken_fixture import write_tekken
@@ -173,7 +173,7 @@ def test_leading_silence_shifts_times(tokenizer, audio, tmp_path_factory):
     grid, and a random-weight model then emits different tokens, so nothing could be matched).
     Uses the windowed model: like a trained model, its output depends on recent audio only, so
     the two runs re-synchronise; a random model with unbounded attention keeps the start in
-    view and drifts. Word times are built from these token times (tests/test_transcript.py).
+    view and drifts. Word times are built from these token times (tests/text/test_transcript.py).
     """
     torch_model = ref.build("windowed", seed=0)
     model, _ = weights.load(ref.save_native(torch_model, tmp_path_factory.mktemp("shift")))

@@ -14,7 +14,7 @@ pytest.importorskip("mistral_common")
 
 from mistral_common.tokens.tokenizers.tekken import Tekkenizer  # noqa: E402
 
-from voxtral_mlx.tokenizer import StreamingDetokenizer, Tokenizer  # noqa: E402
+from voxtral_mlx.text.tokenizer import StreamingDetokenizer, Tokenizer  # noqa: E402
 
 from .tekken_fixture import write_tekken  # noqa: E402
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxtral_mlx import weights
-from voxtral_mlx.mel import log_mel, pad_for_stream
-from voxtral_mlx.tokenizer import Tokenizer
-from voxtral_mlx.transcribe import Interrupted, transcribe_file
+from voxtral_mlx.audio.mel import log_mel, pad_for_stream
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode.transcribe import Interrupted, transcribe_file
+from voxtral_mlx.text.tokenizer import Tokenizer
 
 from . import hf_reference as ref
 from .tekken_fixture import write_tekken

@@ -1,0 +1,224 @@
+"""Log-mel front end in MLX, batch (:func:`log_mel`) and incremental (:class:`StreamingMel`).
+
+Matches transformers' ``VoxtralRealtimeFeatureExtractor`` (model-spec section 4): periodic Hann
+window of 400, hop 160, centred STFT with reflect padding, power spectrum, last frame dropped,
+128 Slaney-scale Slaney-normalised mel filters over 0-8 kHz, ``log10(max(x, 1e-10))``, floor at
+``1.5 - 8``, then ``(x + 4) / 4``. Output is time-major ``[T, n_mels]`` float32 with
+``T = len(samples) // 160``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import mlx.core as mx
+import numpy as np
+
+from voxtral_mlx.protocol import SAMPLE_RATE, SAMPLES_PER_TOKEN
+
+# The mel front end the checkpoint was trained with (config.FRONT_END must agree).
+N_FFT = 400
+HOP_LENGTH = 160
+CENTER_PAD = N_FFT // 2  # samples of reflect padding on each side (torch.stft center=True)
+GLOBAL_LOG_MEL_MAX = 1.5  # fixed by the checkpoint, not the per-utterance maximum
+LEFT_PAD_TOKENS = 32
+RIGHT_PAD_TOKENS = 17
+# Frames per MLX call in log_mel: bounds scratch memory (about 5 MB per call) for hour-long input.
+_FRAMES_PER_CALL = 4096
+
+
+@functools.lru_cache(maxsize=4)
+def mel_filters(n_mels: int = 128) -> np.ndarray:
+    """Slaney-scale, Slaney-normalised triangular filters, shape ``[201, n_mels]`` float32.
+
+    Built in float64 as transformers' ``mel_filter_bank`` does, cached, and read-only.
+    """
+    fft_freqs = np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    mels = np.linspace(_hz_to_mel(0.0), _hz_to_mel(SAMPLE_RATE / 2), n_mels + 2)
+    edges = _mel_to_hz(mels)
+    diff = np.diff(edges)
+    slopes = edges[None, :] - fft_freqs[:, None]
+    down = -slopes[:, :-2] / diff[:-1]
+    up = slopes[:, 2:] / diff[1:]
+    filters = np.maximum(0.0, np.minimum(down, up))
+    filters *= 2.0 / (edges[2:] - edges[:-2])  # Slaney area normalisation
+    filters = filters.astype(np.float32)
+    filters.flags.writeable = False
+    return filters
+
+
+def _hz_to_mel(freq):
+    freq = np.asarray(freq, dtype=np.float64)
+    log_part = 15.0 + np.log(np.maximum(freq, 1e-12) / 1000.0) * (27.0 / np.log(6.4))
+    return np.where(freq >= 1000.0, log_part, 3.0 * freq / 200.0)
+
+
+def _mel_to_hz(mels):
+    mels = np.asarray(mels, dtype=np.float64)
+    log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mels - 15.0))
+    return np.where(mels >= 15.0, log_part, 200.0 * mels / 3.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _constants(n_mels: int) -> tuple[mx.array, mx.array]:
+    # Arrays built from numpy hold data (no lazy graph), so they may be shared across threads.
+    n = np.arange(N_FFT, dtype=np.float64)
+    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / N_FFT)).astype(np.float32)  # periodic Hann
+    return mx.array(window), mx.array(mel_filters(n_mels))
+
+
+def _frames_to_log_mel(padded: mx.array, n_frames: int, n_mels: int) -> mx.array:
+    """Log-mel of frames 0..n_frames-1 of a centre-padded signal holding >= 160*(n+2) samples.
+
+    Frame t is padded[160t : 160t+400], assembled from 160-sample blocks t, t+1 and half of t+2.
+    """
+    window, filters = _constants(n_mels)
+    blocks = padded[: HOP_LENGTH * (n_frames + 2)].reshape(n_frames + 2, HOP_LENGTH)
+    half = N_FFT - 2 * HOP_LENGTH
+    frames = mx.concatenate([blocks[:-2], blocks[1:-1], blocks[2:, :half]], axis=1)
+    spec = mx.fft.rfft(frames * window, axis=-1)
+    power = mx.square(mx.real(spec)) + mx.square(mx.imag(spec))
+    log_spec = mx.log10(mx.maximum(power @ filters, 1e-10))
+    log_spec = mx.maximum(log_spec, GLOBAL_LOG_MEL_MAX - 8.0)
+    return (log_spec + 4.0) / 4.0
+
+
+def log_mel(samples: np.ndarray | mx.array, n_mels: int = 128) -> mx.array:
+    """Batch log-mel of mono 16 kHz samples: ``[len(samples) // 160, n_mels]`` float32.
+
+    Needs more than 200 samples (reflect padding). The result is evaluated.
+    """
+    x = _as_mx_1d(samples)
+    n = x.shape[0]
+    if n <= CENTER_PAD:
+        raise ValueError(f"log_mel needs more than {CENTER_PAD} samples, got {n}")
+    padded = mx.concatenate([x[1 : CENTER_PAD + 1][::-1], x, x[n - CENTER_PAD - 1 : n - 1][::-1]])
+    n_frames = n // HOP_LENGTH
+    parts = []
+    for start in range(0, n_frames, _FRAMES_PER_CALL):
+        k = min(_FRAMES_PER_CALL, n_frames - start)
+        seg = padded[start * HOP_LENGTH : (start + k + 2) * HOP_LENGTH]
+        parts.append(_frames_to_log_mel(seg, k, n_mels))
+        mx.eval(parts[-1])
+    return parts[0] if len(parts) == 1 else mx.concatenate(parts)
+
+
+def pad_for_stream(
+    samples: np.ndarray | mx.array,
+    left_pad_tokens: int = LEFT_PAD_TOKENS,
+    right_pad_tokens: int = RIGHT_PAD_TOKENS,
+    samples_per_token: int = SAMPLES_PER_TOKEN,
+) -> np.ndarray:
+    """The realtime protocol's offline padding, float32: ``left_pad_tokens`` tokens of zeros,
+    the audio, then zeros up to a whole token plus ``right_pad_tokens`` more tokens."""
+    x = _as_np_1d(samples)
+    right = (-len(x)) % samples_per_token + right_pad_tokens * samples_per_token
+    out = np.zeros(left_pad_tokens * samples_per_token + len(x) + right, np.float32)
+    out[left_pad_tokens * samples_per_token : left_pad_tokens * samples_per_token + len(x)] = x
+    return out
+
+
+class StreamingMel:
+    """Incremental log-mel whose output, concatenated, equals ``log_mel(pad_for_stream(audio))``.
+
+    ``feed(chunk)`` returns the frames that just became final (possibly 0 rows); ``close()``
+    adds the right padding and returns the rest. A frame centred at padded-sample ``c`` is final
+    once samples ``c-200 .. c+199`` exist, so output lags input by at most 200 samples (plus the
+    160-sample hop); only that tail (< 400 samples) is kept between calls, and each call does
+    O(len(chunk)) work. Parity with :func:`log_mel` is exact or within float32 rounding of the
+    matmul (<= 1e-6), for any chunking.
+
+    Thread contract: one owner thread, the one that runs MLX (the returned arrays are lazy MLX
+    arrays of that thread). ``feed`` and ``close`` must not be called concurrently; nothing may
+    be fed after ``close``. Not thread-safe by design: the caller's audio queue is the hand-off.
+    """
+
+    def __init__(
+        self,
+        n_mels: int = 128,
+        left_pad_tokens: int = LEFT_PAD_TOKENS,
+        right_pad_tokens: int = RIGHT_PAD_TOKENS,
+    ):
+        self.n_mels = n_mels
+        self._right_pad_tokens = right_pad_tokens
+        self._buf = np.zeros(left_pad_tokens * SAMPLES_PER_TOKEN, np.float32)
+        self._buf_start = 0  # padded-signal index of _buf[0] once the left reflection is in
+        self._started = False  # left reflection (200 samples) prepended yet?
+        self._next_frame = 0
+        self._n_audio = 0
+        self._closed = False
+        self._maybe_start()
+
+    @property
+    def buffered_samples(self) -> int:
+        """Samples held between calls (below 400 once 200 samples have arrived)."""
+        return len(self._buf)
+
+    def feed(self, samples: np.ndarray | mx.array) -> mx.array:
+        """Append mono 16 kHz samples; return the newly final frames, ``[k, n_mels]``."""
+        if self._closed:
+            raise RuntimeError("StreamingMel.feed() after close()")
+        x = _as_np_1d(samples)
+        self._n_audio += len(x)
+        self._buf = np.concatenate([self._buf, x])
+        self._maybe_start()
+        return self._emit(limit=None)
+
+    def close(self) -> mx.array:
+        """Add the right padding, return every remaining frame. Call once."""
+        if self._closed:
+            raise RuntimeError("StreamingMel.close() called twice")
+        self._closed = True
+        right = (-self._n_audio) % SAMPLES_PER_TOKEN + self._right_pad_tokens * SAMPLES_PER_TOKEN
+        self._buf = np.concatenate([self._buf, np.zeros(right, np.float32)])
+        self._maybe_start()
+        if not self._started:
+            raise ValueError(f"StreamingMel needs more than {CENTER_PAD} padded samples")
+        n_signal = self._buf_start + len(self._buf) - CENTER_PAD
+        # Right reflection needs the last 201 samples; the kept tail always holds >= 240.
+        reflect = self._buf[-CENTER_PAD - 1 : -1][::-1]
+        self._buf = np.concatenate([self._buf, reflect])
+        out = self._emit(limit=n_signal // HOP_LENGTH)
+        self._buf = self._buf[:0]
+        return out
+
+    def _maybe_start(self) -> None:
+        if not self._started and len(self._buf) > CENTER_PAD:
+            self._buf = np.concatenate([self._buf[1 : CENTER_PAD + 1][::-1], self._buf])
+            self._started = True
+
+    def _emit(self, limit: int | None) -> mx.array:
+        end = self._buf_start + len(self._buf)  # padded samples known so far
+        ready = (end - N_FFT) // HOP_LENGTH + 1 if self._started and end >= N_FFT else 0
+        if limit is not None:
+            ready = min(ready, limit)
+        k = ready - self._next_frame
+        if k <= 0:
+            return mx.zeros((0, self.n_mels), mx.float32)
+        lo = self._next_frame * HOP_LENGTH - self._buf_start
+        seg = np.zeros(HOP_LENGTH * (k + 2), np.float32)  # last 80 samples are never read
+        used = HOP_LENGTH * (k - 1) + N_FFT
+        seg[:used] = self._buf[lo : lo + used]
+        out = _frames_to_log_mel(mx.array(seg), k, self.n_mels)
+        self._next_frame = ready
+        self._buf = self._buf[ready * HOP_LENGTH - self._buf_start :].copy()
+        self._buf_start = ready * HOP_LENGTH
+        return out
+
+
+def _as_np_1d(samples) -> np.ndarray:
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(f"expected mono samples of shape [n], got shape {x.shape}")
+    return x
+
+
+def _as_mx_1d(samples) -> mx.array:
+    x = (
+        samples.astype(mx.float32)
+        if isinstance(samples, mx.array)
+        else mx.array(_as_np_1d(samples))
+    )
+    if x.ndim != 1:
+        raise ValueError(f"expected mono samples of shape [n], got shape {tuple(x.shape)}")
+    return x

@@ -1,0 +1,199 @@
+"""What ``--mic`` prints: final words on stdout as they come, and on a terminal the word being
+built and a level/lag meter redrawn in place. Printing only (no MLX, no devices).
+
+The redrawn row always fits the terminal as it is now (asked at every draw, so a resize is
+followed): a row that wraps cannot be erased by ``\\r``, and every redraw would leave a stale
+copy above it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import unicodedata
+
+from voxtral_mlx.live.events import (
+    AudioState,
+    DroppedEvent,
+    ErrorEvent,
+    HintEvent,
+    LiveEvent,
+    MeterEvent,
+    Status,
+    StatusEvent,
+    TextEvent,
+)
+from voxtral_mlx.text.transcript import ends_sentence, join_texts
+
+DIM, RESET = "\x1b[2m", "\x1b[0m"
+ELLIPSIS = "…"
+PARTIAL_ROOM = 12  # columns left after the final words for the word being built
+
+
+def interactive(stream) -> bool:
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def columns() -> int:
+    """Columns a redrawn row may use now: the last one stays empty (a character there leaves
+    the cursor waiting to wrap, and the next ``\\r`` would go to the wrong row)."""
+    return max(1, shutil.get_terminal_size().columns - 1)
+
+
+def cells(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (CJK) characters two, combining marks none."""
+    return sum(_cell(ch) for ch in text)
+
+
+def _cell(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def tail(text: str, width: int) -> str:
+    """The end of ``text`` that fits ``width`` columns, ``…`` first where it was cut: the
+    newest words are the ones a reader needs."""
+    if cells(text) <= width:
+        return text
+    kept, used = [], cells(ELLIPSIS)
+    for ch in reversed(text):
+        used += _cell(ch)
+        if used > width:
+            break
+        kept.append(ch)
+    return (ELLIPSIS + "".join(reversed(kept))) if width >= cells(ELLIPSIS) else ""
+
+
+def meter_text(event: MeterEvent) -> str:
+    if event.audio is AudioState.STALLED:
+        return f"[ no audio ]  lag {event.lag:.1f} s"
+    if event.audio is AudioState.LOST:
+        return f"[ device lost ]  lag {event.lag:.1f} s"
+    bars = max(0, min(8, round((event.level_db + 60) / 60 * 8)))
+    return f"[{'|' * bars}{' ' * (8 - bars)}] {event.level_db:4.0f} dB  lag {event.lag:.1f} s"
+
+
+def same_sink(out, err) -> bool:
+    """Whether both streams end in the same file, pipe or terminal (``2>&1``)."""
+    if out is err:
+        return True
+    try:
+        return os.path.samestat(os.fstat(out.fileno()), os.fstat(err.fileno()))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class LiveDisplay:
+    """Prints live events. Final words go to stdout as they come, a line per sentence. On a
+    terminal the word still being built follows them dimmed and is redrawn as it grows, and
+    (stderr a terminal, not --quiet) a level/lag meter follows it; otherwise stdout gets only
+    final words, plain. Status, hints and errors are lines on stderr, never inside a line of
+    captions (a caption line going to the same place is ended first)."""
+
+    def __init__(self, out, err, quiet: bool):
+        self.out, self.err, self.quiet = out, err, quiet
+        self.tty = interactive(out)
+        self.meter_on = not quiet and interactive(err)
+        self.shared = same_sink(out, err)
+        self._line = self._partial = self._meter = ""
+        self._row_open = False  # plain output: caption text on a line not yet ended
+
+    def show(self, event: LiveEvent) -> None:
+        if isinstance(event, TextEvent):
+            for word in event.words:
+                self._add_word(word.text)
+            self._partial = " ".join(event.partial.text.split()) if event.partial else ""
+        elif isinstance(event, MeterEvent):
+            self._meter = meter_text(event)
+        elif isinstance(event, StatusEvent):
+            if event.status is Status.STOPPED:
+                self._clear()
+                self._partial = self._meter = ""
+                self._end_line()
+                return
+            self._status(event)
+        elif isinstance(event, HintEvent):
+            self.note(f"hint: {event.message}")
+        elif isinstance(event, ErrorEvent):
+            self.note(f"error: {event.message}", always=True)
+        elif isinstance(event, DroppedEvent) and event.seconds > 0:
+            self.note(f"warning: {event.seconds:.1f} s of audio dropped: transcription is falling behind")  # fmt: skip
+        self._draw()
+
+    def _status(self, event: StatusEvent) -> None:
+        if event.status is Status.LISTENING:
+            self.note(f"listening: {event.detail} (Ctrl-C to stop)")
+        elif event.status is Status.LOADING:
+            self.note(f"loading model {event.detail}")
+
+    def note(self, message: str, always: bool = False) -> None:
+        if self.quiet and not always:
+            return
+        self._clear()
+        if self._row_open and self.shared:
+            self.out.write("\n")  # the sentence goes on below the note, not around it
+            self._row_open = False
+        self.out.flush()
+        print(message, file=self.err, flush=True)
+        self._draw()
+
+    def _add_word(self, word: str) -> None:
+        line = join_texts([self._line, word])
+        if self.tty:
+            if self._line and cells(line) + self._reserve() > columns():
+                self._end_line()
+                line = join_texts([word])
+        else:
+            piece = line[len(self._line) :]
+            self.out.write(piece if self._row_open else piece.lstrip())
+            self._row_open = True
+        self._line = line
+        if ends_sentence(word):
+            self._end_line()
+
+    def _reserve(self) -> int:
+        """Room kept after the final words for the word being built and the meter; at most
+        half the row, so a narrow terminal still gets words."""
+        meter = 2 + cells(self._meter) if self.meter_on and self._meter else 0
+        return min(PARTIAL_ROOM + meter, columns() // 2)
+
+    def _end_line(self) -> None:
+        if self.tty:
+            self.out.write("\r\x1b[K" + self._line)
+        if (self.tty and (self._line or self._partial)) or self._row_open:
+            self.out.write("\n")
+        self._row_open = False
+        self.out.flush()
+        self._line = ""
+
+    def _clear(self) -> None:
+        if self.tty:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+        elif self.meter_on:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+
+    def _draw(self) -> None:
+        width = columns()
+        if not self.tty:
+            self.out.flush()
+            if self.meter_on and self._meter:
+                self.err.write(f"\r{tail(self._meter, width)}\x1b[K")
+                self.err.flush()
+            return
+        if self._line and cells(join_texts([self._line, self._partial])) > width:
+            self._end_line()  # the words and the one being built no longer fit one row
+        row = tail(join_texts([self._line, self._partial]), width)
+        cut = len(row) - min(len(self._partial), len(row))
+        dimmed = f"{DIM}{row[cut:]}{RESET}" if cut < len(row) else ""
+        self.out.write(f"\r\x1b[K{row[:cut]}{dimmed}")
+        self.out.flush()
+        meter = f"  {self._meter}" if self.meter_on and self._meter else ""
+        if meter and cells(row) + cells(meter) <= width:
+            self.err.write(f"{DIM}{meter}{RESET}")
+            self.err.flush()
+
+
+__all__ = ["DIM", "LiveDisplay", "cells", "columns", "interactive", "tail"]

@@ -1,0 +1,97 @@
+"""Incremental audio front half of the model: samples -> mel -> conv stem -> encoder -> adapter.
+
+Each stage is the streaming form of its batch counterpart and is tested to give the same
+numbers for any chunking, so a live stream and a file produce identical audio embeddings.
+Runs on the thread that owns MLX.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import numpy as np
+
+from voxtral_mlx.audio.mel import StreamingMel
+from voxtral_mlx.model import VoxtralRealtime
+
+BIG_BLOCK = 64  # conv frames; live chunks are 4
+# Conv frames per encoder call when audio comes in bulk (files). The attention scratch grows
+# with the block: full size, float32 on the CPU, 12 s of audio, scratch peak above the weights
+# 0.80 GB at 512, 0.47 GB at 256, 0.46 GB at 128 (what is left is the layers' KV caches), in
+# the same time. Smaller blocks only add host work per second of audio.
+FILE_BLOCK = 256
+
+
+class AudioPipeline:
+    """Turns 16 kHz samples into one decoder-input embedding per 80 ms token of padded audio.
+
+    Position ``p`` covers padded samples ``[1280 p, 1280 (p + 1))``; the first
+    ``left_pad_tokens`` positions are the protocol's left padding (silence). Embeddings become
+    available as soon as their audio is in (everything is causal); ``finish()`` appends the
+    right padding so the last words can be decoded.
+    """
+
+    def __init__(
+        self,
+        model: VoxtralRealtime,
+        left_pad_tokens: int,
+        right_pad_tokens: int,
+        encoder_block: int = FILE_BLOCK,
+    ):
+        cfg = model.config
+        self.model = model
+        self.dtype = model.decoder.norm.weight.dtype
+        self.mel = StreamingMel(cfg.audio.num_mel_bins, left_pad_tokens, right_pad_tokens)
+        self.conv_state = model.encoder.new_conv_state(dtype=self.dtype)
+        self.enc_cache = model.encoder.make_cache()
+        self.factor = cfg.downsample_factor
+        # Conv frames per encoder call: bounds attention scratch memory in file mode.
+        self.encoder_block = max(self.factor, encoder_block - encoder_block % self.factor)
+        self._conv_pending = mx.zeros((1, 0, cfg.encoder.dim), self.dtype)
+        self._emb = mx.zeros((1, 0, cfg.dim), self.dtype)
+        self._emb_start = 0  # position index of self._emb[:, 0]
+        self.real_samples = 0
+        self.finished = False
+
+    @property
+    def available(self) -> int:
+        """Number of positions whose embedding exists (``0 .. available-1``)."""
+        return self._emb_start + self._emb.shape[1]
+
+    def push(self, samples: np.ndarray) -> None:
+        self.real_samples += len(samples)
+        self._consume(self.mel.feed(samples))
+
+    def finish(self) -> None:
+        """Right padding in; every remaining position becomes available."""
+        if not self.finished:
+            self.finished = True
+            self._consume(self.mel.close())
+
+    def embeddings(self, start: int, stop: int) -> mx.array:
+        """Embeddings of positions ``start .. stop-1`` (must be available and not yet dropped)."""
+        return self._emb[:, start - self._emb_start : stop - self._emb_start]
+
+    def drop_before(self, position: int) -> None:
+        """Forget embeddings the decoder has consumed (keeps memory flat on long streams)."""
+        k = position - self._emb_start
+        if k > 0:
+            self._emb = self._emb[:, k:]
+            self._emb_start = position
+
+    def _consume(self, mel: mx.array) -> None:
+        if mel.shape[0] == 0:
+            return
+        conv = self.model.encoder.conv_stem_step(mel[None].astype(self.dtype), self.conv_state)
+        pending = mx.concatenate([self._conv_pending, conv], axis=1)
+        usable = pending.shape[1] - pending.shape[1] % self.factor
+        blocks = []
+        for s in range(0, usable, self.encoder_block):
+            x = pending[:, s : min(s + self.encoder_block, usable)]
+            # Big blocks (files) evaluated layer by layer: bounds the scratch memory.
+            every = x.shape[1] > BIG_BLOCK
+            emb = self.model.adapter(self.model.encoder.transformer(x, self.enc_cache, every))
+            mx.eval(emb)  # keep graphs small; the cache is updated in place
+            blocks.append(emb)
+        self._conv_pending = pending[:, usable:]
+        if blocks:
+            self._emb = mx.concatenate([self._emb, *blocks], axis=1)
