@@ -2,7 +2,7 @@
 
 A batch of files is each file alone only if every op of a step gives a row the same bits
 whatever the other rows are. That is a property of the device's kernels, not of the maths:
-measured with benchmarks/check_row_invariance.py (MLX 0.32.4), MLX CUDA's 4-bit matmul is
+measured with benchmarks/lab/check_row_invariance.py (MLX 0.32.4), MLX CUDA's 4-bit matmul is
 row-invariant up to 4 rows and switches kernels at 8; its dense bfloat16 and float32 matmuls
 round one row differently from two; OpenBLAS float32 on a 2-core AMD EPYC was invariant up to
 8 rows and not at 16. So the answer is measured on the model's own layers when a batch is

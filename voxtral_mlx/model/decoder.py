@@ -77,9 +77,8 @@ class Decoder(nn.Module):
         """Embeddings ``[B, T, dim]`` -> last layer's output; with ``cache``, incremental.
 
         ``eval_each_layer``: evaluate after each layer. A batch's prefill (8 rows x 39 positions)
-        as one graph held every layer's activations until the end on MLX CUDA: measured
-        0.125 GB per row above the weights at full size, 4-bit (H200); evaluated layer by
-        layer, 8 rows peaked 0.45 GB above the weights instead of 1.13 GB.
+        as one graph held every layer's activations until the end on MLX CUDA; evaluated layer
+        by layer its scratch is a fraction of that (docs/benchmarks.md, H200 notes).
         """
         mask = attention_mask(x.shape[1], cache[0] if cache else None, self.cfg.sliding_window)
         for i, layer in enumerate(self.layers):

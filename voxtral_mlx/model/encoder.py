@@ -86,9 +86,8 @@ class AudioEncoder(nn.Module):
 
         ``eval_each_layer``: evaluate after each layer. For blocks of hundreds of
         frames: a GPU backend may keep a graph's scratch (attention scores of every layer)
-        until the whole graph has run. Measured on MLX CUDA, 4-bit decoder (bench_stream's
-        stage peaks): one graph over all 32 layers peaked 2.6 GB above the weights in file
-        mode, an eval every 4 layers 0.85 GB, after every layer 0.63 GB.
+        until the whole graph has run; on MLX CUDA an eval after every layer peaked lowest of
+        the choices measured (docs/benchmarks.md, H200 notes).
         """
         mask = attention_mask(x.shape[1], cache[0] if cache else None, self.args.sliding_window)
         for i, layer in enumerate(self.layers):

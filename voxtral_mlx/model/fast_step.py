@@ -1,15 +1,15 @@
 """Single-token decoder steps with as few kernels per layer as the maths allows.
 
-Measured on MLX's CUDA backend (benchmarks/step_lab.py), a full-size step is bound by the
-host: every op costs several us to build and launch and the GPU then waits, whatever the bit
-width. So the step is written to launch few ops: fused q/k/v and gate/up matmuls with one RoPE
-for q and k (``fused.py``), the delay gain folded into the FFN norm's weight (``rms(h) * w *
-g`` is one norm with weight ``w * g``), the attention output reshaped without a transpose
-copy, and the KV cache in preallocated ring buffers written in place by ``slice_update`` and
-attended without a mask. Each layer runs as two compiled functions around its KV write and
-attention, so the host replays recorded ops instead of building them in Python (see
-``_layer_halves``; a whole-step ``mx.compile`` was measured no faster: it would copy the cache
-and needs a mask for fixed shapes).
+On MLX's CUDA backend a full-size step is bound by the host: every op costs microseconds to
+build and launch and the GPU then waits, whatever the bit width (docs/benchmarks.md, measured
+with benchmarks/lab/step_lab.py). So the step is written to launch few ops: fused q/k/v and
+gate/up matmuls with one RoPE for q and k (``fused.py``), the delay gain folded into the FFN
+norm's weight (``rms(h) * w * g`` is one norm with weight ``w * g``), the attention output
+reshaped without a transpose copy, and the KV cache in preallocated ring buffers written in
+place by ``slice_update`` and attended without a mask. Each layer runs as two compiled
+functions around its KV write and attention, so the host replays recorded ops instead of
+building them in Python (see ``_layer_halves``; a whole-step ``mx.compile`` was no faster when
+measured: it would copy the cache and needs a mask for fixed shapes).
 
 Ring buffer: position ``p`` writes slot ``p % window``. Keys carry RoPE of their absolute
 position before they are stored, and attention is order-free over keys, so slots need no
@@ -17,6 +17,11 @@ reordering: before the ring wraps the step attends over slots ``0..p`` (a view),
 over all of them, which is exactly the sliding window (the last ``window`` positions, the
 current one included). Capacity grows in chunks up to the window, so a short stream does not
 hold 8192 empty slots per layer.
+
+MLX behaviour this relies on, checked on mlx 0.32.4 (tests/model/test_mlx_tricks.py): a
+slice assignment (``keys[..., slot : slot + 1, :] = k``) rebinds the array object itself, so
+the list holding the buffer sees the write; and a plain Python object set on a module
+(``_fast_step_compiled``) stays out of its parameter tree.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ class FastStepper:
 
     ``start(cache, n)`` takes the prefilled caches (positions ``0..n-1``); ``step(x)`` feeds
     the embeddings ``x [B, 1, dim]`` at the next position and returns the greedy tokens
-    (lazy, shape ``[B]``; B rows at the same position, batch_decode.py). One stepper serves a
+    (lazy, shape ``[B]``; B rows at the same position, decode/batch.py). One stepper serves a
     whole session (restarts included).
     """
 
@@ -164,10 +169,11 @@ class FastStepper:
     def _layer_halves(self, i: int, ffn_w: mx.array):
         """One layer as two compiled functions around its KV write and attention.
 
-        The host builds each step's graph op by op, which was a third of a step's host time;
-        a compiled function replays its recorded ops from C++. The KV write stays outside
-        (a compiled function returns new arrays: the cache would be copied each step), and
-        so does the attention (its key count changes every step, which would retrace).
+        The host builds each step's graph op by op, a large share of a step's host time
+        (docs/benchmarks.md: compiled step against op by op); a compiled function replays its
+        recorded ops from C++. The KV write stays outside (a compiled function returns new
+        arrays: the cache would be copied each step), and so does the attention (its key count
+        changes every step, which would retrace).
         """
         layer = self.dec.layers[i]
         att, eps = layer.attention, self.eps

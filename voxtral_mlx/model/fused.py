@@ -1,15 +1,26 @@
 """Fusing a layer's parallel projections into one matmul: q/k/v into ``wqkv``, gate/up into ``w13``.
 
-Per token the model is bound by how many kernels it launches, not by arithmetic (on MLX's
-CUDA backend every op costs 6-14 us of host time depending on the instance, measured by
-benchmarks/step_lab.py; a decoder step waits on the host, never on the GPU): three matmuls
-over the same input cost three launches, one matmul over their stacked weights costs one. Stacking along the output axis is
-exact for dense and for mlx-lm's affine quantized weights alike (each output row keeps its own
-packed values, scales and biases), so a fused layer computes the same numbers.
+Why: per token the model is bound by how many kernels it launches, not by arithmetic (on MLX's
+CUDA backend every op costs microseconds of host time and a decoder step waits on the host,
+never on the GPU: docs/benchmarks.md, measured with benchmarks/lab/step_lab.py). Three
+matmuls over the same input cost three launches, one matmul over their stacked weights one.
+Stacking along the output axis is exact for dense and for mlx-lm's affine quantized weights
+alike (each output row keeps its own packed values, scales and biases), so a fused layer
+computes the same numbers.
 
 Checkpoints always hold the separate matrices: :func:`checkpoint_parameters` gives a model's
 parameters under those names (``weights.save`` writes them), so fusion is an in-memory layout
 only.
+
+MLX internals this relies on, checked on mlx 0.32.4 (CPU, and CUDA on the H200 of
+docs/benchmarks.md); tests/model/test_mlx_tricks.py fails, naming the trick, if one changes:
+- the affine quantized layout packs each output row alone (weight ``[out, in * bits / 32]``
+  uint32, scales and biases ``[out, in / group_size]``), so concatenating along axis 0 stacks
+  rows;
+- a ``QuantizedLinear`` made with ``__new__`` + ``Module.__init__`` + ``group_size``, ``bits``
+  and ``mode`` is complete: MLX's ``__init__`` sets nothing else its ``__call__`` reads;
+- ``Module.__setattr__`` files the ``_parts`` tuple as an item, and ``parameters()`` leaves it
+  out (a ``_`` key, not an array): it never reaches a checkpoint or ``update``.
 """
 
 from __future__ import annotations
@@ -81,7 +92,7 @@ def fuse_model(model: nn.Module, evaluate: bool = True) -> nn.Module:
     appears (peak memory: the model plus one layer); otherwise the stacks stay lazy.
     """
     # Only the parents are held here: a list of every module would keep the separate linears,
-    # and so their loaded weights, alive until the end (measured: +2.2 GB at full size, 4-bit).
+    # and so their loaded weights, alive until the end (load's peak: docs/benchmarks.md).
     parents = [m for _, m in model.named_modules() if _fusion(m) is not None]
     for module in parents:
         if fuse_module(module) and evaluate:

@@ -1,7 +1,8 @@
 """mlx-lm's KV caches and causal mask, imported without running mlx-lm's package ``__init__``.
 
 ``mlx_lm/__init__.py`` imports its generate/convert stack, which imports transformers (and
-through it torch when installed): 1-7 s on every start, for modules we never call.
+through it torch when installed): seconds on every start (docs/benchmarks.md, start-up), for
+modules we never call.
 ``mlx_lm.models.base`` and ``mlx_lm.models.cache`` import only mlx, so the package object is
 registered with its ``__init__`` deferred: the import system needs only its ``__path__`` to find
 the submodules. The first time anything else asks for one of its attributes (``mlx_lm.load``,

@@ -1,16 +1,22 @@
-"""Packed (4/8-bit) layers that multiply all their input rows as one matrix.
+"""Packed (quantized) layers that multiply all their input rows as one matrix.
 
-A batched decoder step (batch_decode.py) holds ``B`` rows of one token each, ``[B, 1, dim]``.
+A batched decoder step (decode/batch.py) holds ``B`` rows of one token each, ``[B, 1, dim]``.
 Given that layout, MLX's CUDA backend runs ``B`` separate one-row problems through its tiled
 matrix kernel (its vector kernel takes only a single row); the same rows as one
-``[1, B, dim]`` matrix are one problem, which that kernel handles far faster.
-Measured on an H200, MLX 0.32.4 (benchmarks/bench_qmatmul.py, 4-bit 3072 -> 18432, ms per
-call for 1 / 8 / 16 rows): one matrix 0.081 / 0.120 / 0.111, the batch layout 0.084 / 0.327
-/ 0.464. A whole 8-row decoder step (bench_batch.py, kernels compiled beforehand): 22.7 ms
-in the batch layout, 13.3-14.0 ms as one matrix, i.e. 8 rows give 3.5-4.2x the tokens per
-second of one row instead of 3.0x. A linear acts on each row alone, so the two layouts
-give the same numbers; flattening is a free reshape, and one row or a long block (the
-file-mode encoder) is unchanged.
+``[1, B, dim]`` matrix are one problem, which that kernel handles several times faster at 8-16
+rows, and a whole 8-row decoder step gains accordingly (docs/benchmarks.md, measured with
+benchmarks/lab/bench_qmatmul.py and benchmarks/bench_batch.py). A linear acts on each row
+alone, so the two layouts give the same numbers; flattening is a free reshape, and one row or
+a long block (the file-mode encoder) is unchanged.
+
+MLX internals this relies on, checked on mlx 0.32.4 (CPU, and CUDA on the H200 of
+docs/benchmarks.md); tests/model/test_mlx_tricks.py fails, naming the trick, if one changes:
+- ``QuantizedLinear.__call__`` and ``QuantizedEmbedding.as_linear`` are one
+  ``mx.quantized_matmul(x, weight, scales, biases, transpose=True, group_size, bits, mode)``
+  (plus ``bias``), and those are all of the layer's quantization state: ``_matmul`` repeats
+  that call on the rows reshaped;
+- an instance's class can be swapped between MLX's class and the subclass here
+  (``install``), its parameters and frozen state untouched.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ def _matmul(mod: nn.Module, x: mx.array) -> mx.array:
 
 
 class PackedLinear(nn.QuantizedLinear):
+    """MLX's packed linear, its rows multiplied as one matrix."""
+
     def __call__(self, x: mx.array) -> mx.array:
         y = _matmul(self, x)
         return y + self["bias"] if "bias" in self else y

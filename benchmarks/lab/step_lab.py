@@ -1,6 +1,6 @@
 """Decoder step variants side by side: full-size random decoder (no encoder, no checkpoint).
 
-python benchmarks/step_lab.py [--bits 4,8,16] [--steps 200] [--context 400]
+python benchmarks/lab/step_lab.py [--bits 4,8,16] [--steps 200] [--context 400]
                               [--env "default;MLX_USE_CUDA_GRAPHS=0"]
 
 For each bit width: ms per token of a pipelined greedy loop (next step queued with
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 # isort: off
 import voxtral_mlx  # noqa: E402,F401
@@ -37,10 +37,11 @@ import mlx.nn as nn  # noqa: E402
 from mlx.utils import tree_map  # noqa: E402
 
 from voxtral_mlx.checkpoint.weights import quantize_predicate  # noqa: E402
-from voxtral_mlx.config import ModelConfig, realtime_4b_params  # noqa: E402
+from voxtral_mlx.config import ModelConfig  # noqa: E402
 from voxtral_mlx.model.decoder import Decoder  # noqa: E402
 from voxtral_mlx.model.fast_step import FastStepper  # noqa: E402
 from voxtral_mlx.model.fused import fuse_model  # noqa: E402
+from voxtral_mlx.testing import realtime_4b_params  # noqa: E402
 
 
 def build(bits: int, params: dict) -> Decoder:

@@ -1,6 +1,6 @@
 """Does ``--dtype float32`` compute in float32 on this GPU? TF32 on against off, one process each.
 
-python benchmarks/check_tf32.py
+python benchmarks/lab/check_tf32.py
 
 Runs a float32 matmul of the decoder's width in child processes: MLX's default, with
 ``voxtral_mlx.env.full_float32()`` called before MLX is imported (what the CLI does), and
@@ -36,7 +36,7 @@ print(f"{{np.abs(got - exact).max() / np.abs(exact).max():.2e}}", mx.default_dev
 def main() -> None:
     from pathlib import Path
 
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     print("| MLX_ENABLE_TF32 | max relative error vs float64 | device |")
     print("|---|---|---|")
     for when, label in (("never", "unset (MLX default)"), ("before", "0, set before MLX starts (the CLI)"),

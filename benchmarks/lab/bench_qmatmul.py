@@ -1,6 +1,6 @@
 """One quantized linear of the decoder's shape, by number of input rows and by method.
 
-python benchmarks/bench_qmatmul.py [--bits 4] [--rows 1,2,4,8,16,64,256] [--shape 3072x18432]
+python benchmarks/lab/bench_qmatmul.py [--bits 4] [--rows 1,2,4,8,16,64,256] [--shape 3072x18432]
 
 Why: a batched decoder step multiplies a few rows (one per piece of a file) by each packed
 weight. MLX's CUDA backend sends one row to a vector kernel and several rows to a tiled
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 # isort: off
 import voxtral_mlx  # noqa: E402,F401  (first: on Linux it loads OpenBLAS before mlx.core)

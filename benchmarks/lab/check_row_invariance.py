@@ -1,6 +1,6 @@
 """Does a row's result depend on how many rows share the call? Op by op, on this device.
 
-python benchmarks/check_row_invariance.py
+python benchmarks/lab/check_row_invariance.py
 
 A batch of files is exactly each file alone only if every op of a decoder step gives a row
 the same bits whatever the other rows are. For each op of the step (4-bit and 8-bit packed
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 # isort: off
 import voxtral_mlx  # noqa: E402,F401  (first: on Linux it loads OpenBLAS before mlx.core)
