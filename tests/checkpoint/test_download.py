@@ -41,3 +41,15 @@ def test_unavailable_repo_is_one_line_exit_1(tmp_path):
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.strip().splitlines()[-1].startswith("cannot get 'nobody/no-such-model'")
     assert "Traceback" not in r.stderr
+
+
+def test_download_child_never_imports_mlx(tmp_path):
+    """The GUI starts this child before (and beside) the model's thread: --help and a local
+    folder must not pay for MLX, nor load it."""
+    code = (
+        "import sys; from voxtral_mlx.cli import download; "
+        f"download.main(['--help']); download.main([{str(tmp_path)!r}]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlx'))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith("[]"), r.stderr

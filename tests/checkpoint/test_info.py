@@ -7,12 +7,13 @@ import mlx.nn as nn
 import pytest
 from mlx.utils import tree_flatten
 
-from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.checkpoint import layouts, weights
 from voxtral_mlx.checkpoint.convert import convert
 from voxtral_mlx.checkpoint.info import describe
 from voxtral_mlx.checkpoint.safetensors_io import _MX_TAGS
-from voxtral_mlx.config import ModelConfig, QuantizationArgs, realtime_4b_params
+from voxtral_mlx.config import ModelConfig, QuantizationArgs
 from voxtral_mlx.model import VoxtralRealtime
+from voxtral_mlx.testing import realtime_4b_params
 
 
 def _line(lines, label):
@@ -64,7 +65,7 @@ def _sparse_checkpoint(folder, model, cfg):
     with open(folder / "model.safetensors", "wb") as f:
         f.write(len(raw).to_bytes(8, "little") + raw)
         f.truncate(8 + len(raw) + offset)
-    params = {**cfg.to_dict(), weights.MLX_FORMAT_KEY: {"format_version": 1}}
+    params = {**cfg.to_dict(), layouts.MLX_FORMAT_KEY: {"format_version": 1}}
     (folder / "params.json").write_text(json.dumps(params))
 
 

@@ -1,7 +1,7 @@
 """Loader behaviour on MLX-layout folders and on broken folders (no torch needed).
 
 Loading the native and transformers layouts written by the reference implementation is tested
-in tests/reference/test_model_parity.py.
+in tests/reference/test_model_parity.py; the name tables alone in test_layouts.py.
 """
 
 import json
@@ -11,7 +11,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.checkpoint import layouts, weights
 from voxtral_mlx.errors import WeightsError
 
 
@@ -29,7 +29,7 @@ def test_save_load_round_trip(saved, tiny_model):
     model, cfg = weights.load(saved, fuse=False)
     assert cfg == tiny_model.config
     assert float(mx.abs(_logits(model) - _logits(tiny_model)).max()) == 0.0
-    assert weights.detect_layout(saved)[0] == "mlx"
+    assert layouts.detect_layout(saved)[0] == "mlx"
 
 
 def test_fused_load_computes_the_same_and_saves_separate_matrices(saved, tiny_model, tmp_path):
@@ -142,43 +142,6 @@ def test_missing_shard(tmp_path, tiny_model):
         weights.load(folder)
 
 
-def test_resolve_local_and_repo(tmp_path, saved):
-    assert weights.resolve(saved) == saved
-    calls = []
-
-    def fake_download(repo_id, allow_patterns):
-        calls.append((repo_id, allow_patterns))
-        return str(saved)
-
-    assert (
-        weights.resolve("mistralai/Voxtral-Mini-4B-Realtime-2602", download=fake_download) == saved
-    )
-    # Only the three native files, never the second (transformers) copy of the weights.
-    assert calls == [("mistralai/Voxtral-Mini-4B-Realtime-2602", list(weights.NATIVE_FILES))]
-    assert set(weights.NATIVE_FILES) == {"params.json", "tekken.json", "consolidated.safetensors"}
-
-
-def test_resolve_offline_is_one_line(tmp_path):
-    def offline(repo_id, allow_patterns):
-        raise ConnectionError("Max retries exceeded\nwith url ...")
-
-    with pytest.raises(WeightsError) as e:
-        weights.resolve("someone/some-model", download=offline)
-    assert "\n" not in str(e.value) and "network" in str(e.value)
-    with pytest.raises(WeightsError, match="not found"):
-        weights.resolve(str(tmp_path / "missing-folder"))
-    (tmp_path / "f.txt").write_text("x")
-    with pytest.raises(WeightsError, match="got a file"):
-        weights.resolve(tmp_path / "f.txt")
-
-
-def test_native_export_names_invert_the_load_table(tiny_model):
-    from mlx.utils import tree_flatten
-
-    for name, _ in tree_flatten(tiny_model.parameters()):
-        assert weights._rename("native", weights.native_name(name)) == name
-
-
 def test_streamed_native_checkpoint_loads(tmp_path, tiny_model):
     """write_streaming (one tensor at a time) + native names -> the native loader reads it back."""
     from voxtral_mlx.checkpoint.safetensors_io import read_header, write_streaming
@@ -186,7 +149,7 @@ def test_streamed_native_checkpoint_loads(tmp_path, tiny_model):
     folder = tmp_path / "native"
     folder.mkdir()
     write_streaming(
-        folder / "consolidated.safetensors", weights.native_tensors(tiny_model, mx.float32)
+        folder / "consolidated.safetensors", layouts.native_tensors(tiny_model, mx.float32)
     )
     (folder / "params.json").write_text(json.dumps(tiny_model.config.to_dict()))
     header = read_header(folder / "consolidated.safetensors")
@@ -195,5 +158,5 @@ def test_streamed_native_checkpoint_loads(tmp_path, tiny_model):
     ]
     assert conv.shape == (64, 128, 3)  # torch layout on disk
     model, _ = weights.load(folder, fuse=False)
-    assert weights.detect_layout(folder)[0] == "native"
+    assert layouts.detect_layout(folder)[0] == "native"
     assert float(mx.abs(_logits(model) - _logits(tiny_model)).max()) == 0.0

@@ -17,7 +17,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.checkpoint import layouts, weights
 from voxtral_mlx.errors import WeightsError
 
 from . import hf_reference as ref
@@ -87,7 +87,7 @@ def _ours(model, case: Case) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("layout", ["native", "transformers"])
 def test_forward_parity(case, layout):
     model, cfg = weights.load(getattr(case, layout))
-    assert weights.detect_layout(getattr(case, layout))[0] == layout
+    assert layouts.detect_layout(getattr(case, layout))[0] == layout
     ours = _ours(model, case)
     for key in ("conv", "encoder", "adapter", "logits"):
         assert _rel(ours[key], case.out[key]) <= 1e-4, key

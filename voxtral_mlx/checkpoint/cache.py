@@ -1,11 +1,11 @@
 """From a model name to a folder ready to load, converting a Hugging Face download once.
 
 A local folder is used as it is. A repo id (the default is Mistral's official release) is
-downloaded by :func:`weights.resolve`, converted once to ``bits`` (4 by default) under the
-user cache, and every later start loads that converted folder directly: no network, no
-second conversion. The conversion appears in the cache only when complete (it is built under
-a temporary name and renamed), so a killed first start never leaves a folder that loads as
-finished; the next start converts again and removes what the killed one left.
+downloaded by :func:`voxtral_mlx.checkpoint.resolve.resolve`, converted once to ``bits`` (4 by
+default) under the user cache, and every later start loads that converted folder directly: no
+network, no second conversion. The conversion appears in the cache only when complete (it is
+built under a temporary name and renamed), so a killed first start never leaves a folder that
+loads as finished; the next start converts again and removes what the killed one left.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from voxtral_mlx.checkpoint import weights
 from voxtral_mlx.checkpoint.convert import convert
-from voxtral_mlx.checkpoint.resolve import DEFAULT_BITS, GROUP_SIZE, converted_path
+from voxtral_mlx.checkpoint.resolve import DEFAULT_BITS, GROUP_SIZE, converted_path, resolve
 from voxtral_mlx.errors import VoxtralError
 
 
@@ -31,11 +30,11 @@ def model_folder(
     """The folder to load for ``name``; ``on_progress(stage, done, total)`` while converting."""
     path = Path(name).expanduser()
     if path.exists() or bits == 16:
-        return weights.resolve(name, download=download)
+        return resolve(name, download=download)
     target = converted_path(str(name), bits, root)
     if _complete(target):
         return target
-    source = weights.resolve(name, download=download)
+    source = resolve(name, download=download)
 
     def progress(done: int, total: int) -> None:
         if on_progress is not None:

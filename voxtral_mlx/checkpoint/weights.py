@@ -1,18 +1,11 @@
-"""Model folders: resolve (the only network call), read, rename, load and save.
+"""Model folders: open, load and save (the strict, lazy loader and the MLX writer).
 
-Checkpoint tensor names are mapped onto the model tree here and nowhere else. Three layouts:
-
-- ``native``: Mistral's release, ``params.json`` + ``consolidated.safetensors``; q/k weights are
-  already in the interleaved RoPE order our attention uses.
-- ``transformers``: ``config.json`` + ``model.safetensors`` (or shards + index); q/k weights (and
-  the encoder q bias) were permuted for rotate-half RoPE and are un-permuted here.
-- ``mlx``: what :func:`save` writes: ``params.json`` (with a ``voxtral_mlx`` block) + our own
-  tensor names in MLX layout.
-
-Loading is strict (every tensor maps onto exactly one parameter of the right shape, or is
-explicitly dropped) and lazy: ``mx.load`` memory-maps the files and arrays are materialised
-only by the final ``mx.eval``, on the calling thread (which must be the thread that will run
-the model: MLX streams belong to threads).
+Tensor names and layouts (native, transformers, mlx) are :mod:`voxtral_mlx.checkpoint.layouts`'
+business; this module plans a load with them. Loading is strict (every tensor maps onto
+exactly one parameter of the right shape and dtype, or is explicitly dropped) and lazy:
+``mx.load`` memory-maps the files and arrays are materialised only by the final ``mx.eval``,
+on the calling thread (which must be the thread that will run the model: MLX streams belong
+to threads).
 """
 
 from __future__ import annotations
@@ -20,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,224 +20,13 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_unflatten
 
-from voxtral_mlx.checkpoint.resolve import NATIVE_FILES, resolve  # noqa: F401 (the loader's names)
-from voxtral_mlx.checkpoint.safetensors_io import (
-    TensorInfo,
-    index_files,
-    shard_files,
-    write_streaming,
-)
+from voxtral_mlx.checkpoint.layouts import MLX_FORMAT_KEY, detect_layout, mlx_shape, rename, to_mlx
+from voxtral_mlx.checkpoint.safetensors_io import TensorInfo, index_files, write_streaming
 from voxtral_mlx.config import ModelConfig
-from voxtral_mlx.errors import ConfigError, VoxtralError, WeightsError
+from voxtral_mlx.errors import WeightsError
 from voxtral_mlx.fs.atomic_file import replacing
-from voxtral_mlx.fs.json_file import read_json_object
 from voxtral_mlx.model import VoxtralRealtime, packed
 from voxtral_mlx.model.fused import checkpoint_parameters, fuse_model
-
-MLX_FORMAT_KEY = "voxtral_mlx"
-
-NATIVE_AUDIO_PREFIX = "mm_streams_embeddings.embedding_module."
-NATIVE_ENCODER_PREFIX = NATIVE_AUDIO_PREFIX + "whisper_encoder."
-_E, _A = re.escape(NATIVE_ENCODER_PREFIX), re.escape(NATIVE_AUDIO_PREFIX)
-NATIVE_NAMES: list[tuple[str, str]] = [
-    (_E + r"conv_layers\.0\.conv\.(weight|bias)", r"encoder.conv1.\1"),
-    (_E + r"conv_layers\.1\.conv\.(weight|bias)", r"encoder.conv2.\1"),
-    (_E + r"transformer\.layers\.(\d+)\.(.+)", r"encoder.layers.\1.\2"),
-    (_E + r"transformer\.norm\.weight", r"encoder.norm.weight"),
-    (_A + r"audio_language_projection\.0\.weight", r"adapter.w_in.weight"),
-    (_A + r"audio_language_projection\.2\.weight", r"adapter.w_out.weight"),
-    (_A + r"tok_embeddings\.weight", r"decoder.tok_embeddings.weight"),
-    (r"layers\.(\d+)\.ada_rms_norm_t_cond\.0\.weight", r"decoder.layers.\1.ada_norm.w_in.weight"),
-    (r"layers\.(\d+)\.ada_rms_norm_t_cond\.2\.weight", r"decoder.layers.\1.ada_norm.w_out.weight"),
-    (r"layers\.(\d+)\.(.+)", r"decoder.layers.\1.\2"),
-    (r"norm\.weight", r"decoder.norm.weight"),
-]
-NATIVE_DROPPED = [r"output\.weight"]  # tied head: a copy of tok_embeddings if present
-# The inverse table (our names -> native), used to write native checkpoints (benchmarks, tests).
-NATIVE_EXPORT: list[tuple[str, str]] = [
-    (r"encoder\.conv1\.(weight|bias)", NATIVE_ENCODER_PREFIX + r"conv_layers.0.conv.\1"),
-    (r"encoder\.conv2\.(weight|bias)", NATIVE_ENCODER_PREFIX + r"conv_layers.1.conv.\1"),
-    (r"encoder\.layers\.(\d+)\.(.+)", NATIVE_ENCODER_PREFIX + r"transformer.layers.\1.\2"),
-    (r"encoder\.norm\.weight", NATIVE_ENCODER_PREFIX + "transformer.norm.weight"),
-    (r"adapter\.w_in\.weight", NATIVE_AUDIO_PREFIX + "audio_language_projection.0.weight"),
-    (r"adapter\.w_out\.weight", NATIVE_AUDIO_PREFIX + "audio_language_projection.2.weight"),
-    (r"decoder\.tok_embeddings\.weight", NATIVE_AUDIO_PREFIX + "tok_embeddings.weight"),
-    (r"decoder\.layers\.(\d+)\.ada_norm\.w_in\.weight", r"layers.\1.ada_rms_norm_t_cond.0.weight"),
-    (r"decoder\.layers\.(\d+)\.ada_norm\.w_out\.weight", r"layers.\1.ada_rms_norm_t_cond.2.weight"),
-    (r"decoder\.layers\.(\d+)\.(.+)", r"layers.\1.\2"),
-    (r"decoder\.norm\.weight", "norm.weight"),
-]
-
-_AT, _LM = r"audio_tower\.", r"language_model\.model\."
-_HF_ATTN = {"q": "wq", "k": "wk", "v": "wv", "o": "wo"}
-_HF_MLP = {"gate": "w1", "down": "w2", "up": "w3"}
-TRANSFORMERS_NAMES: list[tuple[str, str | Callable]] = [
-    (_AT + r"embedder\.conv([12])\.(weight|bias)", r"encoder.conv\1.\2"),
-    (_AT + r"layers\.(\d+)\.self_attn\.([qkvo])_proj\.(weight|bias)",
-     lambda m: f"encoder.layers.{m[1]}.attention.{_HF_ATTN[m[2]]}.{m[3]}"),
-    (_AT + r"layers\.(\d+)\.self_attn_layer_norm\.weight", r"encoder.layers.\1.attention_norm.weight"),
-    (_AT + r"layers\.(\d+)\.final_layer_norm\.weight", r"encoder.layers.\1.ffn_norm.weight"),
-    (_AT + r"layers\.(\d+)\.mlp\.(gate|down|up)_proj\.(weight|bias)",
-     lambda m: f"encoder.layers.{m[1]}.feed_forward.{_HF_MLP[m[2]]}.{m[3]}"),
-    (_AT + r"norm\.weight", r"encoder.norm.weight"),
-    (r"multi_modal_projector\.linear_1\.weight", r"adapter.w_in.weight"),
-    (r"multi_modal_projector\.linear_2\.weight", r"adapter.w_out.weight"),
-    (_LM + r"embed_tokens\.weight", r"decoder.tok_embeddings.weight"),
-    (_LM + r"layers\.(\d+)\.self_attn\.([qkvo])_proj\.weight",
-     lambda m: f"decoder.layers.{m[1]}.attention.{_HF_ATTN[m[2]]}.weight"),
-    (_LM + r"layers\.(\d+)\.input_layernorm\.weight", r"decoder.layers.\1.attention_norm.weight"),
-    (_LM + r"layers\.(\d+)\.post_attention_layernorm\.weight", r"decoder.layers.\1.ffn_norm.weight"),
-    (_LM + r"layers\.(\d+)\.mlp\.(gate|down|up)_proj\.weight",
-     lambda m: f"decoder.layers.{m[1]}.feed_forward.{_HF_MLP[m[2]]}.weight"),
-    (_LM + r"layers\.(\d+)\.ada_rms_norm\.linear1\.weight", r"decoder.layers.\1.ada_norm.w_in.weight"),
-    (_LM + r"layers\.(\d+)\.ada_rms_norm\.linear2\.weight", r"decoder.layers.\1.ada_norm.w_out.weight"),
-    (_LM + r"norm\.weight", r"decoder.norm.weight"),
-]  # fmt: skip
-TRANSFORMERS_DROPPED = [r"lm_head\.weight"]  # tied to embed_tokens
-
-_CONV = re.compile(r"encoder\.conv[12]\.weight")
-_ROPE_PERMUTED = re.compile(r"(encoder|decoder)\.layers\.\d+\.attention\.w([qk])\.(weight|bias)")
-
-
-# ---- layout detection and config ----------------------------------------------------------------
-def detect_layout(folder: Path) -> tuple[str, ModelConfig, list[Path]]:
-    """Which layout a folder holds, its config and its weight files."""
-    if not folder.is_dir():
-        raise WeightsError(f"model folder not found: {folder}")
-    params, config_json = folder / "params.json", folder / "config.json"
-    if params.is_file():
-        data = _read_json(params)
-        cfg = _config(ModelConfig.from_dict, data, params)
-        if MLX_FORMAT_KEY in data:
-            return (
-                "mlx",
-                cfg,
-                _require(
-                    folder, shard_files(folder, "model.safetensors", "model.safetensors.index.json")
-                ),
-            )
-        return (
-            "native",
-            cfg,
-            _require(
-                folder,
-                shard_files(
-                    folder, "consolidated.safetensors", "consolidated.safetensors.index.json"
-                ),
-            ),
-        )
-    if config_json.is_file():
-        cfg = _config(ModelConfig.from_transformers, _read_json(config_json), config_json)
-        return (
-            "transformers",
-            cfg,
-            _require(
-                folder, shard_files(folder, "model.safetensors", "model.safetensors.index.json")
-            ),
-        )
-    raise WeightsError(
-        f"{folder}: not a Voxtral model folder (no params.json or config.json)"
-    )  # fmt: skip
-
-
-def _read_json(path: Path) -> dict:
-    return read_json_object(path, WeightsError)
-
-
-def _config(build: Callable, data: dict, path: Path) -> ModelConfig:
-    """``build(data, source)``; every problem (ConfigError names the key) is a WeightsError."""
-    try:
-        return build(data, str(path))
-    except ConfigError as e:
-        raise WeightsError(str(e)) from e
-    except (TypeError, ValueError, AttributeError, RecursionError) as e:  # a case not foreseen
-        raise WeightsError(f"{path}: malformed config ({type(e).__name__}: {e})") from e
-
-
-def _require(folder: Path, files: list[Path]) -> list[Path]:
-    if not files:
-        raise WeightsError(f"{folder}: no weights (*.safetensors) in the model folder")
-    return files
-
-
-# ---- renaming ------------------------------------------------------------------------------------
-def _rename(layout: str, name: str) -> str | None:
-    """Target parameter name, None for an explicitly dropped tensor; KeyError if unknown."""
-    if layout == "mlx":
-        return name
-    table, dropped = (
-        (NATIVE_NAMES, NATIVE_DROPPED)
-        if layout == "native"
-        else (TRANSFORMERS_NAMES, TRANSFORMERS_DROPPED)
-    )
-    if any(re.fullmatch(p, name) for p in dropped):
-        return None
-    for pattern, target in table:
-        m = re.fullmatch(pattern, name)
-        if m:
-            return target(m) if callable(target) else m.expand(target)
-    raise KeyError(name)
-
-
-def native_name(name: str) -> str:
-    """Our parameter name -> the Mistral native checkpoint name."""
-    for pattern, target in NATIVE_EXPORT:
-        m = re.fullmatch(pattern, name)
-        if m:
-            return m.expand(target)
-    raise KeyError(name)
-
-
-def native_tensors(
-    model: VoxtralRealtime, dtype: mx.Dtype = mx.bfloat16, init: Callable | None = None
-) -> list[tuple]:
-    """``(native name, torch-layout shape, dtype, make)`` for :func:`checkpoint_files.write_streaming`.
-
-    ``make()`` returns the model's parameter, or ``init(name, shape)`` when given (e.g. random
-    weights for a full-size benchmark): with ``init`` and a lazily built model, only one tensor
-    is ever materialised, so a 9 GB checkpoint is written in bounded memory.
-    """
-    out = []
-    for name, w in checkpoint_parameters(model):
-        shape = tuple(w.shape)
-        conv = bool(_CONV.fullmatch(name))
-
-        def make(w=w, name=name, shape=shape, conv=conv):
-            w = init(name, shape) if init is not None else w
-            return w.swapaxes(1, 2) if conv else w
-
-        torch_shape = (
-            (shape[0], shape[2], shape[1]) if conv else shape
-        )  # MLX [out,k,in] -> [out,in,k]
-        out.append((native_name(name), torch_shape, dtype, make))
-    return out
-
-
-def _target_shape(layout: str, target: str, shape: tuple[int, ...]) -> tuple[int, ...]:
-    if layout != "mlx" and _CONV.fullmatch(target):
-        return (shape[0], shape[2], shape[1])  # torch [out, in, k] -> MLX [out, k, in]
-    return shape
-
-
-def _convert(layout: str, target: str, w: mx.array, cfg: ModelConfig) -> mx.array:
-    if layout == "mlx":
-        return w
-    if _CONV.fullmatch(target):
-        return w.swapaxes(1, 2)
-    m = _ROPE_PERMUTED.fullmatch(target) if layout == "transformers" else None
-    if m:
-        args = cfg.encoder if m[1] == "encoder" else cfg
-        heads = args.n_heads if m[2] == "q" else (args.n_kv_heads or args.n_heads)
-        return _unpermute_rope(w, heads)
-    return w
-
-
-def _unpermute_rope(w: mx.array, n_heads: int) -> mx.array:
-    """Undo transformers' ``permute_for_rope``: rotate-half row order -> interleaved pairs."""
-    rest = w.shape[1:]
-    head_dim = w.shape[0] // n_heads
-    w = w.reshape(n_heads, 2, head_dim // 2, *rest).swapaxes(1, 2)
-    return w.reshape(n_heads * head_dim, *rest)
 
 
 # ---- quantization --------------------------------------------------------------------------------
@@ -356,7 +137,7 @@ class Checkpoint:
         source, info = self._plan[name]
         if info.file not in self._arrays:
             self._arrays[info.file] = _mx_load(info.file)
-        return _convert(self.layout, name, self._arrays[info.file][source], self.config)
+        return to_mlx(self.layout, name, self._arrays[info.file][source], self.config)
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -405,7 +186,7 @@ def _plan(layout: str, index: dict[str, TensorInfo], expected: dict[str, tuple])
     plan: dict[str, tuple[str, TensorInfo]] = {}
     for name, info in sorted(index.items()):
         try:
-            target = _rename(layout, name)
+            target = rename(layout, name)
         except KeyError:
             raise WeightsError(
                 f"{info.file.name}: unexpected tensor '{name}' for the {layout} layout"
@@ -419,7 +200,7 @@ def _plan(layout: str, index: dict[str, TensorInfo], expected: dict[str, tuple])
                 f"{info.file.name}: tensors '{plan[target][0]}' and '{name}' map to one parameter"
             )
         shape, dtype = expected[target]
-        if _target_shape(layout, target, info.shape) != shape:
+        if mlx_shape(layout, target, info.shape) != shape:
             raise WeightsError(
                 f"{info.file.name}: tensor '{name}' has shape {list(info.shape)}, "
                 f"the config implies {list(shape)}"
@@ -521,6 +302,3 @@ def _atomic_text(path: Path, text: str) -> None:
 def default_dtype() -> mx.Dtype:
     """float32 on the CPU (MLX's CPU bf16 matmuls are slow), bfloat16 on a GPU."""
     return mx.bfloat16 if mx.default_device() == mx.gpu else mx.float32
-
-
-__all__ = ["load", "save", "resolve", "detect_layout", "default_dtype", "VoxtralError"]

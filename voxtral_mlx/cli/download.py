@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from voxtral_mlx.checkpoint.resolve import DEFAULT_REPO
+from voxtral_mlx.checkpoint.resolve import DEFAULT_REPO, resolve
 from voxtral_mlx.errors import VoxtralError
 
 EPILOG = """\
@@ -44,7 +44,6 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:  # --help (0) or a usage error (2): argparse has printed it
         return int(e.code or 0)
-    from voxtral_mlx.checkpoint.weights import resolve  # after parsing: --help needs no MLX
 
     try:
         print(resolve(args.repo_id), flush=True)
