@@ -14,7 +14,8 @@ pytest.importorskip("mistral_common")
 
 from mistral_common.tokens.tokenizers.tekken import Tekkenizer  # noqa: E402
 
-from voxtral_mlx.text.tokenizer import StreamingDetokenizer, Tokenizer  # noqa: E402
+from voxtral_mlx.text.detokenizer import StreamingDetokenizer  # noqa: E402
+from voxtral_mlx.text.tokenizer import Tokenizer  # noqa: E402
 
 from .tekken_fixture import write_tekken  # noqa: E402
 
@@ -62,15 +63,15 @@ def test_ids_and_settings_match_mistral_common(tokenizers):
         assert ours.token_bytes(token_id) == mc.id_to_byte_piece(token_id)
         assert ours.is_special(token_id) == mc.is_special(token_id)
     audio = mc.audio
-    assert ours.audio.sampling_rate == audio.sampling_rate
-    assert ours.audio.frame_rate == audio.frame_rate
+    assert ours.audio.encoding.sampling_rate == audio.sampling_rate
+    assert ours.audio.encoding.frame_rate == audio.frame_rate
     assert ours.audio.transcription_delay_ms == audio.transcription_delay_ms
     assert ours.audio.streaming_n_left_pad_tokens == audio.streaming_n_left_pad_tokens
     assert ours.audio.streaming_look_ahead_ms == audio.streaming_look_ahead_ms
     assert ours.audio.streaming_look_back_ms == audio.streaming_look_back_ms
-    assert ours.audio.hop_length == audio.encoding_config.hop_length
-    assert ours.audio.window_size == audio.encoding_config.window_size
-    assert ours.audio.num_mel_bins == audio.encoding_config.num_mel_bins
+    assert ours.audio.encoding.hop_length == audio.encoding_config.hop_length
+    assert ours.audio.encoding.window_size == audio.encoding_config.window_size
+    assert ours.audio.encoding.num_mel_bins == audio.encoding_config.num_mel_bins
 
 
 @pytest.mark.parametrize("name", TEXTS)

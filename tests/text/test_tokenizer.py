@@ -1,80 +1,31 @@
 """Tokenizer behaviour on tiny hand-made tekken.json files (no mistral-common needed).
 
-Expected text is computed independently from the test's own byte table with ``bytes.decode``.
+Expected text is computed independently from the byte table (tekken_table.py) with
+``bytes.decode``; streaming text is tested in test_detokenizer.py.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import random
-from pathlib import Path
 
 import pytest
 
 from voxtral_mlx.errors import TokenizerError
-from voxtral_mlx.text.tokenizer import AudioSettings, StreamingDetokenizer, TextPiece, Tokenizer
+from voxtral_mlx.text.tokenizer import AudioSettings, Tokenizer
 
-NUM_SPECIAL = 40
-MERGES = [b" Hello", b" world", b"ing", b"\xe4\xbd", b" \xf0\x9f", b" ", b"\n", b"!"]
-UNUSED = [b"never used", b"also unused"]  # past default_vocab_size, like the real file's tail
-TABLE = [b""] * NUM_SPECIAL + [bytes([i]) for i in range(256)] + MERGES
-VOCAB_SIZE = len(TABLE)
-BOS, EOS, PAD, WORD = 1, 2, 32, 33
-
-
-def piece(b: bytes) -> int:
-    """Id of a piece in TABLE (single bytes resolve to the byte-fallback ids)."""
-    return TABLE.index(b, NUM_SPECIAL)
-
-
-def make_tekken(**changes) -> dict:
-    names = {
-        0: "<unk>",
-        1: "<s>",
-        2: "</s>",
-        11: "<pad>",
-        32: "[STREAMING_PAD]",
-        33: "[STREAMING_WORD]",
-    }
-    vocab = [bytes([i]) for i in range(256)] + MERGES + UNUSED
-    data = {
-        "config": {
-            "pattern": ".",
-            "default_vocab_size": VOCAB_SIZE,
-            "default_num_special_tokens": NUM_SPECIAL,
-            "version": "v7",
-        },
-        "special_tokens": [
-            {"rank": r, "token_str": n, "is_control": True} for r, n in sorted(names.items())
-        ],
-        "vocab": [
-            {"rank": i, "token_bytes": base64.b64encode(b).decode(), "token_str": None}
-            for i, b in enumerate(vocab)
-        ],
-        "audio": {
-            "sampling_rate": 16000,
-            "frame_rate": 12.5,
-            "audio_encoding_config": {"num_mel_bins": 128, "hop_length": 160, "window_size": 400},
-            "transcription_format": "streaming",
-            "transcription_delay_ms": 960,
-            "streaming_look_ahead_ms": 2.5,
-            "streaming_look_back_ms": 52.5,
-            "streaming_n_left_pad_tokens": 32,
-        },
-    }
-    data.update(changes)
-    return data
-
-
-def write(tmp_path: Path, data: dict | str | bytes, name: str = "tekken.json") -> Path:
-    path = tmp_path / name
-    if isinstance(data, dict):
-        data = json.dumps(data)
-    if isinstance(data, str):
-        data = data.encode()
-    path.write_bytes(data)
-    return path
+from .tekken_table import (
+    BOS,
+    EOS,
+    MERGES,
+    NUM_SPECIAL,
+    PAD,
+    VOCAB_SIZE,
+    WORD,
+    make_tekken,
+    piece,
+    write,
+)
 
 
 @pytest.fixture
@@ -135,7 +86,7 @@ def test_vocab_past_the_configured_size_is_unused(tok):
 
 def test_audio_settings(tok):
     assert tok.audio == AudioSettings(transcription_delay_ms=960)
-    assert tok.audio.sampling_rate == 16000 and tok.audio.hop_length == 160
+    assert tok.audio.encoding.sampling_rate == 16000 and tok.audio.encoding.hop_length == 160
 
 
 @pytest.mark.parametrize("key", ["audio_encoding_config", "encoding_config", None])
@@ -145,7 +96,7 @@ def test_audio_spectrogram_key_variants(tmp_path, key):
     if key:
         data["audio"][key] = {**spectrogram, "hop_length": 320}
     tok = Tokenizer.from_file(write(tmp_path, data))
-    assert tok.audio.hop_length == (320 if key else 160)
+    assert tok.audio.encoding.hop_length == (320 if key else 160)
     assert tok.audio.transcription_delay_ms == 960
 
 
@@ -272,7 +223,7 @@ def test_missing_file_or_folder_without_tekken(tmp_path):
         assert str(tmp_path) in str(info.value)
 
 
-# --- decode and streaming ------------------------------------------------------------------
+# --- decode ------------------------------------------------------------------------
 
 
 def test_decode_skips_specials_and_joins_bytes(tok):
@@ -281,115 +232,3 @@ def test_decode_skips_specials_and_joins_bytes(tok):
     nihao = "你".encode()  # e4 bd a0: a merged partial piece + a byte-fallback id
     ids = [piece(nihao[:2]), PAD, WORD, piece(nihao[2:])]
     assert tok.decode(ids) == "你"  # a special between the pieces does not break the character
-
-
-def test_split_character_is_held_until_complete(tok):
-    detok = StreamingDetokenizer(tok)
-    party = "🎉".encode()  # f0 9f 8e 89
-    pushed = [detok.push(piece(party[:1])), detok.push(PAD), detok.push(piece(party[1:2]))]
-    pushed += [detok.push(piece(party[2:3])), detok.push(piece(party[3:]))]
-    assert pushed == ["", "", "", "", "🎉"]
-    ids = [piece(b" \xf0\x9f"), piece(party[2:3]), piece(party[3:]), piece(b"ing")]
-    assert [detok.push(i) for i in ids] == [" ", "", "🎉", "ing"]
-    assert detok.flush() == ""
-
-
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
-        ([b"\xff"], ["\ufffd"]),  # never valid: replaced at once
-        ([b"\xe4", b"A"], ["", "\ufffdA"]),  # lead byte cut short by ASCII
-        ([b"\xf0", b"\x9f", b"\x8e", b"\xf0"], ["", "", "", "\ufffd"]),  # at most 3 bytes held
-        ([b"\x89", b"!"], ["\ufffd", "!"]),  # stray continuation byte
-    ],
-)
-def test_invalid_bytes_become_replacement_once_certain(tok, raw, expected):
-    detok = StreamingDetokenizer(tok)
-    assert [detok.push(piece(b)) for b in raw] == expected
-
-
-def test_unfinished_character_at_end_is_replaced_by_flush(tok):
-    detok = StreamingDetokenizer(tok)
-    assert detok.push(piece(b"!")) + detok.push(piece(b"\xe4\xbd")) == "!"
-    assert detok.flush() == "\ufffd"
-    assert detok.flush() == ""
-
-
-def test_streaming_equals_decode_for_random_ids(tok):
-    """Any ids (specials, stray bytes, merges): joined pushes + flush == decode == bytes.decode."""
-    rng = random.Random(0)
-    text_ids = list(range(NUM_SPECIAL, VOCAB_SIZE))
-    utf8_heavy = [piece(bytes([b])) for b in range(0x80, 0x100)] + [piece(m) for m in MERGES]
-    for _ in range(500):
-        pool = rng.choice([text_ids, utf8_heavy])
-        ids = [
-            rng.choice([BOS, EOS, PAD, WORD]) if rng.random() < 0.2 else rng.choice(pool)
-            for _ in range(rng.randrange(0, 16))
-        ]
-        expected = b"".join(TABLE[i] for i in ids).decode("utf-8", errors="replace")
-        detok = StreamingDetokenizer(tok)
-        assert "".join(detok.push(i) for i in ids) + detok.flush() == expected, ids
-        assert tok.decode(ids) == expected, ids
-
-
-def test_valid_text_never_shows_replacement(tok):
-    text = "aé你🎉\n!"
-    ids = [piece(bytes([b])) for b in text.encode()]
-    detok = StreamingDetokenizer(tok)
-    deltas = [detok.push(i) for i in ids]
-    assert "".join(deltas) == text and "\ufffd" not in "".join(deltas)
-
-
-# --- word boundaries -----------------------------------------------------------------------
-
-
-def events(tok: Tokenizer, ids: list[int]) -> list[TextPiece]:
-    detok = StreamingDetokenizer(tok)
-    return [detok.push_event(i) for i in ids]
-
-
-def test_leading_space_and_first_text_start_words(tok):
-    ids = [BOS, PAD, piece(b"H"), piece(b"ing"), piece(b" world"), piece(b"!"), piece(b"\n")]
-    starts = [e.word_start for e in events(tok, ids)]
-    assert starts == [False, False, True, False, True, False, True]
-
-
-def test_streaming_word_marks_a_boundary_once(tok):
-    ids = [
-        WORD,
-        piece(b" Hello"),
-        PAD,
-        WORD,
-        WORD,
-        piece(b"ing"),
-        WORD,
-        piece(b" "),
-        piece(b" world"),
-    ]
-    got = events(tok, ids)
-    assert [e.word_start for e in got] == [
-        True,
-        False,
-        False,
-        True,
-        False,
-        False,
-        True,
-        False,
-        False,
-    ]
-    assert "".join(e.text for e in got) == " Helloing  world"
-
-
-def test_word_start_on_a_held_piece(tok):
-    # " \xf0\x9f" starts a word; the emoji's text arrives two pushes later, in the same word.
-    ids = [piece(b" Hello"), piece(b" \xf0\x9f"), piece(b"\x8e"), piece(b"\x89")]
-    assert events(tok, ids) == [(" Hello", True), (" ", True), ("", False), ("🎉", False)]
-
-
-def test_flush_starts_a_new_stream(tok):
-    detok = StreamingDetokenizer(tok)
-    assert detok.push_event(piece(b"H")) == ("H", True)
-    assert detok.push_event(piece(b"ing")) == ("ing", False)
-    detok.flush()
-    assert detok.push_event(piece(b"ing")) == ("ing", True)

@@ -2,7 +2,7 @@
 
 A decoder step costs about the same for one stream as for eight: on Apple GPUs it is bound by
 reading the weights (a batch reads them once), on MLX's CUDA backend by launching its ~500
-ops (benchmarks/step_lab.py), on the CPU by memory bandwidth. Long files use this through
+ops (benchmarks/lab/step_lab.py), on the CPU by memory bandwidth. Long files use this through
 ``parallel.py``; each stream here follows the exact StreamingSession protocol (left padding,
 prompt, one token per 80 ms, right padding, last padded position never fed), so a batch of
 one gives the session's tokens and every row gives what a session alone would give it.
@@ -21,7 +21,8 @@ from voxtral_mlx.decode.session import StreamingSession
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.fast_step import FastStepper
 from voxtral_mlx.protocol import StreamProtocol
-from voxtral_mlx.text.tokenizer import StreamingDetokenizer, Tokenizer
+from voxtral_mlx.text.detokenizer import StreamingDetokenizer
+from voxtral_mlx.text.tokenizer import Tokenizer
 from voxtral_mlx.text.transcript import TokenEvent
 
 PROGRESS_EVERY = 32  # steps between progress calls

@@ -33,7 +33,8 @@ from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.fast_step import FastStepper
 from voxtral_mlx.protocol import StreamProtocol
-from voxtral_mlx.text.tokenizer import StreamingDetokenizer, Tokenizer
+from voxtral_mlx.text.detokenizer import StreamingDetokenizer
+from voxtral_mlx.text.tokenizer import Tokenizer
 from voxtral_mlx.text.transcript import TokenEvent
 
 CLEAR_CACHE_EVERY = 512  # tokens

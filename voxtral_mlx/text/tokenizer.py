@@ -1,11 +1,11 @@
-"""Tekken tokenizer (decode only) and a streaming detokenizer that never splits a character.
+"""Tekken tokenizer, decode only (text as tokens arrive: :mod:`voxtral_mlx.text.detokenizer`).
 
 ``tekken.json`` holds ``config`` (vocab size, number of special tokens), ``special_tokens``
-(``{rank, token_str, is_control}``), ``vocab`` (``{rank, token_bytes: base64, token_str}``) and an
-``audio`` block (sample rate, transcription delay, left padding). Ids below ``num_special`` are
-special tokens and carry no text; id ``i >= num_special`` is the raw byte string
-``vocab[i - num_special]``, and vocab ranks 0..255 are the 256 single bytes (byte fallback), so a
-multi-byte character can be spread over several tokens.
+(``{rank, token_str, is_control}``), ``vocab`` (``{rank, token_bytes: base64, token_str}``) and
+an ``audio`` block (transcription delay, left padding, spectrogram settings). Ids below
+``num_special`` are special tokens and carry no text; id ``i >= num_special`` is the raw byte
+string ``vocab[i - num_special]``, and vocab ranks 0..255 are the 256 single bytes (byte
+fallback), so a multi-byte character can be spread over several tokens.
 
 Decoding concatenates the byte pieces of all non-special ids (specials in between do not break a
 character) and decodes UTF-8 with ``errors="replace"``. Encoding is not needed for transcription.
@@ -15,21 +15,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from voxtral_mlx.config import finite_number as _finite
-from voxtral_mlx.errors import TokenizerError
+from voxtral_mlx.config import AudioEncodingArgs
+from voxtral_mlx.config_reader import Reader, finite_number
+from voxtral_mlx.errors import ConfigError, TokenizerError
 from voxtral_mlx.fs.json_file import read_json_object
-from voxtral_mlx.protocol import (
-    DELAY_STEP_MS,
-    MAX_DELAY_MS,
-    MIN_DELAY_MS,
-    SAMPLE_RATE,
-    valid_delay_ms,
-)
+from voxtral_mlx.protocol import DELAY_STEP_MS, MAX_DELAY_MS, MIN_DELAY_MS, valid_delay_ms
 
 TOKENIZER_FILE = "tekken.json"
 MAX_VOCAB = 1 << 22  # 32x Voxtral's 131072
@@ -42,17 +36,18 @@ _FALLBACK_IDS = {"<s>": 1, "</s>": 2, "[STREAMING_PAD]": 32, "[STREAMING_WORD]":
 
 @dataclass(frozen=True)
 class AudioSettings:
-    """The ``audio`` block of tekken.json; defaults are the Voxtral Realtime values (spec §3)."""
+    """tekken.json's ``audio`` block; defaults are the Voxtral Realtime values (spec §3).
 
-    sampling_rate: int = SAMPLE_RATE
-    frame_rate: float = 12.5  # decoder tokens per second of audio
+    The stream's default delay and padding are facts of this file alone. Its spectrogram keys
+    (sampling and frame rate, mel bins, hop, window) describe the same front end as the model
+    config's ``audio_encoding_args``, so they are read into that type, by the config's rules.
+    """
+
     transcription_delay_ms: float = 480
     streaming_n_left_pad_tokens: int = 32
     streaming_look_ahead_ms: float = 2.5
     streaming_look_back_ms: float = 52.5
-    num_mel_bins: int = 128
-    hop_length: int = 160
-    window_size: int = 400
+    encoding: AudioEncodingArgs = field(default_factory=AudioEncodingArgs)
 
     @classmethod
     def from_json(cls, block: Any, where: str) -> AudioSettings:
@@ -67,44 +62,44 @@ class AudioSettings:
         if not isinstance(spectrogram, dict):
             raise TokenizerError(f"{where}: 'audio.audio_encoding_config' is not an object")
         merged = {**spectrogram, **block}
-        values = {}
-        for field in fields(cls):
-            value = merged.get(field.name)
-            if value is not None:
-                values[field.name] = _audio_value(field.name, value, where)
-        return cls(**values)
+        values = {
+            name: _stream_value(name, merged[name], where)
+            for name in _STREAM_RULES
+            if merged.get(name) is not None
+        }
+        try:
+            encoding = Reader(where).build(AudioEncodingArgs, merged, "audio")
+        except ConfigError as e:  # names tekken.json and the key, like the checks below
+            raise TokenizerError(str(e)) from e
+        return cls(**values, encoding=encoding)
 
 
-# audio-block key -> (kind, lowest, highest): "int" a whole number, "ms"/"rate" a finite number.
-_AUDIO_RULES = {
-    "sampling_rate": ("int", 1, 768_000),
-    "frame_rate": ("rate", 0, 1000),
+# The stream's keys -> (kind, lowest, highest): "int" a whole number, "ms" a finite number;
+# None: the delay, whose rule is the protocol's.
+_STREAM_RULES = {
+    "transcription_delay_ms": None,
     "streaming_n_left_pad_tokens": ("int", 0, 4096),
     "streaming_look_ahead_ms": ("ms", 0, 60_000),
     "streaming_look_back_ms": ("ms", 0, 60_000),
-    "num_mel_bins": ("int", 1, 1024),
-    "hop_length": ("int", 1, 1 << 16),
-    "window_size": ("int", 1, 1 << 16),
 }
 
 
-def _audio_value(name: str, value: Any, where: str) -> int | float:
-    """One ``audio`` value checked: an error names tekken.json and the key (never --delay-ms)."""
+def _stream_value(name: str, value: Any, where: str) -> int | float:
+    """One stream value checked: an error names tekken.json and the key (never --delay-ms)."""
     key = f"{where}: 'audio.{name}'"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not finite_number(value):
         raise TokenizerError(f"{key} is not a number: {str(value)[:40]!r}")
-    if name == "transcription_delay_ms":
+    if _STREAM_RULES[name] is None:
         if not valid_delay_ms(value):
             raise TokenizerError(
                 f"{key} must be a multiple of {DELAY_STEP_MS} ms from {MIN_DELAY_MS} to "
                 f"{MAX_DELAY_MS}, got {value:g}"
             )
         return value
-    kind, low, high = _AUDIO_RULES[name]
+    kind, low, high = _STREAM_RULES[name]
     if kind == "int" and not isinstance(value, int):
         raise TokenizerError(f"{key} must be a whole number, got {value!r}")
-    # A rate must be above zero (it divides); counts and spans may be zero where low is 0.
-    if not (low < value if kind == "rate" else low <= value) or value > high:
+    if not low <= value <= high:
         raise TokenizerError(f"{key} must be from {low} to {high}, got {value:g}")
     return value
 
@@ -204,73 +199,6 @@ class Tokenizer:
         decodes each run between specials separately and would give U+FFFD there).
         """
         return b"".join(self.token_bytes(i) for i in ids).decode("utf-8", errors="replace")
-
-
-class TextPiece(NamedTuple):
-    """What one pushed token produced.
-
-    ``text``: the text that became complete with this token (may be ``""``).
-    ``word_start``: a new word starts at this token; its text is ``text`` plus what later pushes
-    return until the next ``word_start``.
-    """
-
-    text: str
-    word_start: bool
-
-
-class StreamingDetokenizer:
-    """Turns ids into text one id at a time, for live captions. Not thread-safe.
-
-    Contract: ``"".join(push(i) for i in ids) + flush() == tokenizer.decode(ids)`` for any ids.
-    A character split across tokens is held (at most 3 bytes) until complete, so no U+FFFD is
-    emitted for it; bytes that can never form a character become U+FFFD as soon as that is
-    certain, exactly as ``decode`` replaces them.
-
-    Word boundaries: ``push_event`` reports ``word_start`` for a ``[STREAMING_WORD]`` id, for a
-    text piece starting with whitespace, and for the first text after creation or ``flush()``.
-    A boundary right after another one (no non-whitespace text in between, e.g.
-    ``[STREAMING_WORD]`` followed by ``" Hello"``) is not reported twice.
-    """
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self._tokenizer = tokenizer
-        self._word_id = tokenizer.streaming_word_id
-        self._reset()
-
-    def _reset(self) -> None:
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._seen_text = False
-        self._word_is_empty = False  # a boundary was reported and no non-space text came since
-
-    def push(self, token_id: int) -> str:
-        """Text completed by ``token_id`` (see class docstring)."""
-        return self.push_event(token_id).text
-
-    def push_event(self, token_id: int) -> TextPiece:
-        """Text completed by ``token_id`` and whether a new word starts at it."""
-        if token_id == self._word_id:
-            return TextPiece("", self._boundary())
-        piece = self._tokenizer.token_bytes(token_id)
-        if not piece:
-            return TextPiece("", False)
-        starts = piece[:1].isspace() or not self._seen_text
-        word_start = self._boundary() if starts else False
-        self._seen_text = True
-        if piece.strip():
-            self._word_is_empty = False
-        return TextPiece(self._utf8.decode(piece), word_start)
-
-    def flush(self) -> str:
-        """End of stream: held bytes of an unfinished character become U+FFFD; state resets."""
-        text = self._utf8.decode(b"", final=True)
-        self._reset()
-        return text
-
-    def _boundary(self) -> bool:
-        if self._word_is_empty:
-            return False
-        self._word_is_empty = True
-        return True
 
 
 def _resolve(path: Path) -> Path:
