@@ -1,10 +1,11 @@
 """What the window and the overlay show: committed words plus the word still being built.
 
-:class:`CaptionModel` is pure Python (no Qt, no MLX), fed :class:`~voxtral_mlx.live.events.TextEvent`
-s on the GUI thread. Words that became final never change; ``partial`` is the word in progress
-(replaced on every event, cleared when a recording ends). Recordings (Start ... Stop) are kept
-apart: each starts its times at 0, so :meth:`transcript` shifts later ones to follow the earlier
-ones, which gives one saveable :class:`~voxtral_mlx.text.transcript.Transcript` of all that is shown.
+:class:`CaptionModel` is pure Python (no Qt, no MLX), fed
+:class:`~voxtral_mlx.live.events.TextEvent` s on the GUI thread. Words that became final never
+change; ``partial`` is the word in progress (replaced on every event, cleared when a recording
+ends). Recordings (Start ... Stop) are kept apart: each starts its times at 0, so
+:meth:`transcript` shifts later ones to follow the earlier ones, which gives one saveable
+:class:`~voxtral_mlx.text.transcript.Transcript` of all that is shown.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from voxtral_mlx.live.events import TextEvent
-from voxtral_mlx.text.transcript import Transcript, Word, join_texts, join_words, segment_words
+from voxtral_mlx.text.captions import LINE_CHARS, MAX_LINES, line_text, wrap
+from voxtral_mlx.text.transcript import Transcript, Word, join_words, round_ms, separator
 
 RECORDING_GAP = 1.0  # seconds between recordings in a saved transcript
 REFLOW_WORDS = 200  # the overlay wraps at most 3x this many words per update
-
-Fragment = tuple[str, bool]  # text (with the space before it, if any), part of the word in progress
 
 
 class CaptionModel:
@@ -85,27 +85,31 @@ class CaptionModel:
         return "\n\n".join([*self.paragraphs()[: -1 if tail else None], last]).strip()
 
     def lines(
-        self, max_lines: int = 2, width: float = 42, measure: Callable[[str], float] = len
+        self,
+        max_lines: int = MAX_LINES,
+        width: float = LINE_CHARS,
+        measure: Callable[[str], float] = len,
     ) -> tuple[list[str], str]:
         """The last ``max_lines`` lines of the current recording, each at most ``width`` wide as
-        ``measure`` (characters by default, pixels from the overlay) gives it, and the word in
-        progress apart: it ends the last line (which may be empty), joined by :func:`separator`.
+        ``measure`` gives it (characters by default, pixels from the overlay), laid out by
+        :func:`~voxtral_mlx.text.captions.wrap`, and the word in progress apart: it ends the
+        last line (which may be empty), joined by :func:`separator`.
 
-        Lines break between words, anywhere in Chinese/Japanese (no spaces there), and inside a
-        word wider than a line, so the newest words are always on the last line. Wrapping starts
-        at a point that moves only every ``REFLOW_WORDS`` words: lines stay put as words come."""
+        A word wider than a line is cut, so the newest words are always on the last line.
+        Wrapping starts at a point that moves only every ``REFLOW_WORDS`` words: lines stay put
+        as words come."""
         current = self.recordings[-1] if self.recordings else []
         start = max(0, len(current) - 2 * REFLOW_WORDS) // REFLOW_WORDS * REFLOW_WORDS
-        pieces = [(w.text, False) for w in current[start:]]
-        if self.partial and self.partial.text.strip():
-            pieces.append((self.partial.text, True))
-        wrapped = _wrap(pieces, width, measure)[-max_lines:]
+        words = [w.text for w in current[start:]]
+        partial = len(words) if self.partial and self.partial.text.strip() else -1
+        if partial >= 0:
+            words.append(self.partial.text)
+        wrapped = wrap(words, width, measure)[-max_lines:]
         if not wrapped:
             return [], ""
-        lines = ["".join(text for text, _ in line) for line in wrapped[:-1]]
-        last = wrapped[-1]
-        lines.append("".join(text for text, partial in last if not partial))
-        return lines, "".join(text for text, partial in last if partial).lstrip()
+        lines = [line_text(line) for line in wrapped[:-1]]
+        lines.append(line_text([piece for piece in wrapped[-1] if piece.word != partial]))
+        return lines, "".join(piece.text for piece in wrapped[-1] if piece.word == partial)
 
     def transcript(self, **metadata) -> Transcript:
         """All recordings as one transcript, each shifted to start after the previous one."""
@@ -115,72 +119,13 @@ class CaptionModel:
             if not rec:
                 continue
             words += [
-                replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3))
+                replace(w, start=round_ms(w.start + offset), end=round_ms(w.end + offset))
                 for w in rec
             ]
             offset = words[-1].end + RECORDING_GAP
         duration = words[-1].end if words else 0.0
-        return Transcript(words=words, segments=segment_words(words), duration=duration,
-                          metadata=dict(metadata))  # fmt: skip
+        return Transcript.from_words(words, duration=duration, metadata=metadata)
 
 
-def separator(before: str, after: str) -> str:
-    """What goes between two words as :func:`~voxtral_mlx.text.transcript.join_texts` joins them:
-    one space, or none between Chinese/Japanese characters."""
-    before, after = before.strip(), after.strip()
-    if not before or not after:
-        return ""
-    return join_texts([before[-1], after[0]])[1:-1]
-
-
-def _wrap(
-    pieces: list[Fragment], width: float, measure: Callable[[str], float]
-) -> list[list[Fragment]]:
-    """Greedy wrap of words into lines no wider than ``width``. A word that does not fit goes to
-    the next line, unless it can break anywhere (CJK) or is wider than a line by itself: then
-    it fills the line and goes on in the next."""
-    lines: list[list[Fragment]] = []
-    line: list[Fragment] = []
-    text, previous = "", ""
-    for word, partial in pieces:
-        word = " ".join(word.split())
-        gap = separator(previous, word) if line else ""
-        previous = word
-        if measure(text + gap + word) <= width:
-            line.append((gap + word, partial))
-            text += gap + word
-            continue
-        if not (_breaks_anywhere(word) or measure(word) > width) and line:
-            lines.append(line)
-            line, text, gap = [], "", ""
-        while word:
-            count = _fitting_chars(text + gap, word, width, measure, at_least=0 if line else 1)
-            if count:
-                line.append((gap + word[:count], partial))
-                text += gap + word[:count]
-            word, gap = word[count:], ""
-            if word:
-                lines.append(line)
-                line, text = [], ""
-    if line:
-        lines.append(line)
-    return lines
-
-
-def _breaks_anywhere(word: str) -> bool:
-    # Chinese/Japanese runs: no space is written between their characters, a line breaks anywhere.
-    return len(word) > 1 and separator(word[-1], word[0]) == ""
-
-
-def _fitting_chars(
-    prefix: str, word: str, width: float, measure: Callable[[str], float], at_least: int
-) -> int:
-    """How many leading characters of ``word`` fit after ``prefix`` (binary search)."""
-    low, high = at_least, len(word)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if measure(prefix + word[:middle]) <= width:
-            low = middle
-        else:
-            high = middle - 1
-    return low
+# separator: the text's spacing rule (voxtral_mlx.text.transcript), also the views' to use.
+__all__ = ["RECORDING_GAP", "REFLOW_WORDS", "CaptionModel", "separator"]

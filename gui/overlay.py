@@ -9,10 +9,10 @@ right-click menu sets font size, background opacity, number of lines and lock. E
 remembered in :class:`~gui.settings.Settings`. Older lines are drawn fainter than the newest;
 the word in progress is dimmed. A state line above the captions says when they cannot be
 trusted ("No audio", "Device lost", "Behind by N s": :meth:`CaptionOverlay.set_state`); while it
-shows, the overlay does not fade. Lines are wrapped in pixels to its width
-(:meth:`gui.captions.CaptionModel.lines`): a long word never widens it, it is never wider than
-its screen, and the newest words are always on its last line, in any script. GUI thread only;
-it only reads the :class:`~gui.captions.CaptionModel`.
+shows, the overlay does not fade. Lines are laid out in pixels (Qt measures) at its width by the
+one caption layout (:func:`voxtral_mlx.text.captions.wrap`): a long word never widens it, it is
+never wider than its screen, and the newest words are always on its last line, in any script.
+GUI thread only; it only reads the :class:`~gui.captions.CaptionModel`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ from PySide6.QtWidgets import (  # fmt: skip
     QWidget,
 )
 
-from .captions import CaptionModel, separator
+from voxtral_mlx.text.transcript import separator
+
+from .captions import CaptionModel
 from .settings import OVERLAY_KEYS, CaptionStyle, Key, Settings, caption_style
 
 BASE_FLAGS = (

@@ -301,10 +301,9 @@ def mic_run(monkeypatch, tmp_path, script, *argv) -> int:
 def finished(tmp_path) -> list:
     """A short recording's events, ending with its transcript autosaved in ``tmp_path``."""
     from voxtral_mlx.live.events import TranscriptEvent
-    from voxtral_mlx.text.transcript import Transcript, segment_words
+    from voxtral_mlx.text.transcript import Transcript
 
-    words = [Word("Hello.", 0.3, 0.7)]
-    transcript = Transcript(words=words, segments=segment_words(words), duration=1.0)
+    transcript = Transcript.from_words([Word("Hello.", 0.3, 0.7)], duration=1.0)
     return [StatusEvent(Status.LISTENING, "Mic"), text(words=["Hello."]),
             TranscriptEvent(transcript, path=tmp_path / "live-1.json",
                             journal=tmp_path / "live-1.jsonl"),

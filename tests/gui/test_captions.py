@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gui.captions import RECORDING_GAP, CaptionModel, separator
+from gui.captions import RECORDING_GAP, CaptionModel
 from voxtral_mlx.live.events import TextEvent
 from voxtral_mlx.text.transcript import Word
 
@@ -49,15 +49,6 @@ def test_lines_are_the_last_wrapped_lines_with_room_for_the_partial():
     assert after[0][-1].endswith("w39 next") and after[1] == ""
 
 
-def test_separator_is_join_texts_spacing():
-    assert separator("Hello", "world") == " " and separator("今日", "は") == ""
-    assert (
-        separator("東京", "Tower") == " "
-        and separator("", "x") == ""
-        and separator("。", "次") == ""
-    )
-
-
 def test_chinese_and_japanese_lines_break_anywhere_without_spaces():
     text = "今日はとても良い天気ですね明日も晴れるでしょうか" * 3
     model = CaptionModel()
@@ -93,7 +84,7 @@ def test_lines_stay_put_as_words_come_in_a_long_recording():
 
 def test_the_window_spaces_words_as_the_transcript_does(qtbot):
     # The main window's view is fed word by word; it must read as join_texts writes it.
-    from gui.widgets import TranscriptView
+    from gui.transcript_view import TranscriptView
 
     view = TranscriptView(14)
     qtbot.addWidget(view)

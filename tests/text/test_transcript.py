@@ -1,4 +1,5 @@
-"""TranscriptBuilder on synthetic event streams, segmentation rules, caption layout, JSON dicts."""
+"""TranscriptBuilder on synthetic event streams, segmentation rules, Transcript.from_words,
+spacing, JSON dicts. (Caption lines: tests/text/test_captions.py.)"""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ import pytest
 
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.text.transcript import (
-    Segment,
     TokenEvent,
     Transcript,
     TranscriptBuilder,
     Word,
-    caption_lines,
     join_words,
     segment_words,
+    separator,
 )
 
 PAD, WORD, EOS = 32, 33, 2
@@ -248,35 +248,38 @@ def test_empty_words_give_no_segments():
     assert segment_words([]) == []
 
 
-# --- caption lines --------------------------------------------------------------------------
+# --- one constructor from words -------------------------------------------------------------
 
 
-def test_captions_fit_two_balanced_lines_and_keep_every_word():
-    words = words_at(("The quick brown fox jumps over the lazy dog " * 6).split(), step=0.2)
-    segments = segment_words(words, max_chars=200, max_seconds=100)
-    captions = caption_lines(segments)
-    for caption in captions:
-        assert 1 <= len(caption.lines) <= 2 and all(len(line) <= 42 for line in caption.lines)
-        assert caption.start < caption.end
-    assert " ".join(c.text.replace("\n", " ") for c in captions) == join_words(words)
-    two = caption_lines(
-        segment_words(words_at("a fairly short caption of two balanced lines".split()))
+def test_from_words_segments_the_words_itself_and_copies_the_rest():
+    words = words_at("Yes. I think this sentence is long enough. So it splits here!".split())
+    tokens, metadata = [1, 2, 3], {"source": "talk.m4a"}
+    transcript = Transcript.from_words(
+        iter(words), tokens=tokens, duration=4.56789, metadata=metadata
     )
-    assert two[0].lines == ("a fairly short caption", "of two balanced lines")
+    assert transcript.words == words and transcript.segments == segment_words(words)
+    assert (transcript.tokens, transcript.duration, transcript.metadata) == (
+        [1, 2, 3],
+        4.568,
+        {"source": "talk.m4a"},
+    )
+    tokens.append(4)
+    metadata["x"] = 1  # copies: the caller's lists and dicts stay its own
+    assert transcript.tokens == [1, 2, 3] and transcript.metadata == {"source": "talk.m4a"}
+    assert Transcript.from_words([]) == Transcript()
+    built = build(latin_stream(30, seed=3), model="m")
+    assert Transcript.from_words(built.words, tokens=built.tokens, duration=built.duration,
+                                 metadata={"model": "m"}) == built  # fmt: skip
 
 
-def test_caption_cuts_a_word_longer_than_a_line():
-    captions = caption_lines([Segment(0.0, 1.0, "y" * 100, [Word("y" * 100, 0.0, 1.0)])])
-    lines = [line for c in captions for line in c.lines]
-    assert lines == ["y" * 42, "y" * 42, "y" * 16]
-    assert captions[0].start == 0.0 and captions[-1].end == 1.0
-    assert captions[0].end == captions[1].start == 0.84
-
-
-def test_caption_of_a_segment_without_words_uses_its_text():
-    captions = caption_lines([Segment(1.0, 2.0, "hand made caption", [])])
-    assert captions[0].text == "hand made caption"
-    assert (captions[0].start, captions[0].end) == (1.0, 2.0)
+def test_separator_is_join_texts_spacing():
+    assert separator("Hello", "world") == " " and separator("今日", "は") == ""
+    assert (
+        separator("東京", "Tower") == " "
+        and separator("", "x") == ""
+        and separator("。", "次") == ""
+    )
+    assert separator("Hello ", " world") == " " and separator("  ", "x") == ""
 
 
 # --- dict round trip ------------------------------------------------------------------------

@@ -16,11 +16,11 @@ import webvtt
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.fs import atomic_file
 from voxtral_mlx.text import writers
+from voxtral_mlx.text.captions import caption_lines
 from voxtral_mlx.text.transcript import (
     TokenEvent,
     Transcript,
     TranscriptBuilder,
-    caption_lines,
     segment_words,
 )
 

@@ -1,5 +1,8 @@
 """What ``--mic`` prints: final words on stdout as they come, and on a terminal the word being
-built and a level/lag meter redrawn in place. Printing only (no MLX, no devices).
+built and a level/lag meter redrawn in place. Printing only (no MLX, no devices). A word goes on
+the current line when the caption layout's test says it fits there, in terminal cells
+(:func:`~voxtral_mlx.text.captions.fits`); a sentence end also ends the line. Words are never
+cut: a final line is printed once, and the terminal wraps a word wider than itself.
 
 The redrawn row always fits the terminal as it is now (asked at every draw, so a resize is
 followed): a row that wraps cannot be erased by ``\\r``, and every redraw would leave a stale
@@ -23,6 +26,7 @@ from voxtral_mlx.live.events import (
     StatusEvent,
     TextEvent,
 )
+from voxtral_mlx.text.captions import fits
 from voxtral_mlx.text.transcript import ends_sentence, join_texts
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -141,7 +145,7 @@ class LiveDisplay:
     def _add_word(self, word: str) -> None:
         line = join_texts([self._line, word])
         if self.tty:
-            if self._line and cells(line) + self._reserve() > columns():
+            if self._line and not fits(self._line, word, columns() - self._reserve(), cells):
                 self._end_line()
                 line = join_texts([word])
         else:
@@ -183,7 +187,7 @@ class LiveDisplay:
                 self.err.write(f"\r{tail(self._meter, width)}\x1b[K")
                 self.err.flush()
             return
-        if self._line and cells(join_texts([self._line, self._partial])) > width:
+        if self._line and not fits(self._line, self._partial, width, cells):
             self._end_line()  # the words and the one being built no longer fit one row
         row = tail(join_texts([self._line, self._partial]), width)
         cut = len(row) - min(len(self._partial), len(row))

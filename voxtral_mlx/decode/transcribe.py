@@ -21,7 +21,7 @@ from voxtral_mlx.decode.session import StreamingSession
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.protocol import SAMPLE_RATE
 from voxtral_mlx.text.tokenizer import Tokenizer
-from voxtral_mlx.text.transcript import Transcript, TranscriptBuilder, segment_words
+from voxtral_mlx.text.transcript import Transcript, TranscriptBuilder
 
 # Audio fed to the session per step: long enough for the encoder to work on big batches,
 # short enough that memory stays flat and progress moves.
@@ -122,9 +122,8 @@ def _transcribe_parallel(path, model, tokenizer, delay_ms, audio, duration, on_p
     meta = file_metadata(path, par.delay_ms, {"streams": streams, **(metadata or {})})
 
     def transcript(seconds: float, **extra) -> Transcript:
-        words = list(par.words)
-        return Transcript(words, segment_words(words), list(par.tokens), round(seconds, 3),
-                          {**meta, **extra})  # fmt: skip
+        return Transcript.from_words(par.words, tokens=par.tokens, duration=seconds,
+                                     metadata={**meta, **extra})  # fmt: skip
 
     try:
         for block in iter_audio(path, **audio):

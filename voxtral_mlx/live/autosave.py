@@ -36,7 +36,7 @@ from typing import Any
 from voxtral_mlx.env import data_dir
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.fs.atomic_file import create_exclusive
-from voxtral_mlx.text.transcript import Transcript, Word, segment_words
+from voxtral_mlx.text.transcript import Transcript, Word
 from voxtral_mlx.text.writers import dump_json, write_json
 
 FORMAT_VERSION = 1
@@ -154,8 +154,7 @@ def recover(path: str | os.PathLike) -> Transcript:
     if duration is None:
         metadata["recovered"] = True
         duration = words[-1].end if words else 0.0
-    return Transcript(words=words, segments=segment_words(words), duration=duration,
-                      metadata=metadata)  # fmt: skip
+    return Transcript.from_words(words, duration=duration, metadata=metadata)
 
 
 __all__ = ["Autosave", "default_dir", "recover"]

@@ -24,7 +24,6 @@ from voxtral_mlx.text.transcript import (
     Transcript,
     TranscriptBuilder,
     Word,
-    segment_words,
 )
 
 
@@ -91,8 +90,8 @@ class Recording:
         if self._builder is not None:
             words += self._builder.words
             tokens += self._builder.tokens
-        return Transcript(words=words, segments=segment_words(words), tokens=tokens,
-                          duration=round(duration, 3), metadata=dict(self.metadata))  # fmt: skip
+        return Transcript.from_words(words, tokens=tokens, duration=duration,
+                                     metadata=self.metadata)  # fmt: skip
 
     def finish(self, duration: float, final: bool) -> TranscriptEvent:
         """Write the final JSON (``final``: also close the journal); the event announcing it."""

@@ -1,23 +1,22 @@
-"""Token events -> words -> caption segments -> caption lines. Pure Python, no MLX.
+"""Token events -> words -> caption segments. Pure Python, no MLX.
 
-The streaming model emits one token per 80 ms of audio. ``StreamingSession.step()`` turns each
-into a :class:`TokenEvent`; :class:`TranscriptBuilder` folds events into timed :class:`Word` s
-(live, one batch at a time), and :meth:`TranscriptBuilder.build` cuts the words into caption
-:class:`Segment` s (:func:`segment_words`) inside a :class:`Transcript`, which the writers save.
+:class:`TranscriptBuilder` folds the :class:`TokenEvent` s of ``StreamingSession.step()`` (one per
+80 ms of audio) into timed :class:`Word` s; :meth:`Transcript.from_words`, the one way a transcript
+is made from words, cuts them into caption :class:`Segment` s (:func:`segment_words`). Lines and
+subtitle cues are laid out in :mod:`voxtral_mlx.text.captions`.
 
-Word boundaries come from three places: a ``word_start`` event (a ``[STREAMING_WORD]`` id or a
-leading-space piece), whitespace inside the text, and, for scripts written without spaces
-(Chinese, Japanese), every token piece that starts with an ideograph or kana after such a
-character, so CJK text still has word-level times and can be cut into captions. Words hold no
-whitespace; the full text joins them with one space, except between two characters of those
-scripts (:func:`join_words`).
+A word starts at a ``word_start`` event (``[STREAMING_WORD]`` or a leading-space piece), after
+whitespace, and, in scripts written without spaces (Chinese, Japanese), at every token piece
+starting with an ideograph or kana after such a character, so CJK text has word times too.
+Words hold no whitespace; text joins them with one space, none between CJK characters
+(:func:`join_words`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from voxtral_mlx.errors import VoxtralError
@@ -28,8 +27,17 @@ _CLOSERS = "\"')]}»”’」』）】"
 # A sentence end only cuts a segment once it holds this share of max_chars, so "Yes. I think..."
 # stays one caption instead of flashing "Yes." alone.
 _MIN_SENTENCE_SHARE = 0.25
-_TIME_DECIMALS = 3  # times are stored in whole milliseconds: exact in JSON, what SRT/VTT show
 _RUNS = re.compile(r"\s+|\S+")
+# Ideographs and kana, scripts written without spaces (a token piece ~ a word): hiragana and
+# katakana, katakana extensions, CJK extension A, unified and compatibility ideographs, halfwidth
+# katakana, ideograph extensions B and on.
+_CJK_LETTERS = (
+    "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003ffff"
+)
+_CJK_LETTER = re.compile(f"[{_CJK_LETTERS}]")
+# Those and CJK punctuation (、。「」，！？...): no space is written around them.
+_UNSPACED = re.compile(f"[{_CJK_LETTERS}\u3000-\u303f\uff00-\uff65]")
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,7 @@ class TokenEvent:
 
     def shifted(self, seconds: float) -> TokenEvent:
         """The same event timed ``seconds`` later (a piece or segment placed in its file)."""
-        return TokenEvent(self.token_id, self.text, self.start + seconds, self.end + seconds,
-                          self.word_start)  # fmt: skip
+        return replace(self, start=self.start + seconds, end=self.end + seconds)
 
 
 @dataclass(frozen=True)
@@ -73,19 +80,6 @@ class Segment:
     words: list[Word] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Caption:
-    """One subtitle cue: at most ``max_lines`` lines of at most ``line_chars`` characters."""
-
-    start: float
-    end: float
-    lines: tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
 @dataclass
 class Transcript:
     """A finished transcript; ``to_dict``/``from_dict`` round-trip it exactly through JSON."""
@@ -95,6 +89,14 @@ class Transcript:
     tokens: list[int] = field(default_factory=list)
     duration: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_words(cls, words: Iterable[Word], *, tokens: Iterable[int] = (), duration: float = 0.0,
+                   metadata: dict[str, Any] | None = None) -> Transcript:  # fmt: skip
+        """``words`` cut into caption segments (:func:`segment_words`), ``duration`` in whole ms."""
+        words = list(words)
+        return cls(words, segment_words(words), list(tokens), round_ms(duration),
+                   dict(metadata or {}))  # fmt: skip
 
     @property
     def text(self) -> str:
@@ -123,13 +125,9 @@ class Transcript:
                 words = [_word_from_dict(item) for item in data["words"]]
             else:
                 words = [word for segment in segments for word in segment.words]
-            return cls(
-                words=words,
-                segments=segments,
-                tokens=[int(token) for token in data.get("tokens", [])],
-                duration=float(data.get("duration", 0.0)),
-                metadata=dict(data.get("metadata", {})),
-            )
+            tokens = [int(token) for token in data.get("tokens", [])]
+            duration, metadata = float(data.get("duration", 0.0)), dict(data.get("metadata", {}))
+            return cls(words, segments, tokens, duration, metadata)
         except (KeyError, TypeError, ValueError) as err:
             raise VoxtralError(f"not a transcript: bad or missing field {err}") from err
 
@@ -156,7 +154,6 @@ class TranscriptBuilder:
     def __init__(self) -> None:
         self.tokens: list[int] = []
         self._words: list[Word] = []
-        self._committed_text = ""  # join_words(self._words), kept incrementally
         self._anchor: float | None = None  # start of a pending word_start event
         self._draft: _Draft | None = None  # the word being built
         self._last_end: float | None = None
@@ -189,9 +186,7 @@ class TranscriptBuilder:
     def _close_word(self) -> None:
         if self._draft is None:
             return
-        word = self._draft.word()
-        self._committed_text = join_texts([self._committed_text, word.text])
-        self._words.append(word)
+        self._words.append(self._draft.word())
         self._draft = None
 
     @property
@@ -204,9 +199,7 @@ class TranscriptBuilder:
     @property
     def partial_text(self) -> str:
         """Text so far, spaced like :attr:`Transcript.text`; equals ``build().text`` at the end."""
-        if self._draft is None:
-            return self._committed_text
-        return join_texts([self._committed_text, self._draft.text])
+        return join_words(self.words)
 
     def build(self, duration: float | None = None, **metadata: Any) -> Transcript:
         """Snapshot (the builder can keep going): words, caption segments, every token id.
@@ -215,14 +208,8 @@ class TranscriptBuilder:
         """
         if duration is None:
             duration = self._last_end or 0.0
-        words = self.words
-        return Transcript(
-            words=words,
-            segments=segment_words(words),
-            tokens=list(self.tokens),
-            duration=_ms(duration),
-            metadata=dict(metadata),
-        )
+        return Transcript.from_words(self.words, tokens=self.tokens, duration=duration,
+                                     metadata=metadata)  # fmt: skip
 
 
 @dataclass
@@ -234,42 +221,26 @@ class _Draft:
     end: float
 
     def word(self) -> Word:
-        return Word(self.text, _ms(self.start), _ms(self.end))
+        return Word(self.text, round_ms(self.start), round_ms(self.end))
 
 
-def _ms(seconds: float) -> float:
-    return round(float(seconds), _TIME_DECIMALS)
-
-
-def _is_cjk_letter(char: str) -> bool:
-    """Ideographs and kana: scripts written without spaces, one token piece ~ one word."""
-    code = ord(char)
-    return (
-        0x3040 <= code <= 0x30FF  # hiragana, katakana
-        or 0x31F0 <= code <= 0x31FF  # katakana extensions
-        or 0x3400 <= code <= 0x4DBF  # CJK extension A
-        or 0x4E00 <= code <= 0x9FFF  # CJK unified ideographs
-        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
-        or 0xFF66 <= code <= 0xFF9F  # halfwidth katakana
-        or 0x20000 <= code <= 0x3FFFF  # ideograph extensions B..
-    )
-
-
-def _is_unspaced(char: str) -> bool:
-    """CJK letters and CJK punctuation (、。「」，！？...): no space is written around them."""
-    code = ord(char)
-    return _is_cjk_letter(char) or 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFF65
+def round_ms(seconds: float) -> float:
+    """Seconds rounded to whole milliseconds: exact in JSON, what SRT/VTT show."""
+    return round(float(seconds), 3)
 
 
 def _starts_cjk_word(previous_char: str, next_char: str) -> bool:
-    # Mirrors _separator: a word split here is joined back without a space, so text is exact.
-    return _is_unspaced(previous_char) and _is_cjk_letter(next_char)
+    # Mirrors separator: a word split here is joined back without a space, so text is exact.
+    return bool(_UNSPACED.match(previous_char) and _CJK_LETTER.match(next_char))
 
 
-def _separator(left: str, right: str) -> str:
+def separator(left: str, right: str) -> str:
+    """What goes between two pieces of text as :func:`join_texts` joins them: one space, none
+    between Chinese/Japanese characters or next to an empty piece (outer whitespace ignored)."""
+    left, right = left.rstrip(), right.lstrip()
     if not left or not right:
         return ""
-    return "" if _is_unspaced(left[-1]) and _is_unspaced(right[0]) else " "
+    return "" if _UNSPACED.match(left[-1]) and _UNSPACED.match(right[0]) else " "
 
 
 def join_texts(texts: Sequence[str]) -> str:
@@ -277,7 +248,7 @@ def join_texts(texts: Sequence[str]) -> str:
     result = ""
     for text in texts:
         text = " ".join(text.split())
-        result += _separator(result, text) + text
+        result += separator(result, text) + text
     return result
 
 
@@ -306,15 +277,15 @@ def segment_words(
     current: list[Word] = []
     length = 0
     for word in words:
-        if current:
-            gap = len(_separator(current[-1].text, word.text))
-            too_long = length + gap + len(word.text) > max_chars
-            too_slow = word.end - current[0].start > max_seconds
-            paused = _ms(word.start - current[-1].end) >= pause  # times are whole ms
-            if too_long or too_slow or paused:
-                segments.append(_segment(current))
-                current, length = [], 0
-        length += (len(_separator(current[-1].text, word.text)) if current else 0) + len(word.text)
+        gap = len(separator(current[-1].text, word.text)) if current else 0
+        if current and (
+            length + gap + len(word.text) > max_chars
+            or word.end - current[0].start > max_seconds
+            or round_ms(word.start - current[-1].end) >= pause  # times are whole ms
+        ):
+            segments.append(_segment(current))
+            current, length, gap = [], 0, 0
+        length += gap + len(word.text)
         current.append(word)
         if ends_sentence(word.text) and length >= max_chars * _MIN_SENTENCE_SHARE:
             segments.append(_segment(current))
@@ -326,92 +297,3 @@ def segment_words(
 
 def _segment(words: list[Word]) -> Segment:
     return Segment(words[0].start, words[-1].end, join_words(words), list(words))
-
-
-@dataclass(frozen=True)
-class _Piece:
-    """A unit of caption layout: a word, or a slice of a word longer than a line."""
-
-    text: str
-    start: float
-    end: float
-    space_before: bool
-
-
-def caption_lines(
-    segments: Sequence[Segment], line_chars: int = 42, max_lines: int = 2
-) -> list[Caption]:
-    """Lay segments out as subtitle cues of at most ``max_lines`` balanced lines of at most
-    ``line_chars`` characters. A segment that does not fit one cue becomes several, timed by
-    its words; a word longer than a line is cut (times shared out by characters)."""
-    captions: list[Caption] = []
-    for segment in segments:
-        pieces = _pieces(segment, line_chars)
-        index = 0
-        while index < len(pieces):
-            count = _fitting_pieces(pieces[index:], line_chars, max_lines)
-            chunk = pieces[index : index + count]
-            lines = _balanced(chunk, line_chars, max_lines)
-            captions.append(Caption(chunk[0].start, chunk[-1].end, tuple(lines)))
-            index += count
-    return captions
-
-
-def _pieces(segment: Segment, line_chars: int) -> list[_Piece]:
-    words = segment.words
-    if not words:  # a hand-made segment without word times: share its time out by characters
-        words = _spread(segment.text.split(), segment.start, segment.end)
-    pieces: list[_Piece] = []
-    previous = ""
-    for word in words:
-        spaced = bool(_separator(previous, word.text))
-        previous = word.text
-        chunks = [word.text[i : i + line_chars] for i in range(0, len(word.text), line_chars)]
-        for k, part in enumerate(_spread(chunks, word.start, word.end)):
-            pieces.append(_Piece(part.text, part.start, part.end, spaced and k == 0))
-    return pieces
-
-
-def _spread(texts: list[str], start: float, end: float) -> list[Word]:
-    """Share ``start..end`` out over ``texts`` in proportion to their lengths."""
-    total = sum(len(text) for text in texts) or 1
-    words, done = [], 0
-    for text in texts:
-        t0 = start + (end - start) * done / total
-        done += len(text)
-        t1 = start + (end - start) * done / total
-        words.append(Word(text, _ms(t0), _ms(t1)))
-    return words
-
-
-def _wrap(pieces: Sequence[_Piece], width: int) -> list[str]:
-    """Greedy wrap; pieces are never wider than a line, so every line is <= width."""
-    lines: list[str] = []
-    line = ""
-    for piece in pieces:
-        gap = " " if piece.space_before and line else ""
-        if line and len(line) + len(gap) + len(piece.text) > width:
-            lines.append(line)
-            line, gap = "", ""
-        line += gap + piece.text
-    if line:
-        lines.append(line)
-    return lines
-
-
-def _fitting_pieces(pieces: Sequence[_Piece], line_chars: int, max_lines: int) -> int:
-    """How many leading pieces fit in one cue (at least one)."""
-    count = 1
-    while count < len(pieces) and len(_wrap(pieces[: count + 1], line_chars)) <= max_lines:
-        count += 1
-    return count
-
-
-def _balanced(pieces: Sequence[_Piece], line_chars: int, max_lines: int) -> list[str]:
-    """The same number of lines as a greedy wrap, with the narrowest width that keeps it."""
-    target = len(_wrap(pieces, line_chars))
-    widest = max(len(piece.text) for piece in pieces)
-    width = line_chars
-    while width > widest and len(_wrap(pieces, width - 1)) <= target:
-        width -= 1
-    return _wrap(pieces, width)

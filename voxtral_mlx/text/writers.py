@@ -15,11 +15,10 @@ from pathlib import Path
 
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.fs.atomic_file import replacing
-from voxtral_mlx.text.transcript import Transcript, caption_lines
+from voxtral_mlx.text.captions import caption_lines
+from voxtral_mlx.text.transcript import Transcript
 
 FORMATS = ("txt", "srt", "vtt", "json")
-LINE_CHARS = 42  # subtitle convention (Netflix, BBC): 2 lines of at most 42 characters
-MAX_LINES = 2
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -38,9 +37,10 @@ def txt_text(transcript: Transcript) -> str:
 
 
 def srt_text(transcript: Transcript) -> str:
-    """SubRip cues numbered from 1; empty for a silent transcript."""
+    """SubRip cues numbered from 1, as :func:`~voxtral_mlx.text.captions.caption_lines` lays
+    them out; empty for a silent transcript."""
     blocks = []
-    for index, caption in enumerate(_captions(transcript), start=1):
+    for index, caption in enumerate(caption_lines(transcript.segments), start=1):
         span = f"{format_timestamp(caption.start)} --> {format_timestamp(caption.end)}"
         blocks.append(f"{index}\n{span}\n{caption.text}\n")
     return "\n".join(blocks)
@@ -49,7 +49,7 @@ def srt_text(transcript: Transcript) -> str:
 def vtt_text(transcript: Transcript) -> str:
     """WebVTT with the same cues as SRT; just the header for a silent transcript."""
     blocks = ["WEBVTT\n"]
-    for caption in _captions(transcript):
+    for caption in caption_lines(transcript.segments):
         span = f"{format_timestamp(caption.start, '.')} --> {format_timestamp(caption.end, '.')}"
         blocks.append(f"{span}\n{_vtt_escape(caption.text)}\n")
     return "\n".join(blocks)
@@ -76,10 +76,6 @@ def dump_json(value: object) -> str:
     # allow_nan=False: NaN/Infinity are not JSON; fail loudly instead of writing an unreadable file.
     text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def _captions(transcript: Transcript):
-    return caption_lines(transcript.segments, line_chars=LINE_CHARS, max_lines=MAX_LINES)
 
 
 def _vtt_escape(text: str) -> str:
