@@ -1,15 +1,76 @@
-"""The command line's batched file path: several files decoded side by side (file_batch.py).
+"""The command line's file path: inputs checked before the model loads, then the files that fit
+a wave decoded side by side (file_batch.py), the others one by one.
 
-Printing and exit codes stay in cli.py; this module decides which files share waves and hands
-each finished file back to the CLI's writer, in the order the command line gave them.
+Each finished file goes to :meth:`App.deliver <voxtral_mlx.cli.app.App.deliver>`, which writes
+it or prints it in the order the command line gave; error lines and exit codes are
+``exits.py``'s.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
+from voxtral_mlx.cli.exits import (
+    EXIT_FAILED,
+    EXIT_OK,
+    StdoutError,
+    fail,
+    interrupted_code,
+    silence_stdout,
+)
 from voxtral_mlx.errors import VoxtralError
+
+
+def usable_inputs(files: list[Path]) -> tuple[list[Path], int]:
+    """The files that exist, are regular and readable and start decoding; one line for each
+    other (a FIFO is refused here, before anything could block on it)."""
+    from voxtral_mlx.audio.files import iter_audio
+
+    usable, failed = [], 0
+    for path in files:
+        blocks = iter_audio(path, block_seconds=1.0)
+        try:
+            next(blocks, None)
+        except VoxtralError as e:
+            failed += 1
+            fail(e)
+            continue
+        finally:
+            blocks.close()
+        usable.append(path)
+    return usable, failed
+
+
+def run_files(app, files: list[Path]) -> int:
+    """Transcribe ``files`` with ``app``'s model (waves first); the exit code."""
+    from voxtral_mlx.decode.transcribe import Interrupted
+
+    app.order = list(files)
+    failed = 0
+    try:
+        files, failed = run_waves(app, files)
+        for path in files:
+            try:
+                app.current = [path]
+                app.transcribe(path)
+            except VoxtralError as e:
+                failed += 1
+                app.print_in_order(path, None)
+                if isinstance(e, StdoutError):
+                    raise
+                fail(e)
+    except Interrupted as stop:
+        app.print_in_order(None, None, flush_all=True)
+        names = ", ".join(p.name for p in stop.paths or app.current)
+        print(f"interrupted: {names}: wrote what was transcribed so far", file=sys.stderr)
+        return interrupted_code()
+    except StdoutError as e:
+        fail(e)
+        silence_stdout()
+        return EXIT_FAILED  # the next files could not be printed either
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def run_waves(app, files: list[Path]) -> tuple[list[Path], int]:
@@ -59,18 +120,16 @@ def run_waves(app, files: list[Path]) -> tuple[list[Path], int]:
 
 def _deliver(app, res) -> int:
     """Write (or print) one file's transcript; 1 if it failed."""
-    from voxtral_mlx.cli.main import StdoutError, _fail
-
     if res.transcript is None:
         app.print_in_order(res.path, None)
         if res.error is not None:
-            _fail(res.error, app.args)
+            fail(res.error)
         return 1
     try:
         app.deliver(res.path, res.transcript, res.damage)
     except VoxtralError as err:
         if isinstance(err, StdoutError):
             raise
-        _fail(err, app.args)
+        fail(err)
         return 1
     return 0

@@ -1,0 +1,160 @@
+"""The command line's arguments: ``python -m voxtral_mlx --help`` is this parser's help.
+
+Values are checked here (a bad ``--delay-ms`` or ``--streams`` is a usage error, exit 2)
+before anything loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from voxtral_mlx.checkpoint.resolve import DEFAULT_REPO
+
+DEFAULT_MODEL = DEFAULT_REPO
+
+EPILOG = """\
+examples:
+  python -m voxtral_mlx talk.m4a                      print the transcript
+  python -m voxtral_mlx talk.m4a --format srt         write talk.srt next to talk.m4a
+  python -m voxtral_mlx *.wav --format all -o out/    txt, srt, vtt and json for each file
+  python -m voxtral_mlx talk.wav --model ~/models/voxtral --delay-ms 960
+  python -m voxtral_mlx --mic                         live captions from the default microphone
+  python -m voxtral_mlx --mic --device usb --output meeting.srt   Ctrl-C stops and writes it
+
+exit codes: 0 ok, 1 some file failed (the others are still done), 2 usage, 130 Ctrl-C
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m voxtral_mlx",
+        description="On-device speech-to-text with Voxtral Mini 4B Realtime on MLX.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # In this order in --help: inputs and outputs, the model and decoding, then the modes.
+    _inputs_and_outputs(p)
+    _model_and_decoding(p)
+    _modes_and_messages(p)
+    return p
+
+
+def _inputs_and_outputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="*", metavar="FILE", help="audio or video files to transcribe")
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=["txt", "srt", "vtt", "json", "all"],
+        default=None,
+        help="write FILE.<format> (default: print the text to stdout)",
+    )
+    p.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where output files go (default: next to each input)",
+    )
+
+
+def _model_and_decoding(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"model folder or Hugging Face repo id (default: {DEFAULT_MODEL})",
+    )
+    p.add_argument(
+        "--bits",
+        type=int,
+        choices=[4, 8, 16],
+        default=4,
+        help="for a Hugging Face model: convert it once to 4-bit (default) or 8-bit, or keep 16-bit",
+    )
+    p.add_argument(
+        "--delay-ms",
+        type=_delay_ms,
+        default=None,
+        help="transcription delay, 80-2400 in steps of 80 (default: the model's, 480)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16"],
+        default=None,
+        help="compute dtype (default: float32 on CPU, bfloat16 on GPU); float32 is float32 on "
+        "every device (MLX's TF32 matmuls are turned off)",
+    )
+    p.add_argument(
+        "--streams",
+        type=_row_count,
+        default=None,
+        metavar="N",
+        help="speed option for files of 16 s or more: cut them at pauses into N pieces decoded "
+        "side by side (several times faster on a GPU; the text may differ from the model's "
+        "single-stream words near the cuts). Default 1: one stream, the model's exact words",
+    )
+    p.add_argument(
+        "--batch",
+        type=_row_count,
+        default=None,
+        metavar="N",
+        help="several files: decode up to N files of up to 60 s side by side, each exactly as "
+        "alone (default: 8; 1 = one file at a time)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="a damaged file (corrupt frames, cut-off tail, NaN samples) is an error; by default "
+        "what decodes is transcribed and one warning line names the damaged span",
+    )
+
+
+def _modes_and_messages(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--info", action="store_true", help="load the model, describe it, and exit")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="try everything without the download: a tiny random model transcribes the bundled "
+        "sample, the live path and every output format (its words are random)",
+    )
+    p.add_argument("--mic", action="store_true", help="transcribe the microphone live until Ctrl-C")
+    p.add_argument(
+        "--device",
+        default=None,
+        metavar="NAME",
+        help="--mic input device: index or part of its name (default: the system's)",
+    )
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="--mic: write the transcript to FILE (format: --format, else FILE's suffix)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or status on stderr")
+    p.add_argument("--verbose", action="store_true", help="log details and tracebacks to stderr")
+
+
+def _delay_ms(text: str) -> int:
+    from voxtral_mlx.protocol import MAX_DELAY_MS, MIN_DELAY_MS, valid_delay_ms
+
+    try:
+        ms = int(text)
+    except ValueError:
+        ms = 0
+    if not valid_delay_ms(ms):
+        raise argparse.ArgumentTypeError(
+            f"expected a multiple of 80 from {MIN_DELAY_MS} to {MAX_DELAY_MS}, got {text!r}"
+        )
+    return ms
+
+
+def _row_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {text!r}")
+    return n
