@@ -189,14 +189,13 @@ def measure(
     out["kernel_warm_s"] = warm_quantized_kernels(model)
     # Warm-up: MLX CUDA compiles kernels on first use, and the encoder's key length grows by
     # 4 frames a chunk up to its 750-frame window, each a new shape; without a first pass over
-    # the same shapes the first variant of a run paid those compiles (bf16 encoder 75-90 ms
-    # per chunk vs 11-15 ms for the same bf16 encoder in a later variant).
+    # the same shapes the first variant of a run paid those compiles inside its timings
+    # (docs/benchmarks.md, H200 notes).
     _file_run(model, tok, 5.0)
     _encoder_live_ms(model)
     _encoder_file_ms_per_s(model)
-    # A live session meets shapes no file run does: on a fresh H200 process the first paced
-    # pass measured 77.8 ms mean latency (65.7 s of wall time, mostly kernel compiles),
-    # the next two 21.6 and 20.9 ms (4-bit, _latency_ms run three times after a load).
+    # A live session meets shapes no file run does: on a fresh process its first paced pass
+    # is mostly kernel compiles (docs/benchmarks.md, H200 notes).
     _latency_ms(model, tok, latency_chunks)
     out["warmup_s"] = time.perf_counter() - t0
     stage("warm-up")
