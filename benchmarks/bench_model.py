@@ -30,8 +30,9 @@ from fullsize import write_checkpoint  # noqa: E402
 from mlx.utils import tree_flatten  # noqa: E402
 
 from voxtral_mlx.checkpoint import weights  # noqa: E402
-from voxtral_mlx.config import ModelConfig, realtime_4b_params  # noqa: E402
+from voxtral_mlx.config import ModelConfig  # noqa: E402
 from voxtral_mlx.model import VoxtralRealtime  # noqa: E402
+from voxtral_mlx.testing import realtime_4b_params  # noqa: E402
 
 
 def rss_peak_gb() -> float:

@@ -33,8 +33,9 @@ from mlx.utils import tree_flatten, tree_map  # noqa: E402
 
 from voxtral_mlx import env  # noqa: E402
 from voxtral_mlx.checkpoint import weights  # noqa: E402
-from voxtral_mlx.config import ModelConfig, realtime_4b_params  # noqa: E402
+from voxtral_mlx.config import ModelConfig  # noqa: E402
 from voxtral_mlx.model import VoxtralRealtime  # noqa: E402
+from voxtral_mlx.testing import realtime_4b_params  # noqa: E402
 
 
 def _tiny_params() -> dict:

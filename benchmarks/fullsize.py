@@ -1,62 +1,35 @@
-"""Helpers shared by the benchmarks: full-size random checkpoints, synthetic audio and tokenizer.
+"""Helpers shared by the benchmarks: timed full-size random checkpoints, synthetic audio and
+tokenizer, resident memory. The random checkpoint and tokenizer are :mod:`voxtral_mlx.testing`'s.
 
 Random weights of the real shape measure speed and memory only, never accuracy.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# isort: off
-import voxtral_mlx  # noqa: E402,F401  (before mlx: loads OpenBLAS on Linux)
-import mlx.core as mx  # noqa: E402
-
-# isort: on
 import numpy as np  # noqa: E402
 
-from voxtral_mlx.checkpoint import weights  # noqa: E402
-from voxtral_mlx.checkpoint.safetensors_io import write_streaming  # noqa: E402
-from voxtral_mlx.config import ModelConfig, realtime_4b_params  # noqa: E402
-from voxtral_mlx.model import VoxtralRealtime  # noqa: E402
-from voxtral_mlx.text.tokenizer import AudioSettings, Tokenizer  # noqa: E402
-
-
-def random_weight(name: str, shape: tuple[int, ...]) -> mx.array:
-    """Random values of a plausible scale: norms near 1, matrices ~ N(0, 1/fan_in)."""
-    if len(shape) == 1:
-        scale = 0.02 * mx.random.normal(shape)
-        return 1.0 + scale if "norm" in name else scale
-    fan_in = shape[-1] * (shape[1] if len(shape) == 3 else 1)
-    return mx.random.normal(shape) * fan_in**-0.5
+import voxtral_mlx  # noqa: E402,F401  (before mlx: loads OpenBLAS on Linux)
+from voxtral_mlx.testing import tiny_tokenizer, write_random_checkpoint  # noqa: E402
+from voxtral_mlx.text.tokenizer import Tokenizer  # noqa: E402
 
 
 def write_checkpoint(folder: Path, params: dict | None = None) -> tuple[float, int]:
-    """A native-layout bf16 checkpoint (params.json + consolidated.safetensors), bounded memory."""
-    params = params or realtime_4b_params()
-    folder.mkdir(parents=True, exist_ok=True)
-    mx.random.seed(0)
-    # Built lazily and never evaluated: only its parameter names and shapes are used.
-    model = VoxtralRealtime(ModelConfig.from_dict(params))
+    """A native-layout bf16 random checkpoint (the real 4B shape unless ``params``), written with
+    bounded memory: (seconds it took, bytes of its safetensors file)."""
     t0 = time.perf_counter()
-    tensors = weights.native_tensors(model, mx.bfloat16, init=random_weight)
-    write_streaming(folder / "consolidated.safetensors", tensors)
-    (folder / "params.json").write_text(json.dumps(params, indent=2))
-    return time.perf_counter() - t0, (folder / "consolidated.safetensors").stat().st_size
+    path = write_random_checkpoint(folder, params)
+    return time.perf_counter() - t0, path.stat().st_size
 
 
 def synthetic_tokenizer(vocab_size: int = 131072) -> Tokenizer:
     """Covers every id a random model can emit (real tekken.json is not available offline)."""
-    names = [f"<SPECIAL_{i}>" for i in range(1000)]
-    for i, name in {1: "<s>", 2: "</s>", 32: "[STREAMING_PAD]", 33: "[STREAMING_WORD]"}.items():
-        names[i] = name
-    pieces = [b""] * 1000 + [bytes([i]) for i in range(256)]
-    pieces += [f" w{i}".encode() for i in range(vocab_size - len(pieces))]
-    return Tokenizer(pieces, names, AudioSettings())
+    return tiny_tokenizer(vocab_size)
 
 
 def speech_like(seconds: float, seed: int = 0) -> np.ndarray:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gui.app import VoxtralApp  # noqa: E402
 from gui.settings import Key, Settings  # noqa: E402
-from tests.fake_sounddevice import FakeDevice, FakeSoundDevice  # noqa: E402
 from voxtral_mlx.live.events import MeterEvent, Status, StatusEvent, TextEvent  # noqa: E402
+from voxtral_mlx.testing import FakeDevice, FakeSoundDevice  # noqa: E402
 from voxtral_mlx.text.transcript import Word  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent

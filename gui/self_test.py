@@ -62,24 +62,6 @@ def _on_thread(fn, *args):
 
 
 # ---- the run -------------------------------------------------------------------------------------
-def bundled_sample() -> Path:
-    """``resources/sample-en.flac`` from the source tree, an installed wheel or a PyInstaller
-    build (:mod:`voxtral_mlx.env`)."""
-    from voxtral_mlx.env import SAMPLE, resource_path, resource_roots
-
-    return resource_path(SAMPLE) or resource_roots()[0] / SAMPLE  # missing: read_audio says so
-
-
-def read_audio(path: Path):
-    import soundfile as sf
-
-    try:
-        signal, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as err:
-        raise SelfTestError(f"cannot read the sample audio {path}: {err}") from err
-    return signal.mean(axis=1), rate
-
-
 def _wait(app, until, what: str, deadline: float) -> None:
     from PySide6.QtCore import QCoreApplication, QThread
 
@@ -114,8 +96,10 @@ def run(model: str | None, audio: Path, work: Path, timeout: float = TIMEOUT_S) 
     qt_app = QApplication.instance() or QApplication([sys.argv[0]])
     qt_app.setOrganizationName(ORGANIZATION)
     qt_app.setApplicationName(APPLICATION)
-    signal, rate = read_audio(audio)
-    sd = FileSoundDevice(signal, rate, speed=SPEED)
+    try:
+        sd = FileSoundDevice.from_file(audio, speed=SPEED)
+    except Exception as err:
+        raise SelfTestError(f"cannot read the sample audio {audio}: {err}") from err
     settings = Settings(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
     folder = model or str(work / "model")
     app = VoxtralApp(settings, model=folder, sd=sd, autosave_dir=work / "autosave", tray=False)
@@ -138,7 +122,7 @@ def run(model: str | None, audio: Path, work: Path, timeout: float = TIMEOUT_S) 
         win.stop()
         _wait(app, lambda: win.last_saved is not None and not app.bridge.busy, "the transcript", deadline)  # fmt: skip
         transcript = app.bridge.live.transcript
-        if transcript is None or transcript.duration < 0.5 * len(signal) / rate:
+        if transcript is None or transcript.duration < 0.5 * sd.seconds:
             raise SelfTestError("the transcript does not cover the sample audio")
         times["done_s"] = time.perf_counter() - T0
         return {**times, "text": transcript.text, "tokens": len(transcript.tokens),
@@ -160,11 +144,15 @@ def parse_args(argv) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    audio = args.audio or bundled_sample()
+    from voxtral_mlx.env import sample_audio
+    from voxtral_mlx.errors import VoxtralError
+
     try:
+        # The bundled sample from the source tree, an installed wheel or a PyInstaller build.
+        audio = args.audio or sample_audio()
         with tempfile.TemporaryDirectory(prefix="voxtral-self-test-") as tmp:
             result = run(args.model, audio, Path(tmp), args.timeout)
-    except SelfTestError as err:
+    except (SelfTestError, VoxtralError) as err:
         print(f"self-test failed: {err}", file=sys.stderr)
         return 1
     except Exception as err:  # anything else is a failure too, in one line

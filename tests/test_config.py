@@ -95,7 +95,7 @@ def test_from_transformers_config():
 
 
 def test_packaged_full_size_params_match_the_real_file():
-    from voxtral_mlx.config import realtime_4b_params
+    from voxtral_mlx.testing import realtime_4b_params
 
     assert ModelConfig.from_dict(realtime_4b_params()) == ModelConfig.from_dict(REAL_PARAMS)
 
@@ -145,12 +145,17 @@ def test_malformed_value_is_one_line_naming_file_and_key(path, value):
 def test_every_leaf_field_has_a_rule():
     import dataclasses
 
-    from voxtral_mlx import config
+    from voxtral_mlx.config_reader import RULES, nested
 
-    classes = {ModelConfig, *config._NESTED.values()}
+    classes, todo = set(), [ModelConfig]
+    while todo:  # every sub-config reachable from the top
+        cls = todo.pop()
+        classes.add(cls)
+        todo += [sub for sub in nested(cls).values() if sub not in classes]
+    assert len(classes) == 7
     for cls in classes:
         for f in dataclasses.fields(cls):
-            assert (cls.__name__, f.name) in config._NESTED or f.name in config._RULES, f.name
+            assert f.name in nested(cls) or f.name in RULES, f.name
 
 
 def test_error_message_shape():
@@ -194,10 +199,10 @@ def test_downsample_factor_must_give_the_token_rate():
 
 
 def test_front_end_is_the_one_mel_computes():
-    from voxtral_mlx import config
+    from voxtral_mlx import config_reader
     from voxtral_mlx.audio import mel
 
-    assert config.FRONT_END == {
+    assert config_reader.FRONT_END == {
         "sampling_rate": mel.SAMPLE_RATE, "hop_length": mel.HOP_LENGTH, "window_size": mel.N_FFT,
         "frame_rate": mel.SAMPLE_RATE / mel.SAMPLES_PER_TOKEN,
         "global_log_mel_max": mel.GLOBAL_LOG_MEL_MAX,
@@ -207,8 +212,8 @@ def test_front_end_is_the_one_mel_computes():
 def test_parameter_estimate_is_close_to_the_model():
     from mlx.utils import tree_flatten
 
-    from voxtral_mlx.config import realtime_4b_params, tiny_params
     from voxtral_mlx.model import VoxtralRealtime
+    from voxtral_mlx.testing import realtime_4b_params, tiny_params
 
     for params in (tiny_params(), realtime_4b_params()):
         cfg = ModelConfig.from_dict(params)

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from voxtral_mlx.config import ModelConfig, tiny_params
+from voxtral_mlx.config import ModelConfig
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.protocol import StreamProtocol
-from voxtral_mlx.testing import tekken_dict
+from voxtral_mlx.testing import tekken_dict, tiny_params
 from voxtral_mlx.text.tokenizer import Tokenizer
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import soxr
 
-from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
 from voxtral_mlx.audio import mic
 from voxtral_mlx.audio.mic import MicSource, list_devices, pick_device, rescan_devices, rms_dbfs
 from voxtral_mlx.errors import DeviceError
+from voxtral_mlx.testing import FakeDevice, FakeSoundDevice, stereo_at
 
 
 def tone(seconds: float, hz: float = 440.0, amp: float = 0.5) -> np.ndarray:

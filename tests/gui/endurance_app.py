@@ -61,9 +61,9 @@ def flood(bridge, n: int, received: list[int]) -> None:
 def run(folder: Path, work: Path, signals: int) -> dict:
     from gui.app import VoxtralApp
     from gui.settings import Settings
-    from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
     from tests.live.test_engine import SPEECH, Loader
     from voxtral_mlx.live.events import MeterEvent
+    from voxtral_mlx.testing import FakeDevice, FakeSoundDevice, stereo_at
 
     qt_app = QApplication.instance() or QApplication([sys.argv[0]])
     qt_app.setQuitOnLastWindowClosed(False)

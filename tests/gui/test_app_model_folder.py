@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 
 from gui.app import VoxtralApp
 from gui.settings import Key, Settings
-from tests.fake_sounddevice import FakeSoundDevice
+from voxtral_mlx.testing import FakeSoundDevice
 
 from .test_main_window import speech_device, threads_back  # noqa: F401
 

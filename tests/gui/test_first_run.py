@@ -12,8 +12,8 @@ from PySide6.QtCore import QProcess, QSettings
 from gui.app import VoxtralApp
 from gui.settings import DEFAULT_MODEL, Key, Settings
 from gui.worker import converted_folder, model_on_disk
-from tests.fake_sounddevice import FakeSoundDevice
 from voxtral_mlx.checkpoint import cache as model_cache
+from voxtral_mlx.testing import FakeSoundDevice
 
 from .test_main_window import folder  # noqa: F401  (the tiny checkpoint)
 

@@ -15,9 +15,9 @@ from PySide6.QtCore import QSettings
 from gui.app import VoxtralApp
 from gui.history import HistoryDialog, sessions
 from gui.settings import Key, Settings
-from tests.fake_sounddevice import FakeSoundDevice
 from voxtral_mlx.live.autosave import Autosave
 from voxtral_mlx.live.events import Status, StatusEvent, TextEvent
+from voxtral_mlx.testing import FakeSoundDevice
 from voxtral_mlx.text.transcript import Transcript, Word, segment_words
 
 from .test_tray import answer_close_question

@@ -21,7 +21,6 @@ from PySide6.QtCore import QSettings, Qt
 
 from gui.app import VoxtralApp
 from gui.settings import Key, Settings
-from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
 from tests.live.test_engine import SPEECH, Loader, folder  # noqa: F401  (folder: the tiny checkpoint)
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live.events import (
@@ -32,6 +31,7 @@ from voxtral_mlx.live.events import (
     Status,
     StatusEvent,
 )
+from voxtral_mlx.testing import FakeDevice, FakeSoundDevice, stereo_at
 from voxtral_mlx.text.transcript import Transcript, Word
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from itertools import combinations
 
 from PySide6.QtCore import QPoint, QRect, Qt
 
-from tests.fake_sounddevice import FakeDevice
+from voxtral_mlx.testing import FakeDevice
 
 from .test_main_window import folder, make_app, speech_device, threads_back  # noqa: F401
 

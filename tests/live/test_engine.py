@@ -17,8 +17,6 @@ import numpy as np
 import pytest
 from mlx.utils import tree_map
 
-from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, stereo_at
-from tests.tiny_configs import tiny_params
 from voxtral_mlx.audio.files import load_audio
 from voxtral_mlx.audio.mel import log_mel, pad_for_stream
 from voxtral_mlx.audio.mic import MicSource
@@ -40,6 +38,7 @@ from voxtral_mlx.live.events import (
     TranscriptEvent,
 )
 from voxtral_mlx.model import VoxtralRealtime
+from voxtral_mlx.testing import FakeDevice, FakeSoundDevice, stereo_at, tiny_params
 from voxtral_mlx.text.tokenizer import AudioSettings, Tokenizer
 from voxtral_mlx.text.transcript import Transcript, Word, join_words
 

@@ -9,8 +9,8 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from tests.tiny_configs import tiny_params
 from voxtral_mlx.model.blocks import attention_mask
+from voxtral_mlx.testing import tiny_params
 
 PROMPT = [1] + [32] * 38
 

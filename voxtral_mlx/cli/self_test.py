@@ -1,7 +1,7 @@
 """``python -m voxtral_mlx --self-test``: prove an install works end to end without the 8.9 GB
 download or a microphone.
 
-A tiny random model (``config.tiny_params``) is written to a temporary folder, then the bundled
+A tiny random model (``voxtral_mlx.testing.tiny_params``) is written to a temporary folder, then the bundled
 speech sample goes through the two paths a user runs: as a file (decode, resample, mel,
 encoder, decoder, every writer, each output read back) and live (the microphone path, from a
 stand-in sound device that plays the sample at several times real time, with autosave). The
@@ -115,21 +115,17 @@ def check_writers(transcript, sample: Path, folder: Path, say) -> list[Path]:
 
 def run_live(folder: Path, sample: Path, autosave: Path, say):
     """The microphone path: LiveTranscriber + MicSource on a stand-in device playing the sample."""
-    import soundfile as sf
-
     from voxtral_mlx.audio.mic import MicSource
     from voxtral_mlx.live.engine import FolderLoader, LiveTranscriber
     from voxtral_mlx.testing import FileSoundDevice
 
-    signal, rate = sf.read(str(sample), dtype="float32", always_2d=True)
-    device = FileSoundDevice(signal.mean(axis=1), rate, speed=LIVE_SPEED)
+    device = FileSoundDevice.from_file(sample, speed=LIVE_SPEED)
     t0 = time.perf_counter()
     live = LiveTranscriber(FolderLoader(folder), MicSource(None, sd=device), autosave_dir=autosave)
     live.start()
     finished = _live_events(live, device.played, time.perf_counter() + LIVE_TIMEOUT_S)
     live.join(10)
-    audio_s = len(signal) / rate
-    if finished.transcript.duration < 0.9 * audio_s:
+    if finished.transcript.duration < 0.9 * device.seconds:
         raise SelfTestError("the live transcript does not cover the sample")
     if finished.path is None or not finished.path.is_file():
         raise SelfTestError("the live transcript was not autosaved")

@@ -1,4 +1,4 @@
-"""A stand-in for the ``sounddevice`` module: input devices that play arrays from a thread.
+"""Stand-ins for the ``sounddevice`` module: input devices that play arrays from a thread.
 
 ``FakeSoundDevice([FakeDevice("USB Mic", signal=x, rate=48000, channels=2)])`` has what
 ``voxtral_mlx.audio.mic`` uses: ``query_devices``, ``query_hostapis``, ``default.device``,
@@ -8,17 +8,21 @@ device's own block when 0), paced at ``speed`` x real time, then silence (zeros)
 microphone, until stopped. ``vanish_after`` seconds into the signal the device is unplugged
 mid-stream as PortAudio reports it: no more callbacks, ``finished_callback`` called, the stream
 inactive, ``stop()`` raising, and the device gone from ``devices`` (opening it fails until
-``plug(device)`` puts it back, playing its signal from the start); ``hang_after`` seconds in, callbacks just stop (what CoreAudio
-does when a device is unplugged). ``stall_after`` seconds in (or on ``suspend()``) it stalls like
-a suspended PulseAudio source: no callbacks, and ``stop()``/``close()`` block, until ``resume()``,
-when callbacks go on from where they were (``abort()`` returns at once, as PortAudio's does).
-``hold_on_abort`` makes abort block too (a stream that stalls while stopping).
-``open_error=(message, code)`` makes opening fail.
+``plug(device)`` puts it back, playing its signal from the start); ``hang_after`` seconds in,
+callbacks just stop (what CoreAudio does when a device is unplugged). ``stall_after`` seconds in
+(or on ``suspend()``) it stalls like a suspended PulseAudio source: no callbacks, and
+``stop()``/``close()`` block, until ``resume()``, when callbacks go on from where they were
+(``abort()`` returns at once, as PortAudio's does). ``hold_on_abort`` makes abort block too (a
+stream that stalls while stopping). ``open_error=(message, code)`` makes opening fail.
 
 Like PortAudio, it lists the devices that were there when it was initialised: one appended to
 ``devices`` later (plugged in) shows only after ``_terminate()`` + ``_initialize()``, which
 sounddevice offers for exactly that; doing so under an open stream is recorded in
 ``reinit_under_stream`` (it would kill the stream).
+
+:class:`FileSoundDevice` is the self-tests' microphone: one such device playing a sound file.
+Module-level imports are stdlib only (the packaged app's launcher imports this before anything
+heavy); files are read with soundfile, never PyAV (the app bundle leaves PyAV out).
 """
 
 from __future__ import annotations
@@ -26,9 +30,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+DEVICE_NAME = "Self-test file"
 
 
 class PortAudioError(Exception):
@@ -98,6 +107,8 @@ class FakeInputStream:
         self._thread.start()
 
     def _play(self) -> None:
+        import numpy as np
+
         dev, n = self.dev, self.blocksize
         signal = dev.signal if dev.signal is not None else np.zeros((0, dev.channels), np.float32)
         vanish = None if dev.vanish_after is None else int(dev.vanish_after * dev.rate)
@@ -165,8 +176,10 @@ class FakeSoundDevice:
     PortAudioError = PortAudioError
     CallbackFlags = CallbackFlags
 
-    def __init__(self, devices: list[FakeDevice], default_input: int = 0):
+    def __init__(self, devices: list[FakeDevice], default_input: int = 0,
+                 host_api: str = "Fake Audio"):  # fmt: skip
         self.devices = devices  # what is plugged in
+        self.host_api = host_api
         self._listed = list(devices)  # what PortAudio saw when it was initialised
         self.default = SimpleNamespace(device=[-1, -1])
         self._default_input = default_input
@@ -197,7 +210,7 @@ class FakeSoundDevice:
         self.reinits += 1
 
     def query_hostapis(self, index=None):
-        apis = ({"name": "Fake Audio", "devices": list(range(len(self._listed)))},)
+        apis = ({"name": self.host_api, "devices": list(range(len(self._listed)))},)
         return apis if index is None else apis[index]
 
     def _info(self, i: int) -> dict:
@@ -228,7 +241,32 @@ class FakeSoundDevice:
 def stereo_at(samples_16k: np.ndarray, rate: int) -> np.ndarray:
     """A 16 kHz mono test signal as a device would deliver it: ``rate`` Hz, two channels
     (left = the signal, right = 0.5 x it, so the downmix is 0.75 x the signal)."""
+    import numpy as np
     import soxr
 
     x = soxr.resample(samples_16k.astype(np.float32), 16000, rate).astype(np.float32)
     return np.stack([x, 0.5 * x], axis=1)
+
+
+class FileSoundDevice(FakeSoundDevice):
+    """The self-tests' microphone: one mono input device, :data:`DEVICE_NAME`, that plays
+    ``signal`` (mono float32 at ``rate``) at ``speed`` x real time, then silence; ``played`` is
+    set once the whole signal has been delivered, ``seconds`` is its length."""
+
+    def __init__(self, signal, rate: int, speed: float = 8.0):
+        import numpy as np
+
+        mono = np.asarray(signal, np.float32).reshape(-1, 1)
+        device = FakeDevice(DEVICE_NAME, signal=mono, rate=int(rate), channels=1, block=1024,
+                            speed=speed)  # fmt: skip
+        super().__init__([device], host_api="Self-test")
+        self.played = device.played
+        self.seconds = len(mono) / int(rate)
+
+    @classmethod
+    def from_file(cls, path: str | Path, speed: float = 8.0) -> FileSoundDevice:
+        """Play a sound file (soundfile reads it; channels averaged to mono, its own rate)."""
+        import soundfile as sf
+
+        signal, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        return cls(signal.mean(axis=1), rate, speed)
