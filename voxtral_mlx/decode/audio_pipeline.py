@@ -15,9 +15,8 @@ from voxtral_mlx.model import VoxtralRealtime
 
 BIG_BLOCK = 64  # conv frames; live chunks are 4
 # Conv frames per encoder call when audio comes in bulk (files). The attention scratch grows
-# with the block: full size, float32 on the CPU, 12 s of audio, scratch peak above the weights
-# 0.80 GB at 512, 0.47 GB at 256, 0.46 GB at 128 (what is left is the layers' KV caches), in
-# the same time. Smaller blocks only add host work per second of audio.
+# with the block and stops shrinking below 256 (what is left is the layers' KV caches; figures
+# in docs/benchmarks.md); smaller blocks only add host work per second of audio.
 FILE_BLOCK = 256
 
 

@@ -3,12 +3,12 @@
 A decoder step costs about the same for one stream as for eight: on Apple GPUs it is bound by
 reading the weights (a batch reads them once), on MLX's CUDA backend by launching its ~500
 ops (benchmarks/lab/step_lab.py), on the CPU by memory bandwidth. Long files use this through
-``parallel.py``; each stream here follows the exact StreamingSession protocol (left padding,
+``pieces.py``, several files through ``file_batch.py``; each stream here follows the exact StreamingSession protocol (left padding,
 prompt, one token per 80 ms, right padding, last padded position never fed), so a batch of
 one gives the session's tokens and every row gives what a session alone would give it.
 
 An EOS before a row's audio ends hands the rest of that row to a StreamingSession, which
-restarts on it as a live session would (stream.py), so nothing after the EOS is lost.
+restarts on it as a live session would (session.py), so nothing after the EOS is lost.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """How many rows can share a decoder step and each still get exactly its single-stream bits?
 
 A batch of files is each file alone only if every op of a step gives a row the same bits
-whatever the other rows are. That is a property of the device's kernels, not of the maths:
-measured with benchmarks/lab/check_row_invariance.py (MLX 0.32.4), MLX CUDA's 4-bit matmul is
-row-invariant up to 4 rows and switches kernels at 8; its dense bfloat16 and float32 matmuls
-round one row differently from two; OpenBLAS float32 on a 2-core AMD EPYC was invariant up to
-8 rows and not at 16. So the answer is measured on the model's own layers when a batch is
-planned: rows are halved until every op gives each row what it gives alone.
+whatever the other rows are. That is a property of the device's kernels, not of the maths
+(benchmarks/lab/check_row_invariance.py; docs/benchmarks.md: on MLX CUDA the 4-bit matmul
+switches kernels past a few rows and dense matmuls round one row differently from two). So
+the answer is measured on the model's own layers when a batch is planned: rows are halved
+until every op gives each row what it gives alone.
 """
 
 from __future__ import annotations

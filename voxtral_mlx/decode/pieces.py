@@ -34,10 +34,8 @@ SEARCH_S = 3.0  # a cut may move this far to reach the quietest spot
 QUIET_WINDOW_S = 0.3
 MIN_PIECE_S = 8.0  # shorter pieces would spend most of their steps on lead-in and padding
 MAX_PIECE_S = 30.0  # bounds a wave's KV memory (~0.1 MB per position and row at full size)
-# A decoder step for 8 rows costs little more than for one (batch_decode.py): measured with
-# benchmarks/bench_batch.py, 8 rows gave 7.5x the tokens per second in bf16 and 3.5-4.2x with
-# packed 4-bit weights on an H200 (16 rows: 9.5x / 4.6-6.1x), 2.7x in float32 on a 2-core
-# CPU. More rows hold more memory (~0.04 GB each at 4-bit on the H200) for less gain.
+# A decoder step for 8 rows costs little more than for one (decode/batch.py); past 8, more rows
+# hold more memory for less gain (benchmarks/bench_batch.py; figures in docs/benchmarks.md).
 DEFAULT_STREAMS = 8
 
 

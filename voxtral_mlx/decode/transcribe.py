@@ -3,7 +3,7 @@
 A file is a stream that happens to arrive faster than real time, read in blocks so memory
 stays bounded for hour-long recordings. By default a file is one stream, whose tokens equal
 offline greedy decoding (and transformers) exactly. ``streams > 1`` is an opt-in speed
-option: files of two pieces or more (parallel.py: 16 s and up) are cut at pauses into pieces
+option: files of two pieces or more (pieces.py: 16 s and up) are cut at pauses into pieces
 decoded side by side, several times faster, and their text may differ near the cuts.
 """
 
