@@ -14,6 +14,14 @@ SAMPLES_PER_TOKEN = 1280  # one 80 ms decoder step
 MIN_DELAY_MS, MAX_DELAY_MS = 80, 2400
 DELAY_STEP_MS = 80  # one token
 RIGHT_PAD_EXTRA_TOKENS = 10  # mistral-common's OFFLINE_STREAMING_BUFFER_TOKENS
+# What the release's tekken.json says, used when a tekken.json leaves them out.
+DEFAULT_DELAY_MS = 480
+DEFAULT_LEFT_PAD_TOKENS = 32
+
+
+def right_pad_tokens(n_delay: int) -> int:
+    """Tokens of silence after the audio that let its last words out at a delay of ``n_delay``."""
+    return n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
 
 
 def valid_delay_ms(ms: int) -> bool:
@@ -59,7 +67,7 @@ class StreamProtocol:
 
     @property
     def right_pad_tokens(self) -> int:
-        return self.n_delay + 1 + RIGHT_PAD_EXTRA_TOKENS
+        return right_pad_tokens(self.n_delay)
 
     @property
     def token_seconds(self) -> float:

@@ -14,15 +14,23 @@ import functools
 import mlx.core as mx
 import numpy as np
 
-from voxtral_mlx.protocol import SAMPLE_RATE, SAMPLES_PER_TOKEN
+from voxtral_mlx.protocol import (
+    DEFAULT_DELAY_MS,
+    DEFAULT_LEFT_PAD_TOKENS,
+    DELAY_STEP_MS,
+    SAMPLE_RATE,
+    SAMPLES_PER_TOKEN,
+    right_pad_tokens,
+)
 
-# The mel front end the checkpoint was trained with (config.FRONT_END must agree).
+# The mel front end the checkpoint was trained with (config_reader.FRONT_END must agree).
 N_FFT = 400
 HOP_LENGTH = 160
 CENTER_PAD = N_FFT // 2  # samples of reflect padding on each side (torch.stft center=True)
 GLOBAL_LOG_MEL_MAX = 1.5  # fixed by the checkpoint, not the per-utterance maximum
-LEFT_PAD_TOKENS = 32
-RIGHT_PAD_TOKENS = 17
+# The padding of a stream at the release's default delay (the session passes its own).
+LEFT_PAD_TOKENS = DEFAULT_LEFT_PAD_TOKENS
+RIGHT_PAD_TOKENS = right_pad_tokens(DEFAULT_DELAY_MS // DELAY_STEP_MS)
 # Frames per MLX call in log_mel: bounds scratch memory (about 5 MB per call) for hour-long input.
 _FRAMES_PER_CALL = 4096
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voxtral_mlx.protocol import DEFAULT_DELAY_MS
 from voxtral_mlx.testing.params import realtime_4b_params, tiny_params
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def tekken_dict(words: int = WORDS) -> dict:
         "special_tokens": [{"rank": r, "token_str": s, "is_control": True} for r, s in SPECIALS.items()],
         "vocab": [{"rank": i, "token_bytes": base64.b64encode(p).decode(), "token_str": None}
                   for i, p in enumerate(pieces)],
-        "audio": {"sampling_rate": 16000, "frame_rate": 12.5, "transcription_delay_ms": 480},
+        "audio": {"sampling_rate": 16000, "frame_rate": 12.5, "transcription_delay_ms": DEFAULT_DELAY_MS},
     }  # fmt: skip
 
 

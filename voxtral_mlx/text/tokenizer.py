@@ -23,7 +23,14 @@ from voxtral_mlx.config import AudioEncodingArgs
 from voxtral_mlx.config_reader import Reader, finite_number
 from voxtral_mlx.errors import ConfigError, TokenizerError
 from voxtral_mlx.fs.json_file import read_json_object
-from voxtral_mlx.protocol import DELAY_STEP_MS, MAX_DELAY_MS, MIN_DELAY_MS, valid_delay_ms
+from voxtral_mlx.protocol import (
+    DEFAULT_DELAY_MS,
+    DEFAULT_LEFT_PAD_TOKENS,
+    DELAY_STEP_MS,
+    MAX_DELAY_MS,
+    MIN_DELAY_MS,
+    valid_delay_ms,
+)
 
 TOKENIZER_FILE = "tekken.json"
 MAX_VOCAB = 1 << 22  # 32x Voxtral's 131072
@@ -43,8 +50,8 @@ class AudioSettings:
     config's ``audio_encoding_args``, so they are read into that type, by the config's rules.
     """
 
-    transcription_delay_ms: float = 480
-    streaming_n_left_pad_tokens: int = 32
+    transcription_delay_ms: float = DEFAULT_DELAY_MS
+    streaming_n_left_pad_tokens: int = DEFAULT_LEFT_PAD_TOKENS
     streaming_look_ahead_ms: float = 2.5
     streaming_look_back_ms: float = 52.5
     encoding: AudioEncodingArgs = field(default_factory=AudioEncodingArgs)
