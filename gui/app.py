@@ -1,7 +1,8 @@
 """Entry point: ``python -m gui`` / ``voxtral-mlx-app [--model FOLDER_OR_REPO]``.
 
-:class:`VoxtralApp` wires one :class:`~gui.worker.EngineBridge` (one transcriber for the app's
-lifetime), the main window, the caption overlay and, where the desktop has one, the tray icon.
+:class:`VoxtralApp` wires one :class:`~gui.controller.Controller` (with its
+:class:`~gui.bridge.EngineBridge`: one transcriber for the app's lifetime), the main window, the
+caption overlay and, where the desktop has one, the tray icon.
 Quitting goes through the window's close, which flushes the last words and writes the
 transcript before the event loop ends; :func:`main` joins the transcriber before returning.
 """
@@ -22,13 +23,14 @@ from PySide6.QtWidgets import QApplication
 from voxtral_mlx.audio.mic import exit_if_streams_left
 
 from .assets import app_icon
+from .bridge import EngineBridge
+from .controller import Controller
 from .main_window import MainWindow
 from .overlay import CaptionOverlay
 from .qt_guard import QtBindingError, ensure_safe_qt
 from .settings import APPLICATION, ORGANIZATION, WINDOW_KEYS, Key, Settings, caption_style
 from .settings_window import SettingsWindow
 from .tray import Tray, tray_available
-from .worker import EngineBridge
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 5.0
@@ -49,13 +51,14 @@ class VoxtralApp(QObject):
         if model:
             self.settings.set(Key.MODEL, model)
         self.bridge = EngineBridge(self.settings.get(Key.MODEL), model_loader=model_loader,
-                                   sd=sd, autosave_dir=autosave_dir, parent=self)  # fmt: skip
-        self.window = MainWindow(self.bridge, self.settings)
+                                   sd=sd, autosave_dir=autosave_dir)  # fmt: skip
+        self.controller = Controller(self.bridge, parent=self)
+        self.window = MainWindow(self.controller, self.settings)
         self.window.setWindowIcon(app_icon())  # Linux/Windows title bars; macOS uses the .icns
         self.overlay = CaptionOverlay(self.settings)
-        self.overlay.show_captions(self.window.captions)
-        self.window.captions_changed.connect(self.overlay.refresh)
-        self.window.state_line_changed.connect(self.overlay.set_state)
+        self.overlay.show_captions(self.controller.captions)
+        self.controller.captions_changed.connect(self.overlay.refresh)
+        self.controller.state_line_changed.connect(self.overlay.set_state)
         self.window.overlay_toggled.connect(self.set_overlay_visible)
         self.window.overlay_unlock_requested.connect(self.unlock_overlay)
         self.window.closed.connect(self._closed)

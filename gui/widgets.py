@@ -1,52 +1,33 @@
-"""The main window's parts: the transcript view, the message banner, the microphone picker
-and the first-run panel. GUI thread only.
-
-The transcript view is updated incrementally: committed words are appended in the normal
-colour, the word in progress is the document's dimmed tail, replaced on every step. It follows
-the text while its scroll bar is at the bottom and stays put once the user scrolls up
-(scrolling back down resumes following). With "lines shown" set (N > 0) it is a caption strip
-instead: N lines high, no scroll bar, always on the newest words.
+"""The main window's small parts: the message banner, the microphone picker, the delay box,
+labels and rows that fit a narrow window, the keys a focused control takes, and the questions
+the window asks. GUI thread only. The transcript view is in :mod:`gui.transcript_view`, the
+first-run panel in :mod:`gui.first_run`.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QKeyEvent,
-    QPainter,
-    QPaintEvent,
-    QPalette,
-    QResizeEvent,
-    QTextCharFormat,
-    QTextCursor,
-)
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
-    QApplication,
     QComboBox,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLayout,
     QMessageBox,
-    QPushButton,
-    QTextEdit,
+    QSpinBox,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
-from .captions import separator
-from .settings import CaptionStyle
+if TYPE_CHECKING:
+    from voxtral_mlx.audio.mic import InputDevice
 
-QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum" (PySide6 does not export it)
-DOWNLOAD_GB = 8.9  # consolidated.safetensors of the official release
 CONTROL_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
 PLAIN = (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
 
@@ -74,123 +55,6 @@ class ControlKeys(QObject):
             obj.click()
             return True
         return False
-
-
-def dimmed(colour: QColor) -> QColor:
-    """The word in progress: the text colour at 60 % (still 4.5:1 in the high-contrast presets)."""
-    colour = QColor(colour)
-    colour.setAlphaF(0.6)
-    return colour
-
-
-class TranscriptView(QTextEdit):
-    """Read-only rich text: committed words, then the dimmed word in progress."""
-
-    def __init__(self, font_size: int, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setReadOnly(True)
-        self.setAcceptRichText(False)
-        self.setFrameShape(QTextEdit.Shape.NoFrame)
-        self.lines = 0  # lines shown; 0 = the whole transcript, scrolling
-        self.set_font_size(font_size)
-        self.document().setDocumentMargin(18)
-        self._partial_at = 0  # where the in-progress tail starts
-        self._committed = QTextCharFormat()
-        self._partial = QTextCharFormat()
-        self._partial.setFontItalic(True)
-        self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
-        self._ends_paragraph = True  # the next committed word starts a paragraph
-        self._last_word = ""  # the last committed word: what the next one is spaced from
-        self.follow = True
-
-    def set_font_size(self, points: int) -> None:
-        font = self.font()
-        font.setPointSize(points)
-        self.setFont(font)
-        self._fit_lines()
-
-    def set_lines(self, lines: int) -> None:
-        """0: the whole transcript, scrolling. N: only the last N lines (a caption strip N
-        lines high, its scroll bar hidden, the newest words always in view)."""
-        self.lines = max(0, int(lines))
-        off, needed = Qt.ScrollBarPolicy.ScrollBarAlwaysOff, Qt.ScrollBarPolicy.ScrollBarAsNeeded
-        self.setVerticalScrollBarPolicy(off if self.lines else needed)
-        self._fit_lines()
-        self.follow = True
-        self._to_end()
-
-    def _fit_lines(self) -> None:
-        # N lines and the bottom margin: the viewport's top is then the top of the Nth line
-        # from the end, so no part of an older line shows above it.
-        if not self.lines:
-            self.setMinimumHeight(0)
-            self.setMaximumHeight(QWIDGETSIZE_MAX)
-            return
-        lines = self.lines * self.fontMetrics().lineSpacing() + self.document().documentMargin()
-        self.setFixedHeight(math.ceil(lines) + 2 * self.frameWidth())  # never fewer lines either
-
-    def _to_end(self) -> None:
-        bar = self.verticalScrollBar()
-        bar.setValue(bar.maximum())
-
-    def apply_style(self, style: CaptionStyle) -> None:
-        """Font, size and colours from the settings window ("" = the desktop's). The word in
-        progress is the text colour, dimmed."""
-        font = QFont(self.font())
-        font.setFamily(style.family or QApplication.font().family())
-        font.setPointSize(style.size)
-        self.setFont(font)
-        palette = QPalette()  # only the roles set here; the rest follow the desktop (light/dark)
-        if style.text:
-            palette.setColor(QPalette.ColorRole.Text, QColor(style.text))
-            palette.setColor(QPalette.ColorRole.PlaceholderText, dimmed(QColor(style.text)))
-        if style.background:
-            palette.setColor(QPalette.ColorRole.Base, QColor(style.background))
-        self.setPalette(palette)
-        self.set_lines(style.lines)  # fitted to the new font
-
-    def at_bottom(self) -> bool:
-        bar = self.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 4
-
-    def update_text(self, words: list[str], partial: str, new_paragraph: bool = False) -> None:
-        follow = self.at_bottom() or self.lines > 0
-        cursor = QTextCursor(self.document())
-        cursor.setPosition(self._partial_at)
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        if new_paragraph and self.document().characterCount() > 1:
-            cursor.insertText("\n\n", self._committed)
-            self._ends_paragraph = True
-        for word in words:  # spaced as join_texts spaces them: none between CJK characters
-            sep = "" if self._ends_paragraph else separator(self._last_word, word)
-            cursor.insertText(sep + word, self._committed)
-            self._ends_paragraph, self._last_word = False, word
-        self._partial_at = cursor.position()
-        if partial:
-            sep = "" if self._ends_paragraph else separator(self._last_word, partial)
-            cursor.insertText(sep + partial, self._partial)
-        self.follow = follow
-        if follow:
-            self._to_end()
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
-        super().resizeEvent(event)
-        if self.lines:  # rewrapped to a new width: still on the newest line
-            self._to_end()
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
-        # Light/dark switched: the word in progress takes the new palette's dimmed colour.
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
-        elif event.type() == QEvent.Type.FontChange:
-            self._fit_lines()
-
-    def reset(self) -> None:
-        self.clear()
-        self._partial_at = 0
-        self._ends_paragraph = True
 
 
 def ask_close_choice(parent: QWidget) -> str | None:
@@ -343,35 +207,44 @@ class DeviceBox(QComboBox):
         self.about_to_open.emit()
         super().showPopup()
 
+    def fill(self, devices: Sequence[InputDevice], wanted: str) -> None:
+        """List "System default microphone" and ``devices``; select ``wanted`` (a name) if it
+        is among them, else the default. Emits no change: the choice stays what it was."""
+        self.blockSignals(True)
+        self.clear()
+        self.addItem("System default microphone", "")
+        for device in devices:
+            label = f"{device.name}  ({device.hostapi})" + ("  — default" if device.is_default else "")  # fmt: skip
+            self.addItem(label, device.name)
+        self.setCurrentIndex(max(self.findData(wanted), 0))
+        self.blockSignals(False)
 
-class FirstRunPanel(QFrame):
-    """Shown while the chosen model is not on this computer: download it, or pick a folder."""
+    def current(self) -> str:
+        """The chosen device's name; "" = the system default."""
+        return self.currentData() or ""
 
-    download = Signal()
-    choose = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+class DelayBox(QSpinBox):
+    """The delay in ms on a grid of ``step``; :attr:`chosen` (ms, snapped to the grid) once the
+    user has settled on one: editing finished, or 600 ms after the last change."""
+
+    chosen = Signal(int)
+
+    def __init__(self, low: int, high: int, step: int, value: int, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setObjectName("firstRun")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 14, 18, 14)
-        title = QLabel("<b>One more step: the speech model</b>")
-        text = QLabel(
-            "Voxtral transcribes on this computer with Mistral's Voxtral Mini 4B Realtime. "
-            f"The first start downloads it ({DOWNLOAD_GB} GB, resumed if interrupted) and keeps "
-            "a 4-bit copy; after that no network is needed. Or choose a model folder you "
-            "already have."
-        )
-        text.setWordWrap(True)
-        row = QHBoxLayout()
-        self.download_button = QPushButton(f"Download ({DOWNLOAD_GB} GB) and start")
-        self.download_button.clicked.connect(self.download)
-        self.choose_button = QPushButton("Choose model folder…")
-        self.choose_button.clicked.connect(self.choose)
-        row.addWidget(self.download_button)
-        row.addWidget(self.choose_button)
-        row.addStretch()
-        layout.addWidget(title)
-        layout.addWidget(text)
-        layout.addLayout(row)
+        self.setRange(low, high)
+        self.setSingleStep(step)
+        self.setSuffix(" ms")
+        self.setToolTip("Delay: shorter captions sooner, longer is more accurate")
+        self.setValue(value)
+        self.editingFinished.connect(self._snap)
+        self.valueChanged.connect(lambda _: self._settle.start())
+        self._settle = QTimer(self, singleShot=True, interval=600)
+        self._settle.timeout.connect(self._snap)
+
+    def _snap(self) -> None:
+        step = self.singleStep()
+        value = min(max(round(self.value() / step) * step, self.minimum()), self.maximum())
+        if value != self.value():
+            self.setValue(value)
+        self.chosen.emit(value)

@@ -10,8 +10,8 @@ import time
 from PySide6.QtCore import QProcess, QSettings
 
 from gui.app import VoxtralApp
+from gui.download import converted_folder, model_on_disk
 from gui.settings import DEFAULT_MODEL, Key, Settings
-from gui.worker import converted_folder, model_on_disk
 from voxtral_mlx.checkpoint import cache as model_cache
 from voxtral_mlx.testing import FakeSoundDevice
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from gui.main_window import state_line
+from gui.controller import state_line
 from gui.overlay import CaptionOverlay
 from gui.settings import Key, Settings
 from voxtral_mlx.live.events import AudioState, MeterEvent

@@ -18,7 +18,6 @@ imports mlx; mlx is first imported by the model loader, on the transcriber's thr
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,49 +25,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from voxtral_mlx.audio.mic import InputDevice, MicSource, list_devices
-from voxtral_mlx.checkpoint.resolve import DEFAULT_BITS, converted_path
 from voxtral_mlx.live.autosave import default_dir
 from voxtral_mlx.live.engine import FolderLoader, LiveTranscriber
 from voxtral_mlx.live.events import ErrorEvent, LiveEvent, Status, StatusEvent
 
+from .download import model_on_disk
+
 log = logging.getLogger(__name__)
-
-
-def converted_folder(repo_id: str) -> Path:
-    """Where :mod:`voxtral_mlx.checkpoint.cache` keeps ``repo_id`` converted by default (the rule
-    lives in the mlx-free checkpoint.resolve module, so the GUI thread can ask)."""
-    return converted_path(repo_id, DEFAULT_BITS)
-
-
-def downloaded_bytes(repo_id: str) -> int:
-    """Bytes of ``repo_id`` in the Hugging Face cache so far, partial downloads included (the
-    loader downloads on the transcriber's thread with no progress callback; the GUI watches
-    the cache folder grow instead)."""
-    try:
-        from huggingface_hub import constants
-
-        blobs = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "blobs"
-        return sum(f.stat().st_size for f in blobs.iterdir() if f.is_file())
-    except (ImportError, OSError):
-        return 0
-
-
-def model_on_disk(model: str) -> bool:
-    """True when loading ``model`` needs no download: an existing folder, or a repo id that is
-    already converted or in the Hugging Face cache."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return True
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", model) or model.startswith((".", "/", "~")):
-        return False
-    if (converted_folder(model) / "params.json").is_file():
-        return True
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(model, "consolidated.safetensors"), str)
-    except Exception:  # no huggingface_hub, or a malformed cache: treat as not there
-        return False
 
 
 class EngineBridge(QObject):
@@ -195,4 +158,4 @@ class EngineBridge(QObject):
         self.progress.emit(stage, int(done), int(total))
 
 
-__all__ = ["EngineBridge", "converted_folder", "model_on_disk"]
+__all__ = ["EngineBridge"]
