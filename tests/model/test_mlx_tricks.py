@@ -175,7 +175,7 @@ def check_class_swap() -> None:
 # ---- fast_step.py: in-place buffers, the compiled functions kept on the decoder ---------------
 def check_slice_assignment_rebinds() -> None:
     """``keys[..., slot : slot + 1, :] = k`` updates the array that the stepper's list holds."""
-    trick = "fast_step.FastStepper.step (the KV ring buffer written by slice assignment)"
+    trick = "lanes.Lane.attend (the KV ring buffer written by slice assignment)"
     held = [mx.zeros((1, 2, 4, 3))]
     keys = held[0]
     keys[..., 1:2, :] = mx.ones((1, 2, 1, 3))

@@ -227,9 +227,9 @@ def test_eos_mid_stream_restarts_on_the_untranscribed_audio(
 
 def test_stepper_grows_past_its_first_capacity(setup, tokenizer, audio, monkeypatch):
     """Ring capacity grows in chunks until the window; force many growths with a tiny chunk."""
-    from voxtral_mlx.model import fast_step
+    from voxtral_mlx.model import lanes
 
     _, plain = run_session(setup.model, tokenizer, audio[: 16000 * 8], lambda: 16000)
-    monkeypatch.setattr(fast_step, "GROW", 8)
+    monkeypatch.setattr(lanes, "GROW", 8)
     _, grown = run_session(setup.model, tokenizer, audio[: 16000 * 8], lambda: 16000)
     assert [e.token_id for e in grown] == [e.token_id for e in plain]

@@ -5,23 +5,22 @@ build and launch and the GPU then waits, whatever the bit width (docs/benchmarks
 with benchmarks/lab/step_lab.py). So the step is written to launch few ops: fused q/k/v and
 gate/up matmuls with one RoPE for q and k (``fused.py``), the delay gain folded into the FFN
 norm's weight (``rms(h) * w * g`` is one norm with weight ``w * g``), the attention output
-reshaped without a transpose copy, and the KV cache in preallocated ring buffers written in
-place by ``slice_update`` and attended without a mask. Each layer runs as two compiled
-functions around its KV write and attention, so the host replays recorded ops instead of
-building them in Python (see ``_layer_halves``; a whole-step ``mx.compile`` was no faster when
-measured: it would copy the cache and needs a mask for fixed shapes).
+reshaped without a transpose copy, and the KV cache in preallocated ring buffers
+(``lanes.py``) written in place by ``slice_update`` and attended without a mask. Each layer
+runs as two compiled functions around its KV write and attention, so the host replays
+recorded ops instead of building them in Python (see ``_pre`` and ``_post``; a whole-step
+``mx.compile`` was no faster when measured: it would copy the cache and needs a mask for
+fixed shapes).
 
-Ring buffer: position ``p`` writes slot ``p % window``. Keys carry RoPE of their absolute
-position before they are stored, and attention is order-free over keys, so slots need no
-reordering: before the ring wraps the step attends over slots ``0..p`` (a view), afterwards
-over all of them, which is exactly the sliding window (the last ``window`` positions, the
-current one included). Capacity grows in chunks up to the window, so a short stream does not
-hold 8192 empty slots per layer.
+Many rows, one step (``step_lanes``): lanes of any delays and positions share the matmuls of a
+step (one ``[rows, 1, dim]`` batch); each lane attends over its own buffers, RoPE takes each
+row's own position, and the FFN norm takes each row's own delay gain (the rows of one delay
+normed together with their folded weight). Every op is then the one a lane alone would run, on
+its rows: a row's bits do not depend on the others wherever the matmul kernels are row-
+invariant (``decode/exact_rows.py`` measures it).
 
-MLX behaviour this relies on, checked on mlx 0.32.4 (tests/model/test_mlx_tricks.py): a
-slice assignment (``keys[..., slot : slot + 1, :] = k``) rebinds the array object itself, so
-the list holding the buffer sees the write; and a plain Python object set on a module
-(``_fast_step_compiled``) stays out of its parameter tree.
+MLX behaviour this relies on, checked on mlx 0.32.4 (tests/model/test_mlx_tricks.py): a plain
+Python object set on a module (``_fast_step_compiled``) stays out of its parameter tree.
 """
 
 from __future__ import annotations
@@ -29,12 +28,12 @@ from __future__ import annotations
 import mlx.core as mx
 
 from .decoder import Decoder
-
-GROW = 1024  # slots added at a time until the window is reached
+from .lanes import Lane
 
 
 class _Compiled:
-    """key -> (FFN weights with gains folded in, layer halves, head, inputs) of one decoder.
+    """Compiled functions of one decoder: the layers' first halves, the head and the inputs
+    (the same for every delay), and per delay key its folded FFN weights and second halves.
 
     Kept on the decoder as a plain attribute (not in its parameter tree), so it goes with the
     model: a global table would keep every model ever loaded alive through its closures.
@@ -52,36 +51,45 @@ def _shared(decoder: Decoder) -> dict:
 
 
 class _Keys:
-    """A cache's keys and values in temporal order, as ``start`` reads them."""
+    """A cache's keys and values in temporal order, as ``Lane.start`` reads them."""
 
     def __init__(self, keys: mx.array, values: mx.array):
         self.keys, self.values = keys, values
 
 
 class FastStepper:
-    """Single-token steps after a prefill done with mlx-lm caches.
+    """Single-token steps after a prefill done with mlx-lm caches, for one delay.
 
-    ``start(cache, n)`` takes the prefilled caches (positions ``0..n-1``); ``step(x)`` feeds
-    the embeddings ``x [B, 1, dim]`` at the next position and returns the greedy tokens
-    (lazy, shape ``[B]``; B rows at the same position, decode/batch.py). One stepper serves a
-    whole session (restarts included).
+    ``start(cache, n)`` takes the prefilled caches (positions ``0..n-1``) into the stepper's
+    own lane; ``step(x)`` feeds the embeddings ``x [B, 1, dim]`` at the next position and
+    returns the greedy tokens (lazy, shape ``[B]``; B rows at the same position,
+    decode/batch.py). One stepper serves a whole session (restarts included). Lanes made with
+    ``prefill_lane`` step together with other steppers' lanes through ``step_lanes``.
     """
 
     def __init__(self, decoder: Decoder, gains: list, key=None):
         """``key``: names ``gains`` (e.g. the delay in tokens) so that steppers of the same
         decoder and key share their compiled functions: a new session then replays traced
         graphs instead of tracing ~2 functions per layer again."""
-        self.dec, self.gains = decoder, gains
-        cfg = decoder.cfg
-        self.eps = cfg.norm_eps
-        self.window = cfg.sliding_window or cfg.model_max_length or 131072
+        self.dec, self.gains, self.key = decoder, gains, key
+        self.eps = decoder.cfg.norm_eps
+        self.window = decoder.cfg.sliding_window or decoder.cfg.model_max_length or 131072
         shared = _shared(decoder) if key is not None else {}
-        if key not in shared:
-            shared[key] = self._compile(decoder, gains)
-        self.ffn_w, self._halves, self._head, self.inputs = shared[key]
-        self.ks: list[mx.array] = []
-        self.vs: list[mx.array] = []
-        self.pos = 0
+        if "pre" not in shared:
+            shared["pre"] = [mx.compile(self._pre(i)) for i in range(len(decoder.layers))]
+            shared["head"], shared["inputs"] = self._head_and_inputs(decoder)
+        if ("delay", key) not in shared:
+            ffn_w = [
+                layer.ffn_norm.weight * g if g is not None else layer.ffn_norm.weight
+                for layer, g in zip(decoder.layers, gains, strict=True)
+            ]
+            mx.eval(ffn_w)
+            posts = self._posts(((ffn_w, 0, None),))
+            shared[("delay", key)] = (ffn_w, list(zip(shared["pre"], posts, strict=True)))
+        self._shared = shared
+        self.ffn_w, self._halves = shared[("delay", key)]
+        self._head, self.inputs = shared["head"], shared["inputs"]
+        self.lane = Lane(self.window)
 
     @classmethod
     def for_delay(cls, decoder: Decoder, n_delay: int) -> FastStepper:
@@ -91,6 +99,11 @@ class FastStepper:
         mx.eval(gains)
         return cls(decoder, gains, key=n_delay)
 
+    # The stepper's own lane, as before lanes existed (a session, a batch of files).
+    ks = property(lambda self: self.lane.ks)
+    vs = property(lambda self: self.lane.vs)
+    pos = property(lambda self: self.lane.pos)
+
     def prefill(self, x: mx.array, reserve: int | None = None) -> mx.array:
         """Run the prompt embeddings ``x [B, n, dim]`` (positions ``0..n-1``) through the
         decoder, take over its caches, and return the greedy tokens at position ``n - 1``."""
@@ -98,29 +111,19 @@ class FastStepper:
         self.start(cache, x.shape[1], reserve)
         return token
 
+    def prefill_lane(self, x: mx.array, reserve: int | None = None) -> tuple[Lane, mx.array]:
+        """Like ``prefill`` into a new lane of this delay (for ``step_lanes``)."""
+        cache, token = self._prompt(x)
+        lane = Lane(self.window)
+        lane.start(cache, x.shape[1], reserve)
+        return lane, token
+
     def _prompt(self, x: mx.array) -> tuple[list, mx.array]:
         """A prompt through the decoder: its mlx-lm caches and the greedy tokens at its end."""
         cache = self.dec.make_cache()
         # The head on the last position only: [B, n, vocab] logits would be 10-20 MB per row.
         token = self._head(self.dec.hidden(x, self.gains, cache, eval_each_layer=True)[:, -1:])
         return cache, token
-
-    def _compile(self, decoder: Decoder, gains: list) -> tuple:
-        ffn_w = [
-            layer.ffn_norm.weight * g if g is not None else layer.ffn_norm.weight
-            for layer, g in zip(decoder.layers, gains, strict=True)
-        ]
-        mx.eval(ffn_w)
-        halves = [self._layer_halves(i, w) for i, w in enumerate(ffn_w)]
-
-        def head(x):
-            logits = decoder.tok_embeddings.as_linear(decoder.norm(x))
-            return mx.argmax(logits[:, -1], axis=-1)
-
-        # Inputs of positions: token embeddings plus audio, for the prefill and every step
-        # (the packed embedding's lookup is several ops).
-        inputs = mx.compile(lambda ids, audio: decoder.embed(ids) + audio)
-        return ffn_w, halves, mx.compile(head), inputs
 
     def prefill_rows(self, xs: list[mx.array], reserve: int | None = None) -> mx.array:
         """Each row's prompt ``[1, n, dim]`` through the decoder alone, then one batch of them.
@@ -142,75 +145,106 @@ class FastStepper:
         return mx.concatenate(list(tokens))
 
     def start(self, cache: list, n: int, reserve: int | None = None) -> None:
-        """Take over mlx-lm caches right after one prefill of positions ``0..n-1``.
+        """Take over mlx-lm caches right after one prefill of positions ``0..n-1``."""
+        self.lane.start(cache, n, reserve)
 
-        After a single multi-token update both cache types hold the keys in temporal order
-        (a rotating one keeps all ``n`` when ``n`` exceeds its window). ``reserve``: the
-        number of positions the caller will reach, when known (a file piece): the buffers
-        get exactly that many slots instead of growing by ``GROW`` (a batch of rows would
-        otherwise hold up to ``GROW - 1`` empty slots per row and layer).
+    def release(self) -> None:
+        """Drop the KV buffers (a long-lived stepper between batches)."""
+        self.lane.release()
+
+    def step(self, x: mx.array) -> mx.array:
+        return self.step_lanes([(self, self.lane)], x)
+
+    def step_lanes(self, parts: list[tuple[FastStepper, Lane]], x: mx.array) -> mx.array:
+        """One position for every lane: ``x [rows, 1, dim]`` holds the lanes' rows in order
+        (each lane's ``rows`` of them); returns their greedy tokens ``[rows]`` (lazy).
+
+        ``parts`` pairs each lane with the stepper of its delay (steppers of this decoder).
+        Each lane then stands at its next position.
         """
-        self.pos = n
-        kept = min(n, self.window)
-        want = n + 1 if reserve is None else max(n + 1, reserve)
-        step = GROW if reserve is None else 1
-        cap = self.window if n >= self.window else min(self.window, -(-want // step) * step)
-        self.ks, self.vs = [], []
-        for c in cache:
-            k, v = c.keys[..., n - kept : n, :], c.values[..., n - kept : n, :]
-            if n > self.window:  # the ring wrapped: position p lives in slot p % window
-                shift = (n - kept) % self.window
-                k, v = mx.roll(k, shift, axis=2), mx.roll(v, shift, axis=2)
-            pad = [(0, 0), (0, 0), (0, cap - kept), (0, 0)]
-            self.ks.append(mx.pad(k, pad))
-            self.vs.append(mx.pad(v, pad))
-        mx.eval(self.ks, self.vs)
+        lanes = [lane for _, lane in parts]
+        halves = parts[0][0]._halves if len(parts) == 1 else self._halves_for(parts)
+        bounds = [0]
+        for lane in lanes:
+            bounds.append(bounds[-1] + lane.rows)
+        if len({lane.pos for lane in lanes}) == 1:
+            offset = mx.array(lanes[0].pos, mx.int32)
+        else:  # RoPE at each row's own position
+            offset = mx.array([lane.pos for lane in lanes for _ in range(lane.rows)], mx.int32)
+        places = [lane.prepare() for lane in lanes]
+        for i, (pre, post) in enumerate(halves):
+            q, k, v = pre(x, offset)
+            scale = self.dec.layers[i].attention.scale
+            if len(lanes) == 1:
+                attn = lanes[0].attend(i, q, k, v, scale, *places[0])
+            else:
+                attn = mx.concatenate([
+                    lane.attend(i, q[a:b], k[a:b], v[a:b], scale, *place)
+                    for lane, place, a, b in zip(lanes, places, bounds, bounds[1:], strict=False)
+                ])  # fmt: skip
+            x = post(x, attn)
+        for lane in lanes:
+            lane.pos += 1
+        return self._head(x)
 
-    def _layer_halves(self, i: int, ffn_w: mx.array):
-        """One layer as two compiled functions around its KV write and attention.
+    def _halves_for(self, parts: list[tuple[FastStepper, Lane]]) -> list:
+        """The layer halves for lanes of these delays, in this order (compiled once per
+        layout of delays and rows when every stepper has a key)."""
+        groups: list[list] = []  # consecutive rows of one delay: [stepper, first, end]
+        row = 0
+        for stepper, lane in parts:
+            if groups and groups[-1][0].key == stepper.key and stepper.key is not None:
+                groups[-1][2] = row + lane.rows
+            else:
+                groups.append([stepper, row, row + lane.rows])
+            row += lane.rows
+        if len(groups) == 1:
+            return groups[0][0]._halves
+        layout = ("layout", tuple((s.key, a, b) for s, a, b in groups))
+        shareable = all(s.key is not None for s, _, _ in groups)
+        if not shareable or layout not in self._shared:
+            posts = self._posts(tuple((s.ffn_w, a, b) for s, a, b in groups))
+            halves = list(zip(self._shared["pre"], posts, strict=True))
+            if not shareable:
+                return halves
+            self._shared[layout] = halves
+        return self._shared[layout]
 
-        The host builds each step's graph op by op, a large share of a step's host time
-        (docs/benchmarks.md: compiled step against op by op); a compiled function replays its
-        recorded ops from C++. The KV write stays outside (a compiled function returns new
-        arrays: the cache would be copied each step), and so does the attention (its key count
-        changes every step, which would retrace).
-        """
+    def _pre(self, i: int):
         layer = self.dec.layers[i]
         att, eps = layer.attention, self.eps
 
         def pre(x, offset):
             return att.project(mx.fast.rms_norm(x, layer.attention_norm.weight, eps), offset)
 
-        def post(x, attn):
-            h = x + att.output(attn)
-            return h + layer.feed_forward(mx.fast.rms_norm(h, ffn_w, eps))
+        return pre
 
-        return mx.compile(pre), mx.compile(post)
-
-    def release(self) -> None:
-        """Drop the KV buffers (a long-lived stepper between batches)."""
-        self.ks, self.vs = [], []
-
-    def step(self, x: mx.array) -> mx.array:
-        cap = self.ks[0].shape[2]
-        if self.pos >= cap and cap < self.window:
-            grow = min(GROW, self.window - cap)
-            pad = [(0, 0), (0, 0), (0, grow), (0, 0)]
-            self.ks = [mx.pad(k, pad) for k in self.ks]
-            self.vs = [mx.pad(v, pad) for v in self.vs]
-            cap += grow
-        slot = self.pos % self.window
-        used = min(self.pos + 1, self.window)
-        offset = mx.array(self.pos, mx.int32)
+    def _posts(self, groups: tuple) -> list:
+        """Each layer's second half for rows ``a:b`` normed with FFN weights ``w`` per group
+        (one group of all rows: the plain single-delay half)."""
+        eps, posts = self.eps, []
         for i, layer in enumerate(self.dec.layers):
-            pre, post = self._halves[i]
-            q, k, v = pre(x, offset)
-            keys, values = self.ks[i], self.vs[i]
-            keys[..., slot : slot + 1, :] = k  # slice_update; the buffer is reused in place
-            values[..., slot : slot + 1, :] = v
-            if used < cap:
-                keys, values = keys[:, :, :used], values[:, :, :used]
-            scale = layer.attention.scale
-            x = post(x, mx.fast.scaled_dot_product_attention(q, keys, values, scale=scale))
-        self.pos += 1
-        return self._head(x)
+            att, ffn = layer.attention, layer.feed_forward
+            parts = [(w[i], a, b) for w, a, b in groups]
+
+            def post(x, attn, att=att, ffn=ffn, parts=parts):
+                h = x + att.output(attn)
+                if len(parts) == 1:
+                    normed = mx.fast.rms_norm(h, parts[0][0], eps)
+                else:
+                    normed = mx.concatenate([mx.fast.rms_norm(h[a:b], w, eps) for w, a, b in parts])
+                return h + ffn(normed)
+
+            posts.append(mx.compile(post))
+        return posts
+
+    @staticmethod
+    def _head_and_inputs(decoder: Decoder) -> tuple:
+        def head(x):
+            logits = decoder.tok_embeddings.as_linear(decoder.norm(x))
+            return mx.argmax(logits[:, -1], axis=-1)
+
+        # Inputs of positions: token embeddings plus audio, for the prefill and every step
+        # (the packed embedding's lookup is several ops).
+        inputs = mx.compile(lambda ids, audio: decoder.embed(ids) + audio)
+        return mx.compile(head), inputs
