@@ -1,10 +1,9 @@
-"""MicSource with the fake sounddevice: device choice, exact streaming resampling, the bounded
-queue, errors and hints. The real PortAudio path is tested in tests/reference/test_live_e2e.py."""
+"""MicSource with the fake sounddevice: exact streaming resampling, the bounded queue, open
+errors, hints, stalls and lost devices. Device lists: test_devices.py. The real PortAudio path
+is tested in tests/reference/test_live_e2e.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 
@@ -12,8 +11,8 @@ import numpy as np
 import pytest
 import soxr
 
-from voxtral_mlx.audio import mic
-from voxtral_mlx.audio.mic import MicSource, list_devices, pick_device, rescan_devices, rms_dbfs
+from voxtral_mlx.audio import devices, stream_release
+from voxtral_mlx.audio.mic import MicSource
 from voxtral_mlx.errors import DeviceError
 from voxtral_mlx.testing import FakeDevice, FakeSoundDevice, stereo_at
 
@@ -35,43 +34,6 @@ def read_all(src: MicSource, until: threading.Event, timeout: float = 20.0) -> l
         out.append(x)
     assert src.finished
     return out
-
-
-@pytest.fixture
-def no_leaked_threads():
-    before = threading.active_count()
-    yield
-    assert threading.active_count() == before
-
-
-def test_list_and_pick_devices():
-    sd = FakeSoundDevice(
-        [FakeDevice("Built-in Output", channels=0), FakeDevice("MacBook Pro Microphone", rate=48000),
-         FakeDevice("USB Mic", rate=44100, channels=1), FakeDevice("USB Mic (2)")],
-        default_input=1,
-    )  # fmt: skip
-    devices = list_devices(sd)
-    assert [d.index for d in devices] == [1, 2, 3]  # the output-only device is not listed
-    assert [d.is_default for d in devices] == [True, False, False]
-    assert devices[1].default_samplerate == 44100 and devices[1].hostapi == "Fake Audio"
-    assert pick_device(devices, None).index == 1
-    assert pick_device(devices, 2).index == 2 and pick_device(devices, " 3 ").index == 3
-    assert pick_device(devices, "usb mic").index == 2  # exact name wins over a longer match
-    assert pick_device(devices, "(2)").index == 3
-    assert pick_device(devices, "macbook").index == 1
-    for spec, words in ((0, "index 0"), ("webcam", "matches 'webcam'")):
-        with pytest.raises(DeviceError) as err:
-            pick_device(devices, spec)
-        assert words in str(err.value) and "1 'MacBook Pro Microphone'" in str(err.value)
-    with pytest.raises(DeviceError, match="no microphone found"):
-        pick_device([], None)
-
-
-def test_system_default_when_sounddevice_has_none_set():
-    sd = FakeSoundDevice([FakeDevice("a"), FakeDevice("b")], default_input=1)
-    assert [d.is_default for d in list_devices(sd)] == [False, True]
-    sd = FakeSoundDevice([FakeDevice("a")], default_input=-1)  # PortAudio: no default input
-    assert pick_device(list_devices(sd), None).name == "a"
 
 
 @pytest.mark.parametrize("rate", [44100, 48000])
@@ -256,12 +218,14 @@ def test_a_stalled_device_resumes_and_stop_close_never_wait_for_it(
     src.open()
     try:
         stalled_resumed_and_stopped(src, dev)
-        assert mic.streams_left() == int(hold_on_abort) == mic._open_streams
+        assert stream_release.streams_left() == int(hold_on_abort) == devices.open_streams()
         assert src._sd.streams[0].closed is not hold_on_abort
     finally:
         dev.resume()  # the device lets go: a stream left behind is closed
     assert src._release.join(5)
-    assert mic.streams_left() == 0 == mic._open_streams and src._sd.streams[0].closed
+    assert (
+        stream_release.streams_left() == 0 == devices.open_streams() and src._sd.streams[0].closed
+    )
 
 
 def stalled_resumed_and_stopped(src: MicSource, dev: FakeDevice) -> None:
@@ -286,78 +250,3 @@ def stalled_resumed_and_stopped(src: MicSource, dev: FakeDevice) -> None:
     valve.cancel()
     valve.join()
     assert took < 2.0 and src.finished, took  # Stop answers within 2 s
-
-
-def test_a_process_whose_stream_portaudio_holds_ends_at_once_with_its_code(tmp_path):
-    """Pa_Terminate would hang at exit on such a stream (and without it PortAudio's thread
-    crashes as its library goes): exit_if_streams_left ends the process, output flushed."""
-    code = (
-        "import sys; from voxtral_mlx.audio import mic\n"
-        "mic.exit_if_streams_left(3)  # none left: nothing happens\n"
-        "mic._Release.left.add(object())  # as if a device never let go\n"
-        "print('written', end='')\n"
-        "mic.exit_if_streams_left(3)\n"
-        "print('not reached')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 3 and out.stdout == "written"
-
-
-def test_rms_dbfs():
-    assert rms_dbfs(np.zeros(10, np.float32)) == -100.0
-    assert rms_dbfs(np.ones(10, np.float32)) == pytest.approx(0.0)
-    assert rms_dbfs(tone(1.0, amp=1.0)) == pytest.approx(-3.01, abs=0.01)
-
-
-def test_a_microphone_plugged_in_later_shows_after_a_rescan_never_under_a_stream(no_leaked_threads):
-    """PortAudio lists what was there when it started: a device plugged in later appears only
-    after a rescan, and no rescan re-initialises PortAudio while a stream is open."""
-    sd = FakeSoundDevice([FakeDevice("Built-in Mic", rate=16000, channels=1)])
-    sd.devices.append(FakeDevice("USB Mic"))  # plugged in after start-up
-    assert [d.name for d in list_devices(sd)] == ["Built-in Mic"]
-    assert [d.name for d in list_devices(sd, rescan=True)] == ["Built-in Mic", "USB Mic"]
-    sd.devices.append(FakeDevice("Headset"))
-    mic = MicSource("Built-in", sd=sd)
-    mic.open()
-    try:
-        reinits = sd.reinits
-        assert not rescan_devices(sd)  # recording: left alone
-        assert "Headset" not in [d.name for d in list_devices(sd, rescan=True)]
-        assert sd.reinits == reinits and not sd.reinit_under_stream
-    finally:
-        mic.close()
-    assert rescan_devices(sd) and "Headset" in [d.name for d in list_devices(sd)]
-    assert not sd.reinit_under_stream
-
-
-class SlowRescan(FakeSoundDevice):
-    """PortAudio re-initialising for a while; records a device list asked for meanwhile."""
-
-    def __init__(self, devices):
-        super().__init__(devices)
-        self.rescanning, self.listed_while_rescanning = threading.Event(), False
-
-    def _terminate(self) -> None:
-        super()._terminate()
-        self.rescanning.set()
-        time.sleep(0.3)
-
-    def _initialize(self) -> None:
-        super()._initialize()
-        self.rescanning.clear()
-
-    def query_devices(self, device=None, kind=None):
-        self.listed_while_rescanning |= self.rescanning.is_set()
-        return super().query_devices(device, kind)
-
-
-def test_devices_are_never_listed_while_another_thread_rescans(no_leaked_threads):
-    """A lost device is looked for on the transcriber's thread while the GUI may list devices
-    on its own: the list waits for the rescan (PortAudio torn down meanwhile)."""
-    sd = SlowRescan([FakeDevice("Mic")])
-    rescan = threading.Thread(target=rescan_devices, args=(sd,))
-    rescan.start()
-    assert sd.rescanning.wait(5)
-    assert [d.name for d in list_devices(sd)] == ["Mic"]
-    rescan.join()
-    assert not sd.listed_while_rescanning

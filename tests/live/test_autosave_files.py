@@ -1,4 +1,5 @@
-"""Live autosave files hold private speech: created 0600 in a 0700 folder, never clobbering."""
+"""Live autosave files hold private speech: created 0600 in a 0700 folder, never clobbering;
+a journal torn by a crash is recovered; where they go by default."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import stat
 
 import pytest
 
+from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live import autosave as live_autosave
-from voxtral_mlx.live.autosave import Autosave, recover
+from voxtral_mlx.live.autosave import Autosave, default_dir, recover
 from voxtral_mlx.live.recording import Recording
-from voxtral_mlx.text.transcript import TokenEvent, Word
+from voxtral_mlx.text.transcript import TokenEvent, Word, join_words
 
 
 @pytest.fixture
@@ -71,3 +73,28 @@ def test_a_kept_transcript_is_never_overwritten(tmp_path):
     path, fd = live_autosave._create_unique(tmp_path, "live-20260101-100000")
     os.close(fd)
     assert path.name == "live-20260101-100000-1.jsonl" and kept.read_text() == "kept"
+
+
+def test_autosave_recovers_a_journal_torn_by_a_crash(tmp_path):
+    save = Autosave(tmp_path, {"source": "Mic"})
+    save.source("Mic", 480, 0.0)
+    save.words([Word("Hello,", 0.32, 0.72), Word("world.", 0.8, 1.2)])
+    with open(save.path, "a") as f:  # the process died mid-line
+        f.write('{"type": "word", "text": "ag')
+    t = recover(save.path)
+    assert join_words(t.words) == "Hello, world." and t.metadata == {"source": "Mic", "recovered": True}  # fmt: skip
+    assert t.duration == 1.2 and t.segments[0].text == "Hello, world."
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "start"}\nnot json\n{"type": "end", "duration": 1}\n')
+    with pytest.raises(VoxtralError, match="line 2"):
+        recover(bad)
+    with pytest.raises(VoxtralError, match="cannot autosave"):
+        Autosave(save.path / "sub")  # a file where a folder should be
+
+
+def test_default_autosave_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("VOXTRAL_MLX_DATA_DIR", str(tmp_path))
+    assert default_dir() == tmp_path
+    monkeypatch.delenv("VOXTRAL_MLX_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_dir() == tmp_path / "xdg" / "voxtral-mlx" / "transcripts"

@@ -1,5 +1,5 @@
 """LiveTranscriber with a tiny checkpoint and the fake sounddevice: events, exact tokens, device
-loss, switches without reloading, autosave and recovery, stop drains. The real PortAudio path is
+loss, switches without reloading, autosave, stop drains. The real PortAudio path is
 tests/reference/test_live_e2e.py."""
 
 from __future__ import annotations
@@ -12,19 +12,15 @@ import threading
 import time
 from pathlib import Path
 
-import mlx.core as mx
 import numpy as np
 import pytest
-from mlx.utils import tree_map
 
-from voxtral_mlx.audio.files import load_audio
-from voxtral_mlx.audio.mel import log_mel, pad_for_stream
+from tests.live import tiny_live
+from tests.live.tiny_live import SPEECH, Loader, live, offline_tokens, wait_for
 from voxtral_mlx.audio.mic import MicSource
 from voxtral_mlx.checkpoint import weights
-from voxtral_mlx.config import ModelConfig
-from voxtral_mlx.decode.session import StreamingSession
 from voxtral_mlx.errors import VoxtralError
-from voxtral_mlx.live.autosave import Autosave, default_dir, recover
+from voxtral_mlx.live.autosave import recover
 from voxtral_mlx.live.engine import IteratorSource, LiveTranscriber
 from voxtral_mlx.live.events import (
     AudioState,
@@ -37,106 +33,11 @@ from voxtral_mlx.live.events import (
     TextEvent,
     TranscriptEvent,
 )
-from voxtral_mlx.model import VoxtralRealtime
-from voxtral_mlx.testing import FakeDevice, FakeSoundDevice, stereo_at, tiny_params
-from voxtral_mlx.text.tokenizer import AudioSettings, Tokenizer
-from voxtral_mlx.text.transcript import Transcript, Word, join_words
+from voxtral_mlx.testing import FakeDevice, FakeSoundDevice, stereo_at
+from voxtral_mlx.text.transcript import Transcript, Word
 
-SPEECH = load_audio(Path(__file__).parents[1] / "data" / "speech_en_22k.flac")
-
-
-def make_tokenizer() -> Tokenizer:
-    """40 specials (the realtime ids) and 1060 text pieces, a third starting a word, so the
-    tiny random model writes plenty of words."""
-    names = [f"<SPECIAL_{i}>" for i in range(40)]
-    for i, name in {1: "<s>", 2: "</s>", 32: "[STREAMING_PAD]", 33: "[STREAMING_WORD]"}.items():
-        names[i] = name
-    pieces = [b""] * 40 + [f"{' ' if i % 3 == 0 else ''}w{i}".encode() for i in range(1060)]
-    return Tokenizer(pieces, names, AudioSettings())
-
-
-TOK = make_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    mx.random.seed(0)
-    model = VoxtralRealtime(ModelConfig.from_dict(tiny_params()))
-    model.update(tree_map(lambda w: w * 3.0, model.parameters()))
-    mx.eval(model.parameters())
-    return weights.save(model, tmp_path_factory.mktemp("live") / "m")
-
-
-class Loader:
-    """Loads the tiny checkpoint on the calling (transcriber) thread; counts and records it."""
-
-    def __init__(self, folder):
-        self.folder, self.threads = folder, []
-
-    def __call__(self):
-        self.threads.append(threading.current_thread().name)
-        return weights.load(self.folder)[0], TOK
-
-
-class Run:
-    """Collects events and the 16 kHz audio fed to the model, split per session."""
-
-    def __init__(self):
-        self.events, self.fed = [], []
-
-    def on_event(self, event):
-        self.events.append(event)
-        if isinstance(event, StatusEvent) and event.status is Status.LISTENING:
-            self.fed.append([])
-
-    def tap(self, chunk):
-        self.fed[-1].append(chunk)
-
-    def audio(self, k: int = 0) -> np.ndarray:
-        return np.concatenate(self.fed[k])
-
-    def of(self, kind):
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def statuses(self):
-        return [e.status.value for e in self.of(StatusEvent)]
-
-
-def offline_tokens(model, audio: np.ndarray, delay_ms: int = 480) -> list[int]:
-    """The whole take at once through a fresh session (the file path); without EOS this is
-    also plain offline greedy decoding of the padded take (checked)."""
-    session = StreamingSession(model, TOK, delay_ms=delay_ms)
-    session.feed(audio)
-    session.close()
-    ids = []
-    while not session.done:
-        ids += [e.token_id for e in session.step()]
-    if TOK.eos_id not in ids:
-        n_delay = model.config.delay_tokens(delay_ms)
-        mel = log_mel(pad_for_stream(audio, 32, n_delay + 11))[None]
-        assert model.greedy(mel, [1] + [32] * (32 + n_delay), n_delay) == ids
-    return ids
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def threads_back():
-    before = threading.active_count()
-    yield
-    wait_for(lambda: threading.active_count() == before, 5.0)
-
-
-def live(folder, source, tmp_path, **kw):
-    run, loader = Run(), Loader(folder)
-    lt = LiveTranscriber(loader, source, on_event=run.on_event, tap=run.tap,
-                         autosave_dir=tmp_path / "autosave", **kw)  # fmt: skip
-    return lt, run, loader
+# tests/gui import the tiny checkpoint fixture, the speech and the loader from here.
+folder = tiny_live.folder
 
 
 @pytest.mark.parametrize("rate", [44100, 48000])
@@ -360,126 +261,6 @@ def drain(q: queue.Queue) -> list:
     while not q.empty():
         out.append(q.get())
     return out
-
-
-def test_silent_device_gives_a_hint_and_a_full_queue_reports_drops(folder, tmp_path, threads_back):
-    dev = FakeDevice("Mic", signal=None, speed=1.0)
-    lt, run, _ = live(folder, MicSource(sd=FakeSoundDevice([dev]), hint_after_seconds=0.3),
-                      tmp_path)  # fmt: skip
-    lt.start()
-    wait_for(lambda: run.of(HintEvent))
-    lt.stop()
-    assert lt.join(20)
-    assert len(run.of(HintEvent)) == 1 and "delivers only silence" in run.of(HintEvent)[0].message
-
-    class SlowStart(MicSource):
-        """A consumer that lags: the first read comes after 1 s of audio, queue bound 0.25 s."""
-
-        def read(self, timeout=0.0):
-            if not getattr(self, "slept", False):
-                self.slept = True
-                time.sleep(1.0)
-            return super().read(timeout)
-
-    dev = FakeDevice("Mic", signal=stereo_at(SPEECH[:16000], 48000), speed=1.0)
-    lt, run, _ = live(folder, SlowStart(sd=FakeSoundDevice([dev]), max_queue_seconds=0.25),
-                      tmp_path)  # fmt: skip
-    lt.start()
-    wait_for(lambda: run.of(DroppedEvent))
-    lt.stop()
-    assert lt.join(20)
-    drop = run.of(DroppedEvent)[0]
-    assert drop.seconds == drop.total_seconds and 0.5 < drop.seconds < 1.0
-
-
-def listen_to(folder, tmp_path, parts: list[np.ndarray], slow_start: float = 0.0):
-    """Run a transcriber on a fake microphone playing ``parts`` (16 kHz) in real time until
-    all was fed; ``slow_start``: the first chunk's step takes that long (the real model's
-    first step compiles). Returns the events and the transcriber."""
-    total = sum(len(p) for p in parts) / 16000
-    dev = FakeDevice("Mic", signal=stereo_at(np.concatenate(parts), 48000), speed=1.0)
-    slow = threading.Event()
-
-    def tap(chunk):
-        if not slow.is_set():
-            slow.set()
-            time.sleep(slow_start)
-        run.tap(chunk)
-
-    run = Run()
-    lt = LiveTranscriber(Loader(folder), MicSource(sd=FakeSoundDevice([dev]), hint_after_seconds=0.3),
-                         on_event=run.on_event, tap=tap, autosave_dir=tmp_path / "auto")  # fmt: skip
-    lt.start()
-    assert dev.played.wait(20)
-    wait_for(lambda: run.of(MeterEvent) and run.of(MeterEvent)[-1].audio_seconds >= total - 0.1)
-    assert lt.journal is not None and lt.journal.parent == tmp_path / "auto"
-    lt.stop()
-    assert lt.join(20)
-    return run
-
-
-def silent_spans(meters) -> list[float]:
-    return [m.audio_seconds for m in meters if m.audio is AudioState.SILENT]
-
-
-def test_silence_hint_only_for_true_silence_and_clears_when_sound_comes(
-    folder, tmp_path, monkeypatch, threads_back
-):
-    """Zeros, speech, 1 s of zeros, speech. A slow first step leaves speech queued in the
-    source, which is not silence: no hint and no SILENT meter then. The true silence gives one
-    hint, marked to clear when audio flows, and the meter says FLOWING once speech is back.
-    The journal is known while listening."""
-    from voxtral_mlx.live import engine
-
-    monkeypatch.setattr(engine, "SILENT_AFTER", 0.3)
-    monkeypatch.setattr(engine, "PAUSE_SECONDS", 0.3)  # a pause counts as silence here
-    zeros = np.zeros(16000, np.float32)
-    run = listen_to(folder, tmp_path, [zeros[:2400], SPEECH[:16000], zeros, SPEECH[16000:40000]],
-                    slow_start=0.6)  # fmt: skip
-    (hint,) = run.of(HintEvent)
-    assert "delivers only silence" in hint.message and hint.clears_on is AudioState.FLOWING
-    meters = run.of(MeterEvent)
-    silent = silent_spans(meters)
-    assert silent and 1.15 < min(silent) and max(silent) < 2.45, silent
-    assert any(m.audio is AudioState.FLOWING and m.at > hint.at for m in meters)
-
-
-def test_once_sound_came_a_pause_is_not_a_muted_device(folder, tmp_path, monkeypatch, threads_back):
-    """Digital silence from the start gives the hint; after speech, a 1 s pause (a virtual
-    source between sentences) gives neither a hint nor a SILENT meter."""
-    from voxtral_mlx.live import engine
-
-    monkeypatch.setattr(engine, "SILENT_AFTER", 0.3)
-    zeros = np.zeros(16000, np.float32)
-    run = listen_to(folder, tmp_path, [zeros, SPEECH[:16000], zeros, SPEECH[16000:24000]])
-    (hint,) = run.of(HintEvent)
-    silent = silent_spans(run.of(MeterEvent))
-    assert silent and max(silent) < 1.1, silent
-
-
-def test_autosave_recovers_a_journal_torn_by_a_crash(tmp_path):
-    save = Autosave(tmp_path, {"source": "Mic"})
-    save.source("Mic", 480, 0.0)
-    save.words([Word("Hello,", 0.32, 0.72), Word("world.", 0.8, 1.2)])
-    with open(save.path, "a") as f:  # the process died mid-line
-        f.write('{"type": "word", "text": "ag')
-    t = recover(save.path)
-    assert join_words(t.words) == "Hello, world." and t.metadata == {"source": "Mic", "recovered": True}  # fmt: skip
-    assert t.duration == 1.2 and t.segments[0].text == "Hello, world."
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"type": "start"}\nnot json\n{"type": "end", "duration": 1}\n')
-    with pytest.raises(VoxtralError, match="line 2"):
-        recover(bad)
-    with pytest.raises(VoxtralError, match="cannot autosave"):
-        Autosave(save.path / "sub")  # a file where a folder should be
-
-
-def test_default_autosave_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("VOXTRAL_MLX_DATA_DIR", str(tmp_path))
-    assert default_dir() == tmp_path
-    monkeypatch.delenv("VOXTRAL_MLX_DATA_DIR")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert default_dir() == tmp_path / "xdg" / "voxtral-mlx" / "transcripts"
 
 
 def _os_threads() -> int:

@@ -12,16 +12,18 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voxtral_mlx.audio.mic import SAMPLE_RATE, rms_dbfs
+from voxtral_mlx.audio.levels import SILENCE_DB, rms_dbfs
+from voxtral_mlx.protocol import SAMPLE_RATE
 
 
 class AudioSource(Protocol):
     """What the transcriber pulls audio from (:class:`~voxtral_mlx.audio.mic.MicSource` is one).
 
     ``read(timeout)`` returns 16 kHz mono float32 or None (nothing yet / finished) and may raise
-    a VoxtralError (e.g. DeviceError: the source then ends). After ``stop()``, ``read`` returns
-    what was captured and then None with ``finished`` set. ``stop`` and ``close`` return within
-    about a second whatever the device does. ``poll_stall()``: ``(True, message)`` once when the
+    a VoxtralError (e.g. DeviceError: the source then ends). Each array it returns is new and
+    the caller's (nobody else holds or changes it): the transcriber hands it to the model as is.
+    After ``stop()``, ``read`` returns what was captured and then None with ``finished`` set.
+    ``stop`` and ``close`` return within about a second whatever the device does. ``poll_stall()``: ``(True, message)`` once when the
     source stops delivering (it may come back), ``(False, message)`` once when it does.
     ``stalled``: delivering nothing now; ``lost``: the device has gone (a microphone waits for
     it to come back and reopens it).
@@ -59,7 +61,7 @@ class IteratorSource:
                  clock: Callable[[], float] = time.monotonic):  # fmt: skip
         self.name, self.realtime, self.speed = name, realtime, speed
         self.finished = False
-        self.level_db = -100.0
+        self.level_db = SILENCE_DB
         self.started_at = 0.0
         self.samples_read = 0
         self._chunks, self._clock = chunks, clock
@@ -83,8 +85,8 @@ class IteratorSource:
             if self._pending is None and not self._exhausted:
                 nxt = next(self._iter, None)
                 self._exhausted = nxt is None
-                if nxt is not None:
-                    self._pending = np.asarray(nxt, dtype=np.float32).reshape(-1)
+                if nxt is not None:  # a copy: the iterable's owner may reuse its arrays
+                    self._pending = np.array(nxt, dtype=np.float32).reshape(-1)
             if self._pending is None:
                 break
             now = self._clock()

@@ -48,7 +48,8 @@ class State(enum.Enum):
 
 
 class _Inbox:
-    """Thread-safe hand-off of sample chunks from producers to the MLX thread. No MLX here."""
+    """Thread-safe hand-off of sample chunks from producers on other threads to the MLX
+    thread (``feed``); no MLX here. A producer on the MLX thread needs no queue (``push``)."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -65,6 +66,10 @@ class _Inbox:
         with self._lock:
             self._closed = True
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def take(self) -> tuple[list[np.ndarray], bool]:
         with self._lock:
             chunks, self._chunks = list(self._chunks), deque()
@@ -75,9 +80,11 @@ class StreamingSession:
     """Feed audio from any thread, step the model on the MLX thread, get timed token events.
 
     Thread contract: ``feed`` and ``close`` may be called from any thread (they only queue
-    numpy data, no MLX). ``step`` and everything else must run on the thread that loaded the
-    model. Events carry every emitted token id, the text that became valid UTF-8 with it,
-    its audio time in seconds and whether a new word starts there.
+    numpy data, no MLX). ``push``, ``step`` and everything else must run on the thread that
+    loaded the model. A session takes its audio one way: ``feed`` (a copy, through a
+    thread-safe inbox) or ``push`` (no queue, no copy: for a producer on the MLX thread, such
+    as the live transcriber). Events carry every emitted token id, the text that became valid
+    UTF-8 with it, its audio time in seconds and whether a new word starts there.
     """
 
     def __init__(
@@ -96,6 +103,7 @@ class StreamingSession:
         # The prefill and the steps after it: few kernels per token (model/fast_step.py).
         self._stepper = FastStepper.for_delay(model.decoder, self.n_delay)
         self._inbox = _Inbox()
+        self._pushed: list[np.ndarray] = []  # push()ed on this thread, for the next step
         self._detok = StreamingDetokenizer(tokenizer)
         self.tokens: list[int] = []
         self._offset_samples = 0  # real-audio sample index where the current segment starts
@@ -121,6 +129,15 @@ class StreamingSession:
         self._inbox.close()
 
     # ---- MLX thread -------------------------------------------------------------------------
+    def push(self, samples: np.ndarray) -> None:
+        """Hand mono float32 samples at 16 kHz to the next ``step``: no queue, no copy. The
+        session keeps ``samples``, so the caller must not change them afterwards."""
+        if self._inbox.closed:
+            raise VoxtralError("audio fed after the stream was closed")
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if x.size:
+            self._pushed.append(x)
+
     @property
     def done(self) -> bool:
         return self.state is State.DONE
@@ -131,8 +148,10 @@ class StreamingSession:
         return (self._offset_samples + self._pipe.real_samples) / self.sample_rate
 
     def step(self, max_tokens: int | None = None) -> list[TokenEvent]:
-        """Run the model on everything queued; decode at most ``max_tokens`` tokens."""
+        """Run the model on everything fed or pushed; decode at most ``max_tokens`` tokens."""
         chunks, closed = self._inbox.take()
+        if self._pushed:
+            chunks, self._pushed = chunks + self._pushed, []
         if chunks:
             # One push per step however the producer sliced the audio (mel cost is per call).
             x = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]

@@ -16,20 +16,20 @@
 autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False)``
 
 - ``model_loader()`` returns ``(model, tokenizer)``; it runs on the transcriber's thread, which
-  then owns every MLX array (MLX streams belong to their thread). :func:`folder_loader` makes
-  one for a model folder or repo id; tests pass a tiny checkpoint folder.
+  then owns every MLX array (MLX streams belong to their thread). :func:`folder_loader`
+  (:mod:`voxtral_mlx.live.loader`) makes one for a model folder or repo id; tests pass a tiny
+  checkpoint folder.
 - ``source``: a :class:`~voxtral_mlx.audio.mic.MicSource`, any object with the same verbs (see
   :class:`AudioSource`), or any iterable of 16 kHz mono float32 chunks (wrapped in
   :class:`IteratorSource`; ``IteratorSource(chunks, realtime=True)`` plays a file like a mic).
   None: start ``idle`` with the model loaded, waiting for :meth:`switch`.
 - Events go to ``on_event(event)`` (called on the transcriber's thread: return quickly; the GUI
   re-emits them as Qt signals) and/or the ``events`` queue (a new ``queue.Queue`` when neither
-  is given). They are the plain frozen dataclasses of :mod:`voxtral_mlx.live.events` (table
-  there): ``StatusEvent`` (loading / listening / idle / stopped), ``TextEvent`` (text delta,
-  final words, the word being built, times), ``MeterEvent`` (level dBFS, lag s), ``DroppedEvent``,
-  ``HintEvent``, ``ErrorEvent`` (one line; ``fatal``), ``TranscriptEvent`` (a finished
-  recording and its files). The last one is always ``StatusEvent(Status.STOPPED)``.
-- ``tap(chunk)``: called on the thread with every 16 kHz chunk the model is fed (a copy).
+  is given). They are the plain frozen dataclasses tabled in :mod:`voxtral_mlx.live.events`;
+  the last one is always ``StatusEvent(Status.STOPPED)``.
+- ``tap(chunk)``: called on the thread with every 16 kHz chunk the model is fed: the very
+  array the model keeps, read-only (audio crosses one queue, the source's, and is not copied
+  on its way to the model).
 - Autosave: the transcript is journaled as it grows in ``autosave_dir`` (default
   :func:`voxtral_mlx.live.autosave.default_dir`); format in :mod:`voxtral_mlx.live.autosave`.
 - ``idle_on_end``: when the source ends (a file is over, a device fails to open or read)
@@ -56,77 +56,27 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from voxtral_mlx.audio.mic import SILENT_PEAK
 from voxtral_mlx.audio.sources import AudioSource, IteratorSource, as_source
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live.autosave import default_dir
-from voxtral_mlx.live.events import (
-    AudioState,
-    DroppedEvent,
-    ErrorEvent,
-    HintEvent,
-    LiveEvent,
-    MeterEvent,
-    Status,
-    StatusEvent,
-)
+from voxtral_mlx.live.commands import KEEP, STOP, Switch
+from voxtral_mlx.live.events import ErrorEvent, LiveEvent, Status, StatusEvent
+from voxtral_mlx.live.listener import Listener
+from voxtral_mlx.live.loader import FolderLoader, folder_loader
+from voxtral_mlx.live.monitor import SourceMonitor
 from voxtral_mlx.live.recording import Recording
+from voxtral_mlx.live.thread_exit import wait_os_thread_exit
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.02  # longest wait for audio before the loop looks at commands again
-SILENT_AFTER = 2.0  # seconds of nothing but silence before the meter says AudioState.SILENT
-# Once a session has heard sound, silence this long is a pause, not a muted device (a virtual
-# source gives digital silence between sentences): SILENT and its hint wait longer then.
-PAUSE_SECONDS = 10.0
-KEEP: Any = type("Keep", (), {"__repr__": lambda self: "KEEP"})()  # switch(): leave unchanged
-
-
-class FolderLoader:
-    """``model_loader`` for a model folder or Hugging Face repo id, as the CLI loads it (a repo
-    id is downloaded and converted to ``bits`` once, see :mod:`voxtral_mlx.checkpoint.cache`); it
-    all runs on the transcriber's thread. ``on_progress(stage, done, total)`` while converting.
-    """
-
-    def __init__(self, model: str | Path, dtype: str | None = None, bits: int = 4,
-                 on_progress: Callable[[str, int, int], None] | None = None):  # fmt: skip
-        self.model, self.dtype, self.bits, self.on_progress = model, dtype, bits, on_progress
-        self.description = str(model)
-
-    def __call__(self):
-        import mlx.core as mx
-
-        from voxtral_mlx.checkpoint import weights
-        from voxtral_mlx.checkpoint.cache import model_folder
-        from voxtral_mlx.text.tokenizer import Tokenizer
-
-        folder = model_folder(self.model, bits=self.bits, on_progress=self.on_progress)
-        dtype = getattr(mx, self.dtype) if self.dtype else weights.default_dtype()
-        model, _ = weights.load(folder, dtype=dtype)
-        return model, Tokenizer.from_file(folder)
-
-
-folder_loader = FolderLoader
-
-
-@dataclass(frozen=True)
-class _Switch:
-    source: Any
-    delay_ms: Any
-    new_transcript: bool
-
-
-_STOP = "stop"
 
 
 class LiveTranscriber:
@@ -146,23 +96,18 @@ class LiveTranscriber:
         self._autosave_dir = (Path(autosave_dir) if autosave_dir else default_dir()) if autosave else None  # fmt: skip
         self._tap, self._metadata = tap, dict(metadata or {})
         self._idle_on_end = idle_on_end
-        self._max_tokens, self._meter_interval = max_tokens_per_step, meter_interval
+        self._max_tokens = max_tokens_per_step
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="voxtral-live", daemon=True)
         self.transcript = None  # the last finished recording's Transcript
         self.journal: Path | None = None  # the autosave journal of the latest recording
         # Owned by the transcriber's thread:
         self._model = self._tokenizer = None
-        self._source: AudioSource | None = None
-        self._session = None
+        self._listener: Listener | None = None  # None: idle
         self._rec: Recording | None = None
         self._offset = 0.0  # audio seconds of this recording before the current session
         self._ending = False
-        self._backlog = False
-        self._heard = False  # this session has fed sound (not only digital silence)
-        self._decoded_to = 0.0
-        self._meter_at = 0.0
-        self._dropped_seen, self._overflows_seen = 0.0, 0
+        self._monitor = SourceMonitor(self._emit, meter_interval)
 
     # ---- any thread -------------------------------------------------------------------------
     def start(self) -> None:
@@ -170,18 +115,18 @@ class LiveTranscriber:
 
     def switch(self, source: Any = KEEP, delay_ms: Any = KEEP, new_transcript: bool = False):
         """Change source and/or delay without reloading the model (see the module docstring)."""
-        self._commands.put(_Switch(source, delay_ms, new_transcript))
+        self._commands.put(Switch(source, delay_ms, new_transcript))
 
     def stop(self) -> None:
         """Flush the last words, finish the transcript, end the thread. Returns at once."""
-        self._commands.put(_STOP)
+        self._commands.put(STOP)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end; True if it has. Call it before the process exits."""
         self._thread.join(timeout)
         if self._thread.is_alive():
             return False
-        _wait_os_thread_exit(self._thread.native_id)
+        wait_os_thread_exit(self._thread.native_id)
         return True
 
     @property
@@ -214,15 +159,15 @@ class LiveTranscriber:
     def _tick(self) -> bool:
         """One turn of the loop; False when the thread should end."""
         try:
-            cmd = self._commands.get(block=self._source is None, timeout=1.0)
+            cmd = self._commands.get(block=self._listener is None, timeout=1.0)
         except queue.Empty:
             cmd = None
-        if cmd == _STOP:
+        if cmd == STOP:
             return False
         if cmd is not None:
             self._apply(cmd)
             return True
-        if self._source is None:
+        if self._listener is None:
             return True
         try:
             ended = self._pump()
@@ -236,65 +181,28 @@ class LiveTranscriber:
 
     def _pump(self) -> bool:
         """Read, feed, step, report. True when the source has finished."""
-        src, session = self._source, self._session
-        chunk = src.read(0.0 if self._backlog else POLL_SECONDS)
-        if chunk is not None and chunk.size:
-            self._feed(chunk)
-        events = session.step(self._max_tokens)
-        self._backlog = len(events) >= self._max_tokens
+        events, finished = self._listener.pump(self._max_tokens, POLL_SECONDS)
         self._on_tokens(events)
-        self._report(src, session)
-        return chunk is None and src.finished
-
-    def _feed(self, chunk: np.ndarray) -> None:
-        self._session.feed(chunk)
-        self._heard = self._heard or bool(np.max(np.abs(chunk)) > SILENT_PEAK)
-        if self._tap is not None:
-            try:
-                self._tap(chunk.copy())
-            except Exception:
-                log.exception("live audio tap failed")
+        self._listener.report(self._offset)
+        return finished
 
     def _on_tokens(self, events: list) -> None:
-        if not events:
-            return
-        self._decoded_to = events[-1].end
-        self._emit(self._rec.add(events))
+        if events:
+            self._emit(self._rec.add(events))
 
-    def _report(self, src: AudioSource, session) -> None:
-        now = time.monotonic()
-        if now - self._meter_at >= self._meter_interval:
-            self._meter_at = now
-            fed = session.audio_seconds
-            lag = max(0.0, fed - self._decoded_to - session.delay_ms / 1000) + src.queued_seconds
-            self._emit(MeterEvent(level_db=src.level_db, lag=lag, audio_seconds=self._offset + fed,
-                                  audio=self._audio_state(src)))  # fmt: skip
-        dropped, overflows = src.dropped_seconds, src.overflows
-        if dropped > self._dropped_seen or overflows > self._overflows_seen:
-            self._emit(DroppedEvent(dropped - self._dropped_seen, dropped, overflows))
-            self._dropped_seen, self._overflows_seen = dropped, overflows
-        silent = self._audio_state(src) is AudioState.SILENT
-        hint = src.poll_hint() if silent else None
-        if hint:  # the source's hint is about silence: true until sound comes
-            self._emit(HintEvent(hint, clears_on=AudioState.FLOWING))
-        stall = src.poll_stall()
-        if stall is not None:  # reported once each way; the source stays, it may come back
-            stalled, message = stall
-            self._emit(ErrorEvent(message) if stalled else HintEvent(message))
-
-    def _apply(self, cmd: _Switch) -> None:
-        if cmd.source is KEEP and self._source is not None:
-            self._drain_session()  # the source keeps capturing meanwhile: nothing is lost
-            source = self._source
+    def _apply(self, cmd: Switch) -> None:
+        if cmd.source is KEEP and self._listener is not None:
+            self._drain(self._listener)  # the source keeps capturing meanwhile: nothing is lost
+            source = self._listener.source
         else:
-            if self._source is not None:
+            if self._listener is not None:
                 self._end_source()
             source = None if cmd.source is None or cmd.source is KEEP else as_source(cmd.source)
         if self._rec is not None and (cmd.new_transcript or source is None):
             self._finish(final=cmd.new_transcript)  # going idle: write what there is now
         if cmd.delay_ms is not KEEP:
             self._delay_ms = cmd.delay_ms
-        if source is self._source and source is not None:
+        if self._listener is not None and source is self._listener.source:
             self._new_session(source)
         else:
             self._open(source)
@@ -311,21 +219,23 @@ class LiveTranscriber:
             self._emit(ErrorEvent(str(err), fatal=not self._idle_on_end))
             self._source_gone()
             return
-        self._source = source
-        self._new_session(source)
+        try:
+            self._new_session(source)
+        except Exception:  # the thread ends (see _run): the device must not stay open
+            source.close()
+            raise
 
     def _new_session(self, source: AudioSource) -> None:
         from voxtral_mlx.decode.session import StreamingSession
 
         try:
-            self._session = StreamingSession(self._model, self._tokenizer, self._delay_ms)
+            session = StreamingSession(self._model, self._tokenizer, self._delay_ms)
         except VoxtralError as err:  # a bad delay: say so, keep the model's default
             self._emit(ErrorEvent(str(err)))
             self._delay_ms = None
-            self._session = StreamingSession(self._model, self._tokenizer)
-        self._delay_ms = self._session.delay_ms
-        self._decoded_to, self._backlog, self._heard = 0.0, False, False
-        self._dropped_seen, self._overflows_seen = source.dropped_seconds, source.overflows
+            session = StreamingSession(self._model, self._tokenizer)
+        self._delay_ms = session.delay_ms
+        self._listener = Listener(source, session, self._monitor, self._tap)
         if self._rec is None:
             meta = {"source": source.name, "delay_ms": self._delay_ms, **self._metadata}
             self._rec = Recording(self._autosave_dir, meta, self._error)
@@ -336,29 +246,23 @@ class LiveTranscriber:
 
     def _end_source(self) -> None:
         """Stop the source, feed what it captured, drain the session, release the source."""
-        source, self._source = self._source, None
+        listener, self._listener = self._listener, None
         try:
-            source.stop()
-            while (chunk := source.read(0.0)) is not None:
-                if chunk.size:
-                    self._feed(chunk)
+            listener.end_source()
         except VoxtralError as err:
             self._emit(ErrorEvent(str(err)))
-        finally:
-            source.close()
-        self._drain_session()
+        self._drain(listener)
 
-    def _drain_session(self) -> None:
-        session, self._session = self._session, None
-        if session is None:
+    def _drain(self, listener: Listener) -> None:
+        """Decode the rest of ``listener``'s session and end it in the recording (once)."""
+        if listener.drained:
             return
-        session.close()
-        while not session.done:
-            self._on_tokens(session.step(self._max_tokens))
+        for events in listener.drain(self._max_tokens):
+            self._on_tokens(events)
         last = self._rec.end_session()
         if last is not None:
             self._emit(last)
-        self._offset += session.audio_seconds
+        self._offset += listener.session.audio_seconds
 
     def _source_gone(self) -> None:
         """A source ended by itself or failed: go idle, or end the thread."""
@@ -377,60 +281,21 @@ class LiveTranscriber:
             self._rec = None
         self._emit(event)
 
-    def _audio_state(self, src: AudioSource) -> AudioState:
-        if getattr(src, "lost", False):  # sources of older code may not say
-            return AudioState.LOST
-        if src.stalled:
-            return AudioState.STALLED
-        quiet = PAUSE_SECONDS if self._heard else SILENT_AFTER
-        return AudioState.SILENT if _heard_silence(src, quiet) else AudioState.FLOWING
-
     def _error(self, message: str) -> None:
         self._emit(ErrorEvent(message))
 
     def _shutdown(self) -> None:
         try:
-            if self._source is not None:
-                self._end_source()
-            elif self._session is not None:
-                self._drain_session()
+            if self._listener is not None:
+                self._end_source()  # the source is closed even if this fails
         except Exception as err:  # e.g. the model failed: keep what was transcribed
             log.debug("draining failed", exc_info=True)
             self._emit(ErrorEvent(_one_line(err), fatal=True))
-            if self._source is not None:
-                self._source.close()
         if self._rec is not None:
             self._rec.end_session()  # no-op unless draining failed half-way
             self._finish(final=True)
-        self._session = self._model = self._tokenizer = None
+        self._listener = self._model = self._tokenizer = None
         self._emit(StatusEvent(Status.STOPPED))
-
-
-def _wait_os_thread_exit(native_id: int | None, timeout: float = 2.0) -> None:
-    """Let a finished thread run its C++ thread-local destructors before we go on.
-
-    MLX keeps per-thread state (e.g. the random key) whose destructor takes the GIL when the
-    OS thread exits, after ``Thread.join`` has returned (Python < 3.13). If the interpreter is
-    finalizing by then, CPython ends that thread with ``pthread_exit`` and the process aborts
-    ("terminate called without an active exception"). Sleeping releases the GIL so the
-    destructors can run; on Linux we wait until the thread is really gone.
-    """
-    if sys.version_info >= (3, 13):  # join() waits for the OS thread itself
-        return
-    task = Path(f"/proc/self/task/{native_id}")
-    if native_id is None or not Path("/proc/self/task").is_dir():
-        time.sleep(0.05)
-        return
-    deadline = time.monotonic() + timeout
-    while task.exists() and time.monotonic() < deadline:
-        time.sleep(0.001)
-
-
-def _heard_silence(src: AudioSource, seconds: float) -> bool:
-    """Whether the source has truly delivered ``seconds`` of nothing but silence. It counts
-    seconds since it last read sound; audio still queued in it (captured during a slow step:
-    the first one compiles) has not been looked at and must not count as silent."""
-    return src.silent_seconds - src.queued_seconds >= seconds
 
 
 def _one_line(err: BaseException) -> str:
