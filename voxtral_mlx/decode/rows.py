@@ -1,0 +1,295 @@
+"""Many rows of one model decoded as one batch: the live engine's core and a single stream's.
+
+A *row* is one stream of tokens at one delay (its prompt, delay gains, KV lane, detokenizer).
+A *feed* is the encoder work over one audio stream from one start point: the mel, conv stem,
+encoder and adapter do not depend on the delay, so rows that start on the same audio at the
+same moment share a feed (a draft row and a final row), each reading the embeddings at its
+own positions. Decoder position ``p`` of every row on a feed reads embedding ``p``; a row of a
+longer delay has a longer prompt, so it starts later and catches up.
+
+Each round, rows with audio for their next position step together (``FastStepper.step_lanes``:
+shared matmuls, own attention, own position and delay gain), at most ``max_rows`` at a time
+where the device's kernels give a row its single-stream bits only for so many
+(``exact_rows``). Every row's tokens are then exactly what a ``StreamingSession`` of its delay
+gives for its audio. Rows join and leave between rounds; nothing else is disturbed.
+
+The protocol of a row (shared/model-spec.md section 3) is ``StreamingSession``'s: see
+``decode/session.py`` for the padding, the token times and the restart after an EOS (a row
+that restarts moves to a feed of its own, from the audio it had not yet transcribed).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import mlx.core as mx
+import numpy as np
+
+from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK, AudioPipeline
+from voxtral_mlx.decode.exact_rows import exact_rows
+from voxtral_mlx.model import VoxtralRealtime
+from voxtral_mlx.model.fast_step import FastStepper
+from voxtral_mlx.protocol import StreamProtocol
+from voxtral_mlx.text.detokenizer import StreamingDetokenizer
+from voxtral_mlx.text.tokenizer import Tokenizer
+from voxtral_mlx.text.transcript import TokenEvent
+
+CLEAR_CACHE_EVERY = 512  # tokens
+
+
+class State(enum.Enum):
+    WAITING = "waiting"  # not enough audio for the prompt yet
+    PREFILLED = "prefilled"  # decoding one token per 80 ms as audio arrives
+    DRAINING = "draining"  # the audio ended: right padding in, decoding the rest
+    DONE = "done"
+
+
+class Feed:
+    """One audio stream's encoder work from one start point, and the samples its rows may
+    still need (to restart after an EOS). MLX thread only."""
+
+    def __init__(self, model, n_left: int, right_pad: int, block: int, offset: int = 0):
+        self.pipe = AudioPipeline(model, n_left, right_pad, block)
+        self.right_pad = right_pad
+        self.offset = offset  # source sample index of this feed's first real sample
+        self.history: list[np.ndarray] = []
+        self.history_start = 0  # feed-relative sample index of history[0]
+        self.rows: list[Row] = []
+
+    @property
+    def finished(self) -> bool:
+        return self.pipe.finished
+
+    def push(self, samples: np.ndarray) -> None:
+        self.history.append(samples)
+        self.pipe.push(samples)
+
+    def finish(self) -> None:
+        self.pipe.finish()
+
+    def samples_from(self, start: int) -> np.ndarray:
+        """This feed's samples from feed-relative index ``start`` on."""
+        rest = np.concatenate(self.history) if self.history else np.zeros(0, np.float32)
+        return rest[max(0, start - self.history_start) :]
+
+    def forget(self) -> None:
+        """Drop embeddings and samples no row of this feed needs any more."""
+        if not self.rows:
+            return
+        self.pipe.drop_before(min(row.pos for row in self.rows))
+        keep = min(row.untranscribed_sample() for row in self.rows)
+        while self.history and self.history_start + len(self.history[0]) <= keep:
+            self.history_start += len(self.history.pop(0))
+
+
+class Row:
+    """One delay's decoding of a feed. Read ``tokens``, ``state``, ``protocol``; the batch
+    drives the rest."""
+
+    def __init__(self, batch: RowBatch, feed: Feed, protocol: StreamProtocol, key=None):
+        self.protocol, self.key = protocol, key
+        self.stepper = FastStepper.for_delay(batch.model.decoder, protocol.n_delay)
+        self.prompt = list(protocol.prompt)
+        self.detok = StreamingDetokenizer(batch.tokenizer)
+        self.tokens: list[int] = []
+        self._join(feed)
+
+    def _join(self, feed: Feed) -> None:
+        self.feed = feed
+        feed.rows.append(self)
+        self.lane = None
+        self.pos = 0  # next decoder position to queue
+        self.emitted = 0  # positions whose token has been emitted
+        self.pending: tuple[mx.array, int] | None = None  # queued (token, position), unread
+        self.prev: int | None = None
+        self.state = State.WAITING
+
+    @property
+    def done(self) -> bool:
+        return self.state is State.DONE
+
+    def last_position(self) -> int | None:
+        """Positions ``< this`` may be fed; None while the audio is open. A feed padded for a
+        longer delay has more right padding than this row reads."""
+        if not self.feed.finished:
+            return None
+        return self.feed.pipe.available - 1 - (self.feed.right_pad - self.protocol.right_pad_tokens)
+
+    def can_prefill(self) -> bool:
+        p, last = len(self.prompt), self.last_position()
+        return self.lane is None and self.feed.pipe.available >= p and (last is None or last >= p)
+
+    def can_step(self) -> bool:
+        last = self.last_position()
+        return (
+            self.lane is not None
+            and self.pos < self.feed.pipe.available
+            and (last is None or self.pos < last)
+        )
+
+    def maybe_done(self) -> None:
+        last = self.last_position()
+        if (
+            self.pending is None
+            and last is not None
+            and (self.pos >= last or last < len(self.prompt))
+        ):
+            self.state = State.DONE
+
+    def untranscribed_sample(self) -> int:
+        """Feed-relative sample index of the first audio no emitted token describes yet."""
+        return max(0, self.protocol.token_sample(self.emitted))
+
+    def event(self, token: int, position: int, sample_rate: int) -> TokenEvent:
+        piece = self.detok.push_event(token)
+        proto = self.protocol
+        start = (self.feed.offset + proto.token_sample(position)) / sample_rate
+        total = (self.feed.offset + self.feed.pipe.real_samples) / sample_rate
+        end = start + proto.token_seconds
+        return TokenEvent(token, piece.text, min(max(start, 0.0), total),
+                          min(max(end, 0.0), total), piece.word_start)  # fmt: skip
+
+
+class RowBatch:
+    """Rows of one model stepped as one batch, on the thread that loaded the model.
+
+    ``add_feed`` starts an audio stream's encoder work, ``add_row`` decodes a feed at a delay,
+    ``push``/``finish`` give a feed audio, ``step`` decodes what the audio allows and returns
+    ``(row, event)`` pairs in decoding order; ``remove_row`` ends a row.
+    """
+
+    def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer,
+                 encoder_block: int = FILE_BLOCK, max_rows: int | None = None):  # fmt: skip
+        self.model, self.tokenizer, self.encoder_block = model, tokenizer, encoder_block
+        self.rows: list[Row] = []
+        self._max_rows = max_rows  # measured at the first batch of more rows than it allows
+        self._measured = 1
+        self._tokens = 0
+
+    def add_feed(self, delays_ms: list[int | None], offset: int = 0) -> Feed:
+        """A feed padded for rows of these delays (a feed's right padding is fixed at start)."""
+        protos = [StreamProtocol.of(self.model.config, self.tokenizer, d) for d in delays_ms]
+        right = max(p.right_pad_tokens for p in protos)
+        return Feed(self.model, protos[0].n_left, right, self.encoder_block, offset)
+
+    def add_row(self, feed: Feed, delay_ms: int | None = None, key=None) -> Row:
+        proto = StreamProtocol.of(self.model.config, self.tokenizer, delay_ms)
+        if proto.right_pad_tokens > feed.right_pad:
+            raise ValueError("the feed was not padded for this delay (add_feed with it)")
+        row = Row(self, feed, proto, key)
+        self.rows.append(row)
+        return row
+
+    def finish(self, feed: Feed) -> None:
+        """No more audio for ``feed``: its rows decode the rest."""
+        feed.finish()
+        for row in feed.rows:
+            if row.state is not State.DONE:
+                row.state = State.DRAINING
+
+    def remove_row(self, row: Row) -> None:
+        self.rows.remove(row)
+        row.feed.rows.remove(row)
+        row.lane = row.pending = None
+
+    def step(self, max_tokens: int | None = None) -> list[tuple[Row, TokenEvent]]:
+        """Decode what the fed audio allows, at most ``max_tokens`` tokens per row."""
+        budget = {id(r): float("inf") if max_tokens is None else max_tokens for r in self.rows}
+        events: list[tuple[Row, TokenEvent]] = []
+        while self._round(budget, events):
+            pass
+        return events
+
+    # ---- one round: launch what can run, read what was launched ---------------------------
+    def _round(self, budget: dict, events: list) -> bool:
+        live = [r for r in self.rows if not r.done and budget.get(id(r), 0) > 0]
+        idle = [r for r in live if r.pending is None]
+        self._launch([r for r in idle if r.can_prefill()], prefill=True)
+        self._launch([r for r in idle if r.pending is None and r.can_step()])
+        taken = [(r, r.pending) for r in live if r.pending is not None]
+        for r in live:
+            if r.pending is None:
+                r.maybe_done()
+        if not taken:
+            return False
+        for r, _ in taken:
+            r.pending = None
+        # Queue each row's next position on its lazy token before reading it (double
+        # buffering: the host's work for one token overlaps the device's for the previous).
+        self._launch(
+            [r for r, _ in taken if r.can_step()], [t for r, (t, _) in taken if r.can_step()]
+        )
+        for r, (token, position) in taken:
+            r.prev = int(token.item())
+            r.tokens.append(r.prev)
+            r.emitted = position + 1
+            budget[id(r)] -= 1
+            events.append((r, r.event(r.prev, position, self.model.config.audio.sampling_rate)))
+            if r.prev == self.tokenizer.eos_id:
+                self._restart(r)
+            else:
+                r.maybe_done()
+        for feed in {id(r.feed): r.feed for r, _ in taken}.values():
+            feed.forget()
+        self._tokens += len(taken)
+        if self._tokens >= CLEAR_CACHE_EVERY:
+            self._tokens = 0
+            mx.clear_cache()  # release freed buffers on long sessions
+        return True
+
+    def _launch(self, rows: list[Row], prevs: list[mx.array] | None = None, prefill=False) -> None:
+        if not rows:
+            return
+        if prefill:
+            for r in rows:
+                p = len(r.prompt)
+                x = r.stepper.inputs(mx.array([r.prompt]), r.feed.pipe.embeddings(0, p))
+                r.lane, token = r.stepper.prefill_lane(x)
+                r.state = State.DRAINING if r.feed.finished else State.PREFILLED
+                self._queued(r, token, p - 1)
+            return
+        if prevs is None:  # the last token each row read back
+            prevs = [mx.array([r.prev]) for r in rows]
+        # One delay's rows side by side (one FFN norm each); each keeps its own token.
+        order = sorted(range(len(rows)), key=lambda i: rows[i].protocol.n_delay)
+        rows, prevs = [rows[i] for i in order], [prevs[i] for i in order]
+        size = self._rows_per_step(len(rows))
+        for s in range(0, len(rows), size):
+            group, ids = rows[s : s + size], mx.concatenate(prevs[s : s + size])
+            audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in group])
+            x = group[0].stepper.inputs(ids.reshape(len(group), 1), audio)
+            tokens = group[0].stepper.step_lanes([(r.stepper, r.lane) for r in group], x)
+            for i, r in enumerate(group):
+                self._queued(r, tokens[i : i + 1], r.pos)
+
+    @staticmethod
+    def _queued(row: Row, token: mx.array, position: int) -> None:
+        mx.async_eval(token)
+        row.pending = (token, position)
+        row.pos = position + 1
+
+    def _rows_per_step(self, want: int) -> int:
+        if self._max_rows is None and want > self._measured:
+            self._measured = exact_rows(self.model, want)
+            if self._measured < want:
+                self._max_rows = self._measured
+        return min(want, self._max_rows or want)
+
+    def _restart(self, row: Row) -> None:
+        """After an EOS: the row starts again on the audio it had not transcribed (a feed of its
+        own), DONE if there is none."""
+        old = row.feed
+        start = row.untranscribed_sample()
+        rest = old.samples_from(start)
+        if old.finished and rest.size == 0:
+            row.state = State.DONE
+            return
+        old.rows.remove(row)
+        feed = Feed(self.model, row.protocol.n_left, row.protocol.right_pad_tokens,
+                    self.encoder_block, old.offset + start)  # fmt: skip
+        row._join(feed)
+        feed.push(rest)
+        if old.finished:
+            feed.finish()
+            row.state = State.DRAINING
+        old.forget()
