@@ -201,13 +201,16 @@ def test_eos_mid_stream_restarts_on_the_untranscribed_audio(
     )
     clip = audio[: 16000 * 8]
     # EOS forced as the n-th emitted token: the prefill's (n = 1) or a later step's.
-    name = "prefill" if n == 1 else "step"
+    name = "prefill_lane" if n == 1 else "step_lanes"
     original, calls = getattr(FastStepper, name), []
 
     def forced(self, *args, **kwargs):
         calls.append(1)
-        token = original(self, *args, **kwargs)
-        return mx.array([tokenizer.eos_id]) if len(calls) == max(1, n - 1) else token
+        out = original(self, *args, **kwargs)
+        if len(calls) != max(1, n - 1):
+            return out
+        eos = mx.array([tokenizer.eos_id])
+        return (out[0], eos) if name == "prefill_lane" else eos
 
     monkeypatch.setattr(FastStepper, name, forced)
     session, events = run_session(model, tokenizer, clip, lambda: 16000)
