@@ -17,6 +17,20 @@ RIGHT_PAD_EXTRA_TOKENS = 10  # mistral-common's OFFLINE_STREAMING_BUFFER_TOKENS
 # What the release's tekken.json says, used when a tekken.json leaves them out.
 DEFAULT_DELAY_MS = 480
 DEFAULT_LEFT_PAD_TOKENS = 32
+# Live captions with drafts (as in Mistral's own two-delay example): a fast draft row shown
+# dimmed after the accurate final row's text.
+LIVE_FINAL_DELAY_MS = 2400
+LIVE_DRAFT_DELAY_MS = 240
+
+
+def live_delays(delay_ms: int | None, draft_delay_ms: int | None) -> tuple[int | None, int]:
+    """(final, draft) delays for live captions: the draft defaults to ``LIVE_DRAFT_DELAY_MS``
+    (0: drafts off); with drafts on the final row defaults to ``LIVE_FINAL_DELAY_MS``, without
+    them to the model's own (None)."""
+    draft = LIVE_DRAFT_DELAY_MS if draft_delay_ms is None else draft_delay_ms
+    if delay_ms is None and draft:
+        delay_ms = LIVE_FINAL_DELAY_MS
+    return delay_ms, draft
 
 
 def right_pad_tokens(n_delay: int) -> int:

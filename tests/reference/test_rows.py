@@ -96,3 +96,30 @@ def test_three_rows_and_a_late_row(setup, tokenizer, audio):  # noqa: F811
     assert all(
         abs(a[1] - (b[1] + start / SR)) < 1e-9 for a, b in zip(got["late"], late, strict=True)
     )
+
+
+@pytest.mark.parametrize("chunking", ["80ms", "random"])
+def test_a_session_with_a_draft_row_keeps_its_own_words(setup, tokenizer, audio, chunking):
+    """StreamingSession(delay, draft_delay_ms): ``step`` gives exactly the single-delay
+    session's events; ``draft_events``/``draft_tokens`` those of a session at the draft delay."""
+    session, sizes = (
+        StreamingSession(setup.model, tokenizer, 2400, draft_delay_ms=240),
+        _sizes(chunking),
+    )
+    final, draft, i = [], [], 0
+    while i < len(audio):
+        k = sizes()
+        session.feed(audio[i : i + k])
+        i += k
+        final += session.step()
+        draft += session.draft_events
+    session.close()
+    while not session.done:
+        final += session.step()
+        draft += session.draft_events
+    assert [(e.token_id, e.start, e.end) for e in final] == alone(
+        setup.model, tokenizer, audio, 2400, _sizes(chunking)
+    )
+    want = alone(setup.model, tokenizer, audio, 240, _sizes(chunking))
+    assert [(e.token_id, e.start, e.end) for e in draft] == want
+    assert session.draft_tokens == [t for t, *_ in want] and session.draft_delay_ms == 240

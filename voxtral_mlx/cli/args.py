@@ -75,7 +75,17 @@ def _model_and_decoding(p: argparse.ArgumentParser) -> None:
         "--delay-ms",
         type=_delay_ms,
         default=None,
-        help="transcription delay, 80-2400 in steps of 80 (default: the model's, 480)",
+        help="transcription delay, 80-2400 in steps of 80 (default: the model's, 480; --mic "
+        "with drafts: 2400, the accurate final text)",
+    )
+    p.add_argument(
+        "--draft-delay-ms",
+        type=_draft_delay_ms,
+        default=None,
+        metavar="MS",
+        help="--mic: also decode at this short delay and show its words dimmed after the final "
+        "text until the final row reaches them (default: 240; 0: no drafts). Only the final "
+        "text is saved; json keeps the draft's token ids",
     )
     p.add_argument(
         "--dtype",
@@ -148,6 +158,10 @@ def _delay_ms(text: str) -> int:
             f"expected a multiple of 80 from {MIN_DELAY_MS} to {MAX_DELAY_MS}, got {text!r}"
         )
     return ms
+
+
+def _draft_delay_ms(text: str) -> int:
+    return 0 if text.strip() == "0" else _delay_ms(text)
 
 
 def _row_count(text: str) -> int:

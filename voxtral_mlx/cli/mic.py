@@ -115,14 +115,16 @@ def _start(app):
     """The live transcriber on the microphone, started; it loads ``app``'s model."""
     from voxtral_mlx.audio.mic import MicSource
     from voxtral_mlx.live.engine import LiveTranscriber
+    from voxtral_mlx.protocol import live_delays
 
     def load():
         app.load()  # on the transcriber's thread, which then owns the model
         return app.model, app.tokenizer
 
     load.description = str(app.args.model)
-    live = LiveTranscriber(load, MicSource(app.args.device), delay_ms=app.args.delay_ms,
-                           metadata={"model": str(app.args.model)})  # fmt: skip
+    delay, draft = live_delays(app.args.delay_ms, app.args.draft_delay_ms)
+    live = LiveTranscriber(load, MicSource(app.args.device), delay_ms=delay,
+                           draft_delay_ms=draft, metadata={"model": str(app.args.model)})  # fmt: skip
     live.start()
     return live
 

@@ -70,7 +70,10 @@ class StreamingSession:
     """Feed audio from any thread, step the model on the MLX thread, get timed token events.
 
     The single-row case of :class:`~voxtral_mlx.decode.rows.RowBatch` (one feed, one row): the
-    live engine's rows and a session run the same code.
+    live engine's rows and a session run the same code. ``draft_delay_ms``: also decode the same
+    audio at that (shorter) delay, a second row on the same feed; its events of each step are in
+    ``draft_events``, its ids in ``draft_tokens``; ``step`` returns the main row's, which are
+    exactly a session of ``delay_ms`` alone.
 
     Thread contract: ``feed`` and ``close`` may be called from any thread (they only queue
     numpy data, no MLX). ``push``, ``step`` and everything else must run on the thread that
@@ -86,10 +89,17 @@ class StreamingSession:
         tokenizer: Tokenizer,
         delay_ms: int | None = None,
         encoder_block: int = FILE_BLOCK,
+        draft_delay_ms: int | None = None,
     ):
         self.model, self.tokenizer, self.encoder_block = model, tokenizer, encoder_block
-        self._batch = RowBatch(model, tokenizer, encoder_block, max_rows=1)
-        self._row = self._batch.add_row(self._batch.add_feed([delay_ms]), delay_ms)
+        self._batch = RowBatch(
+            model, tokenizer, encoder_block, max_rows=None if draft_delay_ms else 1
+        )
+        feed = self._batch.add_feed([delay_ms] + ([draft_delay_ms] if draft_delay_ms else []))
+        self._row = self._batch.add_row(feed, delay_ms)
+        self._draft = self._batch.add_row(feed, draft_delay_ms) if draft_delay_ms else None
+        self.draft_delay_ms = self._draft.protocol.delay_ms if self._draft else None
+        self.draft_events: list[TokenEvent] = []
         self.protocol = proto = self._row.protocol
         self.delay_ms, self.n_delay, self.n_left = proto.delay_ms, proto.n_delay, proto.n_left
         self.samples_per_token, self.sample_rate = proto.samples_per_token, proto.sample_rate
@@ -106,6 +116,10 @@ class StreamingSession:
     @property
     def tokens(self) -> list[int]:
         return self._row.tokens
+
+    @property
+    def draft_tokens(self) -> list[int]:
+        return self._draft.tokens if self._draft else []
 
     @property
     def state(self) -> State:
@@ -134,7 +148,7 @@ class StreamingSession:
 
     @property
     def done(self) -> bool:
-        return self._row.done
+        return self._row.done and (self._draft is None or self._draft.done)
 
     @property
     def audio_seconds(self) -> float:
@@ -149,8 +163,20 @@ class StreamingSession:
             chunks, self._pushed = chunks + self._pushed, []
         if chunks:
             # One push per step however the producer sliced the audio (mel cost is per call).
-            self._row.feed.push(np.concatenate(chunks) if len(chunks) > 1 else chunks[0])
+            x = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+            for feed in self._feeds():
+                feed.push(x)
         if closed and not self._closed_seen:
             self._closed_seen = True
-            self._batch.finish(self._row.feed)
-        return [event for _, event in self._batch.step(max_tokens)]
+            for feed in self._feeds():
+                self._batch.finish(feed)
+        events = self._batch.step(max_tokens)
+        self.draft_events = [e for row, e in events if row is self._draft]
+        return [e for row, e in events if row is self._row]
+
+    def _feeds(self) -> list:
+        """The rows' feeds: one, unless a row restarted on a feed of its own after an EOS."""
+        feeds = [self._row.feed]
+        if self._draft is not None and self._draft.feed is not self._row.feed:
+            feeds.append(self._draft.feed)
+        return feeds

@@ -11,12 +11,14 @@ STOP = "stop"
 
 @dataclass(frozen=True)
 class Switch:
-    """A new ``source`` and/or ``delay_ms`` (either may be KEEP; source None: go idle);
-    ``new_transcript``: finish the current recording first."""
+    """A new ``source``, ``delay_ms`` and/or ``draft_delay_ms`` (each may be KEEP; source None:
+    go idle; draft 0 or None: drafts off); ``new_transcript``: finish the current recording
+    first."""
 
     source: Any
     delay_ms: Any
     new_transcript: bool
+    draft_delay_ms: Any = KEEP
 
 
 __all__ = ["KEEP", "STOP", "Switch"]

@@ -67,12 +67,13 @@ from voxtral_mlx.audio.sources import AudioSource, IteratorSource, as_source
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live.autosave import default_dir
 from voxtral_mlx.live.commands import KEEP, STOP, Switch
-from voxtral_mlx.live.events import ErrorEvent, LiveEvent, Status, StatusEvent
+from voxtral_mlx.live.events import DraftEvent, ErrorEvent, LiveEvent, Status, StatusEvent
 from voxtral_mlx.live.listener import Listener
 from voxtral_mlx.live.loader import FolderLoader, folder_loader
 from voxtral_mlx.live.monitor import SourceMonitor
 from voxtral_mlx.live.recording import Recording
 from voxtral_mlx.live.thread_exit import wait_os_thread_exit
+from voxtral_mlx.protocol import check_delay_ms
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class LiveTranscriber:
     """See the module docstring for the contract."""
 
     def __init__(self, model_loader: Callable[[], tuple[Any, Any]], source: Any = None, *,
-                 delay_ms: int | None = None, on_event: Callable[[LiveEvent], None] | None = None,
+                 delay_ms: int | None = None, draft_delay_ms: int | None = None, on_event: Callable[[LiveEvent], None] | None = None,
                  events: queue.Queue | None = None, autosave_dir: str | Path | None = None,
                  autosave: bool = True, tap: Callable[[np.ndarray], None] | None = None,
                  metadata: dict[str, Any] | None = None, idle_on_end: bool = False,
@@ -91,6 +92,7 @@ class LiveTranscriber:
         self._loader = model_loader
         self._initial = None if source is None else as_source(source)
         self._delay_ms = delay_ms
+        self._draft_ms = draft_delay_ms or None
         self._on_event = on_event
         self.events = events if events is not None or on_event is not None else queue.Queue()
         self._autosave_dir = (Path(autosave_dir) if autosave_dir else default_dir()) if autosave else None  # fmt: skip
@@ -113,9 +115,11 @@ class LiveTranscriber:
     def start(self) -> None:
         self._thread.start()
 
-    def switch(self, source: Any = KEEP, delay_ms: Any = KEEP, new_transcript: bool = False):
-        """Change source and/or delay without reloading the model (see the module docstring)."""
-        self._commands.put(Switch(source, delay_ms, new_transcript))
+    def switch(self, source: Any = KEEP, delay_ms: Any = KEEP, new_transcript: bool = False,
+               draft_delay_ms: Any = KEEP):  # fmt: skip
+        """Change source, delay and/or draft delay without reloading the model (see the module
+        docstring)."""
+        self._commands.put(Switch(source, delay_ms, new_transcript, draft_delay_ms))
 
     def stop(self) -> None:
         """Flush the last words, finish the transcript, end the thread. Returns at once."""
@@ -182,13 +186,15 @@ class LiveTranscriber:
     def _pump(self) -> bool:
         """Read, feed, step, report. True when the source has finished."""
         events, finished = self._listener.pump(self._max_tokens, POLL_SECONDS)
-        self._on_tokens(events)
+        self._on_tokens(events, self._listener.session)
         self._listener.report(self._offset)
         return finished
 
-    def _on_tokens(self, events: list) -> None:
+    def _on_tokens(self, events: list, session) -> None:
         if events:
             self._emit(self._rec.add(events))
+        if session.draft_delay_ms and (events or session.draft_events):
+            self._emit(self._rec.add_draft(session.draft_events))
 
     def _apply(self, cmd: Switch) -> None:
         if cmd.source is KEEP and self._listener is not None:
@@ -202,6 +208,8 @@ class LiveTranscriber:
             self._finish(final=cmd.new_transcript)  # going idle: write what there is now
         if cmd.delay_ms is not KEEP:
             self._delay_ms = cmd.delay_ms
+        if cmd.draft_delay_ms is not KEEP:
+            self._draft_ms = cmd.draft_delay_ms or None
         if self._listener is not None and source is self._listener.source:
             self._new_session(source)
         else:
@@ -229,7 +237,8 @@ class LiveTranscriber:
         from voxtral_mlx.decode.session import StreamingSession
 
         try:
-            session = StreamingSession(self._model, self._tokenizer, self._delay_ms)
+            session = StreamingSession(self._model, self._tokenizer, self._delay_ms,
+                                       draft_delay_ms=self._draft_for(self._delay_ms))  # fmt: skip
         except VoxtralError as err:  # a bad delay: say so, keep the model's default
             self._emit(ErrorEvent(str(err)))
             self._delay_ms = None
@@ -238,11 +247,27 @@ class LiveTranscriber:
         self._listener = Listener(source, session, self._monitor, self._tap)
         if self._rec is None:
             meta = {"source": source.name, "delay_ms": self._delay_ms, **self._metadata}
+            if session.draft_delay_ms:
+                meta["draft_delay_ms"] = session.draft_delay_ms
             self._rec = Recording(self._autosave_dir, meta, self._error)
             self._offset = 0.0
             self.journal = self._rec.autosave.path if self._rec.autosave else None
         self._rec.begin(self._offset, source.name, self._delay_ms)
         self._emit(StatusEvent(Status.LISTENING, source.name))
+
+    def _draft_for(self, delay_ms: int | None) -> int | None:
+        """The draft delay to run beside ``delay_ms``: None when drafts are off or would not
+        be ahead of the final row (a draft at the final delay or later shows nothing new)."""
+        try:
+            if self._draft_ms:
+                check_delay_ms(self._draft_ms)
+        except VoxtralError as err:
+            self._emit(ErrorEvent(f"draft {err}; drafts are off"))
+            self._draft_ms = None
+        final = self._tokenizer.audio.transcription_delay_ms if delay_ms is None else delay_ms
+        if not self._draft_ms or self._draft_ms >= final:
+            return None
+        return self._draft_ms
 
     def _end_source(self) -> None:
         """Stop the source, feed what it captured, drain the session, release the source."""
@@ -258,10 +283,12 @@ class LiveTranscriber:
         if listener.drained:
             return
         for events in listener.drain(self._max_tokens):
-            self._on_tokens(events)
+            self._on_tokens(events, listener.session)
         last = self._rec.end_session()
         if last is not None:
             self._emit(last)
+        if listener.session.draft_delay_ms:
+            self._emit(DraftEvent())  # everything is final: no draft left to show
         self._offset += listener.session.audio_seconds
 
     def _source_gone(self) -> None:

@@ -13,6 +13,9 @@ StatusEvent        ``status`` (:class:`Status`) changed; ``detail`` names the so
 TextEvent          after every model step that decoded tokens (pads too: ``end`` says how far
                    transcription has got): ``text`` raw piece text, ``words`` that became
                    final, ``partial`` the word still being built, ``word_starts`` times
+DraftEvent         with drafts on, after every step that decoded tokens of either row: ``words``
+                   the fast draft row's words the final text has not reached yet (show
+                   them dimmed after it, replacing the previous draft)
 MeterEvent         about 10 x a second while listening: level (RMS dBFS), lag, audio state
 DroppedEvent       audio was lost: the capture queue overflowed, or PortAudio flagged overflow
 HintEvent          a one-line hint, e.g. only silence for 2 s (muted? macOS permission?);
@@ -31,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxtral_mlx.text.transcript import Transcript, Word
+from voxtral_mlx.text.transcript import Transcript, Word, join_words
 
 
 class Status(str, enum.Enum):
@@ -88,6 +91,22 @@ class TextEvent(LiveEvent):
 
 
 @dataclass(frozen=True)
+class DraftEvent(LiveEvent):
+    """The draft to show after the final text now (it replaces the previous one; empty: none).
+
+    ``words``: the draft row's words that start at or after the end of the final text's last
+    word (:func:`voxtral_mlx.text.drafts.draft_tail`), in recording seconds; ``text`` their
+    text. They are never saved: the transcript holds the final row's words only.
+    """
+
+    words: tuple[Word, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return join_words(self.words)
+
+
+@dataclass(frozen=True)
 class MeterEvent(LiveEvent):
     """``level_db``: RMS dBFS of the latest audio (-100 for silence). ``lag``: seconds of audio
     received but not yet transcribed, beyond the chosen delay (queued in the source included).
@@ -137,6 +156,7 @@ class TranscriptEvent(LiveEvent):
 
 __all__ = [
     "AudioState",
+    "DraftEvent",
     "DroppedEvent",
     "ErrorEvent",
     "HintEvent",

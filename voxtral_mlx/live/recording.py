@@ -4,7 +4,9 @@ autosave. Pure Python (no MLX).
 Each ``StreamingSession`` times its tokens from its own start; :class:`Recording` shifts them by
 the audio that came before, folds them into words with a ``TranscriptBuilder`` per session (so
 a switch always ends a word) and tells which words are final: every word but the last one of
-the current session, and all of them once the session has ended. Final words are appended to
+the current session, and all of them once the session has ended. With drafts on, the draft
+row's events go into a builder of their own: its words are shown after the final text
+(:func:`~voxtral_mlx.text.drafts.draft_tail`), never saved; only its token ids are kept. Final words are appended to
 the autosave journal (:mod:`voxtral_mlx.live.autosave`) as they come. A disk error is
 reported once through ``on_error`` and turns autosave off; the transcript stays in memory.
 """
@@ -18,7 +20,8 @@ from typing import Any
 
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live.autosave import Autosave
-from voxtral_mlx.live.events import TextEvent, TranscriptEvent
+from voxtral_mlx.live.events import DraftEvent, TextEvent, TranscriptEvent
+from voxtral_mlx.text.drafts import draft_tail
 from voxtral_mlx.text.transcript import (
     TokenEvent,
     Transcript,
@@ -42,7 +45,9 @@ class Recording:
                 on_error(f"{err}; the transcript is kept in memory only")
         self.words: list[Word] = []  # finished sessions
         self.tokens: list[int] = []
+        self.draft_tokens: list[int] = []
         self._builder: TranscriptBuilder | None = None
+        self._draft: TranscriptBuilder | None = None
         self._offset = 0.0
         self._final = 0  # words of the current builder already reported final
         self._end = 0.0
@@ -50,6 +55,7 @@ class Recording:
     def begin(self, offset: float, source: str, delay_ms: int) -> None:
         """A new session on ``source`` whose audio starts ``offset`` s into the recording."""
         self._builder, self._offset, self._final = TranscriptBuilder(), offset, 0
+        self._draft = TranscriptBuilder()
         self._save(lambda a: a.source(source, delay_ms, offset))
 
     def add(self, events: list[TokenEvent]) -> TextEvent:
@@ -69,12 +75,23 @@ class Recording:
             word_starts=tuple(e.start for e in shifted if e.word_start), n_tokens=len(shifted),
         )  # fmt: skip
 
+    def add_draft(self, events: list[TokenEvent]) -> DraftEvent:
+        """Fold the draft row's events of one step in; the draft to show now."""
+        if events:
+            self._draft.add([replace(e, start=e.start + self._offset,
+                                     end=e.end + self._offset) for e in events])  # fmt: skip
+        shown = self._builder.words if self._builder is not None else []
+        draft = self._draft.words if self._draft is not None else []
+        return DraftEvent(words=tuple(draft_tail(shown, draft, decoded_to=self._end)))
+
     def end_session(self) -> TextEvent | None:
         """All the session's words are final now: a TextEvent with those not yet reported
         (None if there are none). Safe to call when no session is open."""
         builder, self._builder = self._builder, None
         if builder is None:
             return None
+        draft, self._draft = self._draft, None
+        self.draft_tokens += draft.tokens if draft is not None else []
         words = builder.words
         self.words += words
         self.tokens += builder.tokens
@@ -90,8 +107,9 @@ class Recording:
         if self._builder is not None:
             words += self._builder.words
             tokens += self._builder.tokens
+        draft = list(self.draft_tokens) + (self._draft.tokens if self._draft is not None else [])
         return Transcript.from_words(words, tokens=tokens, duration=duration,
-                                     metadata=self.metadata)  # fmt: skip
+                                     metadata=self.metadata, draft_tokens=draft)  # fmt: skip
 
     def finish(self, duration: float, final: bool) -> TranscriptEvent:
         """Write the final JSON (``final``: also close the journal); the event announcing it."""

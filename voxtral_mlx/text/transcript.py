@@ -82,21 +82,25 @@ class Segment:
 
 @dataclass
 class Transcript:
-    """A finished transcript; ``to_dict``/``from_dict`` round-trip it exactly through JSON."""
+    """A finished transcript; ``to_dict``/``from_dict`` round-trip it exactly through JSON.
+    ``draft_tokens``: a live recording's fast draft row's token ids (its words are never saved:
+    the transcript is the accurate row's); empty otherwise, and then left out of the JSON."""
 
     words: list[Word] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     duration: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
+    draft_tokens: list[int] = field(default_factory=list)
 
     @classmethod
     def from_words(cls, words: Iterable[Word], *, tokens: Iterable[int] = (), duration: float = 0.0,
-                   metadata: dict[str, Any] | None = None) -> Transcript:  # fmt: skip
+                   metadata: dict[str, Any] | None = None,
+                   draft_tokens: Iterable[int] = ()) -> Transcript:  # fmt: skip
         """``words`` cut into caption segments (:func:`segment_words`), ``duration`` in whole ms."""
         words = list(words)
         return cls(words, segment_words(words), list(tokens), round_ms(duration),
-                   dict(metadata or {}))  # fmt: skip
+                   dict(metadata or {}), list(draft_tokens))  # fmt: skip
 
     @property
     def text(self) -> str:
@@ -112,6 +116,7 @@ class Transcript:
             "duration": self.duration,
             "segments": [asdict(segment) for segment in self.segments],
             "tokens": list(self.tokens),
+            **({"draft_tokens": list(self.draft_tokens)} if self.draft_tokens else {}),
             "metadata": dict(self.metadata),
         }
 
@@ -126,8 +131,9 @@ class Transcript:
             else:
                 words = [word for segment in segments for word in segment.words]
             tokens = [int(token) for token in data.get("tokens", [])]
+            draft = [int(token) for token in data.get("draft_tokens", [])]
             duration, metadata = float(data.get("duration", 0.0)), dict(data.get("metadata", {}))
-            return cls(words, segments, tokens, duration, metadata)
+            return cls(words, segments, tokens, duration, metadata, draft)
         except (KeyError, TypeError, ValueError) as err:
             raise VoxtralError(f"not a transcript: bad or missing field {err}") from err
 
