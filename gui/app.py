@@ -28,7 +28,15 @@ from .controller import Controller
 from .main_window import MainWindow
 from .overlay import CaptionOverlay
 from .qt_guard import QtBindingError, ensure_safe_qt
-from .settings import APPLICATION, ORGANIZATION, WINDOW_KEYS, Key, Settings, caption_style
+from .settings import (
+    APPLICATION,
+    ORGANIZATION,
+    WINDOW_KEYS,
+    Key,
+    Settings,
+    caption_style,
+    draft_delay_ms,
+)
 from .settings_window import SettingsWindow
 from .tray import Tray, tray_available
 
@@ -51,7 +59,9 @@ class VoxtralApp(QObject):
         if model:
             self.settings.set(Key.MODEL, model)
         self.bridge = EngineBridge(self.settings.get(Key.MODEL), model_loader=model_loader,
-                                   sd=sd, autosave_dir=autosave_dir)  # fmt: skip
+                                   sd=sd, autosave_dir=autosave_dir,
+                                   draft_delay_ms=draft_delay_ms(self.settings),
+                                   keep_audio=self.settings.get(Key.KEEP_AUDIO))  # fmt: skip
         self.controller = Controller(self.bridge, parent=self)
         self.window = MainWindow(self.controller, self.settings)
         self.window.setWindowIcon(app_icon())  # Linux/Windows title bars; macOS uses the .icns
@@ -106,6 +116,8 @@ class VoxtralApp(QObject):
             self.settings_window = SettingsWindow(self.settings, self.window)
             self.settings_window.window_style.connect(self.window.view.apply_style)
             self.settings_window.overlay_style.connect(self.overlay.apply_style)
+            self.settings_window.drafts_changed.connect(self.bridge.set_draft_delay)
+            self.settings_window.keep_audio_changed.connect(self.bridge.set_keep_audio)
             self.settings_window.finished.connect(self._settings_closed)
         self.settings_window.show()
         self.settings_window.raise_()

@@ -35,11 +35,13 @@ log = logging.getLogger(__name__)
 
 
 class EngineBridge(QObject):
-    """Record / stop / change delay from the GUI thread; events back as :attr:`event`.
+    """Record / stop / change delays from the GUI thread; events back as :attr:`event`.
 
     ``model_loader``: what :class:`LiveTranscriber` calls on its thread (default: a
     :class:`FolderLoader` for ``model``). ``sd``: the sounddevice module for :class:`MicSource`
     (tests pass the fake). ``autosave_dir``: where recordings are journaled (None: the default).
+    ``draft_delay_ms``: the draft row's delay (0: no drafts); ``keep_audio``: each recording's
+    audio kept beside its journal (:mod:`voxtral_mlx.live.audio_keeper`).
     """
 
     event = Signal(object)  # a LiveEvent, always delivered on the GUI thread
@@ -48,12 +50,15 @@ class EngineBridge(QObject):
 
     def __init__(self, model: str | Path = "", *, model_loader: Callable | None = None,
                  sd: Any = None, autosave_dir: str | Path | None = None,
+                 draft_delay_ms: int = 0, keep_audio: bool = False,
                  parent: QObject | None = None):  # fmt: skip
         super().__init__(parent)
         self.model = str(model)
         self._loader = model_loader
         self.sd = sd
         self.autosave_dir = autosave_dir
+        self.draft_delay_ms = draft_delay_ms
+        self.keep_audio = keep_audio
         self.live: LiveTranscriber | None = None
         self.status: Status | None = None
         self.listening = False
@@ -72,7 +77,8 @@ class EngineBridge(QObject):
         self._ensure_started(delay_ms)
         self._want_listening = True
         source = MicSource(device or None, sd=self.sd)
-        self.live.switch(source=source, delay_ms=delay_ms, new_transcript=True)
+        self.live.switch(source=source, delay_ms=delay_ms, new_transcript=True,
+                         draft_delay_ms=self.draft_delay_ms)  # fmt: skip
 
     def stop_recording(self) -> None:
         """Stop listening; the last words are flushed, the model stays loaded."""
@@ -84,6 +90,18 @@ class EngineBridge(QObject):
         """Applies now when listening (a new session on the loaded model), else on next record."""
         if self.live is not None and self.live.running and self.listening:
             self.live.switch(delay_ms=delay_ms)
+
+    def set_draft_delay(self, draft_delay_ms: int) -> None:
+        """The draft row's delay (0: drafts off); like :meth:`set_delay`, on the loaded model."""
+        self.draft_delay_ms = draft_delay_ms
+        if self.live is not None and self.live.running and self.listening:
+            self.live.switch(draft_delay_ms=draft_delay_ms)
+
+    def set_keep_audio(self, on: bool) -> None:
+        """Keep each recording's audio (or not) from the next recording on."""
+        self.keep_audio = on
+        if self.live is not None:
+            self.live.save_audio = on  # read by the transcriber when a recording begins
 
     def set_model(self, model: str) -> None:
         """Use another model folder or repo id from the next Start (a loaded one is let go)."""
@@ -132,6 +150,7 @@ class EngineBridge(QObject):
         self.live = LiveTranscriber(
             loader, None, delay_ms=delay_ms, on_event=self._on_event,
             autosave_dir=self.autosave_dir, idle_on_end=True,
+            draft_delay_ms=self.draft_delay_ms, save_audio=self.keep_audio,
         )  # fmt: skip
         self.live.start()
 

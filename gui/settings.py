@@ -3,6 +3,12 @@
 :class:`Settings` wraps a ``QSettings`` (the platform's native store by default; tests pass an
 INI file). ``get`` returns the default's type whatever the backend stored (INI files give back
 strings), so callers never convert.
+
+Live captions: the delay (``DELAY_MS``) is the final text's; drafts (``DRAFTS``, on by
+default) decode the same audio at ``DRAFT_DELAY_MS`` too. The delay's default follows
+:func:`voxtral_mlx.protocol.live_delays`: 2400 ms with drafts, the model's 480 ms without; a
+delay the user has saved is kept either way. ``KEEP_AUDIO`` writes each recording's audio
+beside its autosaved transcript (``live-YYYYmmdd-HHMMSS.wav``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,12 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from voxtral_mlx.checkpoint.resolve import DEFAULT_REPO
+from voxtral_mlx.protocol import (
+    DEFAULT_DELAY_MS,
+    LIVE_DRAFT_DELAY_MS,
+    LIVE_FINAL_DELAY_MS,
+    live_delays,
+)
 
 ORGANIZATION = "voxtral-mlx"
 APPLICATION = "voxtral-mlx"
@@ -21,7 +33,10 @@ APPLICATION = "voxtral-mlx"
 
 class Key(str, enum.Enum):
     MODEL = "model/name"  # folder or Hugging Face repo id
-    DELAY_MS = "model/delay_ms"
+    DELAY_MS = "model/delay_ms"  # the final text's delay
+    DRAFTS = "model/drafts"  # fast draft words shown dimmed after the final text
+    DRAFT_DELAY_MS = "model/draft_delay_ms"
+    KEEP_AUDIO = "audio/keep"  # each recording's audio in a WAV beside its autosave
     DEVICE = "audio/device"  # input device name; "" = system default
     FONT_SIZE = "window/font_size"
     FONT_FAMILY = "window/font_family"  # "" = the desktop's font
@@ -48,7 +63,10 @@ DEFAULT_MODEL = DEFAULT_REPO
 
 DEFAULTS: dict[Key, Any] = {
     Key.MODEL: DEFAULT_MODEL,
-    Key.DELAY_MS: 480,
+    Key.DELAY_MS: LIVE_FINAL_DELAY_MS,  # with drafts (on by default): see Settings.default
+    Key.DRAFTS: True,
+    Key.DRAFT_DELAY_MS: LIVE_DRAFT_DELAY_MS,
+    Key.KEEP_AUDIO: False,
     Key.DEVICE: "",
     Key.FONT_SIZE: 22,
     Key.FONT_FAMILY: "",
@@ -108,12 +126,19 @@ class Settings:
         self.store = store if store is not None else QSettings(ORGANIZATION, APPLICATION)
 
     def get(self, key: Key) -> Any:
-        default = DEFAULTS[key]
+        default = self.default(key)
         raw = self.store.value(key.value, default)
         try:
             return _as_type(raw, type(default))
         except (TypeError, ValueError):  # a hand-edited or foreign value: fall back
             return default
+
+    def default(self, key: Key) -> Any:
+        """What ``key`` is until set: ``DEFAULTS``'s, but the delay's follows the drafts
+        setting (the accurate final delay beside drafts, the model's own without)."""
+        if key is Key.DELAY_MS:
+            return live_delays(None, draft_delay_ms(self))[0] or DEFAULT_DELAY_MS
+        return DEFAULTS[key]
 
     def set(self, key: Key, value: Any) -> None:
         self.store.setValue(key.value, _as_type(value, type(DEFAULTS[key])))
@@ -128,6 +153,11 @@ def _as_type(value: Any, kind: type) -> Any:
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
     return kind(value)
+
+
+def draft_delay_ms(settings: Settings) -> int:
+    """The draft row's delay to run, 0 when drafts are off."""
+    return settings.get(Key.DRAFT_DELAY_MS) if settings.get(Key.DRAFTS) else 0
 
 
 def caption_style(settings: Settings, keys: dict[str, Key]) -> CaptionStyle:

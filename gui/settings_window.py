@@ -1,10 +1,13 @@
 """The settings window: how captions look in the main window and in the overlay (font, size,
 text and background colours with their contrast, presets including high contrast, lines
-shown (the window: all, or the last N), the overlay's background opacity), and what closing the window while listening does.
+shown (the window: all, or the last N), the overlay's background opacity); live captions
+(drafts on/off and their delay, keeping the audio); and what closing the window while
+listening does.
 
 Every change applies at once and is remembered (:mod:`gui.settings`); ``window_style`` and
-``overlay_style`` carry the new :class:`~gui.settings.CaptionStyle` to whoever shows captions.
-GUI thread only.
+``overlay_style`` carry the new :class:`~gui.settings.CaptionStyle` to whoever shows captions,
+``drafts_changed`` the draft delay to run (0: drafts off), ``keep_audio_changed`` the audio
+setting. GUI thread only.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QColorDialog,
     QComboBox,
     QDialog,
@@ -29,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from voxtral_mlx.protocol import DELAY_STEP_MS, MAX_DELAY_MS, MIN_DELAY_MS
+
 from .settings import (
     OVERLAY_KEYS,
     PRESETS,
@@ -39,8 +45,10 @@ from .settings import (
     Settings,
     caption_style,
     default_caption_style,
+    draft_delay_ms,
     save_caption_style,
 )
+from .widgets import DelayBox
 
 READABLE = 4.5  # WCAG 2 AA for text
 SIZES = (10, 96)
@@ -198,10 +206,13 @@ class StylePanel(QWidget):
 
 
 class SettingsWindow(QDialog):
-    """Caption looks for the window and the overlay, and the close-while-listening choice."""
+    """Caption looks for the window and the overlay, live captions, and the
+    close-while-listening choice."""
 
     window_style = Signal(object)  # CaptionStyle
     overlay_style = Signal(object)
+    drafts_changed = Signal(int)  # the draft delay in ms; 0: drafts off
+    keep_audio_changed = Signal(bool)
 
     def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -220,6 +231,7 @@ class SettingsWindow(QDialog):
         self.close_choice.setCurrentIndex(max(0, self.close_choice.findData(settings.get(Key.CLOSE_WHILE_LISTENING))))  # fmt: skip
         self.close_choice.currentIndexChanged.connect(lambda _: settings.set(Key.CLOSE_WHILE_LISTENING, self.close_choice.currentData()))  # fmt: skip
         general = QFormLayout()
+        self._live_rows(general)
         general.addRow("Closing the window while listening", self.close_choice)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -228,6 +240,39 @@ class SettingsWindow(QDialog):
         layout.addLayout(general)
         layout.addWidget(QLabel("Changes apply at once and are remembered."), 0, Qt.AlignmentFlag.AlignLeft)  # fmt: skip
         layout.addWidget(buttons)
+
+    def _live_rows(self, form: QFormLayout) -> None:
+        """Drafts (on/off, their delay on the delay control's grid) and keeping the audio."""
+        settings = self.settings
+        self.drafts = QCheckBox("Show draft words, dimmed, before the accurate text")
+        self.drafts.setToolTip("A second, fast transcription of the same audio fills in until the final text (at the window's delay) catches up")  # fmt: skip
+        self.drafts.setChecked(settings.get(Key.DRAFTS))
+        self.drafts.toggled.connect(self._drafts_toggled)
+        self.draft_delay = DelayBox(MIN_DELAY_MS, MAX_DELAY_MS, DELAY_STEP_MS, settings.get(Key.DRAFT_DELAY_MS))  # fmt: skip
+        self.draft_delay.setToolTip("Delay of the draft words: shorter shows them sooner; drafts show when it is shorter than the window's delay")  # fmt: skip
+        self.draft_delay.setEnabled(self.drafts.isChecked())
+        self.draft_delay.chosen.connect(self._draft_delay_chosen)
+        self.keep_audio = QCheckBox("Keep the audio of each recording")
+        self.keep_audio.setToolTip("A WAV file beside each autosaved transcript, from the next recording")  # fmt: skip
+        self.keep_audio.setChecked(settings.get(Key.KEEP_AUDIO))
+        self.keep_audio.toggled.connect(self._keep_audio_toggled)
+        form.addRow("Drafts", self.drafts)
+        form.addRow("Draft delay", self.draft_delay)
+        form.addRow("Audio", self.keep_audio)
+
+    def _drafts_toggled(self, on: bool) -> None:
+        self.settings.set(Key.DRAFTS, on)
+        self.draft_delay.setEnabled(on)
+        self.drafts_changed.emit(draft_delay_ms(self.settings))
+
+    def _draft_delay_chosen(self, value: int) -> None:
+        if value != self.settings.get(Key.DRAFT_DELAY_MS):
+            self.settings.set(Key.DRAFT_DELAY_MS, value)
+            self.drafts_changed.emit(draft_delay_ms(self.settings))
+
+    def _keep_audio_toggled(self, on: bool) -> None:
+        self.settings.set(Key.KEEP_AUDIO, on)
+        self.keep_audio_changed.emit(on)
 
     def _save(self, keys, style: CaptionStyle, signal) -> None:
         save_caption_style(self.settings, keys, style)

@@ -172,3 +172,63 @@ def test_window_lines_shown_is_a_caption_strip_of_the_newest_lines(make_app, qtb
     qtbot.wait(10)
     assert len(shown_lines(view)[0]) > 4 and view.verticalScrollBar().isVisible()
     assert view.height() > win.centralWidget().height() * 0.6
+
+
+def test_live_caption_settings_are_remembered_and_announced(qtbot, tmp_path):
+    settings = ini(tmp_path / "s.ini")
+    dialog = SettingsWindow(settings)
+    qtbot.addWidget(dialog)
+    assert dialog.drafts.isChecked() and dialog.draft_delay.value() == 240
+    assert not dialog.keep_audio.isChecked()
+    with qtbot.waitSignal(dialog.drafts_changed) as sent:
+        dialog.drafts.setChecked(False)
+    assert sent.args == [0] and not dialog.draft_delay.isEnabled()
+    with qtbot.waitSignal(dialog.drafts_changed) as sent:
+        dialog.drafts.setChecked(True)
+    assert sent.args == [240] and dialog.draft_delay.isEnabled()
+    with qtbot.waitSignal(dialog.drafts_changed) as sent:
+        dialog.draft_delay.setValue(170)  # snapped to the delay grid once settled
+    assert sent.args == [160] and dialog.draft_delay.value() == 160
+    with qtbot.waitSignal(dialog.keep_audio_changed) as sent:
+        dialog.keep_audio.setChecked(True)
+    assert sent.args == [True]
+    settings.sync()
+    reopened = SettingsWindow(ini(tmp_path / "s.ini"))
+    qtbot.addWidget(reopened)
+    assert reopened.drafts.isChecked() and reopened.draft_delay.value() == 160
+    assert reopened.keep_audio.isChecked()
+
+
+def test_drafts_off_applies_while_listening_and_the_audio_is_kept(make_app, qtbot, tmp_path):  # noqa: F811
+    import soundfile as sf
+
+    from tests.gui.test_main_window import speech_device
+    from voxtral_mlx.live.events import DraftEvent, Status, StatusEvent
+
+    app = make_app(speech_device())
+    win = app.window
+    win.settings_button.click()
+    dialog = app.settings_window
+    dialog.keep_audio.setChecked(True)
+    events = []
+    app.bridge.event.connect(events.append)
+    win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
+    win.start_button.click()
+    qtbot.waitUntil(lambda: any(isinstance(e, DraftEvent) and e.words for e in events), timeout=20000)  # fmt: skip
+    dialog.drafts.setChecked(False)  # applies now: a new session on the loaded model
+
+    def listening():
+        return [i for i, e in enumerate(events) if isinstance(e, StatusEvent) and e.status is Status.LISTENING]  # fmt: skip
+
+    qtbot.waitUntil(lambda: len(listening()) == 2, timeout=20000)
+    qtbot.wait(300)
+    with qtbot.waitSignal(app.bridge.listening_changed, timeout=20000):
+        win.stop()
+    qtbot.waitUntil(lambda: win.last_saved is not None, timeout=20000)
+    assert not any(isinstance(e, DraftEvent) for e in events[listening()[1] :])
+    assert app.bridge._loader.threads == ["voxtral-live"]  # the model was not reloaded
+    transcript = app.bridge.live.transcript
+    assert (transcript.metadata["delay_ms"], transcript.metadata["draft_delay_ms"]) == (2400, 240)
+    wav = app.bridge.live.journal.with_suffix(".wav")
+    assert transcript.metadata["audio"] == str(wav)
+    assert sf.info(wav).frames / 16000 == pytest.approx(transcript.duration, abs=1e-3)

@@ -1,7 +1,7 @@
 """The command line's arguments: ``python -m voxtral_mlx --help`` is this parser's help.
 
-Values are checked here (a bad ``--delay-ms`` or ``--streams`` is a usage error, exit 2)
-before anything loads.
+Values are checked here (a bad ``--delay-ms`` or ``--streams``, ``--save-audio`` without
+``--mic`` or naming a file that exists: a usage error, exit 2) before anything loads.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ examples:
   python -m voxtral_mlx talk.wav --model ~/models/voxtral --delay-ms 960
   python -m voxtral_mlx --mic                         live captions from the default microphone
   python -m voxtral_mlx --mic --device usb --output meeting.srt   Ctrl-C stops and writes it
+  python -m voxtral_mlx --mic --save-audio meeting.wav --output meeting.json   and the audio
 
 exit codes: 0 ok, 1 some file failed (the others are still done), 2 usage, 130 Ctrl-C
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m voxtral_mlx",
         description="On-device speech-to-text with Voxtral Mini 4B Realtime on MLX.",
         epilog=EPILOG,
@@ -142,8 +143,37 @@ def _modes_and_messages(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="--mic: write the transcript to FILE (format: --format, else FILE's suffix)",
     )
+    p.add_argument(
+        "--save-audio",
+        type=_new_wav,
+        default=None,
+        metavar="FILE.wav",
+        help="--mic: also keep the 16 kHz audio that was transcribed, in a new FILE.wav (32-bit "
+        "float, crash-safe like the autosave: a crash loses at most the last second). "
+        "Transcribing it as a file gives the same text",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or status on stderr")
     p.add_argument("--verbose", action="store_true", help="log details and tracebacks to stderr")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Checks what one argument's type cannot: options that need another."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, rest = super().parse_known_args(args, namespace)
+        if getattr(parsed, "save_audio", None) is not None and not parsed.mic:
+            self.error("--save-audio keeps a live recording's audio: it needs --mic")
+        return parsed, rest
+
+
+def _new_wav(text: str) -> Path:
+    """A WAV file to create: never one that is there (a recording is not written over)."""
+    path = Path(text).expanduser()
+    if path.suffix.lower() != ".wav":
+        raise argparse.ArgumentTypeError(f"the audio is kept as WAV: give a FILE.wav, got {text!r}")  # fmt: skip
+    if path.exists() or path.is_symlink():
+        raise argparse.ArgumentTypeError(f"{text} exists: give a new file name (it is never written over)")  # fmt: skip
+    return path
 
 
 def _delay_ms(text: str) -> int:

@@ -24,21 +24,26 @@ from voxtral_mlx.errors import VoxtralError
 
 
 def bad_output(args) -> bool:
-    """--mic --output must name a file in a folder that exists and can be written: said in one
-    line before the model loads, not after an hour of captions."""
-    out = args.output
+    """--mic --output and --save-audio must name a file in a folder that exists and can be
+    written: said in one line before the model loads, not after an hour of captions."""
+    for option, out in (("--output", args.output), ("--save-audio", getattr(args, "save_audio", None))):  # fmt: skip
+        problem = _unwritable(option, out)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return True
+    return False
+
+
+def _unwritable(option: str, out: Path | None) -> str | None:
     if out is None:
-        return False
+        return None
     if out.is_dir():
-        problem = f"--output {out} is a folder: give a file name in it"
-    elif not out.parent.is_dir():
-        problem = f"--output {out}: the folder {out.parent} does not exist"
-    elif not os.access(out.parent, os.W_OK | os.X_OK):
-        problem = f"--output {out}: cannot write in {out.parent}"
-    else:
-        return False
-    print(f"error: {problem}", file=sys.stderr)
-    return True
+        return f"{option} {out} is a folder: give a file name in it"
+    if not out.parent.is_dir():
+        return f"{option} {out}: the folder {out.parent} does not exist"
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        return f"{option} {out}: cannot write in {out.parent}"
+    return None
 
 
 def print_devices() -> int:
@@ -123,8 +128,9 @@ def _start(app):
 
     load.description = str(app.args.model)
     delay, draft = live_delays(app.args.delay_ms, app.args.draft_delay_ms)
-    live = LiveTranscriber(load, MicSource(app.args.device), delay_ms=delay,
-                           draft_delay_ms=draft, metadata={"model": str(app.args.model)})  # fmt: skip
+    live = LiveTranscriber(load, MicSource(app.args.device), delay_ms=delay, draft_delay_ms=draft,
+                           metadata={"model": str(app.args.model)},
+                           save_audio=getattr(app.args, "save_audio", None))  # fmt: skip
     live.start()
     return live
 
@@ -136,10 +142,13 @@ def _interrupted_again(live) -> int:
 
 
 def _write_live(app, finished, display) -> None:
-    """The outputs asked for, then the autosaved transcript's path (always)."""
+    """The outputs asked for, then the kept audio's and the autosaved transcript's paths
+    (always)."""
     try:
         _write_outputs(app, finished, display)
     finally:  # where the words are, whatever else happened (--quiet too)
+        if finished.transcript.metadata.get("audio"):
+            display.note(f"audio kept in {finished.transcript.metadata['audio']}", always=True)
         if finished.path is not None:
             display.note(f"autosaved {finished.path}", always=True)
 

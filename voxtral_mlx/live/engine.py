@@ -13,7 +13,7 @@
     live.journal                          # its autosave journal (known from the first session)
 
 ``LiveTranscriber(model_loader, source=None, *, delay_ms=None, on_event=None, events=None,
-autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False)``
+autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False, save_audio=None)``
 
 - ``model_loader()`` returns ``(model, tokenizer)``; it runs on the transcriber's thread, which
   then owns every MLX array (MLX streams belong to their thread). :func:`folder_loader`
@@ -32,6 +32,9 @@ autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False)``
   on its way to the model).
 - Autosave: the transcript is journaled as it grows in ``autosave_dir`` (default
   :func:`voxtral_mlx.live.autosave.default_dir`); format in :mod:`voxtral_mlx.live.autosave`.
+- ``save_audio``: keep each recording's audio (what ``tap`` sees) in a crash-safe WAV: a path,
+  or True for one beside its journal (:mod:`voxtral_mlx.live.audio_keeper`); the transcript's
+  ``metadata["audio"]`` says where. Also an attribute, read when a recording begins.
 - ``idle_on_end``: when the source ends (a file is over, a device fails to open or read)
   stay ``idle`` with the model loaded instead of stopping the thread. A microphone that is
   unplugged does not end: it waits for the device (``MeterEvent.audio`` is ``lost``, one
@@ -65,6 +68,7 @@ import numpy as np
 
 from voxtral_mlx.audio.sources import AudioSource, IteratorSource, as_source
 from voxtral_mlx.errors import VoxtralError
+from voxtral_mlx.live.audio_keeper import SaveAudio, keep_audio
 from voxtral_mlx.live.autosave import default_dir
 from voxtral_mlx.live.commands import KEEP, STOP, Switch
 from voxtral_mlx.live.events import DraftEvent, ErrorEvent, LiveEvent, Status, StatusEvent
@@ -88,7 +92,8 @@ class LiveTranscriber:
                  events: queue.Queue | None = None, autosave_dir: str | Path | None = None,
                  autosave: bool = True, tap: Callable[[np.ndarray], None] | None = None,
                  metadata: dict[str, Any] | None = None, idle_on_end: bool = False,
-                 max_tokens_per_step: int = 12, meter_interval: float = 0.1):  # fmt: skip
+                 max_tokens_per_step: int = 12, meter_interval: float = 0.1,
+                 save_audio: SaveAudio = None):  # fmt: skip
         self._loader = model_loader
         self._initial = None if source is None else as_source(source)
         self._delay_ms = delay_ms
@@ -98,6 +103,7 @@ class LiveTranscriber:
         self._autosave_dir = (Path(autosave_dir) if autosave_dir else default_dir()) if autosave else None  # fmt: skip
         self._tap, self._metadata = tap, dict(metadata or {})
         self._idle_on_end = idle_on_end
+        self.save_audio = save_audio
         self._max_tokens = max_tokens_per_step
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="voxtral-live", daemon=True)
@@ -107,6 +113,7 @@ class LiveTranscriber:
         self._model = self._tokenizer = None
         self._listener: Listener | None = None  # None: idle
         self._rec: Recording | None = None
+        self._audio = None  # the recording's AudioKeeper
         self._offset = 0.0  # audio seconds of this recording before the current session
         self._ending = False
         self._monitor = SourceMonitor(self._emit, meter_interval)
@@ -244,7 +251,7 @@ class LiveTranscriber:
             self._delay_ms = None
             session = StreamingSession(self._model, self._tokenizer)
         self._delay_ms = session.delay_ms
-        self._listener = Listener(source, session, self._monitor, self._tap)
+        self._listener = Listener(source, session, self._monitor, self._feed_tap)
         if self._rec is None:
             meta = {"source": source.name, "delay_ms": self._delay_ms, **self._metadata}
             if session.draft_delay_ms:
@@ -252,8 +259,15 @@ class LiveTranscriber:
             self._rec = Recording(self._autosave_dir, meta, self._error)
             self._offset = 0.0
             self.journal = self._rec.autosave.path if self._rec.autosave else None
+            self._audio = keep_audio(self.save_audio, self.journal, self._rec.metadata, self._error)  # fmt: skip
         self._rec.begin(self._offset, source.name, self._delay_ms)
         self._emit(StatusEvent(Status.LISTENING, source.name))
+
+    def _feed_tap(self, chunk: np.ndarray) -> None:
+        if self._audio is not None:
+            self._audio.add(chunk)
+        if self._tap is not None:
+            self._tap(chunk)
 
     def _draft_for(self, delay_ms: int | None) -> int | None:
         """The draft delay to run beside ``delay_ms``: None when drafts are off or would not
@@ -302,6 +316,9 @@ class LiveTranscriber:
 
     def _finish(self, final: bool) -> None:
         """Write the recording's transcript (final: close its journal) and announce it."""
+        if self._audio is not None:  # first: the audio is complete when the transcript is out
+            self._audio.finish(final)
+            self._audio = None if final else self._audio
         event = self._rec.finish(self._offset, final)
         self.transcript = event.transcript
         if final:
