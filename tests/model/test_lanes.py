@@ -47,7 +47,8 @@ def test_lanes_step_together_as_each_alone(window):
         if not stepping:
             continue
         x = mx.concatenate([xs[i][:, lanes[i].pos : lanes[i].pos + 1] for i in stepping])
-        tokens = steppers[0].step_lanes([(steppers[i], lanes[i]) for i in stepping], x).tolist()
+        parts = [(lanes[i], [steppers[i]] * plan[i][2]) for i in stepping]
+        tokens = steppers[0].step_lanes(parts, x).tolist()
         row = 0
         for i in stepping:
             got[i].append(tokens[row : row + plan[i][2]])
@@ -62,7 +63,7 @@ def test_one_delay_layout_is_the_plain_step():
     """Lanes of one delay share the single-delay halves (no regrouped norm)."""
     dec = tiny_model().decoder
     a, b = FastStepper.for_delay(dec, 6), FastStepper.for_delay(dec, 6)
-    assert a._halves_for([(a, a.lane), (b, b.lane)]) is a._halves
+    assert a._halves_for([a, b]) is a._halves
     other = FastStepper.for_delay(dec, 3)
-    mixed = a._halves_for([(a, a.lane), (other, other.lane)])
-    assert mixed is not a._halves and mixed is a._halves_for([(b, b.lane), (other, other.lane)])
+    mixed = a._halves_for([a, other])
+    assert mixed is not a._halves and mixed is a._halves_for([b, other])

@@ -29,6 +29,7 @@ from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK, AudioPipeline
 from voxtral_mlx.decode.exact_rows import exact_rows
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.fast_step import FastStepper
+from voxtral_mlx.model.lanes import Lane
 from voxtral_mlx.protocol import StreamProtocol
 from voxtral_mlx.text.detokenizer import StreamingDetokenizer
 from voxtral_mlx.text.tokenizer import Tokenizer
@@ -97,10 +98,12 @@ class Row:
     def _join(self, feed: Feed) -> None:
         self.feed = feed
         feed.rows.append(self)
-        self.lane = None
+        self.lane: Lane | None = None  # shared with other rows at the same position, maybe
+        self.lane_row = 0  # this row's index in its lane
         self.pos = 0  # next decoder position to queue
         self.emitted = 0  # positions whose token has been emitted
-        self.pending: tuple[mx.array, int] | None = None  # queued (token, position), unread
+        # Queued, unread: (the step's tokens, this row's index in them, its position).
+        self.pending: tuple[mx.array, int, int] | None = None
         self.prev: int | None = None
         self.state = State.WAITING
 
@@ -217,10 +220,11 @@ class RowBatch:
         # Queue each row's next position on its lazy token before reading it (double
         # buffering: the host's work for one token overlaps the device's for the previous).
         self._launch(
-            [r for r, _ in taken if r.can_step()], [t for r, (t, _) in taken if r.can_step()]
+            [r for r, _ in taken if r.can_step()], [p[:2] for r, p in taken if r.can_step()]
         )
-        for r, (token, position) in taken:
-            r.prev = int(token.item())
+        read: dict[int, list[int]] = {}  # one read back per step, whatever its rows
+        for r, (tokens, i, position) in taken:
+            r.prev = read.setdefault(id(tokens), tokens.tolist())[i]
             r.tokens.append(r.prev)
             r.emitted = position + 1
             budget[id(r)] -= 1
@@ -237,7 +241,9 @@ class RowBatch:
             mx.clear_cache()  # release freed buffers on long sessions
         return True
 
-    def _launch(self, rows: list[Row], prevs: list[mx.array] | None = None, prefill=False) -> None:
+    def _launch(self, rows: list[Row], prevs: list | None = None, prefill=False) -> None:
+        """Queue each row's next position: its prompt (``prefill``), else one batched step on
+        ``prevs`` (each row's unread (tokens, index)) or the tokens the rows last read."""
         if not rows:
             return
         if prefill:
@@ -245,27 +251,81 @@ class RowBatch:
                 p = len(r.prompt)
                 x = r.stepper.inputs(mx.array([r.prompt]), r.feed.pipe.embeddings(0, p))
                 r.lane, token = r.stepper.prefill_lane(x)
+                r.lane_row = 0
                 r.state = State.DRAINING if r.feed.finished else State.PREFILLED
-                self._queued(r, token, p - 1)
+                self._queued(r, token, 0, p - 1)
             return
         if prevs is None:  # the last token each row read back
-            prevs = [mx.array([r.prev]) for r in rows]
-        # One delay's rows side by side (one FFN norm each); each keeps its own token.
-        order = sorted(range(len(rows)), key=lambda i: rows[i].protocol.n_delay)
-        rows, prevs = [rows[i] for i in order], [prevs[i] for i in order]
+            prevs = [r.prev for r in rows]
+        prev = {id(r): t for r, t in zip(rows, prevs, strict=True)}
         size = self._rows_per_step(len(rows))
-        for s in range(0, len(rows), size):
-            group, ids = rows[s : s + size], mx.concatenate(prevs[s : s + size])
-            audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in group])
-            x = group[0].stepper.inputs(ids.reshape(len(group), 1), audio)
-            tokens = group[0].stepper.step_lanes([(r.stepper, r.lane) for r in group], x)
-            for i, r in enumerate(group):
-                self._queued(r, tokens[i : i + 1], r.pos)
+        self._split_stale({id(r.lane): r.lane for r in rows}.values())
+        if size > 1:
+            self._merge_level(rows, size)
+        ready = {id(r) for r in rows}
+        lanes = []  # (lane, its rows in lane order), shortest delay first
+        for lane in {id(r.lane): r.lane for r in rows}.values():
+            members = self._members(lane)
+            if all(id(m) in ready for m in members):  # else its other rows have no budget left
+                lanes.append((lane, members))
+        lanes.sort(key=lambda item: item[1][0].protocol.n_delay)
+        group: list = []
+        for item in lanes + [None]:
+            if item is None or (group and sum(len(m) for _, m in group) + len(item[1]) > size):
+                self._step_group(group, prev)
+                group = []
+            if item is not None:
+                group.append(item)
+
+    def _step_group(self, group: list, prev: dict) -> None:
+        """One batched decoder step for these lanes (their rows in order)."""
+        if not group:
+            return
+        rows = [m for _, members in group for m in members]
+        ids = _ids([prev[id(r)] for r in rows]).reshape(len(rows), 1)
+        audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in rows])
+        x = rows[0].stepper.inputs(ids, audio)
+        parts = [(lane, [m.stepper for m in members]) for lane, members in group]
+        tokens = rows[0].stepper.step_lanes(parts, x)
+        for i, r in enumerate(rows):
+            self._queued(r, tokens, i, r.pos)
+
+    def _members(self, lane) -> list[Row]:
+        return sorted((r for r in self.rows if r.lane is lane), key=lambda r: r.lane_row)
+
+    def _split_stale(self, lanes) -> None:
+        """A shared lane whose rows no longer all step (one finished, restarted or left): each
+        remaining row gets a lane of its own (its buffers copied out)."""
+        for lane in list(lanes):
+            members = self._members(lane)
+            if lane.rows > 1 and (len(members) != lane.rows or any(m.done for m in members)):
+                for m in members:
+                    m.lane, m.lane_row = lane.take(m.lane_row), 0
+
+    def _merge_level(self, rows: list[Row], size: int) -> None:
+        """Rows of one feed at one position share a lane: one attention op for all of them
+        (their lanes merged, each row's buffers kept; ``size`` rows at most)."""
+        ready = {id(r) for r in rows}
+        by_place: dict = {}
+        for lane in {id(r.lane): r.lane for r in rows}.values():
+            members = self._members(lane)
+            if all(id(m) in ready for m in members):
+                key = (id(members[0].feed), lane.pos, lane.ks[0].shape[2])
+                by_place.setdefault(key, []).append((lane, members))
+        for lanes in by_place.values():
+            if len(lanes) < 2 or sum(len(m) for _, m in lanes) > size:
+                continue
+            members = sorted((m for _, ms in lanes for m in ms), key=lambda r: r.protocol.n_delay)
+            merged = Lane.merge(
+                [m.lane.take(m.lane_row) if m.lane.rows > 1 else m.lane for m in members]
+            )
+            for i, m in enumerate(members):
+                m.lane, m.lane_row = merged, i
 
     @staticmethod
-    def _queued(row: Row, token: mx.array, position: int) -> None:
-        mx.async_eval(token)
-        row.pending = (token, position)
+    def _queued(row: Row, tokens: mx.array, i: int, position: int) -> None:
+        mx.async_eval(tokens)
+        row.pending = (tokens, i, position)
         row.pos = position + 1
 
     def _rows_per_step(self, want: int) -> int:
@@ -293,3 +353,16 @@ class RowBatch:
             feed.finish()
             row.state = State.DRAINING
         old.forget()
+
+
+def _ids(prevs: list) -> mx.array:
+    """The rows' previous tokens as one array: read-back ints, or (lazy tokens, index) pairs;
+    a whole step's tokens in order are used as they are (no slicing ops)."""
+    arrays = {id(p[0]) for p in prevs if isinstance(p, tuple)}
+    if len(arrays) == 1 and all(isinstance(p, tuple) for p in prevs):
+        tokens = prevs[0][0]
+        if [p[1] for p in prevs] == list(range(tokens.shape[0])):
+            return tokens
+    return mx.concatenate(
+        [p[0][p[1] : p[1] + 1] if isinstance(p, tuple) else mx.array([p]) for p in prevs]
+    )

@@ -12,10 +12,10 @@ recorded ops instead of building them in Python (see ``_pre`` and ``_post``; a w
 ``mx.compile`` was no faster when measured: it would copy the cache and needs a mask for
 fixed shapes).
 
-Many rows, one step (``step_lanes``): lanes of any delays and positions share the matmuls of a
-step (one ``[rows, 1, dim]`` batch); each lane attends over its own buffers, RoPE takes each
-row's own position, and the FFN norm takes each row's own delay gain (the rows of one delay
-normed together with their folded weight). Every op is then the one a lane alone would run, on
+Many rows, one step (``step_lanes``): lanes of any positions and rows of any delays share the
+matmuls of a step (one ``[rows, 1, dim]`` batch); each lane attends over its own buffers, RoPE
+takes each row's own position, and the FFN norm takes each row's own delay gain (consecutive
+rows of one delay normed together with their folded weight). Every op is then the one a lane alone would run, on
 its rows: a row's bits do not depend on the others wherever the matmul kernels are row-
 invariant (``decode/exact_rows.py`` measures it).
 
@@ -153,17 +153,16 @@ class FastStepper:
         self.lane.release()
 
     def step(self, x: mx.array) -> mx.array:
-        return self.step_lanes([(self, self.lane)], x)
+        return self.step_lanes([(self.lane, [self] * self.lane.rows)], x)
 
-    def step_lanes(self, parts: list[tuple[FastStepper, Lane]], x: mx.array) -> mx.array:
-        """One position for every lane: ``x [rows, 1, dim]`` holds the lanes' rows in order
-        (each lane's ``rows`` of them); returns their greedy tokens ``[rows]`` (lazy).
-
-        ``parts`` pairs each lane with the stepper of its delay (steppers of this decoder).
-        Each lane then stands at its next position.
+    def step_lanes(self, parts: list[tuple[Lane, list[FastStepper]]], x: mx.array) -> mx.array:
+        """One position for every lane: ``x [rows, 1, dim]`` holds the lanes' rows in order;
+        returns their greedy tokens ``[rows]`` (lazy). ``parts`` pairs each lane with the
+        stepper of each of its rows' delays (steppers of this decoder). Each lane then stands
+        at its next position.
         """
-        lanes = [lane for _, lane in parts]
-        halves = parts[0][0]._halves if len(parts) == 1 else self._halves_for(parts)
+        lanes = [lane for lane, _ in parts]
+        halves = self._halves_for([s for _, steppers in parts for s in steppers])
         bounds = [0]
         for lane in lanes:
             bounds.append(bounds[-1] + lane.rows)
@@ -187,17 +186,17 @@ class FastStepper:
             lane.pos += 1
         return self._head(x)
 
-    def _halves_for(self, parts: list[tuple[FastStepper, Lane]]) -> list:
-        """The layer halves for lanes of these delays, in this order (compiled once per
-        layout of delays and rows when every stepper has a key)."""
+    def _halves_for(self, steppers: list[FastStepper]) -> list:
+        """The layer halves for rows of these steppers' delays, in this order (compiled once
+        per layout of delays when every stepper has a key)."""
         groups: list[list] = []  # consecutive rows of one delay: [stepper, first, end]
-        row = 0
-        for stepper, lane in parts:
+        for row, stepper in enumerate(steppers):
             if groups and groups[-1][0].key == stepper.key and stepper.key is not None:
-                groups[-1][2] = row + lane.rows
+                groups[-1][2] = row + 1
+            elif groups and groups[-1][0] is stepper:
+                groups[-1][2] = row + 1
             else:
-                groups.append([stepper, row, row + lane.rows])
-            row += lane.rows
+                groups.append([stepper, row, row + 1])
         if len(groups) == 1:
             return groups[0][0]._halves
         layout = ("layout", tuple((s.key, a, b) for s, a, b in groups))

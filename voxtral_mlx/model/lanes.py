@@ -1,8 +1,10 @@
 """A lane: the KV ring buffers of rows that step together at one decoder position.
 
 A single stream is one lane of one row; a batch of files is one lane of B rows (they are all at
-the same position); live rows that started at different times, or prefilled prompts of other
-lengths, are lanes of their own, stepped side by side by ``FastStepper.step_lanes``.
+the same position); live rows at other positions are lanes of their own, stepped side by side
+by ``FastStepper.step_lanes``. Rows that come to stand at the same position (a draft and a
+final row on one audio stream, once the final row has caught up) can be merged into one lane
+(``merge``): one attention op for them instead of one each; ``take`` splits a row out again.
 
 Ring buffer: position ``p`` writes slot ``p % window``. Keys carry RoPE of their absolute
 position before they are stored, and attention is order-free over keys, so slots need no
@@ -79,6 +81,29 @@ class Lane:
         if used < keys.shape[2]:
             keys, values = keys[:, :, :used], values[:, :, :used]
         return mx.fast.scaled_dot_product_attention(q, keys, values, scale=scale)
+
+    @classmethod
+    def merge(cls, lanes: list[Lane]) -> Lane:
+        """One lane holding the rows of ``lanes`` in order (same position and capacity)."""
+        first = lanes[0]
+        assert all(
+            lane.pos == first.pos and lane.ks[0].shape == first.ks[0].shape for lane in lanes
+        )
+        merged = cls(first.window)
+        merged.pos = first.pos
+        merged.ks = [mx.concatenate([lane.ks[i] for lane in lanes]) for i in range(len(first.ks))]
+        merged.vs = [mx.concatenate([lane.vs[i] for lane in lanes]) for i in range(len(first.vs))]
+        mx.eval(merged.ks, merged.vs)
+        return merged
+
+    def take(self, row: int) -> Lane:
+        """A lane of its own for row ``row`` (a copy: the buffers are written in place)."""
+        alone = Lane(self.window)
+        alone.pos = self.pos
+        alone.ks = [mx.contiguous(k[row : row + 1]) for k in self.ks]
+        alone.vs = [mx.contiguous(v[row : row + 1]) for v in self.vs]
+        mx.eval(alone.ks, alone.vs)
+        return alone
 
     def release(self) -> None:
         """Drop the KV buffers (a long-lived lane between batches)."""

@@ -1,0 +1,153 @@
+"""Many rows, one step (decode/rows.py): what a second and a fourth row cost, and how soon a
+draft and a final token follow their audio.
+
+python benchmarks/bench_rows.py [--size tiny|small|full] [--bits 4|16] [--seconds 12]
+                                [--rows 1,2,4] [--paced 20] [--dir DIR]
+
+Table 1, cost: R rows (delays 2400, 240, 480, 960 ms, in that order) on one source (one feed:
+the encoder runs once) and on R sources (a feed each), fed ``--seconds`` of audio at once.
+Per 80 ms token: the wall time of a whole round (every row one token, the encoders' share
+included) and of the decoder steps alone; "extra per row" is what each row beyond the first
+adds to the decoder step, as a share of the one-row step. Every configuration runs once untimed
+before any is timed (kernel compiles, first allocations).
+
+Table 2, latency (``--paced`` seconds, real time): audio arrives in ``--chunk-ms`` chunks at the
+speed it is spoken (20 ms: a typical audio callback), two rows (final 2400 ms, draft 240 ms) on
+one source; for every token, the time from the arrival of the audio it describes to its event,
+minus its row's delay: what the front end's look-ahead and the compute add.
+
+Random weights: speed only. Exactness of every row is tests/reference/test_rows.py's job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# isort: off
+import voxtral_mlx  # noqa: E402,F401  (first: on Linux it loads OpenBLAS before mlx.core)
+import mlx.core as mx  # noqa: E402
+
+# isort: on
+from bench_files import model_folder  # noqa: E402
+from fullsize import speech_like  # noqa: E402
+
+from voxtral_mlx.checkpoint import weights  # noqa: E402
+from voxtral_mlx.decode.rows import RowBatch  # noqa: E402
+
+DELAYS = [2400, 240, 480, 960]
+SR, TOKEN = 16000, 1280
+
+
+INEXACT = {"on": False}  # --inexact: batch every row even where the device rounds rows differently
+
+
+def run_rows(model, tok, audio, rows: int, shared: bool) -> tuple[float, float, int]:
+    """(wall s, decoder-step s, tokens per row) for ``rows`` rows fed ``audio`` at once."""
+    cap = 64 if INEXACT["on"] else None  # None: exact_rows measures the cap
+    batch = RowBatch(model, tok, encoder_block=4, max_rows=cap)  # live-sized encoder blocks
+    delays = DELAYS[:rows]
+    feeds = [batch.add_feed(delays)] if shared else [batch.add_feed([d]) for d in delays]
+    for i, d in enumerate(delays):
+        batch.add_row(feeds[0 if shared else i], d)
+    t0 = time.perf_counter()
+    step_s = 0.0
+    for s in range(0, len(audio), TOKEN):  # 80 ms at a time, as live audio comes
+        for feed in feeds:
+            feed.push(audio[s : s + TOKEN])
+        t1 = time.perf_counter()
+        batch.step()
+        step_s += time.perf_counter() - t1
+    for feed in feeds:
+        batch.finish(feed)
+    t1 = time.perf_counter()
+    while not all(r.done for r in batch.rows):
+        batch.step()
+    step_s += time.perf_counter() - t1
+    return time.perf_counter() - t0, step_s, min(len(r.tokens) for r in batch.rows)
+
+
+def cost_table(model, tok, audio, counts: list[int]) -> None:
+    configs = [(rows, shared) for shared in (True, False) for rows in counts if shared or rows > 1]
+    for rows, shared in configs:  # untimed: kernel compiles and first allocations, every shape
+        run_rows(model, tok, audio[: SR * 3], rows, shared)
+    caps = RowBatch(model, tok)._rows_per_step(max(counts))
+    print(f"rows per step: {'all (inexact)' if INEXACT['on'] else f'up to {caps} (exact_rows)'}")
+    print("| rows | sources | round per token (ms) | decoder step per token (ms) | decoder: extra per row (% of one row) |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    base = None
+    for rows, shared in configs:
+        wall, step, n = run_rows(model, tok, audio, rows, shared)
+        per, dec = 1000 * wall / n, 1000 * step / n
+        base = dec if rows == 1 else base
+        extra = "-" if rows == 1 else f"{100 * (dec - base) / base / (rows - 1):.0f} %"
+        print(f"| {rows} | {'one' if shared else rows} | {per:.2f} | {dec:.2f} | {extra} |", flush=True)  # fmt: skip
+
+
+def latency_table(model, tok, audio, chunk: int) -> None:
+    batch = RowBatch(model, tok, encoder_block=4)
+    feed = batch.add_feed([2400, 240])
+    rows = {"final 2400 ms": batch.add_row(feed, 2400), "draft 240 ms": batch.add_row(feed, 240)}
+    run_rows(model, tok, audio[: SR * 3], 2, True)  # untimed: compiles
+    ends, arrived = [], []  # each chunk's last sample + 1, and when it arrived
+    late: dict[str, list[float]] = {k: [] for k in rows}
+    start = time.perf_counter()
+    for s in range(0, len(audio), chunk):
+        wait = start + (s + chunk) / SR - time.perf_counter()  # spoken in real time
+        if wait > 0:
+            time.sleep(wait)
+        feed.push(audio[s : s + chunk])
+        ends.append(min(s + chunk, len(audio)))
+        arrived.append(time.perf_counter())
+        for row, e in batch.step():
+            now, end = time.perf_counter(), round(e.end * SR)
+            k = bisect.bisect_left(ends, end)  # the chunk that brought the token's audio
+            if k < len(arrived):
+                name = next(n for n, r in rows.items() if r is row)
+                late[name].append(now - arrived[k] - row.protocol.delay_ms / 1000)
+    print(f"| row | tokens | after its audio, beyond the delay: mean / p95 / max (ms), {1000 * chunk / SR:.0f} ms chunks |")  # fmt: skip
+    print("|---|---|---|")
+    for name, xs in late.items():
+        xs = sorted(xs)
+        p95 = xs[int(0.95 * (len(xs) - 1))]
+        print(f"| {name} | {len(xs)} | {1000 * statistics.mean(xs):.1f} / {1000 * p95:.1f} / {1000 * xs[-1]:.1f} |")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", choices=["tiny", "small", "full"], default="tiny")
+    ap.add_argument("--bits", type=int, choices=[4, 16], default=4)
+    ap.add_argument("--seconds", type=float, default=12.0)
+    ap.add_argument("--rows", default="1,2,4")
+    ap.add_argument(
+        "--paced", type=float, default=20.0, help="seconds of real-time audio (0: skip)"
+    )
+    ap.add_argument(
+        "--chunk-ms", type=float, default=20.0, help="paced audio arrives in chunks of this"
+    )
+    ap.add_argument("--dir", default=None, help="keep model folders here between runs")
+    ap.add_argument("--inexact", action="store_true", help="batch all rows (what exactness costs)")
+    args = ap.parse_args()
+    INEXACT["on"] = args.inexact
+    root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-rows-"))
+    root.mkdir(parents=True, exist_ok=True)
+    folder, tok = model_folder(args, root)
+    model, _ = weights.load(folder, dtype=weights.default_dtype())
+    audio = speech_like(max(args.seconds, args.paced) + 1)
+    print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model ({folder.name}), "
+          f"{args.seconds:.0f} s of audio", flush=True)  # fmt: skip
+    cost_table(model, tok, audio[: int(args.seconds * SR)], [int(x) for x in args.rows.split(",")])
+    if args.paced:
+        latency_table(model, tok, audio[: int(args.paced * SR)], int(args.chunk_ms * SR / 1000))
+
+
+if __name__ == "__main__":
+    main()
