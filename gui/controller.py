@@ -3,9 +3,9 @@
 GUI thread only, no widgets and no MLX. :class:`Controller` owns the
 :class:`~gui.bridge.EngineBridge` and the :class:`~gui.captions.CaptionModel`; it takes the
 transcriber's events (queued to the GUI thread by the bridge), keeps the caption model and the
-recording's state, and says what to show through its signals (text, status line, banner,
-meter, Start/Stop, the overlay's state line). The main window connects those to its widgets and
-calls the controller's verbs (start, stop, save, ...) with what its controls hold.
+recording's state, and says what to show through its signals (text, draft, status line,
+banner, meter, Start/Stop, the overlay's state line). The main window connects those to its
+widgets and calls the controller's verbs (start, stop, save, ...) with what its controls hold.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from voxtral_mlx.live.events import (
     AudioState,
+    DraftEvent,
     DroppedEvent,
     ErrorEvent,
     HintEvent,
@@ -64,6 +65,7 @@ class Controller(QObject):
     """
 
     text_changed = Signal(object, str, bool)  # new committed words' texts, word in progress, new paragraph  # fmt: skip
+    draft_changed = Signal(str)  # the draft to show after the text, dimmed ("": none)
     captions_changed = Signal()  # the caption model changed (the overlay redraws)
     state_line_changed = Signal(str)  # for the overlay: "" or why captions are missing or late
     status_text = Signal(str)  # the status line
@@ -167,6 +169,7 @@ class Controller(QObject):
     def on_event(self, event: LiveEvent) -> None:
         handler = {
             TextEvent: self._on_text,
+            DraftEvent: self._on_draft,
             StatusEvent: self._on_status,
             MeterEvent: self._on_meter,
             ErrorEvent: self._on_error,
@@ -182,8 +185,20 @@ class Controller(QObject):
             return  # only pads: nothing changes on screen
         new_paragraph = self._new_paragraph
         self._new_paragraph = False
+        draft = self.captions.draft
         words = self.captions.add(event)
+        if self.captions.draft != draft:  # final words reached part of it: that part goes first
+            self.draft_changed.emit(self.captions.draft_text)
         self.text_changed.emit([w.text for w in words], self.captions.partial_text, new_paragraph)
+        self.captions_changed.emit()
+
+    def _on_draft(self, event: DraftEvent) -> None:
+        if not self.captions.set_draft(event):
+            return  # the same draft: nothing is redrawn
+        if self._new_paragraph and event.words:  # a new recording's first text is this draft
+            self._new_paragraph = False
+            self.text_changed.emit([], self.captions.partial_text, True)
+        self.draft_changed.emit(self.captions.draft_text)
         self.captions_changed.emit()
 
     def _on_status(self, event: StatusEvent) -> None:
@@ -246,8 +261,11 @@ class Controller(QObject):
         self._end_recording()
 
     def _end_recording(self) -> None:
-        if self.captions.recording or self.captions.partial is not None:
+        if self.captions.recording or self.captions.partial is not None or self.captions.draft:
+            drafted = bool(self.captions.draft)
             self.captions.end_recording()
+            if drafted:
+                self.draft_changed.emit("")
             self.text_changed.emit([], "", False)
             self.captions_changed.emit()
 

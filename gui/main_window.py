@@ -91,6 +91,7 @@ class MainWindow(WindowLayout):
     def _connect(self, controller: Controller, setup: ModelSetup) -> None:
         """Show what the controller and the model setup say, where the window shows it."""
         controller.text_changed.connect(self.view.update_text)
+        controller.draft_changed.connect(self.view.set_draft)
         controller.status_text.connect(self.status_label.setText)
         controller.message.connect(self.banner.show_message)
         controller.message_outdated.connect(self._message_outdated)

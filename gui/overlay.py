@@ -5,23 +5,24 @@ Captions fade out after ``FADE_AFTER_MS`` without new words (while locked: unloc
 it can be placed) and come back with the next word. Locked, it is click-through
 (``WindowTransparentForInput``, set again once mapped so a window manager's frame lets clicks
 through too); unlocked, it can be dragged anywhere and resized by its corner grip, and its
-right-click menu sets font size, background opacity, number of lines and lock. Everything is
-remembered in :class:`~gui.settings.Settings`. Older lines are drawn fainter than the newest;
-the word in progress is dimmed. A state line above the captions says when they cannot be
-trusted ("No audio", "Device lost", "Behind by N s": :meth:`CaptionOverlay.set_state`); while it
-shows, the overlay does not fade. Lines are laid out in pixels (Qt measures) at its width by the
-one caption layout (:func:`voxtral_mlx.text.captions.wrap`): a long word never widens it, it is
-never wider than its screen, and the newest words are always on its last line, in any script.
-GUI thread only; it only reads the :class:`~gui.captions.CaptionModel`.
+right-click menu (:mod:`gui.overlay_menu`) sets font size, background opacity, number of lines
+and lock. Everything is remembered in :class:`~gui.settings.Settings`; until it is moved, it
+first shows where :mod:`gui.overlay_place` says. Older lines are drawn fainter than the newest;
+the word in progress is dimmed, the draft after it more so (:mod:`gui.overlay_text`). A state
+line above the captions says when they cannot be trusted ("No audio", "Device lost", "Behind by
+N s": :meth:`CaptionOverlay.set_state`); while it shows, the overlay does not fade. Lines are
+laid out in pixels (Qt measures) at its width by the one caption layout
+(:func:`voxtral_mlx.text.captions.wrap`, through
+:meth:`~gui.captions.CaptionModel.shown_lines`): a long word never widens it, it is never wider
+than its screen, and the newest final words are always in sight, in any script; the draft gets
+the room after them and is what is cut when there is none. GUI thread only; it only reads the
+:class:`~gui.captions.CaptionModel`.
 """
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import QEvent, QObject, QPoint, QPropertyAnimation, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (  # fmt: skip
-    QAction,
     QColor,
     QContextMenuEvent,
     QFontMetrics,
@@ -31,7 +32,6 @@ from PySide6.QtGui import (  # fmt: skip
     QPaintEvent,
 )
 from PySide6.QtWidgets import (  # fmt: skip
-    QApplication,
     QLabel,
     QMenu,
     QSizeGrip,
@@ -40,9 +40,10 @@ from PySide6.QtWidgets import (  # fmt: skip
     QWidget,
 )
 
-from voxtral_mlx.text.transcript import separator
-
 from .captions import CaptionModel
+from .overlay_menu import overlay_menu
+from .overlay_place import default_position, other_windows, screen_area
+from .overlay_text import caption_html, rgba
 from .settings import OVERLAY_KEYS, CaptionStyle, Key, Settings, caption_style
 
 BASE_FLAGS = (
@@ -50,17 +51,12 @@ BASE_FLAGS = (
     | Qt.WindowType.WindowStaysOnTopHint
     | Qt.WindowType.Tool  # no taskbar / Dock entry of its own
 )
-LINE_ALPHAS = (1.0, 0.8, 0.6)  # newest line first: older lines fade
-FONT_SIZES = (16, 20, 24, 28, 34, 40, 48)
-OPACITIES = (0.4, 0.6, 0.85, 1.0)
-PARTIAL_ALPHA = 0.6  # the word in progress
 STATE_STYLE = "color: #ffb347;"  # amber: readable on the dark background, not a caption colour
 MIN_WIDTH = 320
 FADE_AFTER_MS = 6000
 FADE_MS = 600
 MARGIN = 18
 RADIUS = 14
-GAP = 16  # between the overlay and a window it is placed beside
 
 
 class CaptionOverlay(QWidget):
@@ -75,7 +71,7 @@ class CaptionOverlay(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.label = QLabel()
         self.label.setTextFormat(Qt.TextFormat.RichText)
-        self.label.setWordWrap(False)  # lines are wrapped to fit (CaptionModel.lines)
+        self.label.setWordWrap(False)  # lines are wrapped to fit (CaptionModel.shown_lines)
         # A long line must never widen the window: the label takes the width it is given.
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
@@ -89,8 +85,9 @@ class CaptionOverlay(QWidget):
         layout.setContentsMargins(MARGIN, MARGIN // 2, MARGIN, MARGIN // 2)
         layout.addWidget(self.state_label)
         layout.addWidget(self.label, 1)  # the grip floats in the corner (resizeEvent)
-        self.lines: list[str] = []
+        self.lines: list[str] = []  # final text (CaptionModel.shown_lines)
         self.partial = ""
+        self.draft: list[str] = []
         self._drag_from: QPoint | None = None
         self._model: CaptionModel | None = None
         self.locked = False
@@ -141,12 +138,11 @@ class CaptionOverlay(QWidget):
         self.set_opacity(style.opacity)
         self.set_line_count(style.lines)  # applies the font too
 
-    def _rgba(self, alpha: float) -> str:
-        colour = QColor(self.caption_style.text or "#ffffff")
-        return f"rgba({colour.red()},{colour.green()},{colour.blue()},{alpha})"
+    def _colour(self) -> str:
+        return self.caption_style.text or "#ffffff"
 
-    def _span(self, text: str, alpha: float) -> str:
-        return f'<span style="color: {self._rgba(alpha)}">{html.escape(text)}</span>'
+    def _rgba(self, alpha: float) -> str:
+        return rgba(self._colour(), alpha)
 
     def _apply_font(self) -> None:
         font = self.label.font()
@@ -173,33 +169,13 @@ class CaptionOverlay(QWidget):
             self.setMaximumWidth(max(MIN_WIDTH, screen.availableGeometry().width()))
 
     def _place(self) -> None:
+        """Where it was left, if that is on the screen; else the default (see overlay_place)."""
         x, y = self.settings.get(Key.OVERLAY_X), self.settings.get(Key.OVERLAY_Y)
-        screen = QGuiApplication.primaryScreen()
-        area = screen.availableGeometry() if screen else QRect(0, 0, 1280, 800)
-        if not self._remembered() or not area.intersects(QRect(x, y, self.width(), self.height())):
-            x, y = self._default_position(area)
+        area, (w, h) = screen_area(), (self.width(), self.height())
+        if x < 0 or y < 0 or not area.intersects(QRect(x, y, w, h)):
+            x, y = default_position(area, w, h, other_windows(self))
             self._placed_at = QPoint(x, y)
         self.move(x, y)
-
-    def _remembered(self) -> bool:
-        return self.settings.get(Key.OVERLAY_X) >= 0 and self.settings.get(Key.OVERLAY_Y) >= 0
-
-    def _default_position(self, area: QRect) -> tuple[int, int]:
-        """Low and centred, clear of the app's other windows (the main window) where there is
-        room: below them, above them, or beside them; low and centred if none is free."""
-        w, h = self.width(), self.height()
-        x, y = area.x() + (area.width() - w) // 2, area.bottom() - h - 60
-        taken = [other.frameGeometry() for other in QApplication.topLevelWidgets()
-                 if other is not self and other.isVisible() and other.windowType() == Qt.WindowType.Window]  # fmt: skip
-        if not taken:
-            return x, y
-        below, above = max(t.bottom() for t in taken) + GAP, min(t.top() for t in taken) - GAP - h
-        right, left = max(t.right() for t in taken) + GAP, min(t.left() for t in taken) - GAP - w
-        for spot in ((x, y), (x, max(below, y)), (x, above), (right, y), (left, y)):
-            rect = QRect(*spot, w, h)
-            if area.contains(rect) and not any(rect.intersects(t) for t in taken):
-                return spot
-        return x, y
 
     # ---- captions -----------------------------------------------------------------------------
     def show_captions(self, model: CaptionModel) -> None:
@@ -211,13 +187,14 @@ class CaptionOverlay(QWidget):
             return
         n = self.settings.get(Key.OVERLAY_LINES)
         metrics = QFontMetrics(self.label.font())
-        lines, partial = self._model.lines(n, self.line_width(), metrics.horizontalAdvance)
-        changed = (lines, partial) != (self.lines, self.partial)
-        self.lines, self.partial = lines, partial
-        self.label.setText(self._html())
+        shown = self._model.shown_lines(n, self.line_width(), metrics.horizontalAdvance)
+        before = (self.lines, self.partial, self.draft)
+        self.lines, self.partial, self.draft = shown.lines, shown.partial, shown.draft
+        changed = before != (self.lines, self.partial, self.draft)
+        self.label.setText(self._html())  # QLabel repaints only when the text differs
         if self.height() < self._height():
             self.resize(self.width(), self._height())
-        if changed and (lines or partial):
+        if changed and (self.lines or self.partial or self.draft):
             self._fade.stop()
             self.setWindowOpacity(1.0)
             self._idle.start()
@@ -233,7 +210,7 @@ class CaptionOverlay(QWidget):
             self._fade.stop()
             self.setWindowOpacity(1.0)
             self._idle.stop()
-        elif self.lines or self.partial:
+        elif self.lines or self.partial or self.draft:
             self._idle.start()
 
     @property
@@ -256,16 +233,7 @@ class CaptionOverlay(QWidget):
         return max(1, self.width() - 2 * MARGIN)
 
     def _html(self) -> str:
-        rows = []
-        for age, line in enumerate(reversed(self.lines)):
-            alpha = LINE_ALPHAS[min(age, len(LINE_ALPHAS) - 1)]
-            text = self._span(line, alpha)
-            if age == 0 and self.partial:
-                text += separator(line, self.partial) + self._span(self.partial, PARTIAL_ALPHA)
-            rows.append(text)
-        if not rows and self.partial:
-            rows.append(self._span(self.partial, PARTIAL_ALPHA))
-        return "<br>".join(reversed(rows))
+        return caption_html(self.lines, self.partial, self.draft, self._colour())
 
     # ---- painting and mouse -------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
@@ -342,29 +310,4 @@ class CaptionOverlay(QWidget):
         self.context_menu().exec(event.globalPos())
 
     def context_menu(self) -> QMenu:
-        menu = QMenu(self)
-        current = self.settings.get(Key.OVERLAY_FONT_SIZE)
-        sizes = menu.addMenu("Font size")
-        for size in FONT_SIZES:
-            self._choice(sizes, f"{size} pt", size == current, lambda s=size: self.set_font_size(s))
-        lines = menu.addMenu("Lines")
-        for n in (1, 2, 3):
-            self._choice(lines, str(n), n == self.settings.get(Key.OVERLAY_LINES), lambda n=n: self.set_line_count(n))  # fmt: skip
-        opacity = menu.addMenu("Background")
-        for value in OPACITIES:
-            chosen = abs(value - self.settings.get(Key.OVERLAY_OPACITY)) < 0.01
-            self._choice(opacity, f"{int(value * 100)} %", chosen, lambda v=value: self.set_opacity(v))  # fmt: skip
-        menu.addSeparator()
-        lock = menu.addAction("Lock (click-through)")
-        lock.triggered.connect(lambda: self.set_locked(True))
-        hide = menu.addAction("Hide overlay")
-        hide.triggered.connect(self.hide)
-        return menu
-
-    @staticmethod
-    def _choice(menu: QMenu, text: str, checked: bool, slot) -> QAction:
-        action = menu.addAction(text)
-        action.setCheckable(True)
-        action.setChecked(checked)
-        action.triggered.connect(lambda *_: slot())  # not `checked` into the slot's defaults
-        return action
+        return overlay_menu(self)

@@ -1,10 +1,11 @@
 """The transcript view: the main window's text, updated word by word. GUI thread only.
 
-Committed words are appended in the normal colour, the word in progress is the document's
-dimmed tail, replaced on every step. It follows the text while its scroll bar is at the bottom
-and stays put once the user scrolls up (scrolling back down resumes following). With "lines
-shown" set (N > 0) it is a caption strip instead: N lines high, no scroll bar, always on the
-newest words.
+Committed words are appended in the normal colour; the word in progress (italic) and the draft
+after it are the document's dimmed tail, replaced on every step and every new draft, so no old
+copy stays behind and the committed text above never moves. It follows the text while its
+scroll bar is at the bottom and stays put once the user scrolls up (scrolling back down resumes
+following). With "lines shown" set (N > 0) it is a caption strip instead: N lines high, no
+scroll bar, always on the newest words.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def dimmed(colour: QColor) -> QColor:
 
 
 class TranscriptView(QTextEdit):
-    """Read-only rich text: committed words, then the dimmed word in progress."""
+    """Read-only rich text: committed words, then the dimmed word in progress and draft."""
 
     def __init__(self, font_size: int, parent: QWidget | None = None):
         super().__init__(parent)
@@ -40,12 +41,16 @@ class TranscriptView(QTextEdit):
         self.set_font_size(font_size)
         self.document().setDocumentMargin(18)
         self._partial_at = 0  # where the in-progress tail starts
+        self._draft_at = 0  # where the draft starts (after the word in progress)
         self._committed = QTextCharFormat()
         self._partial = QTextCharFormat()
         self._partial.setFontItalic(True)
-        self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        self._draft = QTextCharFormat()
+        self._set_dimmed_colour()
         self._ends_paragraph = True  # the next committed word starts a paragraph
         self._last_word = ""  # the last committed word: what the next one is spaced from
+        self._shown_before_draft = ""  # the partial, or the last committed word
+        self.draft = ""  # the draft shown after the text
         self.follow = True
 
     def set_font_size(self, points: int) -> None:
@@ -94,16 +99,19 @@ class TranscriptView(QTextEdit):
         self.setPalette(palette)
         self.set_lines(style.lines)  # fitted to the new font
 
+    def _set_dimmed_colour(self) -> None:
+        colour = self.palette().color(QPalette.ColorRole.PlaceholderText)
+        self._partial.setForeground(colour)
+        self._draft.setForeground(colour)
+
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
     def update_text(self, words: list[str], partial: str, new_paragraph: bool = False) -> None:
+        """Append ``words`` (committed) and show ``partial`` after them, then the draft."""
         follow = self.at_bottom() or self.lines > 0
-        cursor = QTextCursor(self.document())
-        cursor.setPosition(self._partial_at)
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
+        cursor = self._tail_cursor(self._partial_at)
         if new_paragraph and self.document().characterCount() > 1:
             cursor.insertText("\n\n", self._committed)
             self._ends_paragraph = True
@@ -112,9 +120,39 @@ class TranscriptView(QTextEdit):
             cursor.insertText(sep + word, self._committed)
             self._ends_paragraph, self._last_word = False, word
         self._partial_at = cursor.position()
+        self._shown_before_draft = "" if self._ends_paragraph else self._last_word
         if partial:
-            sep = "" if self._ends_paragraph else separator(self._last_word, partial)
+            sep = separator(self._shown_before_draft, partial)
             cursor.insertText(sep + partial, self._partial)
+            self._shown_before_draft = partial
+        self._draft_at = cursor.position()
+        self._insert_draft(cursor)
+        self._follow(follow)
+
+    def set_draft(self, draft: str) -> None:
+        """Show ``draft`` after the text, dimmed, instead of the one shown ("": none)."""
+        if draft == self.draft:
+            return
+        follow = self.at_bottom() or self.lines > 0
+        self.draft = draft
+        self._insert_draft(self._tail_cursor(self._draft_at))
+        self._follow(follow)
+
+    def _tail_cursor(self, start: int) -> QTextCursor:
+        """A cursor where ``start`` was, the text from there to the end removed."""
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(start)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        return cursor
+
+    def _insert_draft(self, cursor: QTextCursor) -> None:
+        if self.draft:
+            sep = separator(self._shown_before_draft, self.draft)
+            cursor.insertText(sep + self.draft, self._draft)
+
+    def _follow(self, follow: bool) -> None:
+        # Following: stay on the newest words. Scrolled up: the view stays where the user is.
         self.follow = follow
         if follow:
             self._to_end()
@@ -125,14 +163,15 @@ class TranscriptView(QTextEdit):
             self._to_end()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
-        # Light/dark switched: the word in progress takes the new palette's dimmed colour.
+        # Light/dark switched: the word in progress and the draft take the new dimmed colour.
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
-            self._partial.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            self._set_dimmed_colour()
         elif event.type() == QEvent.Type.FontChange:
             self._fit_lines()
 
     def reset(self) -> None:
         self.clear()
-        self._partial_at = 0
+        self._partial_at = self._draft_at = 0
         self._ends_paragraph = True
+        self._shown_before_draft = self.draft = ""

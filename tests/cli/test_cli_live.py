@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from voxtral_mlx.cli.live import ELLIPSIS, LiveDisplay
+from voxtral_mlx.cli.live import DIM, ELLIPSIS, RESET, LiveDisplay
 from voxtral_mlx.live.events import (
     AudioState,
+    DraftEvent,
     HintEvent,
     MeterEvent,
     Status,
@@ -329,3 +330,95 @@ def test_a_second_ctrl_c_names_the_autosave_journal(tmp_path, monkeypatch, capsy
     script = [*finished(tmp_path)[:2], KeyboardInterrupt(), KeyboardInterrupt()]
     assert mic_run(monkeypatch, tmp_path, script) == 130
     assert str(tmp_path / "live-1.jsonl") in capsys.readouterr().err.splitlines()[-1]
+
+
+# ---- drafts: the fast row's words after the final text, dimmed, on a terminal only ---------------
+class Frames(Tty):
+    """A terminal that also keeps what was written to it, as it was written."""
+
+    def __init__(self, screen: Screen):
+        super().__init__(screen)
+        self.written: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.written.append(text)
+        return super().write(text)
+
+
+def timed(*texts: str, at: float = 0.0) -> tuple[Word, ...]:
+    """Words half a second apart from ``at``, as the rows time them."""
+    return tuple(Word(t, at + 0.5 * i, at + 0.5 * i + 0.3) for i, t in enumerate(texts))
+
+
+def live_row(screen: Screen) -> str:
+    return METER.sub("", screen.lines()[-1][0])
+
+
+def test_the_draft_follows_the_final_text_dimmed_and_is_replaced(terminal):
+    out = Frames(terminal)
+    display = LiveDisplay(out, out, quiet=True)
+    display.show(TextEvent("", 0.0, 0.5, words=timed("Hello")))
+    display.show(DraftEvent(words=timed("world", "how", at=1.0)))
+    assert live_row(terminal) == "Hello world how"
+    assert out.written[-1] == f"\r\x1b[KHello{DIM} world how{RESET}"  # final plain, draft dim
+    display.show(DraftEvent(words=timed("world", "how", "are", at=1.0)))  # replaces, not adds
+    assert live_row(terminal) == "Hello world how are"
+    assert out.written[-1].endswith(f"{DIM} world how are{RESET}")
+    before = len(out.written)
+    display.show(DraftEvent(words=timed("world", "how", "are", at=1.0)))  # the same draft
+    assert len(out.written) == before  # nothing redrawn: no flicker
+    # The final row reaches "world" and starts "how": the draft's copies go in the same update
+    # (no word twice), the rest of the draft stays.
+    display.show(TextEvent("", 0.5, 1.6, words=timed("world", at=1.0), partial=Word("ho", 1.5, 1.6)))  # fmt: skip
+    assert live_row(terminal) == "Hello world ho are"
+    assert out.written[-1] == f"\r\x1b[KHello world {DIM}ho are{RESET}"  # as the partial was
+    display.show(TextEvent("", 1.6, 1.9, partial=Word("how", 1.5, 1.8)))
+    assert live_row(terminal) == "Hello world how are"
+    display.show(DraftEvent())  # empty: no draft, nothing of it left on screen
+    assert live_row(terminal) == "Hello world how" and DIM + " are" not in out.written[-1]
+    display.show(StatusEvent(Status.STOPPED))
+    assert [t for t, _ in terminal.lines() if t] == [
+        "Hello world"
+    ]  # the partial never became final
+
+
+@pytest.mark.parametrize("width", [60, 32, 20, 12])
+def test_the_draft_is_cut_first_when_the_row_is_full(terminal, width):
+    """Whole draft words from its start, in the room the final words, the word being built
+    and the meter leave; the final text is laid out as without drafts."""
+    terminal.width = width
+    display = LiveDisplay(Tty(terminal), Tty(terminal), quiet=False)
+    draft = timed(*"and then something quite different happened later on".split(), at=100.0)
+    final: list[str] = []
+    drafted = cut = 0  # rows that showed some of the draft; rows that cut it
+    for n, event in enumerate(speech(WORDS)):
+        display.show(event)
+        if isinstance(event, TextEvent):
+            final += [w.text for w in event.words]
+            display.show(DraftEvent(words=draft[: 1 + n % len(draft)]))
+            lines = [(t, k) for t, k in terminal.lines() if not NOTE.match(t)]
+            row, rows = METER.sub("", lines[-1][0]), lines[-1][1]
+            assert rows == 1 and sum(map(_width, lines[-1][0])) <= width - 1
+            partial = event.partial.text if event.partial else ""
+            shown = join_texts([t for t, _ in lines[:-1] if t] + [row])
+            if not row.startswith(ELLIPSIS):
+                assert shown.startswith(join_texts([*final, partial]))
+                extra = shown[len(join_texts([*final, partial])) :].split()
+                assert extra == [w.text for w in draft[: len(extra)]]  # a prefix of the draft
+                drafted += bool(extra)
+                cut += len(extra) < 1 + n % len(draft)
+    assert drafted and cut  # both happened at every width
+
+
+def test_plain_output_is_unchanged_by_drafts():
+    script = [text(["Hello"], "th"), text(["there"], "wor"), text(["world."]), text(["Bye."]),
+              StatusEvent(Status.STOPPED)]  # fmt: skip
+    drafts = [DraftEvent(words=timed("draft", "words", at=9.0)), DraftEvent()]
+    outputs = []
+    for events in (script, [e for s in script for e in (s, *drafts)]):
+        out = Plain()
+        display = LiveDisplay(out, Plain(), quiet=True)
+        for event in events:
+            display.show(event)
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1] == "Hello there world.\nBye.\n"

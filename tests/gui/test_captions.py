@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gui.captions import RECORDING_GAP, CaptionModel
-from voxtral_mlx.live.events import TextEvent
+from voxtral_mlx.live.events import DraftEvent, TextEvent
 from voxtral_mlx.text.transcript import Word
 
 
@@ -97,3 +97,38 @@ def test_the_window_spaces_words_as_the_transcript_does(qtbot):
         view.update_text([w.text for w in words], model.partial_text)
         assert view.toPlainText() == model.text
     assert view.toPlainText() == "今日は Tokyo です。 Hello wor"
+
+
+def test_the_draft_follows_the_text_and_is_never_saved():
+    model = CaptionModel()
+    model.add(step([Word("Hello", 0.0, 0.3)], Word("wo", 0.5, 0.6)))
+    assert model.set_draft(DraftEvent(words=(Word("how", 1.0, 1.2), Word("are", 1.5, 1.7))))
+    assert not model.set_draft(DraftEvent(words=(Word("how", 1.0, 1.2), Word("are", 1.5, 1.7))))
+    assert model.text == "Hello wo how are" and model.draft_text == "how are"
+    model.add(step([Word("world", 0.5, 0.9), Word("how", 1.0, 1.2)]))  # the final row reached "how"
+    assert model.draft_text == "are" and model.text == "Hello world how are"
+    assert (
+        model.transcript().text == "Hello world how" and model.committed_text == "Hello world how"
+    )
+    model.end_recording()
+    assert model.draft == () and model.text == "Hello world how"
+
+
+def test_the_draft_takes_the_room_after_the_final_lines_and_is_cut_first():
+    model = CaptionModel()
+    model.add(step([Word(f"w{i}", i, i + 0.5) for i in range(40)], Word("next", 41, 41.2)))
+    without = model.lines(max_lines=3, width=20)
+    model.set_draft(DraftEvent(words=tuple(Word(f"d{i}", 50 + i, 50.5 + i) for i in range(30))))
+    assert model.lines(max_lines=3, width=20) == without  # the final text's layout is kept
+    for n in (1, 2, 3):
+        shown = model.shown_lines(max_lines=n, width=20)
+        lines, partial = model.lines(max_lines=n, width=20)
+        assert shown.lines[-1] == lines[-1] and shown.partial == partial == "next"
+        assert len(shown.lines) + len(shown.draft) - 1 == n  # the draft's lines below fill it
+        assert len(f"{shown.lines[-1]} {partial} {shown.draft[0]}".strip()) <= 20
+        drafted = " ".join(shown.draft).split()
+        assert drafted == [f"d{i}" for i in range(len(drafted))] and len(drafted) < 30
+    only = CaptionModel()  # a recording's first words: only a draft yet
+    only.set_draft(DraftEvent(words=tuple(Word(f"d{i}", i, i + 0.5) for i in range(30))))
+    shown = only.shown_lines(max_lines=2, width=20)
+    assert shown.lines == [] and len(shown.draft) == 2 and shown.draft[0].startswith("d0 d1")

@@ -1,12 +1,15 @@
 """What ``--mic`` prints: final words on stdout as they come, and on a terminal the word being
-built and a level/lag meter redrawn in place. Printing only (no MLX, no devices). A word goes on
-the current line when the caption layout's test says it fits there, in terminal cells
+built, the draft after it (dimmed, from :class:`~voxtral_mlx.live.events.DraftEvent`) and a
+level/lag meter, redrawn in place. Printing only (no MLX, no devices). A word goes on the
+current line when the caption layout's test says it fits there, in terminal cells
 (:func:`~voxtral_mlx.text.captions.fits`); a sentence end also ends the line. Words are never
 cut: a final line is printed once, and the terminal wraps a word wider than itself.
 
 The redrawn row always fits the terminal as it is now (asked at every draw, so a resize is
 followed): a row that wraps cannot be erased by ``\\r``, and every redraw would leave a stale
-copy above it.
+copy above it. The row is redrawn only when what it shows changed (no flicker); the draft is
+what gives way when the row is full: whole words of it, from its start, fill the room the final
+words, the word being built and the meter leave. Drafts are never written off a terminal.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import unicodedata
 
 from voxtral_mlx.live.events import (
     AudioState,
+    DraftEvent,
     DroppedEvent,
     ErrorEvent,
     HintEvent,
@@ -27,7 +31,8 @@ from voxtral_mlx.live.events import (
     TextEvent,
 )
 from voxtral_mlx.text.captions import fits
-from voxtral_mlx.text.transcript import ends_sentence, join_texts
+from voxtral_mlx.text.drafts import draft_tail
+from voxtral_mlx.text.transcript import Word, ends_sentence, join_texts, separator
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 ELLIPSIS = "…"
@@ -88,12 +93,25 @@ def same_sink(out, err) -> bool:
         return False
 
 
+def draft_fit(row: str, draft: tuple[Word, ...], width: int) -> str:
+    """The draft's words from its start that fit after ``row`` within ``width`` columns, with
+    the separator before them ("" when none fits): it is cut before anything else."""
+    text = row
+    for word in draft:
+        piece = " ".join(word.text.split())
+        if piece and not fits(text, piece, width, cells):
+            break
+        text += separator(text, piece) + piece
+    return text[len(row) :]
+
+
 class LiveDisplay:
     """Prints live events. Final words go to stdout as they come, a line per sentence. On a
-    terminal the word still being built follows them dimmed and is redrawn as it grows, and
-    (stderr a terminal, not --quiet) a level/lag meter follows it; otherwise stdout gets only
-    final words, plain. Status, hints and errors are lines on stderr, never inside a line of
-    captions (a caption line going to the same place is ended first)."""
+    terminal the word still being built follows them dimmed and is redrawn as it grows, then
+    the draft (dimmed too, replaced by each DraftEvent), and (stderr a terminal, not --quiet) a
+    level/lag meter; otherwise stdout gets only final words, plain. Status, hints and errors
+    are lines on stderr, never inside a line of captions (a caption line going to the same
+    place is ended first)."""
 
     def __init__(self, out, err, quiet: bool):
         self.out, self.err, self.quiet = out, err, quiet
@@ -101,19 +119,29 @@ class LiveDisplay:
         self.meter_on = not quiet and interactive(err)
         self.shared = same_sink(out, err)
         self._line = self._partial = self._meter = ""
+        self._draft: tuple[Word, ...] = ()
         self._row_open = False  # plain output: caption text on a line not yet ended
+        self._drawn: tuple[str, str] | None = None  # the live row on screen (None: none)
 
     def show(self, event: LiveEvent) -> None:
         if isinstance(event, TextEvent):
             for word in event.words:
                 self._add_word(word.text)
             self._partial = " ".join(event.partial.text.split()) if event.partial else ""
+            # The final row has reached these draft words: they go now, not a step later.
+            reached = [w for w in (*event.words, event.partial) if w is not None]
+            self._draft = tuple(draft_tail(reached, self._draft))
+        elif isinstance(event, DraftEvent):
+            if not self.tty:
+                return  # plain output: final text only
+            self._draft = event.words
         elif isinstance(event, MeterEvent):
             self._meter = meter_text(event)
         elif isinstance(event, StatusEvent):
             if event.status is Status.STOPPED:
                 self._clear()
                 self._partial = self._meter = ""
+                self._draft = ()
                 self._end_line()
                 return
             self._status(event)
@@ -165,6 +193,7 @@ class LiveDisplay:
     def _end_line(self) -> None:
         if self.tty:
             self.out.write("\r\x1b[K" + self._line)
+            self._drawn = None
         if (self.tty and (self._line or self._partial)) or self._row_open:
             self.out.write("\n")
         self._row_open = False
@@ -172,6 +201,7 @@ class LiveDisplay:
         self._line = ""
 
     def _clear(self) -> None:
+        self._drawn = None
         if self.tty:
             self.out.write("\r\x1b[K")
             self.out.flush()
@@ -191,13 +221,19 @@ class LiveDisplay:
             self._end_line()  # the words and the one being built no longer fit one row
         row = tail(join_texts([self._line, self._partial]), width)
         cut = len(row) - min(len(self._partial), len(row))
-        dimmed = f"{DIM}{row[cut:]}{RESET}" if cut < len(row) else ""
-        self.out.write(f"\r\x1b[K{row[:cut]}{dimmed}")
-        self.out.flush()
         meter = f"  {self._meter}" if self.meter_on and self._meter else ""
-        if meter and cells(row) + cells(meter) <= width:
-            self.err.write(f"{DIM}{meter}{RESET}")
+        meter = meter if cells(row) + cells(meter) <= width else ""
+        draft = draft_fit(row, self._draft, width - cells(meter))
+        dimmed = f"{DIM}{row[cut:]}{draft}{RESET}" if cut < len(row) or draft else ""
+        frame = (f"\r\x1b[K{row[:cut]}{dimmed}", f"{DIM}{meter}{RESET}" if meter else "")
+        if frame == self._drawn:
+            return  # the same row again: redrawing it would only flicker
+        self._drawn = frame
+        self.out.write(frame[0])
+        self.out.flush()
+        if frame[1]:
+            self.err.write(frame[1])
             self.err.flush()
 
 
-__all__ = ["DIM", "LiveDisplay", "cells", "columns", "interactive", "tail"]
+__all__ = ["DIM", "LiveDisplay", "cells", "columns", "draft_fit", "interactive", "tail"]
