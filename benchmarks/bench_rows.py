@@ -6,10 +6,12 @@ python benchmarks/bench_rows.py [--size tiny|small|full] [--bits 4|16] [--second
 
 Table 1, cost: R rows (delays 2400, 240, 480, 960 ms, in that order) on one source (one feed:
 the encoder runs once) and on R sources (a feed each), fed ``--seconds`` of audio at once.
-Per 80 ms token: the wall time of a whole round (every row one token, the encoders' share
-included) and of the decoder steps alone; "extra per row" is what each row beyond the first
-adds to the decoder step, as a share of the one-row step. Every configuration runs once untimed
-before any is timed (kernel compiles, first allocations).
+Per 80 ms of audio: the wall time of everything (encoders, prefills, steps); the decoder step
+once every row runs (rows on one source stand at one position and share a lane); "extra per
+row" is what each row beyond the first adds to that step, as a share of the one-row step; the
+slowest step that held a prefill (a row's prompt through the decoder: the one stall a live
+draft sees, when the final row starts). Every configuration runs once, untimed, over the whole
+audio before any is timed (kernel compiles for every shape).
 
 Table 2, latency (``--paced`` seconds, real time): audio arrives in ``--chunk-ms`` chunks at the
 speed it is spoken (20 ms: a typical audio callback), two rows (final 2400 ms, draft 240 ms) on
@@ -50,53 +52,58 @@ SR, TOKEN = 16000, 1280
 INEXACT = {"on": False}  # --inexact: batch every row even where the device rounds rows differently
 
 
-def run_rows(model, tok, audio, rows: int, shared: bool) -> tuple[float, float, int]:
-    """(wall s, decoder-step s, tokens per row) for ``rows`` rows fed ``audio`` at once."""
+def run_rows(model, tok, audio, rows: int, shared: bool) -> tuple[float, float, float]:
+    """``rows`` rows fed ``audio`` 80 ms at a time: (ms per 80 ms of audio for everything,
+    ms per batched decoder step once every row runs, ms of the slowest prefill)."""
     cap = 64 if INEXACT["on"] else None  # None: exact_rows measures the cap
     batch = RowBatch(model, tok, encoder_block=4, max_rows=cap)  # live-sized encoder blocks
     delays = DELAYS[:rows]
     feeds = [batch.add_feed(delays)] if shared else [batch.add_feed([d]) for d in delays]
-    for i, d in enumerate(delays):
-        batch.add_row(feeds[0 if shared else i], d)
+    made = [batch.add_row(feeds[0 if shared else i], d) for i, d in enumerate(delays)]
+    steady_s, steady_steps, prefill_s = 0.0, 0, 0.0
     t0 = time.perf_counter()
-    step_s = 0.0
     for s in range(0, len(audio), TOKEN):  # 80 ms at a time, as live audio comes
         for feed in feeds:
             feed.push(audio[s : s + TOKEN])
+        before = [r.lane is not None for r in made]
         t1 = time.perf_counter()
-        batch.step()
-        step_s += time.perf_counter() - t1
+        events = batch.step()
+        took = time.perf_counter() - t1
+        if not all(before):  # a row prefilled (and caught up) in this step
+            prefill_s = max(prefill_s, took)
+        elif len({r.pos for r in made}) == 1 or not shared:  # every row steps each round
+            steady_s += took
+            steady_steps += sum(1 for row, _ in events if row is made[0])
+    wall = time.perf_counter() - t0
     for feed in feeds:
         batch.finish(feed)
-    t1 = time.perf_counter()
     while not all(r.done for r in batch.rows):
         batch.step()
-    step_s += time.perf_counter() - t1
-    return time.perf_counter() - t0, step_s, min(len(r.tokens) for r in batch.rows)
+    per_audio = 1000 * wall / (len(audio) / TOKEN)
+    return per_audio, 1000 * steady_s / max(1, steady_steps), 1000 * prefill_s
 
 
 def cost_table(model, tok, audio, counts: list[int]) -> None:
     configs = [(rows, shared) for shared in (True, False) for rows in counts if shared or rows > 1]
-    for rows, shared in configs:  # untimed: kernel compiles and first allocations, every shape
-        run_rows(model, tok, audio[: SR * 3], rows, shared)
+    for rows, shared in configs:  # untimed, whole length: kernel compiles for every shape
+        run_rows(model, tok, audio, rows, shared)
     caps = RowBatch(model, tok)._rows_per_step(max(counts))
     print(f"rows per step: {'all (inexact)' if INEXACT['on'] else f'up to {caps} (exact_rows)'}")
-    print("| rows | sources | round per token (ms) | decoder step per token (ms) | decoder: extra per row (% of one row) |")  # fmt: skip
-    print("|---|---|---|---|---|")
+    print("| rows | sources | all work per 80 ms of audio (ms) | decoder step, all rows (ms) | extra per row (% of a one-row step) | slowest prefill step (ms) |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
     base = None
     for rows, shared in configs:
-        wall, step, n = run_rows(model, tok, audio, rows, shared)
-        per, dec = 1000 * wall / n, 1000 * step / n
-        base = dec if rows == 1 else base
-        extra = "-" if rows == 1 else f"{100 * (dec - base) / base / (rows - 1):.0f} %"
-        print(f"| {rows} | {'one' if shared else rows} | {per:.2f} | {dec:.2f} | {extra} |", flush=True)  # fmt: skip
+        per, step, prefill = run_rows(model, tok, audio, rows, shared)
+        base = step if rows == 1 else base
+        extra = "-" if rows == 1 else f"{100 * (step - base) / base / (rows - 1):.0f} %"
+        print(f"| {rows} | {'one' if shared else rows} | {per:.2f} | {step:.2f} | {extra} | {prefill:.0f} |", flush=True)  # fmt: skip
 
 
 def latency_table(model, tok, audio, chunk: int) -> None:
     batch = RowBatch(model, tok, encoder_block=4)
     feed = batch.add_feed([2400, 240])
     rows = {"final 2400 ms": batch.add_row(feed, 2400), "draft 240 ms": batch.add_row(feed, 240)}
-    run_rows(model, tok, audio[: SR * 3], 2, True)  # untimed: compiles
+    run_rows(model, tok, audio, 2, True)  # untimed: kernel compiles for every shape
     ends, arrived = [], []  # each chunk's last sample + 1, and when it arrived
     late: dict[str, list[float]] = {k: [] for k in rows}
     start = time.perf_counter()
