@@ -6,22 +6,18 @@ settings; the menu is built afresh each time, so its check marks are what the se
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QWidget
 
 from .settings import Key
-
-if TYPE_CHECKING:
-    from .overlay import CaptionOverlay
 
 FONT_SIZES = (16, 20, 24, 28, 34, 40, 48)
 OPACITIES = (0.4, 0.6, 0.85, 1.0)
 
 
-def overlay_menu(overlay: CaptionOverlay) -> QMenu:
-    """The menu for ``overlay`` (its child: it goes with it)."""
+def overlay_menu(overlay: QWidget) -> QMenu:
+    """The menu for ``overlay`` (a ``CaptionOverlay``: its ``settings`` and setters; the menu is
+    its child and goes with it)."""
     settings = overlay.settings
     menu = QMenu(overlay)
     current = settings.get(Key.OVERLAY_FONT_SIZE)

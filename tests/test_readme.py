@@ -25,3 +25,14 @@ def test_measurements_live_in_docs_benchmarks():
     assert "## Measured so far" not in README
     for word in ("session", "run B", "run C", "run D"):  # no internal history
         assert word not in (ROOT / "docs" / "benchmarks.md").read_text(), word
+
+
+def test_the_layout_table_names_every_package():
+    layout = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    packages = sorted(
+        p.parent.relative_to(ROOT).as_posix() + "/"
+        for p in ROOT.glob("voxtral_mlx/*/__init__.py")
+        if p.parent.name != "resources"
+    )
+    assert packages and [p for p in packages if f"`{p}`" not in layout] == []
+    assert "`gui/`" in layout and "`tests/reference/`" in layout

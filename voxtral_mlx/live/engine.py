@@ -76,8 +76,8 @@ from voxtral_mlx.live.listener import Listener
 from voxtral_mlx.live.loader import FolderLoader, folder_loader
 from voxtral_mlx.live.monitor import SourceMonitor
 from voxtral_mlx.live.recording import Recording
+from voxtral_mlx.live.sessions import open_session
 from voxtral_mlx.live.thread_exit import wait_os_thread_exit
-from voxtral_mlx.protocol import check_delay_ms
 
 log = logging.getLogger(__name__)
 
@@ -241,15 +241,8 @@ class LiveTranscriber:
             raise
 
     def _new_session(self, source: AudioSource) -> None:
-        from voxtral_mlx.decode.session import StreamingSession
-
-        try:
-            session = StreamingSession(self._model, self._tokenizer, self._delay_ms,
-                                       draft_delay_ms=self._draft_for(self._delay_ms))  # fmt: skip
-        except VoxtralError as err:  # a bad delay: say so, keep the model's default
-            self._emit(ErrorEvent(str(err)))
-            self._delay_ms = None
-            session = StreamingSession(self._model, self._tokenizer)
+        session, self._draft_ms = open_session(self._model, self._tokenizer, self._delay_ms,
+                                               self._draft_ms, self._error)  # fmt: skip
         self._delay_ms = session.delay_ms
         self._listener = Listener(source, session, self._monitor, self._feed_tap)
         if self._rec is None:
@@ -268,20 +261,6 @@ class LiveTranscriber:
             self._audio.add(chunk)
         if self._tap is not None:
             self._tap(chunk)
-
-    def _draft_for(self, delay_ms: int | None) -> int | None:
-        """The draft delay to run beside ``delay_ms``: None when drafts are off or would not
-        be ahead of the final row (a draft at the final delay or later shows nothing new)."""
-        try:
-            if self._draft_ms:
-                check_delay_ms(self._draft_ms)
-        except VoxtralError as err:
-            self._emit(ErrorEvent(f"draft {err}; drafts are off"))
-            self._draft_ms = None
-        final = self._tokenizer.audio.transcription_delay_ms if delay_ms is None else delay_ms
-        if not self._draft_ms or self._draft_ms >= final:
-            return None
-        return self._draft_ms
 
     def _end_source(self) -> None:
         """Stop the source, feed what it captured, drain the session, release the source."""
