@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from tests.text.test_transcript import words_at
 from voxtral_mlx.text.captions import (
     LINE_CHARS,
     MAX_LINES,
@@ -16,14 +17,6 @@ from voxtral_mlx.text.captions import (
     wrap,
 )
 from voxtral_mlx.text.transcript import Segment, Word, join_texts, join_words, segment_words
-
-
-def words_at(texts, step=0.3, gap=0.0, start=0.0) -> list[Word]:
-    words = []
-    for text in texts:
-        words.append(Word(text, round(start, 3), round(start + step, 3)))
-        start += step + gap
-    return words
 
 
 def wide(text: str) -> int:

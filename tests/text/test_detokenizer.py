@@ -19,15 +19,8 @@ from .tekken_table import (
     TABLE,
     VOCAB_SIZE,
     WORD,
-    make_tekken,
     piece,
-    write,
 )
-
-
-@pytest.fixture
-def tok(tmp_path) -> Tokenizer:
-    return Tokenizer.from_file(write(tmp_path, make_tekken()))
 
 
 def test_split_character_is_held_until_complete(tok):

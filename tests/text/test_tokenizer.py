@@ -27,12 +27,6 @@ from .tekken_table import (
     write,
 )
 
-
-@pytest.fixture
-def tok(tmp_path) -> Tokenizer:
-    return Tokenizer.from_file(write(tmp_path, make_tekken()))
-
-
 # --- loading -------------------------------------------------------------------------------
 
 
