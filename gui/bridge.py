@@ -11,13 +11,19 @@ inference thread, which only emits :attr:`EngineBridge.event`. Receivers live on
 so Qt delivers the event there through a queued connection. Events are frozen dataclasses of
 plain Python values (:mod:`voxtral_mlx.live.events`): nothing from MLX crosses.
 
-This module imports :mod:`voxtral_mlx.live.engine` and :mod:`voxtral_mlx.audio.mic`, neither of which
-imports mlx; mlx is first imported by the model loader, on the transcriber's thread.
+This module imports :mod:`voxtral_mlx.live.engine` and :mod:`voxtral_mlx.audio.mic` (and, on
+Linux, :mod:`voxtral_mlx.audio.system`), none of which imports mlx; mlx is first imported by
+the model loader, on the transcriber's thread.
+
+The computer's audio is one more entry of the microphone picker: :data:`COMPUTER_AUDIO` is its
+device name (remembered like a microphone's), :meth:`EngineBridge.devices` lists it after the
+microphones when this system has a source for it, and :meth:`EngineBridge.record` records it.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,19 @@ from voxtral_mlx.live.events import ErrorEvent, LiveEvent, Status, StatusEvent
 from .download import model_on_disk
 
 log = logging.getLogger(__name__)
+# The picker's name for what the computer plays: no PortAudio device is called this.
+COMPUTER_AUDIO = "@computer-audio"
+COMPUTER_AUDIO_ENTRY = InputDevice(index=-1, name=COMPUTER_AUDIO, hostapi="system audio",
+                                   channels=1, default_samplerate=16000.0)  # fmt: skip
+
+
+def system_audio_factory() -> Callable[[], Any] | None:
+    """What makes this system's computer-audio source (None: there is none yet, e.g. macOS)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    from voxtral_mlx.audio.system import SystemAudioSource
+
+    return SystemAudioSource
 
 
 class EngineBridge(QObject):
@@ -41,7 +60,9 @@ class EngineBridge(QObject):
     :class:`FolderLoader` for ``model``). ``sd``: the sounddevice module for :class:`MicSource`
     (tests pass the fake). ``autosave_dir``: where recordings are journaled (None: the default).
     ``draft_delay_ms``: the draft row's delay (0: no drafts); ``keep_audio``: each recording's
-    audio kept beside its journal (:mod:`voxtral_mlx.live.audio_keeper`).
+    audio kept beside its journal (:mod:`voxtral_mlx.live.audio_keeper`). ``system_audio``:
+    makes the "Computer audio" source (default: :func:`system_audio_factory` with the real
+    sounddevice; none with a fake ``sd``, whose tests give their own); None offers no entry.
     """
 
     event = Signal(object)  # a LiveEvent, always delivered on the GUI thread
@@ -51,11 +72,13 @@ class EngineBridge(QObject):
     def __init__(self, model: str | Path = "", *, model_loader: Callable | None = None,
                  sd: Any = None, autosave_dir: str | Path | None = None,
                  draft_delay_ms: int = 0, keep_audio: bool = False,
+                 system_audio: Callable[[], Any] | None = None,
                  parent: QObject | None = None):  # fmt: skip
         super().__init__(parent)
         self.model = str(model)
         self._loader = model_loader
         self.sd = sd
+        self.system_audio = system_audio or (system_audio_factory() if sd is None else None)
         self.autosave_dir = autosave_dir
         self.draft_delay_ms = draft_delay_ms
         self.keep_audio = keep_audio
@@ -69,16 +92,25 @@ class EngineBridge(QObject):
     # ---- GUI thread -------------------------------------------------------------------------
     def devices(self, rescan: bool = False) -> list[InputDevice]:
         """The input devices now (DeviceError when audio capture is unavailable); ``rescan``
-        finds ones plugged in since (skipped by :mod:`voxtral_mlx.audio.mic` while recording)."""
-        return list_devices(self.sd, rescan=rescan)
+        finds ones plugged in since (skipped by :mod:`voxtral_mlx.audio.mic` while recording).
+        Then :data:`COMPUTER_AUDIO_ENTRY` when there is a system-audio source."""
+        extra = [COMPUTER_AUDIO_ENTRY] if self.system_audio is not None else []
+        return list_devices(self.sd, rescan=rescan) + extra
 
     def record(self, device: str | None, delay_ms: int) -> None:
-        """Start a new recording from ``device`` (name; None or "" = system default)."""
+        """Start a new recording from ``device`` (name; None or "" = system default;
+        :data:`COMPUTER_AUDIO`: what the computer plays)."""
         self._ensure_started(delay_ms)
         self._want_listening = True
-        source = MicSource(device or None, sd=self.sd)
+        source = self._source(device)
         self.live.switch(source=source, delay_ms=delay_ms, new_transcript=True,
                          draft_delay_ms=self.draft_delay_ms)  # fmt: skip
+
+    def _source(self, device: str | None):
+        """The source for a picker entry (made here, opened by the transcriber)."""
+        if device == COMPUTER_AUDIO and self.system_audio is not None:
+            return self.system_audio()
+        return MicSource(device or None, sd=self.sd)
 
     def stop_recording(self) -> None:
         """Stop listening; the last words are flushed, the model stays loaded."""

@@ -112,13 +112,16 @@ class Controller(QObject):
         return self.bridge.autosave_folder
 
     def devices(self, rescan: bool) -> list[InputDevice]:
-        """The microphones (VoxtralError when capture is unavailable); ``rescan`` also finds
-        ones plugged in since, but never while recording (see mic.rescan_devices)."""
+        """The microphones, then the computer's audio where there is a source for it
+        (:data:`~gui.bridge.COMPUTER_AUDIO`); VoxtralError when capture is unavailable.
+        ``rescan`` also finds ones plugged in since, but never while recording (see
+        mic.rescan_devices)."""
         return self.bridge.devices(rescan=rescan and not self.bridge.busy)
 
     # ---- verbs ------------------------------------------------------------------------------
     def start(self, device: str, delay_ms: int) -> None:
-        """Record from ``device`` ("" = the system default); the model loads first if needed."""
+        """Record from ``device`` ("" = the system default microphone, COMPUTER_AUDIO = what the
+        computer plays); the model loads first if needed."""
         first_load = not self.bridge.running
         self.bridge.record(device, delay_ms)
         self.recording_changed.emit(True)
@@ -132,7 +135,8 @@ class Controller(QObject):
         self.recording_changed.emit(False)
 
     def switch_device(self, device: str, delay_ms: int) -> None:
-        """A new microphone chosen: while listening, the recording goes on with it now."""
+        """A new microphone (or the computer's audio) chosen: while listening, the recording
+        goes on with it now."""
         if self.bridge.listening:
             self.bridge.record(device, delay_ms)
 

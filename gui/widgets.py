@@ -25,9 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .bridge import COMPUTER_AUDIO
+
 if TYPE_CHECKING:
     from voxtral_mlx.audio.mic import InputDevice
 
+COMPUTER_AUDIO_TIP = "What the computer plays (a call, a video): its default output"
 CONTROL_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
 PLAIN = (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
 
@@ -193,7 +196,7 @@ def _as_widget(part: QLayout | QWidget) -> QWidget:
 
 class DeviceBox(QComboBox):
     """The microphone picker; looks for devices again each time it opens (PortAudio has no
-    device-change notification)."""
+    device-change notification). The computer's audio, when offered, is its last entry."""
 
     about_to_open = Signal()
 
@@ -208,19 +211,24 @@ class DeviceBox(QComboBox):
         super().showPopup()
 
     def fill(self, devices: Sequence[InputDevice], wanted: str) -> None:
-        """List "System default microphone" and ``devices``; select ``wanted`` (a name) if it
-        is among them, else the default. Emits no change: the choice stays what it was."""
+        """List "System default microphone" and ``devices`` (:data:`~gui.bridge.COMPUTER_AUDIO`
+        as "Computer audio"); select ``wanted`` (a name) if it is among them, else the default.
+        Emits no change: the choice stays what it was."""
         self.blockSignals(True)
         self.clear()
         self.addItem("System default microphone", "")
         for device in devices:
+            if device.name == COMPUTER_AUDIO:
+                self.addItem("Computer audio", COMPUTER_AUDIO)
+                self.setItemData(self.count() - 1, COMPUTER_AUDIO_TIP, Qt.ItemDataRole.ToolTipRole)
+                continue
             label = f"{device.name}  ({device.hostapi})" + ("  — default" if device.is_default else "")  # fmt: skip
             self.addItem(label, device.name)
         self.setCurrentIndex(max(self.findData(wanted), 0))
         self.blockSignals(False)
 
     def current(self) -> str:
-        """The chosen device's name; "" = the system default."""
+        """The chosen device's name; "" = the system default; COMPUTER_AUDIO: what it plays."""
         return self.currentData() or ""
 
 

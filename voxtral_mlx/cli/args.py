@@ -1,7 +1,8 @@
 """The command line's arguments: ``python -m voxtral_mlx --help`` is this parser's help.
 
 Values are checked here (a bad ``--delay-ms`` or ``--streams``, ``--save-audio`` without
-``--mic`` or naming a file that exists: a usage error, exit 2) before anything loads.
+``--mic`` or ``--system-audio`` or naming a file that exists, ``--mic`` with ``--system-audio``,
+``--device`` with ``--system-audio``: a usage error, exit 2) before anything loads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ examples:
   python -m voxtral_mlx --mic                         live captions from the default microphone
   python -m voxtral_mlx --mic --device usb --output meeting.srt   Ctrl-C stops and writes it
   python -m voxtral_mlx --mic --save-audio meeting.wav --output meeting.json   and the audio
+  python -m voxtral_mlx --system-audio --output call.vtt   what the computer plays (Linux)
 
 exit codes: 0 ok, 1 some file failed (the others are still done), 2 usage, 130 Ctrl-C
 """
@@ -84,9 +86,9 @@ def _model_and_decoding(p: argparse.ArgumentParser) -> None:
         type=_draft_delay_ms,
         default=None,
         metavar="MS",
-        help="--mic: also decode at this short delay and show its words dimmed after the final "
-        "text until the final row reaches them (default: 240; 0: no drafts). Only the final "
-        "text is saved; json keeps the draft's token ids",
+        help="--mic, --system-audio: also decode at this short delay and show its words dimmed "
+        "after the final text until the final row reaches them (default: 240; 0: no drafts). "
+        "Only the final text is saved; json keeps the draft's token ids",
     )
     p.add_argument(
         "--dtype",
@@ -130,6 +132,12 @@ def _modes_and_messages(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--mic", action="store_true", help="transcribe the microphone live until Ctrl-C")
     p.add_argument(
+        "--system-audio",
+        action="store_true",
+        help="transcribe what the computer plays (a call, a video) live until Ctrl-C, like --mic; "
+        "Linux: the default output of PulseAudio or PipeWire, followed when it changes",
+    )
+    p.add_argument(
         "--device",
         default=None,
         metavar="NAME",
@@ -141,14 +149,14 @@ def _modes_and_messages(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="--mic: write the transcript to FILE (format: --format, else FILE's suffix)",
+        help="--mic, --system-audio: write the transcript to FILE (format: --format, else FILE's suffix)",
     )
     p.add_argument(
         "--save-audio",
         type=_new_wav,
         default=None,
         metavar="FILE.wav",
-        help="--mic: also keep the 16 kHz audio that was transcribed, in a new FILE.wav (32-bit "
+        help="--mic, --system-audio: also keep the 16 kHz audio that was transcribed, in a new FILE.wav (32-bit "
         "float, crash-safe like the autosave: a crash loses at most the last second). "
         "Transcribing it as a file gives the same text",
     )
@@ -161,8 +169,13 @@ class _Parser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         parsed, rest = super().parse_known_args(args, namespace)
-        if getattr(parsed, "save_audio", None) is not None and not parsed.mic:
-            self.error("--save-audio keeps a live recording's audio: it needs --mic")
+        live = parsed.mic or parsed.system_audio
+        if getattr(parsed, "save_audio", None) is not None and not live:
+            self.error("--save-audio keeps a live recording's audio: it needs --mic or --system-audio")  # fmt: skip
+        if parsed.mic and parsed.system_audio:
+            self.error("--mic with --system-audio is not supported yet: choose one")
+        if parsed.system_audio and parsed.device is not None:
+            self.error("--device picks a microphone: --system-audio records the default output")  # fmt: skip
         return parsed, rest
 
 

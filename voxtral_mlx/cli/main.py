@@ -1,13 +1,15 @@
-"""Command line: ``python -m voxtral_mlx FILE [FILE ...]``, or ``--mic`` for live captions.
+"""Command line: ``python -m voxtral_mlx FILE [FILE ...]``, or ``--mic`` (``--system-audio``:
+what the computer plays) for live captions.
 
 Exit codes: 0 all files transcribed; 1 a file (or the model) failed, the others were still
 processed; 2 usage error; 130 interrupted by Ctrl-C (what was transcribed so far is written).
-With ``--mic``, Ctrl-C is how a recording ends: 0 once the transcript is written, 1 if the
-device or model failed (what was transcribed is still written), 130 on a second Ctrl-C.
+With ``--mic`` or ``--system-audio``, Ctrl-C is how a recording ends: 0 once the transcript is
+written, 1 if the device or model failed (what was transcribed is still written), 130 on a
+second Ctrl-C.
 
 This module only dispatches; the pieces are beside it: ``args.py`` (the parser), ``app.py``
-(the model and every file's output), ``files.py`` (the file path), ``mic.py`` (``--mic`` and
-``--list-devices``), ``exits.py`` (exit codes, error lines, signals).
+(the model and every file's output), ``files.py`` (the file path), ``mic.py`` (``--mic``,
+``--system-audio``, ``--list-devices``), ``exits.py`` (exit codes, error lines, signals).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from voxtral_mlx.cli.exits import (
     polite_signals,
 )
 from voxtral_mlx.cli.files import run_files, usable_inputs
-from voxtral_mlx.cli.mic import bad_output, print_devices
+from voxtral_mlx.cli.mic import bad_output, print_devices, system_audio_missing
 from voxtral_mlx.cli.mic import mic_session as _mic_session
 from voxtral_mlx.cli.mic import run_mic as _run_mic
 from voxtral_mlx.env import full_float32
@@ -54,19 +56,29 @@ def main(argv: list[str] | None = None) -> int:
         return self_test.run(out=sys.stdout, err=sys.stderr)  # the streams of now, not of import
     if args.list_devices:
         return print_devices()
-    if args.mic:
-        if args.files:
-            parser.print_usage(sys.stderr)
-            print("error: --mic takes no FILE", file=sys.stderr)
-            return EXIT_USAGE
-        if bad_output(args):  # now, not when the recording ends
-            return EXIT_USAGE
-        return _run_mic(App(args))
+    if args.mic or args.system_audio:
+        return _live(parser, args)
     if not args.files and not args.info:
         parser.print_usage(sys.stderr)
         print("error: give at least one FILE (or --info)", file=sys.stderr)
         return EXIT_USAGE
     return _files_or_info(App(args))
+
+
+def _live(parser, args) -> int:
+    """--mic or --system-audio: its arguments checked (before the model loads), then recorded."""
+    if args.files:
+        parser.print_usage(sys.stderr)
+        option = "--system-audio" if args.system_audio else "--mic"
+        print(f"error: {option} takes no FILE", file=sys.stderr)
+        return EXIT_USAGE
+    missing = system_audio_missing() if args.system_audio else None
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return EXIT_USAGE
+    if bad_output(args):  # now, not when the recording ends
+        return EXIT_USAGE
+    return _run_mic(App(args))
 
 
 def _files_or_info(app: App) -> int:

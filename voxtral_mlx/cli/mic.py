@@ -1,6 +1,6 @@
-"""``--mic``: live captions from a microphone until Ctrl-C, then the transcript written (exit
-codes: ``main.py``'s docstring); and ``--list-devices``. What is printed while listening is
-``live.py``'s (:class:`LiveDisplay`).
+"""``--mic`` and ``--system-audio``: live captions from a microphone or from what the computer
+plays until Ctrl-C, then the transcript written (exit codes: ``main.py``'s docstring); and
+``--list-devices``. What is printed while listening is ``live.py``'s (:class:`LiveDisplay`).
 """
 
 from __future__ import annotations
@@ -62,6 +62,29 @@ def print_devices() -> int:
     return EXIT_OK
 
 
+def system_audio_missing(platform: str | None = None) -> str | None:
+    """Why ``--system-audio`` cannot run on ``platform`` (default: this one), in one line; None
+    when it can (Linux: :class:`~voxtral_mlx.audio.system.SystemAudioSource`)."""
+    platform = sys.platform if platform is None else platform
+    if platform.startswith("linux"):
+        return None
+    where = "macOS" if platform == "darwin" else platform
+    return (f"--system-audio is not available on {where} yet: use --mic (a loopback device such "
+            "as BlackHole can route the computer's audio to it)")  # fmt: skip
+
+
+def live_source(args):
+    """The live recording's audio source: the computer's output with ``--system-audio``, else
+    the microphone ``--device`` names (None: the system's)."""
+    if args.system_audio:
+        from voxtral_mlx.audio.system import SystemAudioSource
+
+        return SystemAudioSource()
+    from voxtral_mlx.audio.mic import MicSource
+
+    return MicSource(args.device)
+
+
 def run_mic(app) -> int:
     """Live captions until Ctrl-C (or a lost device); then the transcript is written."""
     from voxtral_mlx.audio.mic import exit_if_streams_left
@@ -73,7 +96,7 @@ def run_mic(app) -> int:
 
 def mic_session(app) -> int:
     """:func:`run_mic` without the exit-time device check: ``app`` loads the model on the
-    transcriber's thread, events are shown until the recording stops; the exit code."""
+    transcriber's thread (the source: :func:`live_source`), events are shown until the recording stops; the exit code."""
     from voxtral_mlx.cli.live import LiveDisplay
     from voxtral_mlx.live.events import ErrorEvent, Status, StatusEvent, TranscriptEvent
 
@@ -117,8 +140,8 @@ def mic_session(app) -> int:
 
 
 def _start(app):
-    """The live transcriber on the microphone, started; it loads ``app``'s model."""
-    from voxtral_mlx.audio.mic import MicSource
+    """The live transcriber on the chosen source, started; it loads ``app``'s model. The
+    transcript's metadata ``source`` is the source's name (the device, or "system audio")."""
     from voxtral_mlx.live.engine import LiveTranscriber
     from voxtral_mlx.protocol import live_delays
 
@@ -128,7 +151,7 @@ def _start(app):
 
     load.description = str(app.args.model)
     delay, draft = live_delays(app.args.delay_ms, app.args.draft_delay_ms)
-    live = LiveTranscriber(load, MicSource(app.args.device), delay_ms=delay, draft_delay_ms=draft,
+    live = LiveTranscriber(load, live_source(app.args), delay_ms=delay, draft_delay_ms=draft,
                            metadata={"model": str(app.args.model)},
                            save_audio=getattr(app.args, "save_audio", None))  # fmt: skip
     live.start()
