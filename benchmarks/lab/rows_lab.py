@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -28,32 +27,12 @@ import voxtral_mlx  # noqa: E402,F401
 import mlx.core as mx  # noqa: E402
 
 # isort: on
-from step_lab import build  # noqa: E402
+from step_lab import build, timed_loop  # noqa: E402
 
 from voxtral_mlx.model.fast_step import FastStepper  # noqa: E402
 from voxtral_mlx.model.fused import fuse_model  # noqa: E402
 from voxtral_mlx.model.lanes import Lane  # noqa: E402
 from voxtral_mlx.testing import realtime_4b_params  # noqa: E402
-
-
-def timed_loop(step, first, n: int) -> tuple[float, float, float]:
-    """step(previous lazy tokens) -> next lazy tokens, the next queued before the previous is
-    read (as the row batch runs). Returns (ms per step, host ms, wait ms)."""
-    pending = step(first)
-    mx.async_eval(pending)
-    host = wait = 0.0
-    t_start = time.perf_counter()
-    for _ in range(n):
-        t0 = time.perf_counter()
-        nxt = step(pending)
-        mx.async_eval(nxt)
-        t1 = time.perf_counter()
-        pending.tolist()
-        host, wait = host + t1 - t0, wait + time.perf_counter() - t1
-        pending = nxt
-    pending.tolist()
-    total = time.perf_counter() - t_start
-    return 1e3 * total / n, 1e3 * host / n, 1e3 * wait / n
 
 
 def lanes_for(dec, steppers: list[FastStepper], context: int, audio) -> list[Lane]:
