@@ -40,8 +40,8 @@ class RowBatch:
     """Rows of one model stepped as one batch, on the thread that loaded the model.
 
     ``add_feed`` starts an audio stream's encoder work, ``add_row`` decodes a feed at a delay,
-    ``push``/``finish`` give a feed audio, ``step`` decodes what the audio allows and returns
-    ``(row, event)`` pairs in decoding order; ``remove_row`` ends a row.
+    ``Feed.push`` gives a feed audio and ``finish`` ends it, ``step`` decodes what the audio
+    allows and returns ``(row, event)`` pairs in decoding order; ``remove_row`` ends a row.
     """
 
     def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer,
@@ -107,7 +107,9 @@ class RowBatch:
         )
         read: dict[int, list[int]] = {}  # one read back per step, whatever its rows
         for r, (tokens, i, position) in taken:
-            r.prev = read.setdefault(id(tokens), tokens.tolist())[i]
+            if id(tokens) not in read:
+                read[id(tokens)] = tokens.tolist()
+            r.prev = read[id(tokens)][i]
             r.tokens.append(r.prev)
             r.emitted = position + 1
             budget[id(r)] -= 1
