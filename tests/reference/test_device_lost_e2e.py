@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from voxtral_mlx.audio.mic import MicSource
 from voxtral_mlx.text.transcript import Transcript
 
 from ..conftest import require_sound_tools
-from .test_live_e2e import _portaudio_restart, _run, folder  # noqa: F401  (fixture)
+from .test_live_e2e import _cli, _portaudio_restart, _run, folder  # noqa: F401  (fixture)
 from .test_stall_e2e import Lines
 
 
@@ -112,9 +111,7 @@ def test_a_lost_pulse_device_is_waited_for_and_capture_resumes_when_it_is_back(s
 
 def test_cli_waits_for_a_lost_device_resumes_and_ctrl_c_ends_within_2_s(server, folder, tmp_path):  # noqa: F811
     env = {**os.environ, **server.env, "VOXTRAL_MLX_DATA_DIR": str(tmp_path / "autosave")}
-    proc = subprocess.Popen([sys.executable, "-m", "voxtral_mlx", "--mic", "--model", str(folder),
-                             "--device", "pulse"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = _cli(["--model", folder, "--device", "pulse"], env, subprocess.PIPE)
     err = Lines(proc)
     try:
         err.wait_for("listening:", timeout=60)

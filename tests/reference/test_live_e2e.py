@@ -128,10 +128,11 @@ def play(wav: Path, env: dict) -> None:
     assert r.returncode == 0, r.stderr
 
 
-def offline_tokens(folder: Path, audio: np.ndarray) -> list[int]:
-    """The whole capture at once through a fresh session: what transcribing it as a file gives."""
+def offline_tokens(folder: Path, audio: np.ndarray, delay_ms: int | None = None) -> list[int]:
+    """The whole capture at once through a fresh session (at ``delay_ms``; None: the model's):
+    what transcribing it as a file gives."""
     model, _ = weights.load(folder)
-    session = StreamingSession(model, Tokenizer.from_file(folder))
+    session = StreamingSession(model, Tokenizer.from_file(folder), delay_ms=delay_ms)
     session.feed(audio)
     session.close()
     ids = []
@@ -208,19 +209,10 @@ def _os_threads() -> int:
 def test_stop_start_20_times_leaks_no_threads_or_memory(pulse, folder, tmp_path, capsys):
     """One transcriber, the model loaded once: 20 x (open the real microphone, listen, stop:
     idle). Python threads, OS threads (PortAudio's, ALSA's, libpulse's) and RSS stay put."""
-    heard = threading.Event()
-    live = LiveTranscriber(folder_loader(folder), None, tap=lambda c: heard.set(),
-                           autosave_dir=tmp_path)  # fmt: skip
-    live.start()
-    wait_status(live, Status.IDLE)
+    live, heard = idle_transcriber(folder, tmp_path)
 
     def cycle():
-        heard.clear()
-        live.switch(source=MicSource(), new_transcript=True)
-        wait_status(live, Status.LISTENING)
-        assert heard.wait(20), "no audio from PortAudio"
-        live.switch(source=None)
-        wait_status(live, Status.IDLE)
+        listen_once(live, heard, MicSource, "PortAudio")
 
     cycle()  # warm: PortAudio's first stream, MLX caches
     base = (threading.active_count(), _os_threads(), _rss_mb())
@@ -240,6 +232,26 @@ def test_stop_start_20_times_leaks_no_threads_or_memory(pulse, folder, tmp_path,
     assert rows[-1][2] <= base[1] + 1 and max(r[2] for r in rows) <= base[1] + 2, rows
     assert rows[-1][3] - rows[4][3] < 32, rows  # no steady growth (loose: allocator noise)
     assert len(list(tmp_path.glob("live-*.json"))) == 21  # one finished recording per cycle
+
+
+def idle_transcriber(folder, tmp_path) -> tuple[LiveTranscriber, threading.Event]:
+    """A started transcriber, idle with the model loaded; the event is set by every chunk fed."""
+    heard = threading.Event()
+    live = LiveTranscriber(folder_loader(folder), None, tap=lambda c: heard.set(),
+                           autosave_dir=tmp_path)  # fmt: skip
+    live.start()
+    wait_status(live, Status.IDLE)
+    return live, heard
+
+
+def listen_once(live: LiveTranscriber, heard: threading.Event, make_source, what: str) -> None:
+    """One recording on a new source: listening, audio heard, stopped (idle again)."""
+    heard.clear()
+    live.switch(source=make_source(), new_transcript=True)
+    wait_status(live, Status.LISTENING)
+    assert heard.wait(20), f"no audio from {what}"
+    live.switch(source=None)
+    wait_status(live, Status.IDLE)
 
 
 def wait_status(live: LiveTranscriber, status: Status, timeout: float = 20.0) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from voxtral_mlx.text.transcript import Transcript
 
-from .test_live_e2e import _run, folder, play, pulse, speech  # noqa: F401  (fixtures)
+from .test_live_e2e import _cli, _run, folder, play, pulse, speech  # noqa: F401  (fixtures)
 
 STALLED = "stopped delivering audio"
 RESUMED = "delivers audio again"
@@ -63,9 +63,7 @@ def test_cli_reports_a_suspended_source_once_resumes_and_ctrl_c_ends_within_2_s(
     tmp_path,
 ):
     env = {**os.environ, **pulse, "VOXTRAL_MLX_DATA_DIR": str(tmp_path / "autosave")}
-    proc = subprocess.Popen([sys.executable, "-m", "voxtral_mlx", "--mic", "--model", str(folder),
-                             "--device", "pulse"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = _cli(["--model", folder, "--device", "pulse"], env, subprocess.PIPE)
     err = Lines(proc)
     try:
         err.wait_for("listening:", timeout=60)

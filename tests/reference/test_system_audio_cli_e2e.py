@@ -14,16 +14,12 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-from voxtral_mlx.checkpoint import weights
-from voxtral_mlx.decode.session import StreamingSession
 from voxtral_mlx.testing import write_tiny_checkpoint
-from voxtral_mlx.text.tokenizer import Tokenizer
 
-from .test_live_e2e import _wait_listening, correlation, pulse, speech
+from .test_live_e2e import _wait_listening, correlation, offline_tokens, pulse, speech
 from .test_system_audio_e2e import MIN_CORRELATION, play, reference
 
 __all__ = ["pulse", "speech"]  # fixtures used here by name
@@ -35,18 +31,6 @@ FIRST_AUDIO_S = 2.5
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return write_tiny_checkpoint(tmp_path_factory.mktemp("system-cli") / "m")
-
-
-def offline_tokens(folder, audio: np.ndarray, delay_ms: int) -> list[int]:
-    """The whole kept audio at once through a fresh session at ``delay_ms``."""
-    model, _ = weights.load(folder)
-    session = StreamingSession(model, Tokenizer.from_file(folder), delay_ms=delay_ms)
-    session.feed(audio)
-    session.close()
-    ids = []
-    while not session.done:
-        ids += [e.token_id for e in session.step()]
-    return ids
 
 
 def test_cli_captions_what_the_computer_plays_and_ctrl_c_writes_it(pulse, speech, folder, tmp_path):  # fmt: skip

@@ -27,7 +27,15 @@ from voxtral_mlx.live.events import ErrorEvent, Status, StatusEvent, TextEvent
 from voxtral_mlx.testing import write_tiny_checkpoint
 
 from ..conftest import require_sound_tools
-from .test_live_e2e import _run, correlation, offline_tokens, pulse, speech, wait_status
+from .test_live_e2e import (
+    _run,
+    correlation,
+    idle_transcriber,
+    listen_once,
+    offline_tokens,
+    pulse,
+    speech,
+)
 
 __all__ = ["pulse", "speech"]  # fixtures used here by name
 # Through the mic path (same server, two resamplers) r was 0.97-1.00; audio that is not the
@@ -162,19 +170,10 @@ def test_a_new_default_output_is_followed_and_reported_once(pulse, speech):
 
 
 def test_start_stop_20_times_leaks_no_threads_or_child_processes(pulse, folder, tmp_path):
-    heard = threading.Event()
-    live = LiveTranscriber(folder_loader(folder), None, tap=lambda c: heard.set(),
-                           autosave_dir=tmp_path)  # fmt: skip
-    live.start()
-    wait_status(live, Status.IDLE)
+    live, heard = idle_transcriber(folder, tmp_path)
 
     def cycle():
-        heard.clear()
-        live.switch(source=SystemAudioSource(), new_transcript=True)
-        wait_status(live, Status.LISTENING)
-        assert heard.wait(20), "no audio from the default output's monitor"
-        live.switch(source=None)
-        wait_status(live, Status.IDLE)
+        listen_once(live, heard, SystemAudioSource, "the default output's monitor")
 
     cycle()  # warm: MLX caches
     base = (threading.active_count(), children())
