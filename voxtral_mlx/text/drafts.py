@@ -13,6 +13,7 @@ a word, the draft's copy leaves the display in the same update.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 from voxtral_mlx.text.transcript import Word
@@ -29,8 +30,9 @@ def draft_tail(
     if not ends:
         return list(draft)
     cutoff = max(ends) + MARGIN_S
-    # Draft words are in time order: the first one past the cutoff starts the suffix.
-    first = next((i for i, word in enumerate(draft) if word.start >= cutoff - 1e-9), len(draft))
+    # Draft words are in time order: the first one past the cutoff starts the suffix (found by
+    # bisection: the draft of a long recording holds every word so far, stepped 12.5 x a second).
+    first = bisect.bisect_left(draft, cutoff - 1e-9, key=lambda word: word.start)
     return list(draft[first:])
 
 
