@@ -71,8 +71,8 @@ class Row:
     """One delay's decoding of a feed. Read ``tokens``, ``state``, ``protocol``; the batch
     drives the rest."""
 
-    def __init__(self, model, tokenizer, feed: Feed, protocol: StreamProtocol, key=None):
-        self.protocol, self.key = protocol, key
+    def __init__(self, model, tokenizer, feed: Feed, protocol: StreamProtocol):
+        self.protocol = protocol
         self.stepper = FastStepper.for_delay(model.decoder, protocol.n_delay)
         self.prompt = list(protocol.prompt)
         self.detok = StreamingDetokenizer(tokenizer)

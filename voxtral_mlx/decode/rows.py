@@ -58,11 +58,11 @@ class RowBatch:
         right = max(p.right_pad_tokens for p in protos)
         return Feed(self.model, protos[0].n_left, right, self.encoder_block, offset)
 
-    def add_row(self, feed: Feed, delay_ms: int | None = None, key=None) -> Row:
+    def add_row(self, feed: Feed, delay_ms: int | None = None) -> Row:
         proto = StreamProtocol.of(self.model.config, self.tokenizer, delay_ms)
         if proto.right_pad_tokens > feed.right_pad:
             raise ValueError("the feed was not padded for this delay (add_feed with it)")
-        row = Row(self.model, self.tokenizer, feed, proto, key)
+        row = Row(self.model, self.tokenizer, feed, proto)
         self.rows.append(row)
         return row
 
