@@ -4,7 +4,8 @@ Every event is a frozen dataclass of plain Python values (str, float, int, tuple
 :class:`~voxtral_mlx.text.transcript.Transcript`): no MLX array ever leaves the inference thread, so
 events may be handed to any thread (a Qt signal, a queue). All carry ``at``, the
 ``time.monotonic()`` second they were made. Times inside the audio are seconds from the start
-of the recording (device or delay switches keep counting).
+of the recording (device or delay switches keep counting). With several sources at once (the
+microphone and the computer's audio) each event about one of them names it in ``source``.
 
 =================  =======================================================================
 event              when / fields
@@ -60,7 +61,11 @@ class AudioState(str, enum.Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class LiveEvent:
+    """``at``: when it was made; ``source``: the label of the source it is about when several
+    are transcribed at once ("You", "Others"), None when there is one."""
+
     at: float = field(default_factory=time.monotonic)
+    source: str | None = None
 
 
 @dataclass(frozen=True)

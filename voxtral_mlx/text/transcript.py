@@ -63,11 +63,13 @@ class TokenEvent:
 
 @dataclass(frozen=True)
 class Word:
-    """One word without surrounding whitespace; times in seconds, rounded to milliseconds."""
+    """One word without surrounding whitespace; times in seconds, rounded to milliseconds.
+    ``source``: who said it when a transcript has several sources ("You", "Others"), else None."""
 
     text: str
     start: float
     end: float
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class Transcript:
         return {
             "text": self.text,
             "duration": self.duration,
-            "segments": [asdict(segment) for segment in self.segments],
+            "segments": [_without_none(asdict(segment)) for segment in self.segments],
             "tokens": list(self.tokens),
             **({"draft_tokens": list(self.draft_tokens)} if self.draft_tokens else {}),
             "metadata": dict(self.metadata),
@@ -138,8 +140,17 @@ class Transcript:
             raise VoxtralError(f"not a transcript: bad or missing field {err}") from err
 
 
+def _without_none(segment: dict[str, Any]) -> dict[str, Any]:
+    """A segment's dict without ``source: None`` on its words (one-source transcripts keep
+    the JSON they always had)."""
+    segment["words"] = [{k: v for k, v in w.items() if v is not None} for w in segment["words"]]
+    return segment
+
+
 def _word_from_dict(item: dict[str, Any]) -> Word:
-    return Word(str(item["text"]), float(item["start"]), float(item["end"]))
+    source = item.get("source")
+    return Word(str(item["text"]), float(item["start"]), float(item["end"]),
+                None if source is None else str(source))  # fmt: skip
 
 
 def _segment_from_dict(item: dict[str, Any]) -> Segment:
