@@ -34,7 +34,7 @@ from voxtral_mlx.model.fast_step import FastStepper
 from voxtral_mlx.text.tokenizer import Tokenizer
 from voxtral_mlx.text.transcript import TokenEvent
 
-__all__ = ["State", "StreamingSession"]
+__all__ = ["SessionGroup", "State", "StreamingSession"]
 
 
 class _Inbox:
@@ -90,14 +90,16 @@ class StreamingSession:
         delay_ms: int | None = None,
         encoder_block: int = FILE_BLOCK,
         draft_delay_ms: int | None = None,
+        group: SessionGroup | None = None,
     ):
         self.model, self.tokenizer, self.encoder_block = model, tokenizer, encoder_block
-        self._batch = RowBatch(
-            model, tokenizer, encoder_block, max_rows=None if draft_delay_ms else 1
-        )
-        feed = self._batch.add_feed([delay_ms] + ([draft_delay_ms] if draft_delay_ms else []))
-        self._row = self._batch.add_row(feed, delay_ms)
-        self._draft = self._batch.add_row(feed, draft_delay_ms) if draft_delay_ms else None
+        if group is None:  # a group of its own; one row needs no measure of exact rows
+            group = SessionGroup(model, tokenizer, encoder_block, max_rows=None if draft_delay_ms else 1)  # fmt: skip
+        self._group = group
+        batch = group.batch
+        feed = batch.add_feed([delay_ms] + ([draft_delay_ms] if draft_delay_ms else []))
+        self._row = batch.add_row(feed, delay_ms)
+        self._draft = batch.add_row(feed, draft_delay_ms) if draft_delay_ms else None
         self.draft_delay_ms = self._draft.protocol.delay_ms if self._draft else None
         self.draft_events: list[TokenEvent] = []
         self.protocol = proto = self._row.protocol
@@ -107,6 +109,9 @@ class StreamingSession:
         self._inbox = _Inbox()
         self._pushed: list[np.ndarray] = []  # push()ed on this thread, for the next step
         self._closed_seen = False
+        self._events: list[TokenEvent] = []  # decoded by any step of the group, not yet returned
+        self._draft_events: list[TokenEvent] = []
+        group.sessions.append(self)
 
     @property
     def stepper(self) -> FastStepper:
@@ -157,7 +162,21 @@ class StreamingSession:
         return (feed.offset + feed.pipe.real_samples) / self.sample_rate
 
     def step(self, max_tokens: int | None = None) -> list[TokenEvent]:
-        """Run the model on everything fed or pushed; decode at most ``max_tokens`` tokens."""
+        """Run the model on everything fed or pushed; decode at most ``max_tokens`` tokens per
+        row. In a shared :class:`SessionGroup` this steps every session of the group; each
+        gets its events at its own next ``step`` (or :meth:`take`)."""
+        self._group.step(max_tokens)
+        return self.take()
+
+    def take(self) -> list[TokenEvent]:
+        """The main row's events decoded since the last ``step``/``take`` (and the draft row's
+        in ``draft_events``), without stepping."""
+        events, self._events = self._events, []
+        self.draft_events, self._draft_events = self._draft_events, []
+        return events
+
+    def _give_audio(self) -> None:
+        """Hand what was fed or pushed, and the end of the stream, to the rows' feeds."""
         chunks, closed = self._inbox.take()
         if self._pushed:
             chunks, self._pushed = chunks + self._pushed, []
@@ -169,10 +188,14 @@ class StreamingSession:
         if closed and not self._closed_seen:
             self._closed_seen = True
             for feed in self._feeds():
-                self._batch.finish(feed)
-        events = self._batch.step(max_tokens)
-        self.draft_events = [e for row, e in events if row is self._draft]
-        return [e for row, e in events if row is self._row]
+                self._group.batch.finish(feed)
+
+    def _collect(self, events: list) -> None:
+        self._events += [e for row, e in events if row is self._row]
+        self._draft_events += [e for row, e in events if row is self._draft]
+
+    def _rows(self) -> list:
+        return [self._row] + ([self._draft] if self._draft is not None else [])
 
     def _feeds(self) -> list:
         """The rows' feeds: one, unless a row restarted on a feed of its own after an EOS."""
@@ -180,3 +203,30 @@ class StreamingSession:
         if self._draft is not None and self._draft.feed is not self._row.feed:
             feeds.append(self._draft.feed)
         return feeds
+
+
+class SessionGroup:
+    """Sessions whose rows are stepped together as one :class:`RowBatch` (the microphone and
+    the computer's audio of one live recording): each session's tokens are exactly what it
+    gives alone, since a row's result does not depend on the other rows of its batch
+    (``exact_rows``). MLX thread only. A session joins by being made with ``group=``; it
+    leaves once it is done (its rows removed, its last events kept for its ``take``).
+    ``max_rows``: rows per decoder step; None measures it (see ``RowBatch``)."""
+
+    def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer,
+                 encoder_block: int = FILE_BLOCK, max_rows: int | None = None):  # fmt: skip
+        self.batch = RowBatch(model, tokenizer, encoder_block, max_rows=max_rows)
+        self.sessions: list[StreamingSession] = []
+
+    def step(self, max_tokens: int | None = None) -> None:
+        """Give every session's audio to its feeds, then one batch step for all rows; the
+        events wait in their sessions (``take``)."""
+        for session in self.sessions:
+            session._give_audio()
+        events = self.batch.step(max_tokens)
+        for session in list(self.sessions):
+            session._collect(events)
+            if session.done:
+                self.sessions.remove(session)
+                for row in session._rows():
+                    self.batch.remove_row(row)
