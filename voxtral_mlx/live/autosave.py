@@ -11,9 +11,13 @@ the transcript grows::
     {"type": "source", "source": "MacBook Pro Microphone", "delay_ms": 480, "offset": 0.0}
     {"type": "word", "text": "Hello,", "start": 0.32, "end": 0.72}
     {"type": "word", "text": "world.", "start": 0.8, "end": 1.2}
+    {"type": "word", "text": "Hi.", "start": 0.9, "end": 1.1, "source": "Others"}
     {"type": "end", "duration": 12.34}
 
-``word`` lines are final words, times in seconds from the start of the recording; a ``source``
+``word`` lines are final words, times in seconds from the start of the recording; a word of a
+recording of several sources at once (microphone and computer audio) also has ``source``, its
+label ("You", "Others"; one-source recordings leave it out), and the sources' words may
+interleave out of time order (each source finalises words at its own pace). A ``source``
 line opens each session (the first one, then every device or delay switch, ``offset`` = where
 it starts). Every line is flushed when written and the file is fsynced at most once a second
 and at every source line and at the end, so a crash or power loss costs at most the last
@@ -39,6 +43,8 @@ from voxtral_mlx.fs.atomic_file import create_exclusive
 from voxtral_mlx.text.transcript import Transcript, Word
 from voxtral_mlx.text.writers import dump_json, write_json
 
+# Still 1 with word labels: a reader of version 1 reads named keys and ignores the new
+# ``source`` key of a word line, so an older build opens a labelled journal (unlabelled).
 FORMAT_VERSION = 1
 FSYNC_EVERY_SECONDS = 1.0
 # Private speech: only the user reads the journal and its JSON, and the folder we create.
@@ -82,7 +88,8 @@ class Autosave:
 
     def words(self, words: Iterable[Word]) -> None:
         for w in words:
-            self._write({"type": "word", "text": w.text, "start": w.start, "end": w.end})
+            line = {"type": "word", "text": w.text, "start": w.start, "end": w.end}
+            self._write(line if w.source is None else {**line, "source": w.source})
         if self._clock() - self._synced >= FSYNC_EVERY_SECONDS:
             self._sync()
 
@@ -127,8 +134,9 @@ def _create_unique(folder: Path, stem: str) -> tuple[Path, int]:
 
 def recover(path: str | os.PathLike) -> Transcript:
     """A journal (even one cut short by a crash) as a Transcript: its words, caption segments
-    and duration; no token ids (the journal keeps words only). ``metadata`` holds the start
-    line's, plus ``"recovered": True`` when the journal has no ``end`` line."""
+    and duration; no token ids (the journal keeps words only). Words keep their source labels
+    (in time order then, as :meth:`Transcript.from_words` keeps them). ``metadata`` holds the
+    start line's, plus ``"recovered": True`` when the journal has no ``end`` line."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -144,7 +152,7 @@ def recover(path: str | os.PathLike) -> Transcript:
             if kind == "start":
                 metadata = dict(item.get("metadata", {}))
             elif kind == "word":
-                words.append(Word(str(item["text"]), float(item["start"]), float(item["end"])))
+                words.append(_word(item))
             elif kind == "end":
                 duration = float(item["duration"])
         except (ValueError, KeyError, TypeError) as err:
@@ -153,8 +161,14 @@ def recover(path: str | os.PathLike) -> Transcript:
             raise VoxtralError(f"{path}: line {number} is not a journal entry ({err})") from err
     if duration is None:
         metadata["recovered"] = True
-        duration = words[-1].end if words else 0.0
+        duration = max((word.end for word in words), default=0.0)  # sources interleave
     return Transcript.from_words(words, duration=duration, metadata=metadata)
+
+
+def _word(item: dict[str, Any]) -> Word:
+    source = item.get("source")
+    return Word(str(item["text"]), float(item["start"]), float(item["end"]),
+                None if source is None else str(source))  # fmt: skip
 
 
 __all__ = ["Autosave", "default_dir", "recover"]

@@ -8,7 +8,7 @@ the width runs out. Width is whatever ``measure`` returns: characters for subtit
 the overlay (Qt measures), terminal cells for ``--mic``.
 
 Each surface adds only its own view: :func:`caption_lines` groups lines into timed subtitle cues
-of balanced lines; the overlay (:meth:`gui.captions.CaptionModel.lines`) shows the last lines;
+of balanced lines, one source's words each; the overlay (:meth:`gui.captions.CaptionModel.lines`) shows the last lines;
 the terminal, which prints words as they come and never takes one back, asks :func:`fits`
 before each word (and does not cut words: the terminal wraps a long one itself).
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from voxtral_mlx.text.transcript import Segment, Word, round_ms, separator
+from voxtral_mlx.text.transcript import Segment, Word, label_prefix, round_ms, separator
 
 LINE_CHARS = 42  # subtitle convention (Netflix, BBC): 2 lines of at most 42 characters
 MAX_LINES = 2
@@ -103,11 +103,14 @@ def _fitting_chars(prefix: str, word: str, width: float, measure: Measure, at_le
 
 @dataclass(frozen=True)
 class Caption:
-    """One subtitle cue: at most ``max_lines`` lines of at most ``line_chars`` characters."""
+    """One subtitle cue: at most ``max_lines`` lines of at most ``line_chars`` characters.
+    ``source``: the label of who speaks in it (a cue holds one segment's words, so never two
+    sources), else None; ``lines`` hold the words only, the writers add the label."""
 
     start: float
     end: float
     lines: tuple[str, ...]
+    source: str | None = None
 
     @property
     def text(self) -> str:
@@ -120,19 +123,30 @@ def caption_lines(
     """Lay segments out as subtitle cues of at most ``max_lines`` balanced lines of at most
     ``line_chars`` characters: a segment's words are wrapped (:func:`wrap`) and every
     ``max_lines`` lines make a cue, timed by its words; a slice of a word cut across lines or
-    cues gets the word's time shared out by characters."""
+    cues gets the word's time shared out by characters. A labelled segment's lines are
+    narrower by its label's prefix (``"You: "``), so the first line still fits once a writer
+    adds it (yet never under half of ``line_chars``, for a label that long)."""
     captions: list[Caption] = []
     for segment in segments:
         words = segment.words
         if not words:  # a hand-made segment without word times: share its time out by characters
             words = _spread(segment.text.split(), segment.start, segment.end)
-        lines = wrap([word.text for word in words], line_chars)
+        width = _width(line_chars, segment.source)
+        lines = wrap([word.text for word in words], width)
         for first in range(0, len(lines), max_lines):
             cue = [piece for line in lines[first : first + max_lines] for piece in line]
             start = _time_at(words[cue[0].word], cue[0].at)
             end = _time_at(words[cue[-1].word], cue[-1].at + len(cue[-1].text))
-            captions.append(Caption(start, end, tuple(_balanced(cue, line_chars))))
+            balanced = tuple(_balanced(cue, width))
+            captions.append(Caption(start, end, balanced, segment.source))
     return captions
+
+
+def _width(line_chars: int, source: str | None) -> int:
+    """Line width for a segment: room left for its label on the cue's first line."""
+    if source is None:
+        return line_chars
+    return max(line_chars - len(label_prefix(source)), line_chars // 2)
 
 
 def _spread(texts: list[str], start: float, end: float) -> list[Word]:

@@ -10,6 +10,11 @@ whitespace, and, in scripts written without spaces (Chinese, Japanese), at every
 starting with an ideograph or kana after such a character, so CJK text has word times too.
 Words hold no whitespace; text joins them with one space, none between CJK characters
 (:func:`join_words`).
+
+Several sources (a call: the microphone "You", the computer's audio "Others"): each word and
+segment carries its source's label; a segment never mixes sources, segments are in time order,
+and the text reads as turns, one line per run of one source's segments: ``"You: Hi.\nOthers:
+Hello."``. A transcript of one source has ``source=None`` everywhere and reads as before.
 """
 
 from __future__ import annotations
@@ -21,23 +26,14 @@ from typing import Any
 
 from voxtral_mlx.errors import VoxtralError
 
-SENTENCE_END = ".?!…。？！"
-# Closing quotes/brackets that may follow a sentence end: `He said "no."` still ends a sentence.
-_CLOSERS = "\"')]}»”’」』）】"
+# The spacing rules live in spacing.py; imported from here too, as they always were.
+from voxtral_mlx.text.spacing import SENTENCE_END as SENTENCE_END
+from voxtral_mlx.text.spacing import ends_sentence, join_texts, separator, starts_cjk_word
+
 # A sentence end only cuts a segment once it holds this share of max_chars, so "Yes. I think..."
 # stays one caption instead of flashing "Yes." alone.
 _MIN_SENTENCE_SHARE = 0.25
 _RUNS = re.compile(r"\s+|\S+")
-# Ideographs and kana, scripts written without spaces (a token piece ~ a word): hiragana and
-# katakana, katakana extensions, CJK extension A, unified and compatibility ideographs, halfwidth
-# katakana, ideograph extensions B and on.
-_CJK_LETTERS = (
-    "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
-    "\U00020000-\U0003ffff"
-)
-_CJK_LETTER = re.compile(f"[{_CJK_LETTERS}]")
-# Those and CJK punctuation (、。「」，！？...): no space is written around them.
-_UNSPACED = re.compile(f"[{_CJK_LETTERS}\u3000-\u303f\uff00-\uff65]")
 
 
 @dataclass(frozen=True)
@@ -74,12 +70,14 @@ class Word:
 
 @dataclass(frozen=True)
 class Segment:
-    """A caption-sized run of words; ``text`` is the words joined by :func:`join_words`."""
+    """A caption-sized run of words; ``text`` is the words joined by :func:`join_words`.
+    ``source``: its words' source label (a segment never mixes sources), else None."""
 
     start: float
     end: float
     text: str
     words: list[Word] = field(default_factory=list)
+    source: str | None = None
 
 
 @dataclass
@@ -99,24 +97,44 @@ class Transcript:
     def from_words(cls, words: Iterable[Word], *, tokens: Iterable[int] = (), duration: float = 0.0,
                    metadata: dict[str, Any] | None = None,
                    draft_tokens: Iterable[int] = ()) -> Transcript:  # fmt: skip
-        """``words`` cut into caption segments (:func:`segment_words`), ``duration`` in whole ms."""
-        words = list(words)
+        """``words`` cut into caption segments (:func:`segment_words`), ``duration`` in whole ms.
+        Words of several sources may come in any order: they are kept in time order."""
+        words = _in_time_order(list(words))
         return cls(words, segment_words(words), list(tokens), round_ms(duration),
                    dict(metadata or {}), list(draft_tokens))  # fmt: skip
 
     @property
+    def labelled(self) -> bool:
+        """Whether the words or segments carry source labels (several sources)."""
+        return any(item.source is not None for item in (*self.words, *self.segments))
+
+    @property
     def text(self) -> str:
-        """The full text, words joined by single spaces (none between CJK characters)."""
+        """The full text, words joined by single spaces (none between CJK characters); for a
+        labelled transcript one line per turn (:meth:`turns`): ``"You: Hi.\nOthers: Hello."``."""
+        if self.labelled:
+            return "\n".join(label_prefix(source) + text for source, text in self.turns())
         if self.words:
             return join_words(self.words)
         return join_texts([segment.text for segment in self.segments])
+
+    def turns(self) -> list[tuple[str | None, str]]:
+        """(source, text) per run of consecutive segments of one source, in time order: a
+        turn reads better than a line per caption-sized segment when two people talk."""
+        turns: list[tuple[str | None, str]] = []
+        for segment in self.segments or segment_words(self.words):
+            if turns and turns[-1][0] == segment.source:
+                turns[-1] = (segment.source, join_texts([turns[-1][1], segment.text]))
+            else:
+                turns.append((segment.source, segment.text))
+        return turns
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; words live inside their segments (no top-level copy)."""
         return {
             "text": self.text,
             "duration": self.duration,
-            "segments": [_without_none(asdict(segment)) for segment in self.segments],
+            "segments": [_segment_dict(segment) for segment in self.segments],
             "tokens": list(self.tokens),
             **({"draft_tokens": list(self.draft_tokens)} if self.draft_tokens else {}),
             "metadata": dict(self.metadata),
@@ -131,7 +149,7 @@ class Transcript:
             if "words" in data:
                 words = [_word_from_dict(item) for item in data["words"]]
             else:
-                words = [word for segment in segments for word in segment.words]
+                words = _in_time_order([word for segment in segments for word in segment.words])
             tokens = [int(token) for token in data.get("tokens", [])]
             draft = [int(token) for token in data.get("draft_tokens", [])]
             duration, metadata = float(data.get("duration", 0.0)), dict(data.get("metadata", {}))
@@ -140,11 +158,26 @@ class Transcript:
             raise VoxtralError(f"not a transcript: bad or missing field {err}") from err
 
 
-def _without_none(segment: dict[str, Any]) -> dict[str, Any]:
-    """A segment's dict without ``source: None`` on its words (one-source transcripts keep
-    the JSON they always had)."""
-    segment["words"] = [{k: v for k, v in w.items() if v is not None} for w in segment["words"]]
-    return segment
+def _segment_dict(segment: Segment) -> dict[str, Any]:
+    """A segment's dict, ``source`` first (easy to see on its line) and only where set: a
+    one-source transcript keeps the JSON it always had."""
+    item = asdict(segment)
+    source = item.pop("source")
+    item["words"] = [{k: v for k, v in w.items() if v is not None} for w in item["words"]]
+    return item if source is None else {"source": source, **item}
+
+
+def _in_time_order(words: list[Word]) -> list[Word]:
+    """Labelled words sorted by start, ties by label: one order whatever order they came in
+    (two sources step on the same 80 ms grid, so equal starts are common), which makes
+    ``from_dict(to_dict())`` exact. Unlabelled words are left as they are."""
+    if all(word.source is None for word in words):
+        return words
+    return sorted(words, key=_time_key)
+
+
+def _time_key(item: Word | Segment) -> tuple[float, str]:
+    return item.start, item.source or ""
 
 
 def _word_from_dict(item: dict[str, Any]) -> Word:
@@ -155,7 +188,9 @@ def _word_from_dict(item: dict[str, Any]) -> Word:
 
 def _segment_from_dict(item: dict[str, Any]) -> Segment:
     words = [_word_from_dict(word) for word in item.get("words", [])]
-    return Segment(float(item["start"]), float(item["end"]), str(item["text"]), words)
+    source = item.get("source")
+    return Segment(float(item["start"]), float(item["end"]), str(item["text"]), words,
+                   None if source is None else str(source))  # fmt: skip
 
 
 class TranscriptBuilder:
@@ -191,7 +226,7 @@ class TranscriptBuilder:
         if run.isspace():
             self._close_word()
             return
-        if self._draft is not None and _starts_cjk_word(self._draft.text[-1], run[0]):
+        if self._draft is not None and starts_cjk_word(self._draft.text[-1], run[0]):
             self._close_word()
         if self._draft is None:
             start = event.start if self._anchor is None else self._anchor
@@ -241,43 +276,19 @@ class _Draft:
         return Word(self.text, round_ms(self.start), round_ms(self.end))
 
 
+def label_prefix(source: str | None) -> str:
+    """What a labelled line or cue starts with: ``"You: "``; ``""`` without a label."""
+    return f"{source}: " if source is not None else ""
+
+
 def round_ms(seconds: float) -> float:
     """Seconds rounded to whole milliseconds: exact in JSON, what SRT/VTT show."""
     return round(float(seconds), 3)
 
 
-def _starts_cjk_word(previous_char: str, next_char: str) -> bool:
-    # Mirrors separator: a word split here is joined back without a space, so text is exact.
-    return bool(_UNSPACED.match(previous_char) and _CJK_LETTER.match(next_char))
-
-
-def separator(left: str, right: str) -> str:
-    """What goes between two pieces of text as :func:`join_texts` joins them: one space, none
-    between Chinese/Japanese characters or next to an empty piece (outer whitespace ignored)."""
-    left, right = left.rstrip(), right.lstrip()
-    if not left or not right:
-        return ""
-    return "" if _UNSPACED.match(left[-1]) and _UNSPACED.match(right[0]) else " "
-
-
-def join_texts(texts: Sequence[str]) -> str:
-    """Join pieces with one space (none between CJK characters); whitespace is normalised."""
-    result = ""
-    for text in texts:
-        text = " ".join(text.split())
-        result += separator(result, text) + text
-    return result
-
-
 def join_words(words: Sequence[Word]) -> str:
     """The text of ``words`` as it reads: ``["Hello", "world."]`` -> ``"Hello world."``."""
     return join_texts([word.text for word in words])
-
-
-def ends_sentence(text: str) -> bool:
-    """True if ``text`` ends with sentence-ending punctuation, closing quotes allowed after."""
-    text = text.rstrip().rstrip(_CLOSERS)
-    return bool(text) and text[-1] in SENTENCE_END
 
 
 def segment_words(
@@ -288,8 +299,21 @@ def segment_words(
     A segment ends before a word that would make it longer than ``max_chars`` characters or
     ``max_seconds`` seconds, before a word that follows a silence of at least ``pause`` seconds,
     and after a sentence end (``.?!…。？！``) once it holds at least a quarter of ``max_chars``.
-    A single word over the limits gets a segment of its own.
+    A single word over the limits gets a segment of its own. Words of several sources: each
+    source's words (in the order given) are cut on their own, then all segments are put in
+    time order (ties by label), so no segment mixes sources.
     """
+    runs: dict[str | None, list[Word]] = {}
+    for word in words:
+        runs.setdefault(word.source, []).append(word)
+    if len(runs) <= 1:
+        return _cut(words, max_chars, max_seconds, pause)
+    segments = [s for run in runs.values() for s in _cut(run, max_chars, max_seconds, pause)]
+    return sorted(segments, key=_time_key)
+
+
+def _cut(words: Sequence[Word], max_chars: int, max_seconds: float, pause: float) -> list[Segment]:
+    """:func:`segment_words` for the words of one source."""
     segments: list[Segment] = []
     current: list[Word] = []
     length = 0
@@ -313,4 +337,4 @@ def segment_words(
 
 
 def _segment(words: list[Word]) -> Segment:
-    return Segment(words[0].start, words[-1].end, join_words(words), list(words))
+    return Segment(words[0].start, words[-1].end, join_words(words), list(words), words[0].source)

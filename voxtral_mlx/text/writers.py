@@ -3,6 +3,10 @@
 A file is written to a temporary name in its own folder, flushed to disk, then renamed over the
 target (:mod:`voxtral_mlx.fs.atomic_file`), so a reader sees the old file or the new one, never half
 of one; on any error the temporary file is removed and the old file is left as it was.
+
+A transcript of several sources labels each line or cue with who speaks: txt and srt start it
+with ``You: ``, vtt opens it with a voice tag ``<v You>``, json keeps ``source`` on segments and
+words. A transcript of one source is written exactly as it always was.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from pathlib import Path
 
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.fs.atomic_file import replacing
-from voxtral_mlx.text.captions import caption_lines
-from voxtral_mlx.text.transcript import Transcript
+from voxtral_mlx.text.captions import Caption, caption_lines
+from voxtral_mlx.text.transcript import Transcript, label_prefix
 
 FORMATS = ("txt", "srt", "vtt", "json")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -32,27 +36,38 @@ def format_timestamp(seconds: float, sep: str = ",") -> str:
 
 
 def txt_text(transcript: Transcript) -> str:
-    """One caption segment per line; a single empty line for a silent transcript."""
-    return "\n".join(segment.text for segment in transcript.segments) + "\n"
+    """One caption segment per line (``You: `` first when labelled); a single empty line for a
+    silent transcript."""
+    lines = (label_prefix(segment.source) + segment.text for segment in transcript.segments)
+    return "\n".join(lines) + "\n"
 
 
 def srt_text(transcript: Transcript) -> str:
     """SubRip cues numbered from 1, as :func:`~voxtral_mlx.text.captions.caption_lines` lays
-    them out; empty for a silent transcript."""
+    them out (a labelled cue's text starts ``You: ``); empty for a silent transcript."""
     blocks = []
     for index, caption in enumerate(caption_lines(transcript.segments), start=1):
         span = f"{format_timestamp(caption.start)} --> {format_timestamp(caption.end)}"
-        blocks.append(f"{index}\n{span}\n{caption.text}\n")
+        blocks.append(f"{index}\n{span}\n{label_prefix(caption.source)}{caption.text}\n")
     return "\n".join(blocks)
 
 
 def vtt_text(transcript: Transcript) -> str:
-    """WebVTT with the same cues as SRT; just the header for a silent transcript."""
+    """WebVTT with the same cues as SRT, a labelled one opened by a voice tag (``<v You>``,
+    which players may style or name); just the header for a silent transcript."""
     blocks = ["WEBVTT\n"]
     for caption in caption_lines(transcript.segments):
         span = f"{format_timestamp(caption.start, '.')} --> {format_timestamp(caption.end, '.')}"
-        blocks.append(f"{span}\n{_vtt_escape(caption.text)}\n")
+        blocks.append(f"{span}\n{_vtt_voice(caption)}{_vtt_escape(caption.text)}\n")
     return "\n".join(blocks)
+
+
+def _vtt_voice(caption: Caption) -> str:
+    """``<v Label>`` for a labelled cue ("" else). The spec's annotation may hold no line break,
+    ``&`` or ``>`` (character references stand for them) and its whitespace is collapsed; the
+    end tag may be left out as the voice spans the whole cue."""
+    label = " ".join((caption.source or "").split())
+    return f"<v {_vtt_escape(label)}>" if label else ""
 
 
 def json_text(transcript: Transcript) -> str:
