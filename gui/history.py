@@ -6,7 +6,9 @@ Each recording is a journal ``live-*.jsonl`` in the autosave folder (see
 file once renamed (the recording's own files are never rewritten). Opening prefers the final
 JSON (it has the token ids) and falls back to recovering the journal, so a recording cut short
 by a crash still opens. The dialog only previews; the window decides how an opened recording
-joins its text. GUI thread only; reading a folder of small text files is quick.
+joins its text. A recording of several sources previews with its labels, a line per turn
+("You: ...", "Others: ..."); its title runs the turns on one line. GUI thread only; reading a
+folder of small text files is quick.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class Session:
 
     @property
     def title(self) -> str:
-        text = self.transcript.text or "(no words)"
+        text = " ".join(self.transcript.text.splitlines()) or "(no words)"
         preview = text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
         crashed = "  (recovered)" if self.transcript.metadata.get("recovered") else ""
         when = f"{self.started:%a %d %b %Y, %H:%M}  ·  {self.duration}{crashed}"
@@ -74,7 +76,15 @@ class Session:
 
     def matches(self, query: str) -> bool:
         query = query.strip().casefold()
-        return not query or query in f"{self.name}\n{self.transcript.text}".casefold()
+        return not query or query in f"{self.name}\n{self.spoken}".casefold()
+
+    @property
+    def spoken(self) -> str:
+        """The words, without labels: a search for "you" must not match every labelled
+        recording through its "You:" lines."""
+        if self.transcript.labelled:
+            return "\n".join(text for _, text in self.transcript.turns())
+        return self.transcript.text
 
 
 def started_at(journal: Path, transcript: Transcript) -> datetime:
