@@ -1,6 +1,7 @@
 """``--system-audio``: live captions of what the computer plays, like ``--mic`` (same display,
 outputs, kept audio and exit codes) with a SystemAudioSource instead of a MicSource; refused
-(one line, exit 2, before the model loads) with --mic, --device or a FILE, and on macOS. The
+(one line, exit 2, before the model loads) with --device (without --mic) or a FILE, and on
+macOS; with --mic both are recorded, labelled "You" and "Others". The
 transcriber is a fake (the real one on a real PulseAudio server: tests/reference/
 test_system_audio_cli_e2e.py)."""
 
@@ -58,6 +59,16 @@ def test_mic_still_records_the_device_it_names(tmp_path, monkeypatch):
     assert not isinstance(fake.args[1], SystemAudioSource)
 
 
+def test_with_mic_both_are_recorded_labelled(tmp_path, monkeypatch):
+    code, fake = live_run(monkeypatch, tmp_path, finished(tmp_path), "--mic", "--system-audio",
+                          "--device", "usb")  # fmt: skip
+    sources = fake.args[1]
+    assert code == 0 and list(sources) == ["You", "Others"]
+    assert isinstance(sources["You"], MicSource) and not isinstance(sources["You"], SystemAudioSource)  # fmt: skip
+    assert sources["You"].device_spec == "usb"
+    assert isinstance(sources["Others"], SystemAudioSource)
+
+
 def test_ctrl_c_stops_and_sigterm_names_its_signal(tmp_path, monkeypatch, capsys):
     script = finished(tmp_path)
     script.insert(1, KeyboardInterrupt())  # Ctrl-C: the transcriber is asked to stop
@@ -73,10 +84,9 @@ def test_ctrl_c_stops_and_sigterm_names_its_signal(tmp_path, monkeypatch, capsys
 @pytest.mark.parametrize(
     "argv, says",
     [
-        (["--mic"], "--mic with --system-audio is not supported yet: choose one"),
         (
             ["--device", "usb"],
-            "--device picks a microphone: --system-audio records the default output",
+            "--device picks a microphone: --system-audio records the default output (add --mic for both)",
         ),  # fmt: skip
         (["talk.wav"], "error: --system-audio takes no FILE"),
         (["--output", "gone/x.srt"], "error: --output gone/x.srt: the folder gone does not exist"),

@@ -1,8 +1,8 @@
 """The command line's arguments: ``python -m voxtral_mlx --help`` is this parser's help.
 
 Values are checked here (a bad ``--delay-ms`` or ``--streams``, ``--save-audio`` without
-``--mic`` or ``--system-audio`` or naming a file that exists, ``--mic`` with ``--system-audio``,
-``--device`` with ``--system-audio``: a usage error, exit 2) before anything loads.
+``--mic`` or ``--system-audio`` or naming a file that exists, ``--device`` with
+``--system-audio`` but no ``--mic``: a usage error, exit 2) before anything loads.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ examples:
   python -m voxtral_mlx --mic --device usb --output meeting.srt   Ctrl-C stops and writes it
   python -m voxtral_mlx --mic --save-audio meeting.wav --output meeting.json   and the audio
   python -m voxtral_mlx --system-audio --output call.vtt   what the computer plays (Linux)
+  python -m voxtral_mlx --mic --system-audio --output call.vtt   both, labelled You / Others
 
 exit codes: 0 ok, 1 some file failed (the others are still done), 2 usage, 130 Ctrl-C
 """
@@ -135,7 +136,8 @@ def _modes_and_messages(p: argparse.ArgumentParser) -> None:
         "--system-audio",
         action="store_true",
         help="transcribe what the computer plays (a call, a video) live until Ctrl-C, like --mic; "
-        "Linux: the default output of PulseAudio or PipeWire, followed when it changes",
+        "Linux: the default output of PulseAudio or PipeWire, followed when it changes. With "
+        "--mic: both, each line labelled You or Others (the mic's echo of the speakers is dropped)",
     )
     p.add_argument(
         "--device",
@@ -172,10 +174,8 @@ class _Parser(argparse.ArgumentParser):
         live = parsed.mic or parsed.system_audio
         if getattr(parsed, "save_audio", None) is not None and not live:
             self.error("--save-audio keeps a live recording's audio: it needs --mic or --system-audio")  # fmt: skip
-        if parsed.mic and parsed.system_audio:
-            self.error("--mic with --system-audio is not supported yet: choose one")
-        if parsed.system_audio and parsed.device is not None:
-            self.error("--device picks a microphone: --system-audio records the default output")  # fmt: skip
+        if parsed.system_audio and parsed.device is not None and not parsed.mic:
+            self.error("--device picks a microphone: --system-audio records the default output (add --mic for both)")  # fmt: skip
         return parsed, rest
 
 

@@ -120,23 +120,29 @@ class LiveDisplay:
         self.shared = same_sink(out, err)
         self._line = self._partial = self._meter = ""
         self._draft: tuple[Word, ...] = ()
+        self._speaker: str | None = None  # the label of the source the current line is from
+        self._meters: dict[str | None, str] = {}
         self._row_open = False  # plain output: caption text on a line not yet ended
         self._drawn: tuple[str, str] | None = None  # the live row on screen (None: none)
 
     def show(self, event: LiveEvent) -> None:
         if isinstance(event, TextEvent):
             for word in event.words:
-                self._add_word(word.text)
+                self._add_word(word.text, event.source)
+            if event.source != self._speaker and (self._line or self._partial):
+                return  # the other source's word being built waits for its own line
+            self._speaker = event.source
             self._partial = " ".join(event.partial.text.split()) if event.partial else ""
             # The final row has reached these draft words: they go now, not a step later.
             reached = [w for w in (*event.words, event.partial) if w is not None]
             self._draft = tuple(draft_tail(reached, self._draft))
         elif isinstance(event, DraftEvent):
-            if not self.tty:
-                return  # plain output: final text only
+            if not self.tty or event.source != self._speaker:
+                return  # plain output: final text only; a draft shows on its source's line
             self._draft = event.words
         elif isinstance(event, MeterEvent):
-            self._meter = meter_text(event)
+            self._meters[event.source] = meter_text(event)
+            self._meter = "  ".join(m if k is None else f"{k} {m}" for k, m in self._meters.items())  # fmt: skip
         elif isinstance(event, StatusEvent):
             if event.status is Status.STOPPED:
                 self._clear()
@@ -170,12 +176,19 @@ class LiveDisplay:
         print(message, file=self.err, flush=True)
         self._draw()
 
-    def _add_word(self, word: str) -> None:
-        line = join_texts([self._line, word])
+    def _add_word(self, word: str, source: str | None = None) -> None:
+        """A final word; a word of another source than the line's starts a new line, which
+        (several sources) opens with its label: ``You: ...``."""
+        if source != self._speaker:
+            if self._line or self._row_open:
+                self._end_line()
+            self._speaker, self._partial, self._draft = source, "", ()
+        label = [] if source is None else [f"{source}:"]
+        line = join_texts([self._line or "", *([] if self._line else label), word])
         if self.tty:
             if self._line and not fits(self._line, word, columns() - self._reserve(), cells):
                 self._end_line()
-                line = join_texts([word])
+                line = join_texts([*label, word])
         else:
             piece = line[len(self._line) :]
             self.out.write(piece if self._row_open else piece.lstrip())

@@ -69,7 +69,7 @@ def _live(parser, args) -> int:
     """--mic or --system-audio: its arguments checked (before the model loads), then recorded."""
     if args.files:
         parser.print_usage(sys.stderr)
-        option = "--system-audio" if args.system_audio else "--mic"
+        option = "--system-audio" if args.system_audio and not args.mic else "--mic"
         print(f"error: {option} takes no FILE", file=sys.stderr)
         return EXIT_USAGE
     missing = system_audio_missing() if args.system_audio else None

@@ -74,15 +74,19 @@ def system_audio_missing(platform: str | None = None) -> str | None:
 
 
 def live_source(args):
-    """The live recording's audio source: the computer's output with ``--system-audio``, else
-    the microphone ``--device`` names (None: the system's)."""
-    if args.system_audio:
-        from voxtral_mlx.audio.system import SystemAudioSource
-
-        return SystemAudioSource()
+    """The live recording's audio source: the computer's output with ``--system-audio``, the
+    microphone ``--device`` names (None: the system's) with ``--mic``; both, labelled "You"
+    and "Others" (:mod:`voxtral_mlx.live.source_set`), with both options."""
     from voxtral_mlx.audio.mic import MicSource
 
-    return MicSource(args.device)
+    if not args.system_audio:
+        return MicSource(args.device)
+    from voxtral_mlx.audio.system import SystemAudioSource
+    from voxtral_mlx.live.source_set import OTHERS, YOU
+
+    if args.mic:
+        return {YOU: MicSource(args.device), OTHERS: SystemAudioSource()}
+    return SystemAudioSource()
 
 
 def run_mic(app) -> int:

@@ -114,6 +114,11 @@ class StreamingSession:
         group.sessions.append(self)
 
     @property
+    def group(self) -> SessionGroup:
+        """The group whose step decodes this session (its own, unless one was given)."""
+        return self._group
+
+    @property
     def stepper(self) -> FastStepper:
         """The decoder stepper for this session's delay (its compiled functions are shared)."""
         return self._row.stepper

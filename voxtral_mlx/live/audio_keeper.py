@@ -29,9 +29,11 @@ SaveAudio = str | os.PathLike | bool | None
 
 
 def keep_audio(target: SaveAudio, journal: Path | None, metadata: dict[str, Any],
-               on_error: Callable[[str], None]) -> AudioKeeper | None:  # fmt: skip
-    """An AudioKeeper for a recording starting now, or None (not asked for, or it could not
-    be created: said through ``on_error``). Puts the file's absolute path in ``metadata["audio"]``."""
+               on_error: Callable[[str], None], label: str | None = None) -> AudioKeeper | None:  # fmt: skip
+    """An AudioKeeper for a recording (or, with ``label``, one of its sources) starting now, or
+    None (not asked for, or it could not be created: said through ``on_error``). Puts the
+    file's absolute path in ``metadata["audio"]`` (labelled: ``metadata["audio"][label]``); a
+    labelled source's file has ``-label`` before the suffix (``talk-you.wav``)."""
     if target is None or target is False:
         return None
     if target is True:
@@ -39,12 +41,18 @@ def keep_audio(target: SaveAudio, journal: Path | None, metadata: dict[str, Any]
             on_error("the audio is not kept: it goes beside the autosave journal, and there is none")  # fmt: skip
             return None
         target = journal.with_suffix(".wav")
+    target = Path(target)
+    if label is not None:
+        target = target.with_name(f"{target.stem}-{label.lower()}{target.suffix or '.wav'}")
     try:
-        keeper = AudioKeeper(Path(target).absolute(), on_error)
+        keeper = AudioKeeper(target.absolute(), on_error)
     except VoxtralError as err:
         on_error(f"{err}; the audio is not kept")
         return None
-    metadata["audio"] = str(keeper.path)
+    if label is None:
+        metadata["audio"] = str(keeper.path)
+    else:
+        metadata.setdefault("audio", {})[label] = str(keeper.path)
     return keeper
 
 

@@ -12,8 +12,9 @@
     live.transcript                       # the finished Transcript
     live.journal                          # its autosave journal (known from the first session)
 
-``LiveTranscriber(model_loader, source=None, *, delay_ms=None, on_event=None, events=None,
-autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False, save_audio=None)``
+``LiveTranscriber(model_loader, source=None, *, delay_ms=None, draft_delay_ms=None, on_event=None,
+events=None, autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False,
+save_audio=None, drop_echo=True)``
 
 - ``model_loader()`` returns ``(model, tokenizer)``; it runs on the transcriber's thread, which
   then owns every MLX array (MLX streams belong to their thread). :func:`folder_loader`
@@ -22,6 +23,12 @@ autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False, sa
 - ``source``: a :class:`~voxtral_mlx.audio.mic.MicSource`, any object with the same verbs (see
   :class:`AudioSource`), or any iterable of 16 kHz mono float32 chunks (wrapped in
   :class:`IteratorSource`; ``IteratorSource(chunks, realtime=True)`` plays a file like a mic).
+  A mapping ``{label: source}`` transcribes several at once, as rows of one batch
+  (:mod:`voxtral_mlx.live.source_set`: ``{"You": MicSource(None), "Others":
+  SystemAudioSource()}``): each event about one of them, and each word, carries its label; one
+  that ends or fails ends alone, the others go on. With ``drop_echo`` (default) and both
+  ``You`` and ``Others`` on, the microphone's words that are the computer's audio heard through
+  loudspeakers are dropped (:mod:`voxtral_mlx.audio.echo`).
   None: start ``idle`` with the model loaded, waiting for :meth:`switch`.
 - Events go to ``on_event(event)`` (called on the transcriber's thread: return quickly; the GUI
   re-emits them as Qt signals) and/or the ``events`` queue (a new ``queue.Queue`` when neither
@@ -29,12 +36,14 @@ autosave_dir=None, autosave=True, tap=None, metadata=None, idle_on_end=False, sa
   the last one is always ``StatusEvent(Status.STOPPED)``.
 - ``tap(chunk)``: called on the thread with every 16 kHz chunk the model is fed: the very
   array the model keeps, read-only (audio crosses one queue, the source's, and is not copied
-  on its way to the model).
+  on its way to the model). With labelled sources: ``tap(chunk, label)``.
 - Autosave: the transcript is journaled as it grows in ``autosave_dir`` (default
   :func:`voxtral_mlx.live.autosave.default_dir`); format in :mod:`voxtral_mlx.live.autosave`.
 - ``save_audio``: keep each recording's audio (what ``tap`` sees) in a crash-safe WAV: a path,
   or True for one beside its journal (:mod:`voxtral_mlx.live.audio_keeper`); the transcript's
-  ``metadata["audio"]`` says where. Also an attribute, read when a recording begins.
+  ``metadata["audio"]`` says where. Labelled sources: one file each (``-you``, ``-others``
+  before the suffix), ``metadata["audio"]`` maps label to path. Also an attribute, read when
+  a source of the recording begins.
 - ``idle_on_end``: when the source ends (a file is over, a device fails to open or read)
   stay ``idle`` with the model loaded instead of stopping the thread. A microphone that is
   unplugged does not end: it waits for the device (``MeterEvent.audio`` is ``lost``, one
@@ -61,6 +70,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +81,14 @@ from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live.audio_keeper import SaveAudio, keep_audio
 from voxtral_mlx.live.autosave import default_dir
 from voxtral_mlx.live.commands import KEEP, STOP, Switch
+from voxtral_mlx.live.echo_filter import echo_filter
 from voxtral_mlx.live.events import DraftEvent, ErrorEvent, LiveEvent, Status, StatusEvent
 from voxtral_mlx.live.listener import Listener
 from voxtral_mlx.live.loader import FolderLoader, folder_loader
 from voxtral_mlx.live.monitor import SourceMonitor
 from voxtral_mlx.live.recording import Recording
 from voxtral_mlx.live.sessions import open_session
+from voxtral_mlx.live.source_set import as_sources, describe
 from voxtral_mlx.live.thread_exit import wait_os_thread_exit
 
 log = logging.getLogger(__name__)
@@ -90,12 +102,12 @@ class LiveTranscriber:
     def __init__(self, model_loader: Callable[[], tuple[Any, Any]], source: Any = None, *,
                  delay_ms: int | None = None, draft_delay_ms: int | None = None, on_event: Callable[[LiveEvent], None] | None = None,
                  events: queue.Queue | None = None, autosave_dir: str | Path | None = None,
-                 autosave: bool = True, tap: Callable[[np.ndarray], None] | None = None,
+                 autosave: bool = True, tap: Callable[..., None] | None = None,
                  metadata: dict[str, Any] | None = None, idle_on_end: bool = False,
                  max_tokens_per_step: int = 12, meter_interval: float = 0.1,
-                 save_audio: SaveAudio = None):  # fmt: skip
+                 save_audio: SaveAudio = None, drop_echo: bool = True):  # fmt: skip
         self._loader = model_loader
-        self._initial = None if source is None else as_source(source)
+        self._initial = as_sources(source)
         self._delay_ms = delay_ms
         self._draft_ms = draft_delay_ms or None
         self._on_event = on_event
@@ -104,19 +116,22 @@ class LiveTranscriber:
         self._tap, self._metadata = tap, dict(metadata or {})
         self._idle_on_end = idle_on_end
         self.save_audio = save_audio
+        self.drop_echo = drop_echo
         self._max_tokens = max_tokens_per_step
+        self._meter_interval = meter_interval
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="voxtral-live", daemon=True)
         self.transcript = None  # the last finished recording's Transcript
         self.journal: Path | None = None  # the autosave journal of the latest recording
         # Owned by the transcriber's thread:
         self._model = self._tokenizer = None
-        self._listener: Listener | None = None  # None: idle
+        self._listeners: list[Listener] = []  # none: idle
+        self._sources: dict[str | None, AudioSource] = {}  # what the listeners listen to
         self._rec: Recording | None = None
-        self._audio = None  # the recording's AudioKeeper
-        self._offset = 0.0  # audio seconds of this recording before the current session
+        self._audio: dict = {}  # the recording's AudioKeepers, per label
+        self._offset = 0.0  # audio seconds of this recording before the current sessions
+        self._set_seconds = 0.0  # the longest of the current sessions that have ended
         self._ending = False
-        self._monitor = SourceMonitor(self._emit, meter_interval)
 
     # ---- any thread -------------------------------------------------------------------------
     def start(self) -> None:
@@ -124,8 +139,8 @@ class LiveTranscriber:
 
     def switch(self, source: Any = KEEP, delay_ms: Any = KEEP, new_transcript: bool = False,
                draft_delay_ms: Any = KEEP):  # fmt: skip
-        """Change source, delay and/or draft delay without reloading the model (see the module
-        docstring)."""
+        """Change source(s), delay and/or draft delay without reloading the model (see the
+        module docstring)."""
         self._commands.put(Switch(source, delay_ms, new_transcript, draft_delay_ms))
 
     def stop(self) -> None:
@@ -170,7 +185,7 @@ class LiveTranscriber:
     def _tick(self) -> bool:
         """One turn of the loop; False when the thread should end."""
         try:
-            cmd = self._commands.get(block=self._listener is None, timeout=1.0)
+            cmd = self._commands.get(block=not self._listeners, timeout=1.0)
         except queue.Empty:
             cmd = None
         if cmd == STOP:
@@ -178,114 +193,185 @@ class LiveTranscriber:
         if cmd is not None:
             self._apply(cmd)
             return True
-        if self._listener is None:
+        if not self._listeners:
             return True
-        try:
-            ended = self._pump()
-        except VoxtralError as err:  # DeviceError, or an unreadable file: this source ends
-            self._emit(ErrorEvent(str(err), fatal=not self._idle_on_end))
-            ended = True
-        if ended:
-            self._end_source()
+        for listener in self._pump():
+            self._end_source(listener)
+        if not self._listeners:
             self._source_gone()
         return True
 
-    def _pump(self) -> bool:
-        """Read, feed, step, report. True when the source has finished."""
-        events, finished = self._listener.pump(self._max_tokens, POLL_SECONDS)
-        self._on_tokens(events, self._listener.session)
-        self._listener.report(self._offset)
-        return finished
+    def _pump(self) -> list[Listener]:
+        """Read every source, one step of all their rows, report: the listeners whose source
+        has finished or failed (a DeviceError, an unreadable file)."""
+        ended = []
+        wait = 0.0 if any(li.backlog for li in self._listeners) else POLL_SECONDS
+        for listener in self._listeners:
+            try:
+                if listener.read(wait):
+                    ended.append(listener)
+            except VoxtralError as err:
+                last = len(ended) + 1 == len(self._listeners)  # the others go on without it
+                self._emit(ErrorEvent(str(err), fatal=last and not self._idle_on_end,
+                                      source=listener.label))  # fmt: skip
+                ended.append(listener)
+            wait = 0.0  # one wait per turn, not one per source
+        self._listeners[0].session.group.step(self._max_tokens)
+        for listener in self._listeners:
+            self._on_tokens(listener.take(self._max_tokens), listener)
+            if listener not in ended:  # a failed source's state is said by its error
+                listener.report(self._offset)
+        return ended
 
-    def _on_tokens(self, events: list, session) -> None:
+    def _on_tokens(self, events: list, listener: Listener) -> None:
+        session, label = listener.session, listener.label
         if events:
-            self._emit(self._rec.add(events))
+            self._emit(self._rec.add(events, label))
         if session.draft_delay_ms and (events or session.draft_events):
-            self._emit(self._rec.add_draft(session.draft_events))
+            self._emit(self._rec.add_draft(session.draft_events, label))
 
     def _apply(self, cmd: Switch) -> None:
-        if cmd.source is KEEP and self._listener is not None:
-            self._drain(self._listener)  # the source keeps capturing meanwhile: nothing is lost
-            source = self._listener.source
+        if cmd.source is KEEP and self._listeners:
+            sources = self._sources
+            self._drain_all()  # the sources keep capturing meanwhile: nothing is lost
         else:
-            if self._listener is not None:
-                self._end_source()
-            source = None if cmd.source is None or cmd.source is KEEP else as_source(cmd.source)
-        if self._rec is not None and (cmd.new_transcript or source is None):
+            self._end_all()
+            sources = {} if cmd.source is KEEP else as_sources(cmd.source)
+        if self._rec is not None and (cmd.new_transcript or not sources):
             self._finish(final=cmd.new_transcript)  # going idle: write what there is now
         if cmd.delay_ms is not KEEP:
             self._delay_ms = cmd.delay_ms
         if cmd.draft_delay_ms is not KEEP:
             self._draft_ms = cmd.draft_delay_ms or None
-        if self._listener is not None and source is self._listener.source:
-            self._new_session(source)
+        if sources is self._sources and sources:
+            self._new_sessions(sources)
         else:
-            self._open(source)
+            self._open(sources)
 
-    def _open(self, source: AudioSource | None) -> None:
-        """Open ``source`` and start a session on it; None: go idle."""
-        if source is None:
+    def _open(self, sources: dict[str | None, AudioSource]) -> None:
+        """Open ``sources`` and start a session on each that opened; none: go idle."""
+        if not sources:
             self._emit(StatusEvent(Status.IDLE))
             return
-        try:
-            source.open()
-        except VoxtralError as err:
-            source.close()
-            self._emit(ErrorEvent(str(err), fatal=not self._idle_on_end))
+        opened = {}
+        for label, source in sources.items():
+            try:
+                source.open()
+                opened[label] = source
+            except VoxtralError as err:
+                source.close()
+                last = not opened and label == list(sources)[-1]
+                self._emit(ErrorEvent(str(err), fatal=last and not self._idle_on_end, source=label))  # fmt: skip
+        if not opened:
             self._source_gone()
             return
         try:
-            self._new_session(source)
-        except Exception:  # the thread ends (see _run): the device must not stay open
-            source.close()
+            self._new_sessions(opened)
+        except Exception:  # the thread ends (see _run): the devices must not stay open
+            for source in opened.values():
+                source.close()
             raise
 
-    def _new_session(self, source: AudioSource) -> None:
-        session, self._draft_ms = open_session(self._model, self._tokenizer, self._delay_ms,
-                                               self._draft_ms, self._error)  # fmt: skip
-        self._delay_ms = session.delay_ms
-        self._listener = Listener(source, session, self._monitor, self._feed_tap)
+    def _new_sessions(self, sources: dict[str | None, AudioSource]) -> None:
+        group, echo = None, echo_filter(sources, self.drop_echo)
+        for label, source in sources.items():
+            session, self._draft_ms = open_session(self._model, self._tokenizer, self._delay_ms,
+                                                   self._draft_ms, self._error, group)  # fmt: skip
+            group = session.group  # the next source's rows step in the same batch
+            self._delay_ms = session.delay_ms
+            self._listeners.append(self._listener(label, source, session, sources, echo.tap(label)))  # fmt: skip
+            self._rec.begin(self._offset, source.name, self._delay_ms, label,
+                            echo.keep(label, self._offset))  # fmt: skip
+        self._sources = sources
+        self._emit(StatusEvent(Status.LISTENING, describe(sources)))
+
+    def _listener(self, label, source, session, sources, echo_tap) -> Listener:
         if self._rec is None:
-            meta = {"source": source.name, "delay_ms": self._delay_ms, **self._metadata}
+            meta = {"source": describe(sources), "delay_ms": self._delay_ms, **self._metadata}
+            if label is not None:
+                meta["sources"] = {k: s.name for k, s in sources.items()}
             if session.draft_delay_ms:
                 meta["draft_delay_ms"] = session.draft_delay_ms
             self._rec = Recording(self._autosave_dir, meta, self._error)
             self._offset = 0.0
             self.journal = self._rec.autosave.path if self._rec.autosave else None
-            self._audio = keep_audio(self.save_audio, self.journal, self._rec.metadata, self._error)  # fmt: skip
-        self._rec.begin(self._offset, source.name, self._delay_ms)
-        self._emit(StatusEvent(Status.LISTENING, source.name))
+        if label not in self._audio:
+            self._audio[label] = keep_audio(self.save_audio, self.journal, self._rec.metadata,
+                                            self._error, label)  # fmt: skip
+        emit = self._emit if label is None else lambda e: self._emit(replace(e, source=label))
+        monitor = SourceMonitor(emit, self._meter_interval)
+        return Listener(source, session, monitor, self._feed_tap(label, echo_tap), label)
 
-    def _feed_tap(self, chunk: np.ndarray) -> None:
-        if self._audio is not None:
-            self._audio.add(chunk)
-        if self._tap is not None:
-            self._tap(chunk)
+    def _feed_tap(self, label: str | None, echo_tap) -> Callable[[np.ndarray], None]:
+        user_tap = self._tap
 
-    def _end_source(self) -> None:
-        """Stop the source, feed what it captured, drain the session, release the source."""
-        listener, self._listener = self._listener, None
+        def tap(chunk: np.ndarray) -> None:
+            keeper = self._audio.get(label)
+            if keeper is not None:
+                keeper.add(chunk)
+            if echo_tap is not None:
+                echo_tap(chunk)
+            if user_tap is not None:
+                user_tap(chunk) if label is None else user_tap(chunk, label)
+
+        return tap
+
+    def _end_source(self, listener: Listener) -> None:
+        """Stop one source, feed what it captured, drain its session, release the source."""
+        self._listeners.remove(listener)
+        self._sources = {k: s for k, s in self._sources.items() if s is not listener.source}
         try:
             listener.end_source()
         except VoxtralError as err:
-            self._emit(ErrorEvent(str(err)))
+            self._emit(ErrorEvent(str(err), source=listener.label))
         self._drain(listener)
+        if not self._listeners:
+            self._end_set()
+
+    def _end_all(self) -> None:
+        """Every source stopped and drained (see :meth:`_end_source`); the first failure of
+        one does not keep the others open."""
+        listeners, self._listeners, self._sources = self._listeners, [], {}
+        try:
+            for listener in listeners:
+                try:
+                    listener.end_source()
+                except VoxtralError as err:
+                    self._emit(ErrorEvent(str(err), source=listener.label))
+        finally:
+            for listener in listeners:
+                self._drain(listener)
+            if listeners:
+                self._end_set()
+
+    def _drain_all(self) -> None:
+        """Every session decoded to its end; the sources stay open (a delay switch)."""
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            self._drain(listener)
+        self._end_set()
 
     def _drain(self, listener: Listener) -> None:
-        """Decode the rest of ``listener``'s session and end it in the recording (once)."""
+        """Decode the rest of ``listener``'s session and end it in the recording (once). The
+        other sessions of its group step too: their tokens wait for their ``take``."""
         if listener.drained:
             return
         for events in listener.drain(self._max_tokens):
-            self._on_tokens(events, listener.session)
-        last = self._rec.end_session()
+            self._on_tokens(events, listener)
+        last = self._rec.end_session(listener.label)
         if last is not None:
             self._emit(last)
         if listener.session.draft_delay_ms:
-            self._emit(DraftEvent())  # everything is final: no draft left to show
-        self._offset += listener.session.audio_seconds
+            self._emit(DraftEvent(source=listener.label))  # all final: no draft left to show
+        self._set_seconds = max(self._set_seconds, listener.session.audio_seconds)
+
+    def _end_set(self) -> None:
+        """All the current sessions have ended: the next ones start after the longest."""
+        self._offset += self._set_seconds
+        self._set_seconds = 0.0
 
     def _source_gone(self) -> None:
-        """A source ended by itself or failed: go idle, or end the thread."""
+        """Every source ended by itself or failed: go idle, or end the thread."""
         if not self._idle_on_end:
             self._ending = True
             return
@@ -295,9 +381,13 @@ class LiveTranscriber:
 
     def _finish(self, final: bool) -> None:
         """Write the recording's transcript (final: close its journal) and announce it."""
-        if self._audio is not None:  # first: the audio is complete when the transcript is out
-            self._audio.finish(final)
-            self._audio = None if final else self._audio
+        for (
+            keeper
+        ) in self._audio.values():  # first: the audio is complete when the transcript is out
+            if keeper is not None:
+                keeper.finish(final)
+        if final:
+            self._audio = {}
         event = self._rec.finish(self._offset, final)
         self.transcript = event.transcript
         if final:
@@ -309,15 +399,16 @@ class LiveTranscriber:
 
     def _shutdown(self) -> None:
         try:
-            if self._listener is not None:
-                self._end_source()  # the source is closed even if this fails
+            if self._listeners:
+                self._end_all()  # the sources are closed even if this fails
         except Exception as err:  # e.g. the model failed: keep what was transcribed
             log.debug("draining failed", exc_info=True)
             self._emit(ErrorEvent(_one_line(err), fatal=True))
         if self._rec is not None:
-            self._rec.end_session()  # no-op unless draining failed half-way
+            for label in list(self._rec.tracks):
+                self._rec.end_session(label)  # no-op unless draining failed half-way
             self._finish(final=True)
-        self._listener = self._model = self._tokenizer = None
+        self._listeners, self._model, self._tokenizer = [], None, None
         self._emit(StatusEvent(Status.STOPPED))
 
 

@@ -23,12 +23,14 @@ log = logging.getLogger(__name__)
 
 class Listener:
     """``session`` transcribing ``source`` (one per session: a switch of delay keeps the source
-    and gets a new listener). :meth:`pump` once per turn of the loop, then :meth:`end_source`
-    and/or :meth:`drain` at the end."""
+    and gets a new listener); ``label``: the source's label when several are on. Each turn of
+    the loop: :meth:`pump` (read, step, take), or, for several listeners whose sessions share
+    a ``SessionGroup``, :meth:`read` each, one group step, :meth:`take` each. Then
+    :meth:`end_source` and/or :meth:`drain` at the end."""
 
     def __init__(self, source: AudioSource, session: Any, monitor: SourceMonitor,
-                 tap: Callable[[np.ndarray], None] | None):  # fmt: skip
-        self.source, self.session = source, session
+                 tap: Callable[[np.ndarray], None] | None, label: str | None = None):  # fmt: skip
+        self.source, self.session, self.label = source, session, label
         self._monitor, self._tap = monitor, tap
         self.decoded_to = 0.0  # this session's audio seconds its tokens have reached
         self.backlog = False  # the last step used its whole token budget: do not wait to read
@@ -38,12 +40,25 @@ class Listener:
     def pump(self, max_tokens: int, wait: float) -> tuple[list[TokenEvent], bool]:
         """Read (up to ``wait`` s for audio, unless behind), feed, step: the new tokens, and
         whether the source has finished."""
+        finished = self.read(wait)
+        self.session.group.step(max_tokens)
+        return self.take(max_tokens), finished
+
+    def read(self, wait: float) -> bool:
+        """Read (up to ``wait`` s for audio, unless behind) and feed; whether the source has
+        finished."""
         chunk = self.source.read(0.0 if self.backlog else wait)
         if chunk is not None and chunk.size:
             self.feed(chunk)
-        events = self._step(max_tokens)
+        return chunk is None and self.source.finished
+
+    def take(self, max_tokens: int) -> list[TokenEvent]:
+        """The session's tokens decoded since the last take (by whoever stepped its group)."""
+        events = self.session.take()
+        if events:
+            self.decoded_to = events[-1].end
         self.backlog = len(events) >= max_tokens
-        return events, chunk is None and self.source.finished
+        return events
 
     def report(self, offset: float) -> None:
         """Meter, drops, hints and stalls due now (``offset``: the recording's seconds before)."""

@@ -15,9 +15,10 @@ from voxtral_mlx.protocol import check_delay_ms
 
 
 def open_session(model, tokenizer, delay_ms: int | None, draft_ms: int | None,
-                 on_error: Callable[[str], None]) -> tuple:  # fmt: skip
-    """The session (a ``StreamingSession``), and the draft setting to keep (None once a bad one
-    was reported)."""
+                 on_error: Callable[[str], None], group=None) -> tuple:  # fmt: skip
+    """The session (a ``StreamingSession``, in ``group``: a ``SessionGroup`` shared with the
+    other sources' sessions, or None), and the draft setting to keep (None once a bad one was
+    reported)."""
     # Imported here: the GUI imports the live engine, and must not import MLX (style rule 5).
     from voxtral_mlx.decode.session import StreamingSession
 
@@ -28,12 +29,12 @@ def open_session(model, tokenizer, delay_ms: int | None, draft_ms: int | None,
         on_error(f"draft {err}; drafts are off")
         draft_ms = None
     try:
-        session = StreamingSession(model, tokenizer, delay_ms,
+        session = StreamingSession(model, tokenizer, delay_ms, group=group,
                                    draft_delay_ms=_ahead(tokenizer, delay_ms, draft_ms))  # fmt: skip
     except VoxtralError as err:  # a bad delay: say so, keep the model's default
         on_error(str(err))
         session = StreamingSession(
-            model, tokenizer, draft_delay_ms=_ahead(tokenizer, None, draft_ms)
+            model, tokenizer, draft_delay_ms=_ahead(tokenizer, None, draft_ms), group=group
         )
     return session, draft_ms
 
