@@ -303,16 +303,21 @@ class LiveTranscriber:
         return Listener(source, session, monitor, self._feed_tap(label, echo_tap), label)
 
     def _feed_tap(self, label: str | None, echo_tap) -> Callable[[np.ndarray], None]:
+        """What sees each chunk the model is fed: the kept audio, the caller's tap, then the
+        echo gate (last, and on its own: its failure must cost neither of the others)."""
         user_tap = self._tap
 
         def tap(chunk: np.ndarray) -> None:
             keeper = self._audio.get(label)
             if keeper is not None:
                 keeper.add(chunk)
-            if echo_tap is not None:
-                echo_tap(chunk)
             if user_tap is not None:
                 user_tap(chunk) if label is None else user_tap(chunk, label)
+            if echo_tap is not None:
+                try:
+                    echo_tap(chunk)
+                except Exception:  # a bug there must not stop transcription: words are kept
+                    log.exception("the echo gate failed on a chunk")
 
         return tap
 
