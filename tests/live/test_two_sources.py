@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from tests.live import tiny_live
-from tests.live.tiny_live import SPEECH, Loader, offline_tokens
+from tests.live.tiny_live import SPEECH, Loader, offline_tokens, wait_for
 from voxtral_mlx.audio.mic import MicSource
 from voxtral_mlx.audio.sources import IteratorSource
 from voxtral_mlx.checkpoint import weights
@@ -57,6 +57,7 @@ def run_both(folder, tmp_path, others, **kw):
                          autosave_dir=tmp_path / "auto", **kw)  # fmt: skip
     lt.start()
     assert sd.devices[0].played.wait(30)
+    wait_for(lambda: others.finished, 60)  # it gives a chunk a read: may lag on a busy machine
     lt.stop()
     assert lt.join(30)
     return lt, both
@@ -131,3 +132,61 @@ def test_a_mapping_of_one_or_in_another_order(folder, tmp_path, labels):
         assert lt.transcript.metadata["source_tokens"][label] == offline_tokens(model, both.audio(label))  # fmt: skip
         assert all(w.source in labels for w in lt.transcript.words)
     assert lt.transcript.tokens == []
+
+
+def echo_of(audio, delay_s=0.12, gain=0.5, seed=0):
+    """``audio`` as a microphone near loudspeakers hears it: later, quieter, a little noise."""
+    noise = np.random.default_rng(seed).normal(0, 10 ** (-50 / 20), len(audio)).astype(np.float32)
+    shift = int(delay_s * 16000)
+    out = np.zeros(len(audio), np.float32)
+    out[shift:] = gain * audio[: len(audio) - shift]
+    return out + noise
+
+
+def run_echo(folder, mic, system, drop_echo=True):
+    both = Both()
+    sources = {YOU: IteratorSource(chunks(mic), name="mic"),
+               OTHERS: IteratorSource(chunks(system), name="system audio")}  # fmt: skip
+    lt = LiveTranscriber(Loader(folder), sources, on_event=both.on_event, tap=both.tap,
+                         autosave=False, drop_echo=drop_echo)  # fmt: skip
+    lt.start()
+    assert lt.join(60)
+    transcript = lt.transcript
+    mine = [w for w in transcript.words if w.source == YOU]
+    return transcript, mine, transcript.metadata["echo_words_dropped"]
+
+
+def heard(audio, word, floor_db=-40.0) -> bool:
+    """Whether the microphone had sound under ``word`` (a random model also writes words over
+    silence: those are no one's echo and are not dropped)."""
+    x = audio[int(word.start * 16000) : max(int(word.end * 16000), int(word.start * 16000) + 1600)]
+    return x.size > 0 and 10 * np.log10(np.mean(np.square(x)) + 1e-20) > floor_db
+
+
+def test_the_microphone_hearing_the_speakers_is_dropped(folder):
+    """Loudspeakers: the mic hears only the computer's audio; its words over that sound go (the
+    tokens stay); with dropping off they are kept."""
+    speech = SPEECH[: 16000 * 6]
+    mic = echo_of(speech)
+    transcript, mine, dropped = run_echo(folder, mic, speech)
+    kept_off, mine_off, dropped_off = run_echo(folder, mic, speech, drop_echo=False)
+    over_sound = [w for w in mine_off if heard(mic, w)]
+    assert dropped_off == 0 and len(over_sound) > 10
+    assert not any(heard(mic, w) for w in mine)  # every word over the echo was dropped
+    assert dropped == len(mine_off) - len(mine) >= len(over_sound)
+    assert transcript.metadata["source_tokens"] == kept_off.metadata["source_tokens"]
+    assert len([w for w in transcript.words if w.source == OTHERS]) > 10  # the speakers' words stay
+
+
+def test_speech_into_the_microphone_is_kept_beside_the_computers(folder):
+    """Headphones, or the user talking over what plays: the mic's own words are kept."""
+    speech = SPEECH[: 16000 * 6]
+    other = np.ascontiguousarray(SPEECH[::-1][: len(speech)])
+    _, mine, dropped = run_echo(folder, other, speech)
+    assert dropped == 0 and len(mine) > 10
+    mic = other + echo_of(speech, gain=0.3)  # talking over the echo
+    _, mine, _ = run_echo(folder, mic, speech)
+    _, every, _ = run_echo(folder, mic, speech, drop_echo=False)  # the same words, none dropped
+    spoken = [w for w in every if heard(other, w)]  # the user's voice is under these
+    kept = [w for w in spoken if w in mine]
+    assert len(spoken) >= 8 and len(kept) >= 0.95 * len(spoken)
