@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -257,4 +258,15 @@ class SystemAudioSource:
                               "again, then listen again") from err  # fmt: skip
 
 
-__all__ = ["SystemAudioSource"]
+def system_audio_source(platform: str | None = None, **kw):
+    """This platform's system-audio source (``kw`` to its constructor): on macOS
+    :class:`~voxtral_mlx.audio.system_mac.MacSystemAudioSource` (ScreenCaptureKit), else
+    :class:`SystemAudioSource`. ``platform``: ``sys.platform`` unless given."""
+    if (sys.platform if platform is None else platform) == "darwin":
+        from voxtral_mlx.audio.system_mac import MacSystemAudioSource
+
+        return MacSystemAudioSource(**kw)
+    return SystemAudioSource(**kw)
+
+
+__all__ = ["SystemAudioSource", "system_audio_source"]
