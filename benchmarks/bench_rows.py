@@ -2,10 +2,11 @@
 draft and a final token follow their audio.
 
 python benchmarks/bench_rows.py [--size tiny|small|full] [--bits 4|16] [--seconds 12]
-                                [--rows 1,2,4] [--paced 20] [--dir DIR]
+                                [--rows 1,2,4] [--paced 20] [--sources 1|2] [--dir DIR]
 
 Table 1, cost: R rows (delays 2400, 240, 480, 960 ms, in that order) on one source (one feed:
-the encoder runs once) and on R sources (a feed each), fed ``--seconds`` of audio at once.
+the encoder runs once), on R sources (a feed each) and, with 4 in ``--rows``, 4 rows on 2
+sources (final and draft rows on the microphone and the computer's audio).
 Per 80 ms of audio: the wall time of everything (encoders, prefills, steps); the decoder step
 once every row runs (rows on one source stand at one position and share a lane); "extra per
 row" is what each row beyond the first adds to that step, as a share of the one-row step; the
@@ -15,7 +16,7 @@ audio before any is timed (kernel compiles for every shape).
 
 Table 2, latency (``--paced`` seconds, real time): audio arrives in ``--chunk-ms`` chunks at the
 speed it is spoken (20 ms: a typical audio callback), two rows (final 2400 ms, draft 240 ms) on
-one source; for every token, the time from the arrival of the audio it describes to its event,
+one source (``--sources 2``: on each of two); for every token, the time from the arrival of the audio it describes to its event,
 minus its row's delay: what the front end's look-ahead and the compute add.
 
 Random weights: speed only. Exactness of every row is tests/reference/test_rows.py's job.
@@ -52,14 +53,17 @@ SR, TOKEN = 16000, 1280
 INEXACT = {"on": False}  # --inexact: batch every row even where the device rounds rows differently
 
 
-def run_rows(model, tok, audio, rows: int, shared: bool) -> tuple[float, float, float]:
-    """``rows`` rows fed ``audio`` 80 ms at a time: (ms per 80 ms of audio for everything,
-    ms per batched decoder step once every row runs, ms of the slowest prefill)."""
+def run_rows(model, tok, audio, rows: int, sources: int) -> tuple[float, float, float]:
+    """``rows`` rows on ``sources`` sources (a feed each, the same audio; each source's rows
+    take the delays from the start of DELAYS: 2 rows on 2 sources are two final rows, 4 rows on
+    2 sources a final and a draft row each, the microphone and the computer's audio with
+    drafts) fed ``audio`` 80 ms at a time: (ms per 80 ms of audio for everything, ms per
+    batched decoder step once every row runs, ms of the slowest prefill)."""
     cap = 64 if INEXACT["on"] else None  # None: exact_rows measures the cap
     batch = RowBatch(model, tok, encoder_block=4, max_rows=cap)  # live-sized encoder blocks
-    delays = DELAYS[:rows]
-    feeds = [batch.add_feed(delays)] if shared else [batch.add_feed([d]) for d in delays]
-    made = [batch.add_row(feeds[0 if shared else i], d) for i, d in enumerate(delays)]
+    delays = DELAYS[: rows // sources]
+    feeds = [batch.add_feed(delays) for _ in range(sources)]
+    made = [batch.add_row(feed, d) for feed in feeds for d in delays]
     steady_s, steady_steps, prefill_s = 0.0, 0, 0.0
     t0 = time.perf_counter()
     for s in range(0, len(audio), TOKEN):  # 80 ms at a time, as live audio comes
@@ -71,7 +75,7 @@ def run_rows(model, tok, audio, rows: int, shared: bool) -> tuple[float, float, 
         took = time.perf_counter() - t1
         if not all(before):  # a row prefilled (and caught up) in this step
             prefill_s = max(prefill_s, took)
-        elif len({r.pos for r in made}) == 1 or not shared:  # every row steps each round
+        elif len({r.pos for r in made}) == 1 or len(delays) == 1:  # every row steps each round
             steady_s += took
             steady_steps += sum(1 for row, _ in events if row is made[0])
     wall = time.perf_counter() - t0
@@ -84,26 +88,33 @@ def run_rows(model, tok, audio, rows: int, shared: bool) -> tuple[float, float, 
 
 
 def cost_table(model, tok, audio, counts: list[int]) -> None:
-    configs = [(rows, shared) for shared in (True, False) for rows in counts if shared or rows > 1]
-    for rows, shared in configs:  # untimed, whole length: kernel compiles for every shape
-        run_rows(model, tok, audio, rows, shared)
+    configs = [(rows, 1) for rows in counts] + [(rows, rows) for rows in counts if rows > 1]
+    configs += [(4, 2)] if 4 in counts else []  # the mic and the computer's audio, with drafts
+    for rows, sources in configs:  # untimed, whole length: kernel compiles for every shape
+        run_rows(model, tok, audio, rows, sources)
     caps = RowBatch(model, tok)._rows_per_step(max(counts))
     print(f"rows per step: {'all (inexact)' if INEXACT['on'] else f'up to {caps} (exact_rows)'}")
     print("| rows | sources | all work per 80 ms of audio (ms) | decoder step, all rows (ms) | extra per row (% of a one-row step) | slowest prefill step (ms) |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     base = None
-    for rows, shared in configs:
-        per, step, prefill = run_rows(model, tok, audio, rows, shared)
+    for rows, sources in configs:
+        per, step, prefill = run_rows(model, tok, audio, rows, sources)
         base = step if rows == 1 else base
         extra = "-" if rows == 1 else f"{100 * (step - base) / base / (rows - 1):.0f} %"
-        print(f"| {rows} | {'one' if shared else rows} | {per:.2f} | {step:.2f} | {extra} | {prefill:.0f} |", flush=True)  # fmt: skip
+        print(f"| {rows} | {'one' if sources == 1 else sources} | {per:.2f} | {step:.2f} | {extra} | {prefill:.0f} |", flush=True)  # fmt: skip
 
 
-def latency_table(model, tok, audio, chunk: int) -> None:
+def latency_table(model, tok, audio, chunk: int, sources: int = 1) -> None:
+    """Final 2400 ms + draft 240 ms on each of ``sources`` sources (2: the microphone and the
+    computer's audio, the same audio here), audio paced in real time."""
     batch = RowBatch(model, tok, encoder_block=4)
-    feed = batch.add_feed([2400, 240])
-    rows = {"final 2400 ms": batch.add_row(feed, 2400), "draft 240 ms": batch.add_row(feed, 240)}
-    run_rows(model, tok, audio, 2, True)  # untimed: kernel compiles for every shape
+    feeds = [batch.add_feed([2400, 240]) for _ in range(sources)]
+    rows = {}
+    for i, feed in enumerate(feeds):
+        tag = "" if sources == 1 else f"source {i + 1}: "
+        rows[f"{tag}final 2400 ms"] = batch.add_row(feed, 2400)
+        rows[f"{tag}draft 240 ms"] = batch.add_row(feed, 240)
+    run_rows(model, tok, audio, 2 * sources, sources)  # untimed: kernel compiles for every shape
     ends, arrived = [], []  # each chunk's last sample + 1, and when it arrived
     late: dict[str, list[float]] = {k: [] for k in rows}
     start = time.perf_counter()
@@ -111,7 +122,8 @@ def latency_table(model, tok, audio, chunk: int) -> None:
         wait = start + (s + chunk) / SR - time.perf_counter()  # spoken in real time
         if wait > 0:
             time.sleep(wait)
-        feed.push(audio[s : s + chunk])
+        for feed in feeds:
+            feed.push(audio[s : s + chunk])
         ends.append(min(s + chunk, len(audio)))
         arrived.append(time.perf_counter())
         for row, e in batch.step():
@@ -140,6 +152,9 @@ def main() -> None:
     ap.add_argument(
         "--chunk-ms", type=float, default=20.0, help="paced audio arrives in chunks of this"
     )
+    ap.add_argument(
+        "--sources", type=int, default=1, help="paced: final+draft rows on each of N sources"
+    )
     ap.add_argument("--dir", default=None, help="keep model folders here between runs")
     ap.add_argument("--inexact", action="store_true", help="batch all rows (what exactness costs)")
     args = ap.parse_args()
@@ -153,7 +168,8 @@ def main() -> None:
           f"{args.seconds:.0f} s of audio", flush=True)  # fmt: skip
     cost_table(model, tok, audio[: int(args.seconds * SR)], [int(x) for x in args.rows.split(",")])
     if args.paced:
-        latency_table(model, tok, audio[: int(args.paced * SR)], int(args.chunk_ms * SR / 1000))
+        chunk = int(args.chunk_ms * SR / 1000)
+        latency_table(model, tok, audio[: int(args.paced * SR)], chunk, args.sources)
 
 
 if __name__ == "__main__":
