@@ -1,7 +1,7 @@
 """``--system-audio``: live captions of what the computer plays, like ``--mic`` (same display,
 outputs, kept audio and exit codes) with a SystemAudioSource instead of a MicSource; refused
 (one line, exit 2, before the model loads) with --device (without --mic) or a FILE, and on
-macOS; with --mic both are recorded, labelled "You" and "Others". The
+Windows; with --mic both are recorded, labelled "You" and "Others". The
 transcriber is a fake (the real one on a real PulseAudio server: tests/reference/
 test_system_audio_cli_e2e.py)."""
 
@@ -106,23 +106,39 @@ def test_usage_errors_before_anything_loads(tmp_path, monkeypatch, capsys, argv,
     assert err.splitlines()[-1].endswith(says)
 
 
-def test_on_macos_one_line_says_it_is_not_there_yet(tmp_path, monkeypatch, capsys):
+def test_on_macos_it_records_through_screencapturekit(tmp_path, monkeypatch):
+    """On macOS the computer's audio is the ScreenCaptureKit source (nothing of PyObjC is
+    imported until it opens: the fake transcriber never opens it)."""
+    from voxtral_mlx.audio.system_mac import MacSystemAudioSource
+    from voxtral_mlx.cli import main as cli
+    from voxtral_mlx.live import engine
+
+    code, fake = live_run(monkeypatch, tmp_path, finished(tmp_path), "--system-audio")
+    assert code == 0 and not isinstance(fake.args[1], MacSystemAudioSource)  # Linux's
+    fake = Recorder(finished(tmp_path), tmp_path / "live-1.jsonl")
+    monkeypatch.setattr(engine, "LiveTranscriber", fake)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert cli.main(["--mic", "--system-audio"]) == 0
+    sources = fake.args[1]
+    assert isinstance(sources["Others"], MacSystemAudioSource) and isinstance(sources["You"], MicSource)  # fmt: skip
+
+
+def test_elsewhere_one_line_says_it_is_not_there(tmp_path, monkeypatch, capsys):
     from voxtral_mlx.cli import main as cli
     from voxtral_mlx.live import engine
 
     fake = Recorder([], None)
     monkeypatch.setattr(engine, "LiveTranscriber", fake)
     monkeypatch.setattr(cli, "_run_mic", lambda app: pytest.fail("nothing may start"))
-    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "platform", "win32")
     assert cli.main(["--system-audio"]) == 2 and fake.made == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith("error: --system-audio is not available on macOS yet: use --mic")
+    assert err.startswith("error: --system-audio is not available on win32: use --mic")
 
 
 def test_where_system_audio_exists():
-    assert system_audio_missing("linux") is None
-    assert "macOS" in system_audio_missing("darwin")
+    assert system_audio_missing("linux") is None and system_audio_missing("darwin") is None
     assert "win32" in system_audio_missing("win32")
 
 

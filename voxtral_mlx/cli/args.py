@@ -23,7 +23,7 @@ examples:
   python -m voxtral_mlx --mic                         live captions from the default microphone
   python -m voxtral_mlx --mic --device usb --output meeting.srt   Ctrl-C stops and writes it
   python -m voxtral_mlx --mic --save-audio meeting.wav --output meeting.json   and the audio
-  python -m voxtral_mlx --system-audio --output call.vtt   what the computer plays (Linux)
+  python -m voxtral_mlx --system-audio --output call.vtt   what the computer plays (Linux, macOS 13+)
   python -m voxtral_mlx --mic --system-audio --output call.vtt   both, labelled You / Others
 
 exit codes: 0 ok, 1 some file failed (the others are still done), 2 usage, 130 Ctrl-C
@@ -136,7 +136,8 @@ def _modes_and_messages(p: argparse.ArgumentParser) -> None:
         "--system-audio",
         action="store_true",
         help="transcribe what the computer plays (a call, a video) live until Ctrl-C, like --mic; "
-        "Linux: the default output of PulseAudio or PipeWire, followed when it changes. With "
+        "Linux: the default output of PulseAudio or PipeWire, followed when it changes; macOS 13+: "
+        "ScreenCaptureKit (Screen Recording permission). With "
         "--mic: both, each line labelled You or Others (the mic's echo of the speakers is dropped)",
     )
     p.add_argument(

@@ -64,13 +64,13 @@ def print_devices() -> int:
 
 def system_audio_missing(platform: str | None = None) -> str | None:
     """Why ``--system-audio`` cannot run on ``platform`` (default: this one), in one line; None
-    when it can (Linux: :class:`~voxtral_mlx.audio.system.SystemAudioSource`)."""
+    when it can (Linux: :class:`~voxtral_mlx.audio.system.SystemAudioSource`; macOS 13+:
+    ScreenCaptureKit, :mod:`voxtral_mlx.audio.system_mac`)."""
     platform = sys.platform if platform is None else platform
-    if platform.startswith("linux"):
+    if platform.startswith("linux") or platform == "darwin":
         return None
-    where = "macOS" if platform == "darwin" else platform
-    return (f"--system-audio is not available on {where} yet: use --mic (a loopback device such "
-            "as BlackHole can route the computer's audio to it)")  # fmt: skip
+    return (f"--system-audio is not available on {platform}: use --mic (a loopback device "
+            "can route the computer's audio to it)")  # fmt: skip
 
 
 def live_source(args):
@@ -81,12 +81,12 @@ def live_source(args):
 
     if not args.system_audio:
         return MicSource(args.device)
-    from voxtral_mlx.audio.system import SystemAudioSource
+    from voxtral_mlx.audio.system import system_audio_source
     from voxtral_mlx.live.source_set import OTHERS, YOU
 
     if args.mic:
-        return {YOU: MicSource(args.device), OTHERS: SystemAudioSource()}
-    return SystemAudioSource()
+        return {YOU: MicSource(args.device), OTHERS: system_audio_source()}
+    return system_audio_source()
 
 
 def run_mic(app) -> int:
