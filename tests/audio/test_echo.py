@@ -48,8 +48,9 @@ def heard(
     return (gain * out).astype(np.float32)
 
 
-def noise(size: int, seed: int = 9) -> np.ndarray:
-    return (np.random.default_rng(seed).standard_normal(size) * 10 ** (-50 / 20)).astype(np.float32)
+def noise(size: int, seed: int = 9, db: float = -50.0) -> np.ndarray:
+    """White noise at ``db`` dBFS (RMS), the mic's own."""
+    return (np.random.default_rng(seed).standard_normal(size) * 10 ** (db / 20)).astype(np.float32)
 
 
 def gate_with(system: np.ndarray | None, mic: np.ndarray, chunk: int = 1600, **kw) -> EchoGate:
@@ -71,10 +72,12 @@ ROOM = np.r_[1.0, np.zeros(30), 0.4, np.zeros(60), -0.25, np.zeros(200), 0.1].as
 
 
 @pytest.mark.parametrize(
-    ("gain", "lag", "room"), [(0.3, 0.12, None), (0.1, 0.0, None), (0.7, 0.25, ROOM)]
+    ("gain", "lag", "room", "noise_db"),
+    [(0.3, 0.12, None, -50), (0.1, 0.0, None, -50), (0.7, 0.25, ROOM, -50), (0.1, 0.1, ROOM, -40)],
 )
-def test_echo_only_spans_are_echo(gain, lag, room):
-    gate = gate_with(SYSTEM, heard(SYSTEM, gain, lag, room) + noise(SYSTEM.size))
+def test_echo_only_spans_are_echo(gain, lag, room, noise_db):
+    mic = heard(SYSTEM, gain, lag, room) + noise(SYSTEM.size, db=noise_db)
+    gate = gate_with(SYSTEM, mic)
     decisions = [gate.is_echo(s, e) for s, e in shifted(SYSTEM_SPANS, lag)]
     assert all(decisions), decisions
 
@@ -117,8 +120,9 @@ def test_ready_once_both_streams_hold_the_span_and_its_context():
     assert gate.ready(1.8)
 
 
-def test_silence_in_the_mic_is_not_echo():
-    gate = gate_with(SYSTEM, np.zeros_like(SYSTEM))
+@pytest.mark.parametrize("mic", [np.zeros_like(SYSTEM), noise(SYSTEM.size, db=-40)])
+def test_silence_or_only_noise_in_the_mic_is_not_echo(mic):
+    gate = gate_with(SYSTEM, mic)
     assert gate.measure(*SYSTEM_SPANS[4]) is None
     assert not gate.is_echo(*SYSTEM_SPANS[4])
 

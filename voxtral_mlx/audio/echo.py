@@ -19,17 +19,22 @@ Method (per call, on the span padded by ``pad`` seconds of context):
    ``PATH_FRAMES - 1`` previous frames, which follows room reverberation up to ~0.16 s for the
    price of 4 weights per bin. A time-domain FIR of a few ms (tried first) left the reverberant
    tail in the residual: with a direct-to-reverberant ratio of 3 dB it dropped only 72-92 % of
-   the echo (benchmarks/bench_echo.py, "far" room).
-   Frames weigh by the inverse of their mic energy, so loud speech into the mic next to a quiet
-   echo cannot steer the fit by chance correlation.
-4. The residual's share of the mic energy in the span's frames decides: echo when at most
-   ``threshold``. Speech into the microphone is not a filtered copy of the system audio, so it
-   stays in the residual. What the default 0.25 rests on (benchmarks/bench_echo.py, espeak-ng
-   speech, delays 0-250 ms, gains 0.1-0.7, three rooms, noise at -50 dBFS): echo-only spans leave
-   0.12 at the 95th percentile and 0.21 at most (noise and late reverberation); the user's speech
-   over the echo, as loud as the played audio, leaves 0.44 at the 5th percentile (the fit also
-   absorbs ~PATH_FRAMES / frames, ~15 %, of any sound by chance). Speech that reaches the mic
-   quieter than its echo is partly judged echo: its words are mostly the echo's anyway.
+   the echo (benchmarks/bench_echo.py, "far" room). Frames weigh by the inverse of their mic
+   energy, so loud speech into the mic next to a quiet echo cannot steer the fit by chance
+   correlation.
+4. The mic's own noise is in every residual frame: its floor (the 10th percentile of the
+   context's residual frames) is taken off the span's residual and energy. A span that does not
+   stand 3 dB above that floor has nothing to judge (not echo).
+5. The share of the span's mic energy the fit leaves decides: echo when at most ``threshold``.
+   Speech into the microphone is not a filtered copy of the system audio, so it stays in the
+   residual. What the default 0.25 rests on (benchmarks/bench_echo.py: espeak-ng speech, delays
+   0-250 ms, gains 0.1-0.7, three rooms, stream offsets of +-100 ms, noise at -50 dBFS): echo-only
+   spans leave 0.08 at the 95th percentile and 0.15 at most (late reverberation); 0.24 at most
+   with a noisy mic (-40 dBFS) under an echo only ~2 dB above it. The user's speech over the
+   echo, as loud as the played audio, leaves 0.44 at the 5th percentile (the fit also absorbs
+   ~PATH_FRAMES / frames, ~15 %, of any sound by chance). Speech that reaches the mic a few dB
+   under its echo is partly judged echo (6 dB under the played audio, echo gain 0.7: 48-85 % of
+   its spans kept).
 
 Contract of the timelines: each stream's time is the count of samples added to it divided by
 ``sample_rate``, both from when the sources opened. Audio not added yet, or forgotten, counts as
@@ -43,7 +48,7 @@ lag stays in the range (at 50 ppm, 0.18 s an hour: a long session of two devices
 Thread: not thread-safe; one consumer thread feeds and asks (the live engine's thread).
 Memory: a fixed buffer of 2 x ``history`` seconds per stream; the newest ``history`` seconds
 are usable (exactly, so decisions do not depend on chunk sizes either), less after
-:meth:`EchoGate.forget`. Cost: ~0.6 ms per call on one x86 core (the benchmark).
+:meth:`EchoGate.forget`. Cost: ~0.7 ms per call on one x86 core (the benchmark).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ FRAME, HOP = 256, 128  # sub-band frames, in analysis samples (64 ms, 32 ms)
 PATH_FRAMES = 4  # frames of echo path per bin: the direct sound and ~0.1 s of reverberation
 EARLY = 16  # analysis samples the fit starts before the lag found (a reflection may peak first)
 LOW_BIN = 7  # bins below ~110 Hz (rumble, DC) are left out: loudspeakers hardly play them
+NOISE_PERCENTILE = 10  # of the context's residual frames: the noise floor (speech has pauses)
 MIN_FRAMES = 3 * PATH_FRAMES  # fewer frames of context over-fit: too little audio to judge
 _WINDOW = np.hanning(FRAME + 2)[1:-1].astype(np.float32)
 
@@ -68,7 +74,7 @@ class EchoMatch:
     """What :meth:`EchoGate.measure` found for a span.
 
     ``lag``: seconds the microphone hears the system audio after the system stream has it (the
-    largest tap of the fitted path); ``residual``: share of the span's mic energy the fitted echo
+    largest tap of the fitted path; NaN when the system plays nothing); ``residual``: share of the span's mic energy the fitted echo
     does not explain (0 = all echo, 1 = nothing); ``level_db``: the span's mic level (dBFS, in
     the analysis band).
     """
@@ -125,7 +131,7 @@ class _History:
 def _lowpass(factor: int) -> np.ndarray:
     """Blackman-windowed sinc for decimating by ``factor`` (cut-off at 0.9 of the new Nyquist)."""
     n = np.arange(-LOWPASS_HALF * factor, LOWPASS_HALF * factor + 1)
-    cut = 0.9 / factor  # in cycles per input sample * 2
+    cut = 0.9 / factor  # as a share of the input's Nyquist frequency
     taps = cut * np.sinc(cut * n) * np.blackman(n.size)
     return (taps / taps.sum()).astype(np.float32)
 
@@ -147,8 +153,9 @@ def _spectra(x: np.ndarray) -> np.ndarray:
     return np.fft.rfft(frames * _WINDOW, axis=1)[:, LOW_BIN:].T
 
 
-def _subband_residual(mic: np.ndarray, aligned: np.ndarray, span: slice) -> float:
-    """Share of ``mic``'s energy in frames ``span`` the fitted sub-band echo path leaves.
+def _subband_residual(mic: np.ndarray, aligned: np.ndarray, span: slice) -> float | None:
+    """Share of ``mic``'s energy in frames ``span`` above the noise floor that the fitted
+    sub-band echo path leaves; None when the span does not stand out of the noise.
 
     ``aligned``: the system audio at the echo lag, starting (PATH_FRAMES - 1) * HOP + EARLY
     samples before ``mic``, so column l of a bin's regressors is the system l frames earlier.
@@ -163,15 +170,20 @@ def _subband_residual(mic: np.ndarray, aligned: np.ndarray, span: slice) -> floa
     x = np.stack(taps, axis=2)  # [bins, T, PATH_FRAMES]
     # Frames weigh by the inverse of their mic energy: loud speech into the mic near the span
     # would otherwise steer the fit by chance correlation and mispredict a quiet echo in it.
-    loudness = np.sum(np.square(np.abs(heard)), axis=0)
-    xh = np.conj(x).transpose(0, 2, 1) / (loudness + 0.03 * loudness.mean() + 1e-30)
+    power = np.sum(np.square(np.abs(heard)), axis=0)  # per frame
+    xh = np.conj(x).transpose(0, 2, 1) / (power + 0.03 * power.mean() + 1e-30)
     gram = xh @ x
     ridge = 1e-4 * np.trace(gram, axis1=1, axis2=2).real / PATH_FRAMES + 1e-30
     gram += ridge[:, None, None] * np.eye(PATH_FRAMES)
     weights = np.linalg.solve(gram, xh @ heard[:, :, None])
-    error = heard[:, span] - (x[:, span] @ weights)[:, :, 0]
-    energy = float(np.sum(np.square(np.abs(heard[:, span]))))
-    return min(float(np.sum(np.square(np.abs(error)))) / max(energy, 1e-30), 1.0)
+    error = np.sum(np.square(np.abs(heard - (x @ weights)[:, :, 0])), axis=0)  # per frame
+    # The mic's own noise is in every residual: its floor (the quietest residual frames of the
+    # context) is taken off, or a quiet echo over a noisy mic would not count as explained.
+    noise = float(np.percentile(error, NOISE_PERCENTILE)) * error[span].size
+    heard_above = float(np.sum(power[span])) - noise
+    if heard_above < noise:  # the span is within 3 dB of the noise: nothing to judge
+        return None
+    return min(max(float(np.sum(error[span])) - noise, 0.0) / heard_above, 1.0)
 
 
 class EchoGate:
@@ -267,6 +279,8 @@ class EchoGate:
             span = np.array([int(np.argmin(np.abs(centres - ((k0 + k1) / 2 - w0))))])
         aligned = system[j : j + early + mic.size]
         residual = _subband_residual(mic, aligned, slice(span[0], span[-1] + 1))
+        if residual is None:
+            return None
         return EchoMatch(lag=(self._lags[1] - j) / self.rate, residual=residual, level_db=level_db)
 
     def _window(self, start: float, end: float) -> tuple[tuple[int, int], tuple[int, int]] | None:
