@@ -15,14 +15,18 @@ This module imports :mod:`voxtral_mlx.live.engine` and :mod:`voxtral_mlx.audio.m
 Linux, :mod:`voxtral_mlx.audio.system`), none of which imports mlx; mlx is first imported by
 the model loader, on the transcriber's thread.
 
-The computer's audio is one more entry of the microphone picker: :data:`COMPUTER_AUDIO` is its
-device name (remembered like a microphone's), :meth:`EngineBridge.devices` lists it after the
-microphones when this system has a source for it, and :meth:`EngineBridge.record` records it.
+What is recorded is the window's choice (:mod:`gui.sources`): the microphone, the computer's
+audio (``system_audio``: this system's source for it, None where there is none, and then
+:attr:`EngineBridge.computer_audio_missing` says why), or both at once, started as
+``{"You": microphone, "Others": computer audio}``: two labelled rows of one batch.
+:data:`COMPUTER_AUDIO` is the name an older version remembered as the "device" for the
+computer's audio (still recorded as such).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,19 +38,35 @@ from voxtral_mlx.audio.mic import InputDevice, MicSource, list_devices
 from voxtral_mlx.live.autosave import default_dir
 from voxtral_mlx.live.engine import FolderLoader, LiveTranscriber
 from voxtral_mlx.live.events import ErrorEvent, LiveEvent, Status, StatusEvent
+from voxtral_mlx.live.source_set import OTHERS, YOU
 
 from .download import model_on_disk
+from .settings import LEGACY_COMPUTER_AUDIO
+from .sources import BOTH, COMPUTER, MICROPHONE
 
 log = logging.getLogger(__name__)
-# The picker's name for what the computer plays: no PortAudio device is called this.
-COMPUTER_AUDIO = "@computer-audio"
-COMPUTER_AUDIO_ENTRY = InputDevice(index=-1, name=COMPUTER_AUDIO, hostapi="system audio",
-                                   channels=1, default_samplerate=16000.0)  # fmt: skip
+# What an older version remembered as the device for what the computer plays (no PortAudio
+# device is called this): recorded as the computer's audio.
+COMPUTER_AUDIO = LEGACY_COMPUTER_AUDIO
+PULSE_TOOLS = ("pactl", "parec")
+
+
+def system_audio_missing() -> str:
+    """Why this system has no computer-audio source, in one line ("": it has one)."""
+    if sys.platform == "darwin":
+        return "Computer audio is not available on macOS yet"
+    if not sys.platform.startswith("linux"):
+        return "Computer audio is not available on this system"
+    if any(shutil.which(tool) is None for tool in PULSE_TOOLS):
+        return ("Computer audio needs PulseAudio's or PipeWire's pactl and parec: "
+                "install pulseaudio-utils")  # fmt: skip
+    return ""
 
 
 def system_audio_factory() -> Callable[[], Any] | None:
-    """What makes this system's computer-audio source (None: there is none yet, e.g. macOS)."""
-    if not sys.platform.startswith("linux"):
+    """What makes this system's computer-audio source (None: there is none,
+    :func:`system_audio_missing` says why)."""
+    if system_audio_missing():
         return None
     from voxtral_mlx.audio.system import SystemAudioSource
 
@@ -62,7 +82,8 @@ class EngineBridge(QObject):
     ``draft_delay_ms``: the draft row's delay (0: no drafts); ``keep_audio``: each recording's
     audio kept beside its journal (:mod:`voxtral_mlx.live.audio_keeper`). ``system_audio``:
     makes the "Computer audio" source (default: :func:`system_audio_factory` with the real
-    sounddevice; none with a fake ``sd``, whose tests give their own); None offers no entry.
+    sounddevice; none with a fake ``sd``, whose tests give their own); None: the computer's
+    audio cannot be chosen.
     """
 
     event = Signal(object)  # a LiveEvent, always delivered on the GUI thread
@@ -92,25 +113,36 @@ class EngineBridge(QObject):
     # ---- GUI thread -------------------------------------------------------------------------
     def devices(self, rescan: bool = False) -> list[InputDevice]:
         """The input devices now (DeviceError when audio capture is unavailable); ``rescan``
-        finds ones plugged in since (skipped by :mod:`voxtral_mlx.audio.mic` while recording).
-        Then :data:`COMPUTER_AUDIO_ENTRY` when there is a system-audio source."""
-        extra = [COMPUTER_AUDIO_ENTRY] if self.system_audio is not None else []
-        return list_devices(self.sd, rescan=rescan) + extra
+        finds ones plugged in since (skipped by :mod:`voxtral_mlx.audio.mic` while recording)."""
+        return list_devices(self.sd, rescan=rescan)
 
-    def record(self, device: str | None, delay_ms: int) -> None:
-        """Start a new recording from ``device`` (name; None or "" = system default;
-        :data:`COMPUTER_AUDIO`: what the computer plays)."""
+    @property
+    def computer_audio_missing(self) -> str:
+        """Why the computer's audio cannot be chosen, in one line ("": it can)."""
+        if self.system_audio is not None:
+            return ""
+        return system_audio_missing() or "Computer audio is not available here"
+
+    def record(self, device: str | None, delay_ms: int, listen: str = MICROPHONE) -> None:
+        """Start a new recording of ``listen`` (:mod:`gui.sources`): the microphone ``device``
+        (name; None or "" = system default), the computer's audio, or both (labelled "You" and
+        "Others"). Without a computer-audio source, the microphone alone."""
         self._ensure_started(delay_ms)
         self._want_listening = True
-        source = self._source(device)
+        source = self._source(device, listen)
         self.live.switch(source=source, delay_ms=delay_ms, new_transcript=True,
                          draft_delay_ms=self.draft_delay_ms)  # fmt: skip
 
-    def _source(self, device: str | None):
-        """The source for a picker entry (made here, opened by the transcriber)."""
-        if device == COMPUTER_AUDIO and self.system_audio is not None:
-            return self.system_audio()
-        return MicSource(device or None, sd=self.sd)
+    def _source(self, device: str | None, listen: str = MICROPHONE):
+        """The source(s) for a choice (made here, opened by the transcriber): one source, or
+        ``{"You": microphone, "Others": computer audio}`` for both."""
+        computer = self.system_audio
+        if computer is not None and (listen == COMPUTER or device == COMPUTER_AUDIO):
+            return computer()
+        mic = MicSource(None if device in (None, "", COMPUTER_AUDIO) else device, sd=self.sd)
+        if listen == BOTH and computer is not None:
+            return {YOU: mic, OTHERS: computer()}
+        return mic
 
     def stop_recording(self) -> None:
         """Stop listening; the last words are flushed, the model stays loaded."""

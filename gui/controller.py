@@ -6,6 +6,10 @@ transcriber's events (queued to the GUI thread by the bridge), keeps the caption
 recording's state, and says what to show through its signals (text, draft, status line,
 banner, meter, Start/Stop, the overlay's state line). The main window connects those to its
 widgets and calls the controller's verbs (start, stop, save, ...) with what its controls hold.
+
+Listening to the microphone and the computer's audio at once (:data:`~gui.sources.BOTH`), the
+events name their source ("You", "Others"): the text and draft signals carry it, each source
+has its own meter and lag, and a hint or error says which source it is about.
 """
 
 from __future__ import annotations
@@ -32,31 +36,19 @@ from voxtral_mlx.text.transcript import Transcript
 from voxtral_mlx.text.writers import WRITERS
 
 from .bridge import EngineBridge
-from .captions import CaptionModel
+from .captions import CaptionModel, runs, shown_order
 from .messages import in_gui_words
+from .sources import DEVICE_LOST, LAG_WARN_S, MICROPHONE, SourceStates, about, state_line
 
 if TYPE_CHECKING:
     from voxtral_mlx.audio.mic import InputDevice
 
-LAG_WARN_S = 2.0
 STATUS_TEXT = {
     Status.LOADING: "Loading the model…",
     Status.LISTENING: "Listening to {detail}",
     Status.IDLE: "Ready",
     Status.STOPPED: "Stopped",
 }
-STALLED_TEXT = "No audio from {detail}: waiting for it (or choose another microphone)"
-DEVICE_LOST = "Device lost"
-LOST_TEXT = f"{DEVICE_LOST}: waiting for it (or choose another microphone)"
-
-
-def state_line(event: MeterEvent) -> str:
-    """The overlay's state line for a meter reading: why captions may be missing or late."""
-    if event.audio in (AudioState.STALLED, AudioState.LOST):
-        return f"{DEVICE_LOST}: waiting for it"
-    if event.audio is AudioState.SILENT:
-        return "No audio"
-    return f"Behind by {event.lag:.0f} s" if event.lag > LAG_WARN_S else ""
 
 
 class Controller(QObject):
@@ -64,14 +56,15 @@ class Controller(QObject):
     while the event that caused it is handled (receivers see the caption model already changed).
     """
 
-    text_changed = Signal(object, str, bool)  # new committed words' texts, word in progress, new paragraph  # fmt: skip
-    draft_changed = Signal(str)  # the draft to show after the text, dimmed ("": none)
+    # new committed words' texts, word in progress, new paragraph, their source (None: one)
+    text_changed = Signal(object, str, bool, object)
+    draft_changed = Signal(str, object)  # the draft to show after the text, dimmed ("": none); its source  # fmt: skip
     captions_changed = Signal()  # the caption model changed (the overlay redraws)
     state_line_changed = Signal(str)  # for the overlay: "" or why captions are missing or late
     status_text = Signal(str)  # the status line
     message = Signal(str, str)  # (text, kind: "error" or "hint") for the banner
     message_outdated = Signal(str)  # a hint no longer true: it goes if the banner still shows it
-    meter_changed = Signal(object, object)  # level in dB (None: no sound), lag in s (None: none)
+    meter_changed = Signal(object, object, object)  # level in dB (None: no sound), lag in s (None: none), source  # fmt: skip
     recording_changed = Signal(bool)  # what Start/Stop offers: True = Stop
     status_changed = Signal(object)  # the transcriber's Status, after the signals above
     saved = Signal(object)  # the Path the finished recording was autosaved to
@@ -85,7 +78,8 @@ class Controller(QObject):
         self.state_line = ""
         self._new_paragraph = False
         self._listening_to = ""  # the source named by the last LISTENING status
-        self._stalled: str | None = None  # the status shown while the device delivers nothing
+        self._stalled: str | None = None  # the status shown while a device delivers nothing
+        self._states = SourceStates()  # each source's latest meter reading
         self._hint: HintEvent | None = None  # the hint shown while it is true (silence)
         self._error_while_listening = self._user_stopped = False
         bridge.event.connect(self.on_event)
@@ -119,11 +113,11 @@ class Controller(QObject):
         return self.bridge.devices(rescan=rescan and not self.bridge.busy)
 
     # ---- verbs ------------------------------------------------------------------------------
-    def start(self, device: str, delay_ms: int) -> None:
-        """Record from ``device`` ("" = the system default microphone, COMPUTER_AUDIO = what the
-        computer plays); the model loads first if needed."""
+    def start(self, device: str, delay_ms: int, listen: str = MICROPHONE) -> None:
+        """Record what ``listen`` says (:mod:`gui.sources`: the microphone ``device``, "" = the
+        system default; the computer's audio; or both); the model loads first if needed."""
         first_load = not self.bridge.running
-        self.bridge.record(device, delay_ms)
+        self.bridge.record(device, delay_ms, listen)
         self.recording_changed.emit(True)
         if first_load:
             self.status_text.emit(STATUS_TEXT[Status.LOADING])
@@ -134,11 +128,11 @@ class Controller(QObject):
         self.bridge.stop_recording()
         self.recording_changed.emit(False)
 
-    def switch_device(self, device: str, delay_ms: int) -> None:
-        """A new microphone (or the computer's audio) chosen: while listening, the recording
-        goes on with it now."""
+    def switch_device(self, device: str, delay_ms: int, listen: str = MICROPHONE) -> None:
+        """A new microphone or source choice: while listening, a new recording goes on with it
+        now."""
         if self.bridge.listening:
-            self.bridge.record(device, delay_ms)
+            self.bridge.record(device, delay_ms, listen)
 
     def set_delay(self, delay_ms: int) -> None:
         self.bridge.set_delay(delay_ms)
@@ -155,10 +149,15 @@ class Controller(QObject):
         self.captions_changed.emit()
 
     def load(self, transcript: Transcript) -> None:
-        """Show an earlier recording after what is shown (as its own paragraph)."""
+        """Show an earlier recording after what is shown (as its own paragraph); a labelled
+        one turn by turn, each opened by its label."""
         below = not self.captions.is_empty
-        self.captions.load(transcript.words)
-        self.text_changed.emit([w.text for w in transcript.words], "", below)
+        words = shown_order(transcript)
+        self.captions.load(words)
+        if not words:
+            self.text_changed.emit([], "", below, None)
+        for i, (source, run) in enumerate(runs(words)):
+            self.text_changed.emit([w.text for w in run], "", below and not i, source)
         self.captions_changed.emit()
 
     def save(self, path: Path, delay_ms: int) -> Path:
@@ -185,28 +184,32 @@ class Controller(QObject):
             handler(event)
 
     def _on_text(self, event: TextEvent) -> None:
-        if not event.words and self.captions.partial == event.partial:
+        source, captions = event.source, self.captions
+        if not event.words and captions.partial_of(source) == event.partial:
             return  # only pads: nothing changes on screen
         new_paragraph = self._new_paragraph
         self._new_paragraph = False
-        draft = self.captions.draft
-        words = self.captions.add(event)
-        if self.captions.draft != draft:  # final words reached part of it: that part goes first
-            self.draft_changed.emit(self.captions.draft_text)
-        self.text_changed.emit([w.text for w in words], self.captions.partial_text, new_paragraph)
+        draft = captions.draft_of(source)
+        words = captions.add(event)
+        if captions.draft_of(source) != draft:  # final words reached part of it: it goes first
+            self.draft_changed.emit(captions.draft_text_of(source), source)
+        texts = [w.text for w in words]
+        self.text_changed.emit(texts, captions.partial_text_of(source), new_paragraph, source)
         self.captions_changed.emit()
 
     def _on_draft(self, event: DraftEvent) -> None:
+        source = event.source
         if not self.captions.set_draft(event):
             return  # the same draft: nothing is redrawn
         if self._new_paragraph and event.words:  # a new recording's first text is this draft
             self._new_paragraph = False
-            self.text_changed.emit([], self.captions.partial_text, True)
-        self.draft_changed.emit(self.captions.draft_text)
+            self.text_changed.emit([], self.captions.partial_text_of(source), True, source)
+        self.draft_changed.emit(self.captions.draft_text_of(source), source)
         self.captions_changed.emit()
 
     def _on_status(self, event: StatusEvent) -> None:
         self._listening_to, self._stalled = event.detail or "the microphone", None
+        self._states.clear()
         self.status_text.emit(STATUS_TEXT[event.status].format(detail=self._listening_to))
         lost = self._error_while_listening and not self._user_stopped
         self._set_state_line(DEVICE_LOST if lost and event.status is not Status.LISTENING else "")
@@ -218,44 +221,47 @@ class Controller(QObject):
         else:
             self._drop_hint()
             self._end_recording()
-            self.meter_changed.emit(None, None)
+            self.meter_changed.emit(None, None, None)
         self.status_changed.emit(event.status)
         self._sync_recording()
 
     def _on_error(self, event: ErrorEvent) -> None:
         self._error_while_listening |= self.bridge.listening
-        self.message.emit(in_gui_words(event.message), "error")
+        self.message.emit(about(event.source, in_gui_words(event.message)), "error")
         self._sync_recording()  # e.g. the microphone would not open: back to Start
 
     def _on_hint(self, event: HintEvent) -> None:
-        self.message.emit(event.message, "hint")
+        self.message.emit(about(event.source, event.message), "hint")
         self._hint = event if event.clears_on is not None else None
 
-    def _drop_hint(self, audio: AudioState | None = None) -> None:
-        """A hint that is no longer true (sound came; ``audio`` None: the recording ended)
-        goes, unless another message has replaced it."""
+    def _drop_hint(self, audio: AudioState | None = None, source: str | None = None) -> None:
+        """A hint that is no longer true (sound came from its source; ``audio`` None: the
+        recording ended) goes, unless another message has replaced it."""
         hint = self._hint
         if hint is None or audio not in (None, hint.clears_on):
             return
+        if audio is not None and source != hint.source:
+            return  # sound from the other source: this one may still be silent
         self._hint = None
-        self.message_outdated.emit(hint.message)
+        self.message_outdated.emit(about(hint.source, hint.message))
 
     def _on_meter(self, event: MeterEvent) -> None:
-        self._drop_hint(event.audio)
-        stalled = event.audio in (AudioState.STALLED, AudioState.LOST)
-        waiting = {AudioState.STALLED: STALLED_TEXT, AudioState.LOST: LOST_TEXT}.get(event.audio)
+        self._drop_hint(event.audio, event.source)
+        self._states.update(event)
+        waiting = self._states.waiting(self._listening_to)
         if waiting != self._stalled and self.bridge.listening:  # stopped delivering, or again
             self._stalled = waiting  # the text shown while waiting (None: listening)
-            text = waiting or STATUS_TEXT[Status.LISTENING]
-            self.status_text.emit(text.format(detail=self._listening_to))
-        self.meter_changed.emit(None if stalled else event.level_db, event.lag)
+            listening = STATUS_TEXT[Status.LISTENING].format(detail=self._listening_to)
+            self.status_text.emit(waiting or listening)
+        stalled = event.audio in (AudioState.STALLED, AudioState.LOST)
+        self.meter_changed.emit(None if stalled else event.level_db, event.lag, event.source)
         if self.bridge.listening:
-            self._set_state_line(state_line(event))
+            self._set_state_line(self._states.state_line())
 
     def _on_dropped(self, event: DroppedEvent) -> None:
-        self.message.emit(
+        self.message.emit(about(event.source,
             f"{event.total_seconds:.1f} s of audio were dropped: the computer could not keep up; "
-            "a longer delay or a smaller model helps", "hint",
+            "a longer delay or a smaller model helps"), "hint",
         )  # fmt: skip
 
     def _on_transcript(self, event: TranscriptEvent) -> None:
@@ -265,12 +271,15 @@ class Controller(QObject):
         self._end_recording()
 
     def _end_recording(self) -> None:
-        if self.captions.recording or self.captions.partial is not None or self.captions.draft:
-            drafted = bool(self.captions.draft)
-            self.captions.end_recording()
-            if drafted:
-                self.draft_changed.emit("")
-            self.text_changed.emit([], "", False)
+        captions = self.captions
+        if captions.recording or captions.partials or captions.drafts:
+            drafted = [s for s in captions.sources if captions.draft_of(s)]
+            sources = captions.sources or [None]
+            captions.end_recording()
+            for source in drafted:
+                self.draft_changed.emit("", source)
+            for source in sources:  # each source's word in progress goes
+                self.text_changed.emit([], "", False, source)
             self.captions_changed.emit()
 
     def _set_state_line(self, text: str) -> None:
@@ -280,3 +289,6 @@ class Controller(QObject):
 
     def _sync_recording(self, *_) -> None:
         self.recording_changed.emit(self.bridge.busy)
+
+
+__all__ = ["LAG_WARN_S", "Controller", "state_line"]  # state_line: the one-source state line

@@ -19,12 +19,13 @@ from voxtral_mlx.live.events import Status
 from voxtral_mlx.text.transcript import Transcript
 
 from .captions import CaptionModel
-from .controller import LAG_WARN_S, Controller
+from .controller import Controller
 from .first_run import ModelSetup
 from .history import HistoryDialog
-from .settings import Key, Settings
+from .settings import Key, Settings, listen_choice
+from .sources import COMPUTER
 from .widgets import ask_close_choice, ask_open_choice
-from .window_layout import METER_FLOOR_DB, WindowLayout
+from .window_layout import WindowLayout
 
 FONT_MIN, FONT_MAX = 12, 64  # transcript point sizes
 CLOSE_TIMEOUT_MS = 5000  # give up waiting for the transcriber to flush after this
@@ -32,15 +33,16 @@ SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt)
 
 
 class MainWindow(WindowLayout):
-    """Transcript, Start/Stop (Space, Ctrl/⌘+R), microphone, delay, meter, lag, status,
-    Clear / Copy / Save. Closing while recording flushes the last words first (without blocking
-    the event loop) and then closes for real."""
+    """Transcript, Start/Stop (Space, Ctrl/⌘+R), listen to (microphone, computer audio, both),
+    microphone, delay, meters, lag, status, Clear / Copy / Save. Closing while recording
+    flushes the last words first (without blocking the event loop) and then closes for real."""
 
     closed = Signal()
     overlay_toggled = Signal(bool)  # the user asked to show / hide the caption overlay
     left_for_tray = Signal(bool)  # closed to the tray while listening: True = listening goes on
     settings_requested = Signal()  # the settings window (caption looks): the app opens it
     overlay_unlock_requested = Signal()  # show the overlay unlocked (no tray needed to reach it)
+    listen_changed = Signal(str, str)  # what is listened to (gui.sources), why the computer's audio cannot be ("")  # fmt: skip
 
     def __init__(self, controller: Controller, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -56,6 +58,7 @@ class MainWindow(WindowLayout):
         self._build_layout(settings, setup)
         self._connect_controls()
         self._connect(controller, setup)
+        self._wanted_device = listen_choice(settings)[1]  # (an older version's choice read)
         self.refresh_devices(rescan=False)  # PortAudio has just listed them at import
 
     @property
@@ -79,6 +82,7 @@ class MainWindow(WindowLayout):
         self.start_button.clicked.connect(self.toggle)
         self.device_box.about_to_open.connect(lambda: self.refresh_devices())
         self.device_box.currentIndexChanged.connect(self._device_chosen)
+        self.source_box.chosen.connect(self._listen_chosen)
         self.refresh_button.clicked.connect(lambda: self.refresh_devices())  # not with `checked`
         self.delay_box.chosen.connect(self._delay_chosen)
         self.clear_button.clicked.connect(self.clear)
@@ -95,7 +99,7 @@ class MainWindow(WindowLayout):
         controller.status_text.connect(self.status_label.setText)
         controller.message.connect(self.banner.show_message)
         controller.message_outdated.connect(self._message_outdated)
-        controller.meter_changed.connect(self._show_meter)
+        controller.meter_changed.connect(self.meters.show_reading)
         controller.recording_changed.connect(lambda on: self.start_button.setText("Stop" if on else "Start"))  # fmt: skip
         controller.status_changed.connect(self._status_changed)
         controller.saved.connect(lambda path: self.saved_label.setText(f"Saved to {path}"))
@@ -108,15 +112,6 @@ class MainWindow(WindowLayout):
     def _message_outdated(self, text: str) -> None:
         if not self.banner.isHidden() and self.banner.label.text() == text:
             self.banner.hide()
-
-    def _show_meter(self, level_db: float | None, lag: float | None) -> None:
-        level = METER_FLOOR_DB if level_db is None else max(METER_FLOOR_DB, min(0.0, level_db))
-        self.meter.setValue(int(level))
-        if lag is None:
-            self.lag_label.setText("")
-            return
-        self.lag_label.setText(f"lag {lag:.1f} s")
-        self.lag_label.setStyleSheet("color: #d9534f;" if lag > LAG_WARN_S else "")
 
     def _status_changed(self, status: Status) -> None:
         self.progress.hide()
@@ -141,14 +136,15 @@ class MainWindow(WindowLayout):
             self.start()
 
     def start(self) -> None:
-        """Record from the chosen microphone; with no model yet, download it first."""
+        """Record what is chosen (the microphone, the computer's audio or both); with no model
+        yet, download it first."""
         if self.controller.needs_download:
             self.model_setup.download_model()
             return
         self.banner.hide()
         self.first_run.hide()
         self.model_button.setEnabled(False)
-        self.controller.start(self.current_device(), self.delay_box.value())
+        self.controller.start(self.current_device(), self.delay_box.value(), self.listen_to())
 
     def stop(self) -> None:
         self.controller.stop()
@@ -201,21 +197,52 @@ class MainWindow(WindowLayout):
 
     def refresh_devices(self, rescan: bool = True) -> None:
         """List the microphones again; ``rescan`` also finds ones plugged in since (not while
-        recording: see mic.rescan_devices)."""
-        wanted = self.current_device() or self.settings.get(Key.DEVICE)
+        recording: see mic.rescan_devices). The computer's audio is offered where it can be."""
+        wanted = self.current_device() or self._wanted_device
         try:
             devices = self.controller.devices(rescan)
         except VoxtralError as err:
             devices = []
             self.banner.show_message(str(err))
         self.device_box.fill(devices, wanted)
+        self.source_box.set_missing(self.bridge.computer_audio_missing)
+        if not self.controller.busy:  # the remembered choice, where it can be had now
+            self.source_box.choose(self.settings.get(Key.LISTEN_TO))
+        self._show_listen_choice()
 
     def current_device(self) -> str:
+        """The microphone chosen ("": the system default)."""
         return self.device_box.current()
 
+    def listen_to(self) -> str:
+        """What is captioned (gui.sources): "microphone", "computer" (its audio) or "both"."""
+        return self.source_box.current()
+
+    def set_listen_to(self, listen: str) -> None:
+        """Choose what is captioned, as if picked in the window (the tray's menu does)."""
+        before = self.listen_to()
+        self.source_box.choose(listen)
+        if self.listen_to() != before:
+            self._listen_chosen(self.listen_to())
+
     def _device_chosen(self) -> None:
+        self._wanted_device = self.current_device()
         self.settings.set(Key.DEVICE, self.current_device())
-        self.controller.switch_device(self.current_device(), self.delay_box.value())
+        self.controller.switch_device(self.current_device(), self.delay_box.value(), self.listen_to())  # fmt: skip
+
+    def _listen_chosen(self, listen: str) -> None:
+        self.settings.set(Key.LISTEN_TO, listen)
+        self._show_listen_choice()
+        self.controller.switch_device(self.current_device(), self.delay_box.value(), listen)
+
+    def _show_listen_choice(self) -> None:
+        """The microphone picker is not used for the computer's audio alone: disabled, it says
+        so; the tray follows."""
+        mic = self.listen_to() != COMPUTER
+        for widget in (self.device_box, self.refresh_button):
+            widget.setEnabled(mic)
+        self.device_box.setToolTip("Microphone" if mic else "Not used: listening to the computer's audio only")  # fmt: skip
+        self.listen_changed.emit(self.listen_to(), self.bridge.computer_audio_missing)
 
     def _delay_chosen(self, value: int) -> None:
         if value != self.settings.get(Key.DELAY_MS):

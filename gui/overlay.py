@@ -8,7 +8,8 @@ through too); unlocked, it can be dragged anywhere and resized by its corner gri
 right-click menu (:mod:`gui.overlay_menu`) sets font size, background opacity, number of lines
 and lock. Everything is remembered in :class:`~gui.settings.Settings`; until it is moved, it
 first shows where :mod:`gui.overlay_place` says. Older lines are drawn fainter than the newest;
-the word in progress is dimmed, the draft after it more so (:mod:`gui.overlay_text`). A state
+the word in progress is dimmed, the draft after it more so (:mod:`gui.overlay_text`); with two
+sources each line opens with its source's label in bold ("You:", "Others:"). A state
 line above the captions says when they cannot be trusted ("No audio", "Device lost", "Behind by
 N s": :meth:`CaptionOverlay.set_state`); while it shows, the overlay does not fade. Lines are
 laid out in pixels (Qt measures) at its width by the one caption layout
@@ -88,6 +89,7 @@ class CaptionOverlay(QWidget):
         self.lines: list[str] = []  # final text (CaptionModel.shown_lines)
         self.partial = ""
         self.draft: list[str] = []
+        self.labels: tuple[int, ...] = ()  # per row, its label's length (ShownLines.labels)
         self._drag_from: QPoint | None = None
         self._model: CaptionModel | None = None
         self.locked = False
@@ -190,6 +192,7 @@ class CaptionOverlay(QWidget):
         shown = self._model.shown_lines(n, self.line_width(), metrics.horizontalAdvance)
         before = (self.lines, self.partial, self.draft)
         self.lines, self.partial, self.draft = shown.lines, shown.partial, shown.draft
+        self.labels = shown.labels
         changed = before != (self.lines, self.partial, self.draft)
         self.label.setText(self._html())  # QLabel repaints only when the text differs
         if self.height() < self._height():
@@ -233,7 +236,7 @@ class CaptionOverlay(QWidget):
         return max(1, self.width() - 2 * MARGIN)
 
     def _html(self) -> str:
-        return caption_html(self.lines, self.partial, self.draft, self._colour())
+        return caption_html(self.lines, self.partial, self.draft, self._colour(), self.labels)
 
     # ---- painting and mouse -------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)

@@ -1,6 +1,7 @@
 """What the caption overlay's label shows, as rich text: the final lines (older ones fainter),
 the word in progress ending the newest, then the draft after it and on the lines below, dimmed
-more than any final text. Pure formatting (no widgets); the lines come from
+more than any final text; with several sources, each source's label ("You:") opening its
+lines in bold. Pure formatting (no widgets); the lines come from
 :meth:`gui.captions.CaptionModel.shown_lines`, already wrapped to the overlay's width.
 """
 
@@ -23,16 +24,22 @@ def rgba(colour: str, alpha: float) -> str:
     return f"rgba({c.red()},{c.green()},{c.blue()},{alpha})"
 
 
-def span(text: str, colour: str, alpha: float) -> str:
-    return f'<span style="color: {rgba(colour, alpha)}">{html.escape(text)}</span>'
+def span(text: str, colour: str, alpha: float, label: int = 0) -> str:
+    """``text`` in ``colour`` at ``alpha``, its first ``label`` characters (a source's label)
+    in bold."""
+    bold = f"<b>{html.escape(text[:label])}</b>" if label else ""
+    return f'<span style="color: {rgba(colour, alpha)}">{bold}{html.escape(text[label:])}</span>'
 
 
-def caption_html(lines: list[str], partial: str, draft: list[str], colour: str) -> str:
+def caption_html(lines: list[str], partial: str, draft: list[str], colour: str,
+                 labels: tuple[int, ...] = ()) -> str:  # fmt: skip
     """Rows joined by ``<br>``. ``draft[0]`` goes on the newest line after ``partial`` and the
-    rest below it; with no ``lines``, every draft line is a row of its own (ShownLines)."""
+    rest below it; with no ``lines``, every draft line is a row of its own (ShownLines).
+    ``labels``: per row, how many first characters are a source's label (ShownLines)."""
     ages = range(len(lines) - 1, -1, -1)  # the newest line is age 0
-    rows = [span(line, colour, LINE_ALPHAS[min(age, len(LINE_ALPHAS) - 1)])
-            for line, age in zip(lines, ages, strict=True)]  # fmt: skip
+    label = [*labels, *[0] * (len(lines) + len(draft))]
+    rows = [span(line, colour, LINE_ALPHAS[min(age, len(LINE_ALPHAS) - 1)], label[i])
+            for i, (line, age) in enumerate(zip(lines, ages, strict=True))]  # fmt: skip
     drafts = draft if lines else ["", *draft]  # [0]: on the newest line
     shown, after = lines[-1] if lines else "", ""
     for text, alpha in ((partial, PARTIAL_ALPHA), (drafts[0] if drafts else "", DRAFT_ALPHA)):
@@ -43,7 +50,8 @@ def caption_html(lines: list[str], partial: str, draft: list[str], colour: str) 
         rows[-1] += after
     elif after:
         rows.append(after)
-    rows += [span(line, colour, DRAFT_ALPHA) for line in drafts[1:]]
+    below = len(rows)  # the rows' index of the first draft line below
+    rows += [span(line, colour, DRAFT_ALPHA, label[below + i]) for i, line in enumerate(drafts[1:])]  # fmt: skip
     return "<br>".join(rows)
 
 

@@ -8,7 +8,9 @@ Live captions: the delay (``DELAY_MS``) is the final text's; drafts (``DRAFTS``,
 default) decode the same audio at ``DRAFT_DELAY_MS`` too. The delay's default follows
 :func:`voxtral_mlx.protocol.live_delays`: 2400 ms with drafts, the model's 480 ms without; a
 delay the user has saved is kept either way. ``KEEP_AUDIO`` writes each recording's audio
-beside its autosaved transcript (``live-YYYYmmdd-HHMMSS.wav``).
+beside its autosaved transcript (``live-YYYYmmdd-HHMMSS.wav``). ``LISTEN_TO`` is what is
+captioned (:mod:`gui.sources`); ``DEVICE`` the microphone (an older version kept the computer's
+audio there as ``@computer-audio``: :func:`listen_choice` reads that as the computer's audio).
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ from voxtral_mlx.protocol import (
     live_delays,
 )
 
+from .sources import COMPUTER, MICROPHONE
+
 ORGANIZATION = "voxtral-mlx"
 APPLICATION = "voxtral-mlx"
+# DEVICE's value for the computer's audio in versions before LISTEN_TO:
+LEGACY_COMPUTER_AUDIO = "@computer-audio"
 
 
 class Key(str, enum.Enum):
@@ -37,7 +43,8 @@ class Key(str, enum.Enum):
     DRAFTS = "model/drafts"  # fast draft words shown dimmed after the final text
     DRAFT_DELAY_MS = "model/draft_delay_ms"
     KEEP_AUDIO = "audio/keep"  # each recording's audio in a WAV beside its autosave
-    DEVICE = "audio/device"  # input device name; "" = system default
+    DEVICE = "audio/device"  # the microphone's name; "" = system default
+    LISTEN_TO = "audio/listen_to"  # gui.sources: "microphone", "computer" (its audio) or "both"
     FONT_SIZE = "window/font_size"
     FONT_FAMILY = "window/font_family"  # "" = the desktop's font
     WINDOW_LINES = "window/lines"  # caption lines shown; 0 = the whole scrolling transcript
@@ -68,6 +75,7 @@ DEFAULTS: dict[Key, Any] = {
     Key.DRAFT_DELAY_MS: LIVE_DRAFT_DELAY_MS,
     Key.KEEP_AUDIO: False,
     Key.DEVICE: "",
+    Key.LISTEN_TO: MICROPHONE,
     Key.FONT_SIZE: 22,
     Key.FONT_FAMILY: "",
     Key.WINDOW_LINES: 0,
@@ -153,6 +161,15 @@ def _as_type(value: Any, kind: type) -> Any:
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
     return kind(value)
+
+
+def listen_choice(settings: Settings) -> tuple[str, str]:
+    """(what to listen to, the microphone) as remembered. An older version's computer-audio
+    "device" is the computer's audio with the default microphone (remembered so from now on)."""
+    if settings.get(Key.DEVICE) == LEGACY_COMPUTER_AUDIO:
+        settings.set(Key.LISTEN_TO, COMPUTER)
+        settings.set(Key.DEVICE, "")
+    return settings.get(Key.LISTEN_TO), settings.get(Key.DEVICE)
 
 
 def draft_delay_ms(settings: Settings) -> int:

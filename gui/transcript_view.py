@@ -6,6 +6,12 @@ copy stays behind and the committed text above never moves. It follows the text 
 scroll bar is at the bottom and stays put once the user scrolls up (scrolling back down resumes
 following). With "lines shown" set (N > 0) it is a caption strip instead: N lines high, no
 scroll bar, always on the newest words.
+
+Words with a source label (several sources at once: "You", "Others") go on a line per run of
+one source, opened by the label in bold; the speaker's word in progress and draft end its line,
+another source's are a dimmed line of their own below it (as :mod:`gui.caption_rows` lays them
+out, so the view reads as :attr:`gui.captions.CaptionModel.text`). Words without a label are
+shown exactly as before labels existed.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QFont, QPalette, QResizeEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QApplication, QTextEdit, QWidget
 
+from .caption_rows import label_text, tail_order
 from .captions import separator
 from .settings import CaptionStyle
 
@@ -40,17 +47,20 @@ class TranscriptView(QTextEdit):
         self.lines = 0  # lines shown; 0 = the whole transcript, scrolling
         self.set_font_size(font_size)
         self.document().setDocumentMargin(18)
-        self._partial_at = 0  # where the in-progress tail starts
-        self._draft_at = 0  # where the draft starts (after the word in progress)
+        self._partial_at = 0  # where the in-progress tail (words in progress, drafts) starts
         self._committed = QTextCharFormat()
+        self._label = QTextCharFormat()
+        self._label.setFontWeight(QFont.Weight.Bold)
         self._partial = QTextCharFormat()
         self._partial.setFontItalic(True)
         self._draft = QTextCharFormat()
+        self._tail_label = QTextCharFormat()  # another source's label on its pending line
+        self._tail_label.setFontWeight(QFont.Weight.Bold)
         self._set_dimmed_colour()
         self._ends_paragraph = True  # the next committed word starts a paragraph
-        self._last_word = ""  # the last committed word: what the next one is spaced from
-        self._shown_before_draft = ""  # the partial, or the last committed word
-        self.draft = ""  # the draft shown after the text
+        self._last_word = ""  # the last committed word (or label): what the next is spaced from
+        self._line_source: str | None = None  # the source of the line being written (labelled)
+        self._tails: dict[str | None, tuple[str, str]] = {}  # source: (word in progress, draft)
         self.follow = True
 
     def set_font_size(self, points: int) -> None:
@@ -101,42 +111,56 @@ class TranscriptView(QTextEdit):
 
     def _set_dimmed_colour(self) -> None:
         colour = self.palette().color(QPalette.ColorRole.PlaceholderText)
-        self._partial.setForeground(colour)
-        self._draft.setForeground(colour)
+        for fmt in (self._partial, self._draft, self._tail_label):
+            fmt.setForeground(colour)
 
     def at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
-    def update_text(self, words: list[str], partial: str, new_paragraph: bool = False) -> None:
-        """Append ``words`` (committed) and show ``partial`` after them, then the draft."""
+    @property
+    def draft(self) -> str:
+        """The draft shown after the text (with labels: the speaker's)."""
+        return self._tails.get(self._line_source, ("", ""))[1]
+
+    def update_text(self, words: list[str], partial: str, new_paragraph: bool = False,
+                    source: str | None = None) -> None:  # fmt: skip
+        """Append ``words`` (committed, of ``source``: a label, or None for one source) and
+        show ``partial`` (that source's word in progress) after them, then the drafts."""
         follow = self.at_bottom() or self.lines > 0
         cursor = self._tail_cursor(self._partial_at)
         if new_paragraph and self.document().characterCount() > 1:
             cursor.insertText("\n\n", self._committed)
-            self._ends_paragraph = True
+            self._ends_paragraph, self._line_source = True, None
         for word in words:  # spaced as join_texts spaces them: none between CJK characters
+            if source is not None and source != self._line_source:
+                self._open_line(cursor, source, self._label)
+                self._line_source, self._ends_paragraph = source, False
             sep = "" if self._ends_paragraph else separator(self._last_word, word)
             cursor.insertText(sep + word, self._committed)
             self._ends_paragraph, self._last_word = False, word
         self._partial_at = cursor.position()
-        self._shown_before_draft = "" if self._ends_paragraph else self._last_word
-        if partial:
-            sep = separator(self._shown_before_draft, partial)
-            cursor.insertText(sep + partial, self._partial)
-            self._shown_before_draft = partial
-        self._draft_at = cursor.position()
-        self._insert_draft(cursor)
+        self._tails[source] = (partial, self._tails.get(source, ("", ""))[1])
+        self._insert_tails(cursor)
         self._follow(follow)
 
-    def set_draft(self, draft: str) -> None:
-        """Show ``draft`` after the text, dimmed, instead of the one shown ("": none)."""
-        if draft == self.draft:
+    def set_draft(self, draft: str, source: str | None = None) -> None:
+        """Show ``draft`` (of ``source``) after its text, dimmed, instead of the one shown
+        ("": none)."""
+        partial, shown = self._tails.get(source, ("", ""))
+        if draft == shown:
             return
         follow = self.at_bottom() or self.lines > 0
-        self.draft = draft
-        self._insert_draft(self._tail_cursor(self._draft_at))
+        self._tails[source] = (partial, draft)
+        self._insert_tails(self._tail_cursor(self._partial_at))
         self._follow(follow)
+
+    def _open_line(self, cursor: QTextCursor, source: str, label: QTextCharFormat) -> None:
+        """A new line opened by ``source``'s label (none before it at a paragraph's start)."""
+        if not self._ends_paragraph:
+            cursor.insertText("\n", self._committed)
+        cursor.insertText(label_text(source), label)
+        self._last_word = label_text(source)
 
     def _tail_cursor(self, start: int) -> QTextCursor:
         """A cursor where ``start`` was, the text from there to the end removed."""
@@ -146,10 +170,24 @@ class TranscriptView(QTextEdit):
         cursor.removeSelectedText()
         return cursor
 
-    def _insert_draft(self, cursor: QTextCursor) -> None:
-        if self.draft:
-            sep = separator(self._shown_before_draft, self.draft)
-            cursor.insertText(sep + self.draft, self._draft)
+    def _insert_tails(self, cursor: QTextCursor) -> None:
+        """Each source's word in progress and draft: the line's source's after its words,
+        another's on a line of its own opened by its label (several sources)."""
+        line, at_start, last = self._line_source, self._ends_paragraph, self._last_word
+        shown = [s for s, (partial, draft) in self._tails.items() if partial or draft]
+        for source in tail_order(line, shown):
+            partial, draft = self._tails[source]
+            before = "" if at_start else last
+            if source != line:  # (several sources) another source's line, below
+                if not at_start:
+                    cursor.insertText("\n", self._draft)
+                cursor.insertText(label_text(source), self._tail_label)
+                before = label_text(source)
+            for text, fmt in ((partial, self._partial), (draft, self._draft)):
+                if text:
+                    cursor.insertText(separator(before, text) + text, fmt)
+                    before = text
+            at_start = False
 
     def _follow(self, follow: bool) -> None:
         # Following: stay on the newest words. Scrolled up: the view stays where the user is.
@@ -172,6 +210,6 @@ class TranscriptView(QTextEdit):
 
     def reset(self) -> None:
         self.clear()
-        self._partial_at = self._draft_at = 0
-        self._ends_paragraph = True
-        self._shown_before_draft = self.draft = ""
+        self._partial_at = 0
+        self._ends_paragraph, self._last_word, self._line_source = True, "", None
+        self._tails = {}

@@ -1,7 +1,8 @@
 """The main window's small parts: the message banner, the microphone picker, the delay box,
 labels and rows that fit a narrow window, the keys a focused control takes, and the questions
 the window asks. GUI thread only. The transcript view is in :mod:`gui.transcript_view`, the
-first-run panel in :mod:`gui.first_run`.
+first-run panel in :mod:`gui.first_run`, the "Listen to" choice and the level meters in
+:mod:`gui.source_widgets`.
 """
 
 from __future__ import annotations
@@ -25,12 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .bridge import COMPUTER_AUDIO
-
 if TYPE_CHECKING:
     from voxtral_mlx.audio.mic import InputDevice
 
-COMPUTER_AUDIO_TIP = "What the computer plays (a call, a video): its default output"
 CONTROL_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
 PLAIN = (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
 
@@ -196,7 +194,7 @@ def _as_widget(part: QLayout | QWidget) -> QWidget:
 
 class DeviceBox(QComboBox):
     """The microphone picker; looks for devices again each time it opens (PortAudio has no
-    device-change notification). The computer's audio, when offered, is its last entry."""
+    device-change notification)."""
 
     about_to_open = Signal()
 
@@ -211,24 +209,19 @@ class DeviceBox(QComboBox):
         super().showPopup()
 
     def fill(self, devices: Sequence[InputDevice], wanted: str) -> None:
-        """List "System default microphone" and ``devices`` (:data:`~gui.bridge.COMPUTER_AUDIO`
-        as "Computer audio"); select ``wanted`` (a name) if it is among them, else the default.
-        Emits no change: the choice stays what it was."""
+        """List "System default microphone" and ``devices``; select ``wanted`` (a name) if it is
+        among them, else the default. Emits no change: the choice stays what it was."""
         self.blockSignals(True)
         self.clear()
         self.addItem("System default microphone", "")
         for device in devices:
-            if device.name == COMPUTER_AUDIO:
-                self.addItem("Computer audio", COMPUTER_AUDIO)
-                self.setItemData(self.count() - 1, COMPUTER_AUDIO_TIP, Qt.ItemDataRole.ToolTipRole)
-                continue
             label = f"{device.name}  ({device.hostapi})" + ("  — default" if device.is_default else "")  # fmt: skip
             self.addItem(label, device.name)
         self.setCurrentIndex(max(self.findData(wanted), 0))
         self.blockSignals(False)
 
     def current(self) -> str:
-        """The chosen device's name; "" = the system default; COMPUTER_AUDIO: what it plays."""
+        """The chosen device's name; "" = the system default."""
         return self.currentData() or ""
 
 

@@ -3,7 +3,8 @@
 GUI thread only. :class:`WindowLayout` builds what :class:`~gui.main_window.MainWindow` shows,
 each part an attribute of the window (as Qt Designer's ``setupUi`` would): the banner, the
 first-run panel, the transcript, the controls (which reflow below one another when the window
-is narrow, beside a video call) and the status row; and the Overlay menu.
+is narrow, beside a video call: the listen-to choice and the microphone, the delay, the views
+and the text's buttons) and the status row with a level meter per source; and the Overlay menu.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QProgressBar,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
 
 from .first_run import ModelSetup
 from .settings import Key, Settings
+from .source_widgets import SourceBox, SourceMeters
 from .transcript_view import TranscriptView
 from .widgets import Banner, ControlKeys, DelayBox, DeviceBox, ElidedLabel, ReflowRow
 
 DELAY_MIN, DELAY_MAX, DELAY_STEP = 80, 2400, 80
-METER_FLOOR_DB = -60
 
 
 def tool_button(text: str, tip: str = "", *, checkable: bool = False) -> QToolButton:
@@ -74,8 +74,12 @@ class WindowLayout(QMainWindow):
 
     def _controls(self, settings: Settings) -> ReflowRow:
         self.start_button = QPushButton("Start", default=True, minimumWidth=96)
+        self.source_box = SourceBox()
+        listen_label = QLabel("Listen to")
+        listen_label.setBuddy(self.source_box)
         self.device_box = DeviceBox()
         self.device_box.setToolTip("Microphone")
+        self.device_box.setAccessibleName("Microphone")
         self.refresh_button = tool_button("↻", "Look for microphones again")
         self.delay_box = DelayBox(DELAY_MIN, DELAY_MAX, DELAY_STEP, settings.get(Key.DELAY_MS))
         self.clear_button, self.copy_button = tool_button("Clear"), tool_button("Copy")
@@ -83,28 +87,27 @@ class WindowLayout(QMainWindow):
         self.history_button = tool_button("History…", "Open an earlier recording (all are autosaved)")  # fmt: skip
         self.settings_button = tool_button("Settings…", "Caption font, size, colours and contrast (Ctrl+,)")  # fmt: skip
         self.overlay_button = tool_button("Overlay", "Show captions in a floating window over other apps", checkable=True)  # fmt: skip
-        row, views, text = QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
-        for widget in (self.start_button, self.device_box, self.refresh_button, QLabel("Delay"), self.delay_box):  # fmt: skip
-            row.addWidget(widget, 1 if widget is self.device_box else 0)
+        listen, mic, views, text = QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        for widget in (self.start_button, listen_label, self.source_box):
+            listen.addWidget(widget)
+        for widget in (self.device_box, self.refresh_button, QLabel("Delay"), self.delay_box):
+            mic.addWidget(widget, 1 if widget is self.device_box else 0)
         views.addStretch()  # the views and the text's buttons go below when the window is narrow
         for button in (self.overlay_button, self.history_button, self.settings_button):
             views.addWidget(button)
         for button in (self.clear_button, self.copy_button, self.save_button):
             text.addWidget(button)
-        return ReflowRow(row, ReflowRow(views, text))
+        return ReflowRow(ReflowRow(listen, mic), ReflowRow(views, text))
 
     def _status_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.status_label = ElidedLabel("Model not loaded: it loads when you press Start")
-        self.meter = QProgressBar(minimum=METER_FLOOR_DB, maximum=0, textVisible=False)
-        self.meter.setValue(METER_FLOOR_DB)
-        self.meter.setFixedSize(120, 8)
-        self.meter.setToolTip("Input level")
-        self.lag_label = QLabel("", toolTip="Audio heard but not yet transcribed, beyond the delay")
+        self.meters = SourceMeters()  # one per source: "You" and "Others" while both are on
+        self.meter, self.lag_label = self.meters.main.bar, self.meters.main.lag
         self.saved_label = ElidedLabel("")  # where the last recording was autosaved
         row.addWidget(self.status_label, 1)
         row.addWidget(self.saved_label, 1)
-        for widget in (self.progress, self.cancel_button, self.model_button, self.lag_label, self.meter):  # fmt: skip
+        for widget in (self.progress, self.cancel_button, self.model_button, self.meters):
             row.addWidget(widget)
         return row
 

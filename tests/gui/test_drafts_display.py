@@ -66,7 +66,7 @@ def test_final_text_then_the_draft_dimmed_replaced_reached_and_cleared(make_app,
     app = make_app()
     on_event, controller = app.window.on_event, app.controller
     drafts: list[str] = []
-    controller.draft_changed.connect(drafts.append)
+    controller.draft_changed.connect(lambda draft, _source: drafts.append(draft))
     on_event(StatusEvent(Status.LISTENING, "Mic"))
     on_event(step(timed("Hello", at=0.0)))
     on_event(DraftEvent(words=timed("world", "how", "are", at=0.6)))
