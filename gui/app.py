@@ -84,6 +84,9 @@ class VoxtralApp(QObject):
     def _make_tray(self) -> Tray:
         tray = Tray(self)
         tray.toggle_recording.connect(self.window.toggle)
+        tray.set_listen_to(self.window.listen_to(), self.bridge.computer_audio_missing)
+        tray.listen_chosen.connect(self.window.set_listen_to)
+        self.window.listen_changed.connect(tray.set_listen_to)
         tray.overlay_shown.connect(self.set_overlay_visible)
         tray.overlay_locked.connect(self.overlay.set_locked)
         tray.open_window.connect(self.open_window)

@@ -224,6 +224,8 @@ class MainWindow(WindowLayout):
         self.source_box.choose(listen)
         if self.listen_to() != before:
             self._listen_chosen(self.listen_to())
+        else:  # unchanged, or not to be had: the tray shows what it is
+            self._show_listen_choice()
 
     def _device_chosen(self) -> None:
         self._wanted_device = self.current_device()

@@ -1,5 +1,5 @@
-"""The tray (menu-bar on macOS) icon: Start/Stop, Show overlay, Lock overlay, Open window,
-Settings, Quit.
+"""The tray (menu-bar on macOS) icon: Start/Stop, Listen to (Microphone / Computer audio /
+Both), Show overlay, Lock overlay, Open window, Settings, Quit.
 
 On macOS the menu bar shows the monochrome template icons from resources/ (the system tints
 them for a light or dark bar); elsewhere, or where the files are missing, the icon is drawn
@@ -14,10 +14,11 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .assets import menu_bar_icon
+from .sources import LISTEN_CHOICES, LISTEN_TIPS, MICROPHONE
 
 ICON_SIZE = 64
 INK = QColor(32, 32, 36)
@@ -70,6 +71,7 @@ class Tray(QObject):
     """The icon and its menu. Signals say what the user chose; the app does it."""
 
     toggle_recording = Signal()
+    listen_chosen = Signal(str)  # what to listen to (gui.sources), picked in the menu
     overlay_shown = Signal(bool)
     overlay_locked = Signal(bool)
     open_window = Signal()
@@ -81,6 +83,7 @@ class Tray(QObject):
         super().__init__(parent)
         self.menu = QMenu()
         self.record_action = self._action("Start listening", self.toggle_recording.emit)
+        self.listen_actions = self._listen_menu()
         self.menu.addSeparator()
         self.overlay_action = self._action("Show caption overlay", None, checkable=True)
         self.overlay_action.toggled.connect(self.overlay_shown)
@@ -107,6 +110,31 @@ class Tray(QObject):
             action.triggered.connect(lambda *_: slot())
         self.menu.addAction(action)
         return action
+
+    def _listen_menu(self) -> dict[str, QAction]:
+        """Listen to ▸ Microphone / Computer audio / Both: one checked, as in the window."""
+        menu = self.menu.addMenu("Listen to")
+        menu.setToolTipsVisible(True)  # a disabled choice's tooltip says why
+        group = QActionGroup(menu)
+        actions = {}
+        for value, text in LISTEN_CHOICES.items():
+            action = actions[value] = menu.addAction(text)
+            action.setCheckable(True)
+            action.setToolTip(LISTEN_TIPS[value])
+            group.addAction(action)
+            action.triggered.connect(lambda *_, v=value: self.listen_chosen.emit(v))
+        return actions
+
+    def set_listen_to(self, listen: str, missing: str = "") -> None:
+        """Check ``listen``; ``missing``: why the computer's audio cannot be chosen ("": it
+        can), shown disabled with that as the tooltip."""
+        for value, action in self.listen_actions.items():
+            action.blockSignals(True)
+            action.setChecked(value == listen)
+            action.blockSignals(False)
+            if value != MICROPHONE:
+                action.setEnabled(not missing)
+                action.setToolTip(missing or LISTEN_TIPS[value])
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.DoubleClick:

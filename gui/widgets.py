@@ -151,15 +151,17 @@ class ElidedLabel(QLabel):
 
 class ReflowRow(QWidget):
     """Two groups of controls side by side where they fit, else the second below the first, so
-    the window can be narrow (beside a video call) without hiding a control."""
+    the window can be narrow (beside a video call) without hiding a control. Side by side, the
+    first takes the room left (``grow_second``: the second does)."""
 
-    def __init__(self, first: QLayout | QWidget, second: QLayout | QWidget, parent: QWidget | None = None):  # fmt: skip
+    def __init__(self, first: QLayout | QWidget, second: QLayout | QWidget, parent: QWidget | None = None,
+                 grow_second: bool = False):  # fmt: skip
         super().__init__(parent)
         self.first, self.second = _as_widget(first), _as_widget(second)
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.addWidget(self.first, 0, 0)
-        self._grid.setColumnStretch(0, 1)
+        self._grow_second = grow_second
         self.stacked: bool | None = None
         self._arrange(False)
 
@@ -169,6 +171,9 @@ class ReflowRow(QWidget):
         self.stacked = stacked
         self._grid.removeWidget(self.second)
         self._grid.addWidget(self.second, *((1, 0) if stacked else (0, 1)))
+        grow = 1 if self._grow_second and not stacked else 0  # stacked: both take the width
+        self._grid.setColumnStretch(0, 1 - grow)
+        self._grid.setColumnStretch(1, grow)
         self.updateGeometry()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)

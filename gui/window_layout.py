@@ -89,7 +89,7 @@ class WindowLayout(QMainWindow):
         self.overlay_button = tool_button("Overlay", "Show captions in a floating window over other apps", checkable=True)  # fmt: skip
         listen, mic, views, text = QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
         for widget in (self.start_button, listen_label, self.source_box):
-            listen.addWidget(widget)
+            listen.addWidget(widget, 1 if widget is self.source_box else 0)
         for widget in (self.device_box, self.refresh_button, QLabel("Delay"), self.delay_box):
             mic.addWidget(widget, 1 if widget is self.device_box else 0)
         views.addStretch()  # the views and the text's buttons go below when the window is narrow
@@ -97,7 +97,7 @@ class WindowLayout(QMainWindow):
             views.addWidget(button)
         for button in (self.clear_button, self.copy_button, self.save_button):
             text.addWidget(button)
-        return ReflowRow(ReflowRow(listen, mic), ReflowRow(views, text))
+        return ReflowRow(ReflowRow(listen, mic, grow_second=True), ReflowRow(views, text))
 
     def _status_row(self) -> QHBoxLayout:
         row = QHBoxLayout()

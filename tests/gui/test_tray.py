@@ -206,3 +206,24 @@ def test_closing_while_listening_stops_when_so_chosen(make_app, qtbot, threads_b
     assert "stopped" in app.tray.last_message and app.tray.icon.isVisible()  # still in the tray
     with qtbot.waitSignal(app.finished, timeout=2000):
         app.quit()
+
+
+def test_the_tray_chooses_what_to_listen_to_as_the_window_does(make_app, qtbot):  # noqa: F811
+    from gui.sources import BOTH, COMPUTER, MICROPHONE
+    from tests.gui.test_system_audio_choice import choose, offer_computer_audio
+
+    app = make_app(speech_device())
+    app.tray = tray = app._make_tray()  # as where a tray exists
+    actions = tray.listen_actions
+    assert [a.text() for a in actions.values()] == ["Microphone", "Computer audio", "Both"]
+    assert actions[MICROPHONE].isChecked() and not actions[BOTH].isEnabled()  # no source yet
+    assert actions[BOTH].toolTip() == app.bridge.computer_audio_missing != ""
+    actions[BOTH].trigger()  # disabled: nothing happens
+    assert app.window.listen_to() == MICROPHONE
+    offer_computer_audio(app)
+    assert actions[BOTH].isEnabled() and actions[COMPUTER].isEnabled()
+    actions[BOTH].trigger()
+    assert app.window.listen_to() == BOTH and app.settings.get(Key.LISTEN_TO) == BOTH
+    assert actions[BOTH].isChecked() and not actions[MICROPHONE].isChecked()
+    choose(app.window, COMPUTER)  # picked in the window: the tray follows
+    assert actions[COMPUTER].isChecked() and not actions[BOTH].isChecked()
