@@ -228,6 +228,9 @@ class Controller(QObject):
     def _on_error(self, event: ErrorEvent) -> None:
         self._error_while_listening |= self.bridge.listening
         self.message.emit(about(event.source, in_gui_words(event.message)), "error")
+        if event.source is not None:  # it may have ended alone: its meter says nothing now
+            self._states.forget(event.source)  # (its next reading, if any, brings it back)
+            self.meter_changed.emit(None, None, event.source)
         self._sync_recording()  # e.g. the microphone would not open: back to Start
 
     def _on_hint(self, event: HintEvent) -> None:

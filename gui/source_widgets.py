@@ -114,7 +114,7 @@ class SourceMeters(QWidget):
 
     def show_reading(self, level_db: float | None, lag: float | None, source: str | None) -> None:
         """A source's reading (None: the one source); ``lag`` None too: not listening, every
-        meter goes back to silence."""
+        meter goes back to silence (a labelled source's alone: it has ended)."""
         if lag is None and source is None:
             for meter in (self.main, self.others):
                 meter.show_reading(None, None)

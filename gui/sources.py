@@ -62,6 +62,10 @@ class SourceStates:
     def update(self, event: MeterEvent) -> None:
         self.meters[event.source] = event
 
+    def forget(self, label: str | None) -> None:
+        """A source that may have ended: its last reading no longer says anything."""
+        self.meters.pop(label, None)
+
     def waiting(self, detail: str) -> str | None:
         """The status while a source delivers nothing (None: all deliver). One source: what it
         always said, naming ``detail``; several: which one, e.g. "Computer audio: device lost,

@@ -91,6 +91,8 @@ def test_a_meter_each_and_messages_say_which_source(make_app):
     assert "d9534f" in meters.others.lag.styleSheet() and not meters.main.lag.styleSheet()
     win.on_event(ErrorEvent("the sound server went away", source=OTHERS))
     assert win.banner.label.text() == "Computer audio: the sound server went away"
+    assert meters.others.bar.value() == -60 and meters.others.lag.text() == ""  # it has ended
+    assert meters.main.bar.value() == -20  # the microphone goes on
     silent = HintEvent("'USB Mic' delivers only silence", clears_on=AudioState.FLOWING, source=YOU)
     win.on_event(silent)
     assert win.banner.label.text() == "Microphone: 'USB Mic' delivers only silence"
