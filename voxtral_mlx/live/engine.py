@@ -74,8 +74,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from voxtral_mlx.audio.sources import AudioSource, IteratorSource, as_source
 from voxtral_mlx.errors import VoxtralError
 from voxtral_mlx.live.audio_keeper import SaveAudio, keep_audio
@@ -195,8 +193,9 @@ class LiveTranscriber:
             return True
         if not self._listeners:
             return True
-        for listener in self._pump():
-            self._end_source(listener)
+        ended = self._pump()
+        if ended:
+            self._end(ended)
         if not self._listeners:
             self._source_gone()
         return True
@@ -233,9 +232,9 @@ class LiveTranscriber:
     def _apply(self, cmd: Switch) -> None:
         if cmd.source is KEEP and self._listeners:
             sources = self._sources
-            self._drain_all()  # the sources keep capturing meanwhile: nothing is lost
+            self._end(self._listeners, stop=False)  # they keep capturing: nothing is lost
         else:
-            self._end_all()
+            self._end(self._listeners)
             sources = {} if cmd.source is KEEP else as_sources(cmd.source)
         if self._rec is not None and (cmd.new_transcript or not sources):
             self._finish(final=cmd.new_transcript)  # going idle: write what there is now
@@ -287,58 +286,39 @@ class LiveTranscriber:
 
     def _listener(self, label, source, session, sources, echo_tap) -> Listener:
         if self._rec is None:
-            meta = {"source": describe(sources), "delay_ms": self._delay_ms, **self._metadata}
-            if label is not None:
-                meta["sources"] = {k: s.name for k, s in sources.items()}
-            if session.draft_delay_ms:
-                meta["draft_delay_ms"] = session.draft_delay_ms
-            self._rec = Recording(self._autosave_dir, meta, self._error)
-            self._offset = 0.0
-            self.journal = self._rec.autosave.path if self._rec.autosave else None
+            self._new_recording(sources, session)
         if label not in self._audio:
             self._audio[label] = keep_audio(self.save_audio, self.journal, self._rec.metadata,
                                             self._error, label)  # fmt: skip
         emit = self._emit if label is None else lambda e: self._emit(replace(e, source=label))
+        # What sees each chunk the model is fed, each on its own (Listener.feed): the kept
+        # audio first, the caller's tap, the echo gate last.
+        keeper, user = self._audio[label], self._tap
+        taps = [keeper.add if keeper is not None else None, echo_tap]
+        if user is not None:
+            taps.insert(1, user if label is None else lambda chunk: user(chunk, label))
         monitor = SourceMonitor(emit, self._meter_interval)
-        return Listener(source, session, monitor, self._feed_tap(label, echo_tap), label)
+        return Listener(source, session, monitor, [t for t in taps if t is not None], label)
 
-    def _feed_tap(self, label: str | None, echo_tap) -> Callable[[np.ndarray], None]:
-        """What sees each chunk the model is fed: the kept audio, the caller's tap, then the
-        echo gate (last, and on its own: its failure must cost neither of the others)."""
-        user_tap = self._tap
+    def _new_recording(self, sources: dict, session) -> None:
+        meta = {"source": describe(sources), "delay_ms": self._delay_ms, **self._metadata}
+        if None not in sources:
+            meta["sources"] = {k: s.name for k, s in sources.items()}
+        if session.draft_delay_ms:
+            meta["draft_delay_ms"] = session.draft_delay_ms
+        self._rec = Recording(self._autosave_dir, meta, self._error)
+        self._offset = 0.0
+        self.journal = self._rec.autosave.path if self._rec.autosave else None
 
-        def tap(chunk: np.ndarray) -> None:
-            keeper = self._audio.get(label)
-            if keeper is not None:
-                keeper.add(chunk)
-            if user_tap is not None:
-                user_tap(chunk) if label is None else user_tap(chunk, label)
-            if echo_tap is not None:
-                try:
-                    echo_tap(chunk)
-                except Exception:  # a bug there must not stop transcription: words are kept
-                    log.exception("the echo gate failed on a chunk")
-
-        return tap
-
-    def _end_source(self, listener: Listener) -> None:
-        """Stop one source, feed what it captured, drain its session, release the source."""
-        self._listeners.remove(listener)
-        self._sources = {k: s for k, s in self._sources.items() if s is not listener.source}
+    def _end(self, listeners: list[Listener], stop: bool = True) -> None:
+        """Stop these listeners' sources (``stop``; else they keep capturing: a delay switch),
+        feed what they captured, drain their sessions, release the sources. The first failure
+        of one does not keep the others open. When none is left, the next sessions start
+        after the longest of these."""
+        self._listeners = [li for li in self._listeners if li not in listeners]
         try:
-            listener.end_source()
-        except VoxtralError as err:
-            self._emit(ErrorEvent(str(err), source=listener.label))
-        self._drain(listener)
-        if not self._listeners:
-            self._end_set()
-
-    def _end_all(self) -> None:
-        """Every source stopped and drained (see :meth:`_end_source`); the first failure of
-        one does not keep the others open."""
-        listeners, self._listeners, self._sources = self._listeners, [], {}
-        try:
-            for listener in listeners:
+            for listener in listeners if stop else ():
+                self._sources = {k: s for k, s in self._sources.items() if s is not listener.source}  # fmt: skip
                 try:
                     listener.end_source()
                 except VoxtralError as err:
@@ -346,15 +326,9 @@ class LiveTranscriber:
         finally:
             for listener in listeners:
                 self._drain(listener)
-            if listeners:
-                self._end_set()
-
-    def _drain_all(self) -> None:
-        """Every session decoded to its end; the sources stay open (a delay switch)."""
-        listeners, self._listeners = self._listeners, []
-        for listener in listeners:
-            self._drain(listener)
-        self._end_set()
+            if listeners and not self._listeners:
+                self._offset += self._set_seconds
+                self._set_seconds = 0.0
 
     def _drain(self, listener: Listener) -> None:
         """Decode the rest of ``listener``'s session and end it in the recording (once). The
@@ -370,11 +344,6 @@ class LiveTranscriber:
             self._emit(DraftEvent(source=listener.label))  # all final: no draft left to show
         self._set_seconds = max(self._set_seconds, listener.session.audio_seconds)
 
-    def _end_set(self) -> None:
-        """All the current sessions have ended: the next ones start after the longest."""
-        self._offset += self._set_seconds
-        self._set_seconds = 0.0
-
     def _source_gone(self) -> None:
         """Every source ended by itself or failed: go idle, or end the thread."""
         if not self._idle_on_end:
@@ -386,9 +355,7 @@ class LiveTranscriber:
 
     def _finish(self, final: bool) -> None:
         """Write the recording's transcript (final: close its journal) and announce it."""
-        for (
-            keeper
-        ) in self._audio.values():  # first: the audio is complete when the transcript is out
+        for keeper in self._audio.values():  # first: the audio is whole when the transcript is out
             if keeper is not None:
                 keeper.finish(final)
         if final:
@@ -405,7 +372,7 @@ class LiveTranscriber:
     def _shutdown(self) -> None:
         try:
             if self._listeners:
-                self._end_all()  # the sources are closed even if this fails
+                self._end(self._listeners)  # the sources are closed even if this fails
         except Exception as err:  # e.g. the model failed: keep what was transcribed
             log.debug("draining failed", exc_info=True)
             self._emit(ErrorEvent(_one_line(err), fatal=True))

@@ -29,9 +29,10 @@ class Listener:
     :meth:`end_source` and/or :meth:`drain` at the end."""
 
     def __init__(self, source: AudioSource, session: Any, monitor: SourceMonitor,
-                 tap: Callable[[np.ndarray], None] | None, label: str | None = None):  # fmt: skip
+                 tap: Callable[[np.ndarray], None] | list | None, label: str | None = None):  # fmt: skip
         self.source, self.session, self.label = source, session, label
-        self._monitor, self._tap = monitor, tap
+        # Each tap sees every chunk, in order, on its own: one's failure costs the others nothing.
+        self._monitor, self._taps = monitor, tap if isinstance(tap, list) else [tap] if tap else []
         self.decoded_to = 0.0  # this session's audio seconds its tokens have reached
         self.backlog = False  # the last step used its whole token budget: do not wait to read
         self.drained = False  # drain() has begun
@@ -69,9 +70,9 @@ class Listener:
         chunk.flags.writeable = False
         self.session.push(chunk)
         self._monitor.fed(chunk)
-        if self._tap is not None:
+        for tap in self._taps:
             try:
-                self._tap(chunk)
+                tap(chunk)
             except Exception:  # a listener's bug must not stop transcription
                 log.exception("live audio tap failed")
 
