@@ -20,6 +20,7 @@ LAYERS = [
     {"model", "audio", "text"},  # the maths, sound in, words out: independent of each other
     {"checkpoint", "decode"},
     {"live", "testing"},
+    {"serve"},  # the realtime server: many streams on one engine
     {"cli"},
     {"voxtral_mlx", "__main__", "convert", "download", "gui"},  # entry points
 ]

@@ -223,6 +223,15 @@ class SessionGroup:
         self.batch = RowBatch(model, tokenizer, encoder_block, max_rows=max_rows)
         self.sessions: list[StreamingSession] = []
 
+    def remove(self, session: StreamingSession) -> None:
+        """``session`` leaves now, decoded or not (a client that went away): its rows are
+        removed from the batch; the other sessions are not disturbed."""
+        if session in self.sessions:
+            self.sessions.remove(session)
+            for row in session._rows():
+                if row in self.batch.rows:
+                    self.batch.remove_row(row)
+
     def step(self, max_tokens: int | None = None) -> None:
         """Give every session's audio to its feeds, then one batch step for all rows; the
         events wait in their sessions (``take``)."""
@@ -232,6 +241,4 @@ class SessionGroup:
         for session in list(self.sessions):
             session._collect(events)
             if session.done:
-                self.sessions.remove(session)
-                for row in session._rows():
-                    self.batch.remove_row(row)
+                self.remove(session)

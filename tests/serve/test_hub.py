@@ -1,0 +1,115 @@
+"""StreamHub: many streams, one batch, one MLX thread. Each stream's token ids equal a
+StreamingSession of its own on the same audio, however its audio was chunked and whatever the
+other streams do (cancel mid-stream, flood the inbox); admission stops at max_streams."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tests.live import tiny_live
+from tests.live.tiny_live import SPEECH, TOK, Loader
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode.session import StreamingSession
+from voxtral_mlx.serve.hub import StreamHub, StreamsFull
+
+folder = tiny_live.folder
+
+
+def alone(model, audio) -> list[int]:
+    session = StreamingSession(model, TOK)
+    session.feed(audio)
+    session.close()
+    ids = []
+    while not session.done:
+        ids += [e.token_id for e in session.step()]
+    return ids
+
+
+class Client:
+    """Collects a stream's events; ``done`` when it ended either way."""
+
+    def __init__(self):
+        self.ids, self.errors, self.done = [], [], threading.Event()
+
+    def __call__(self, kind, payload):
+        if kind == "tokens":
+            self.ids += [e.token_id for e in payload]
+        elif kind == "error":
+            self.errors.append(payload)
+            self.done.set()
+        else:
+            self.done.set()
+
+
+def audios():
+    rng = np.random.default_rng(3)
+    return [SPEECH[: 16000 * 5], np.ascontiguousarray(SPEECH[::-1][: 16000 * 4]),
+            (SPEECH[8000 : 8000 + 16000 * 3] * 0.5 + rng.normal(0, 0.01, 48000)).astype(np.float32)]  # fmt: skip
+
+
+def send(stream, audio, seed, finish=True, pace=0.0):
+    rng = random.Random(seed)
+    i = 0
+    while i < len(audio):
+        k = rng.choice([320, 1280, 4000, 9000])
+        stream.append(audio[i : i + k])
+        i += k
+        time.sleep(pace * k / 16000)
+    if finish:
+        stream.finish()
+
+
+@pytest.fixture
+def hub(folder):
+    hub = StreamHub(Loader(folder), max_streams=3)
+    hub.start()
+    assert hub.ready.wait(30) and hub.error is None
+    yield hub
+    hub.stop()
+    assert hub.join(30)
+
+
+def test_concurrent_streams_each_get_their_own_tokens(hub, folder):
+    model = weights.load(folder)[0]
+    clients = [Client() for _ in audios()]
+    streams = [hub.open(c) for c in clients]
+    senders = [threading.Thread(target=send, args=(s, a, i)) for i, (s, a) in enumerate(zip(streams, audios(), strict=True))]  # fmt: skip
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    for c in clients:
+        assert c.done.wait(60) and not c.errors
+    for c, audio in zip(clients, audios(), strict=True):
+        assert len(c.ids) > 20 and c.ids == alone(model, audio)
+    assert hub.active == 0
+
+
+def test_full_is_refused_and_a_cancelled_or_flooding_stream_leaves_the_others_alone(folder):
+    hub = StreamHub(Loader(folder), max_streams=3, max_queued_seconds=2.0)
+    hub.start()
+    try:
+        assert hub.ready.wait(30)
+        model = weights.load(folder)[0]
+        good, gone, flood = Client(), Client(), Client()
+        streams = [hub.open(good), hub.open(gone), hub.open(flood)]
+        with pytest.raises(StreamsFull, match="all 3 streams are in use"):
+            hub.open(Client())
+        send(streams[1], SPEECH[: 16000 * 2], 1, finish=False, pace=0.25)
+        streams[1].cancel()  # the client vanished mid-stream
+        streams[2].append(np.zeros(16000 * 3, np.float32))  # 3 s at once: over its 2 s bound
+        assert flood.done.wait(10) and "faster than it is transcribed" in flood.errors[0]
+        send(streams[0], SPEECH[: 16000 * 4], 0, pace=0.25)  # 4x real time: kept up with
+        assert good.done.wait(60) and not good.errors
+        assert good.ids == alone(model, SPEECH[: 16000 * 4])
+        stream = hub.open(Client())  # room again
+        stream.cancel()
+        assert not gone.errors
+    finally:
+        hub.stop()
+        assert hub.join(30)

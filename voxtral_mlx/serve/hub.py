@@ -1,0 +1,242 @@
+"""StreamHub: every stream of the server as rows of one batch, on one MLX thread.
+
+::
+
+    hub = StreamHub(folder_loader("~/models/voxtral"), max_streams=64)
+    hub.start()                                   # the thread loads the model
+    stream = hub.open(on_event)                   # any thread; StreamsFull when full
+    stream.append(samples)                        # 16 kHz mono float32, any thread, never blocks
+    stream.finish()                               # no more audio: the last words, then done
+    stream.cancel()                               # the client went away: its rows leave now
+    hub.stop(); hub.join()
+
+Each stream is a :class:`~voxtral_mlx.decode.session.StreamingSession` in one shared
+:class:`~voxtral_mlx.decode.session.SessionGroup`, so its token ids are exactly what a session
+of its own gives for the same audio, and a decoder step serves every stream at once.
+``on_event(kind, payload)`` is called on the hub's thread (return at once: the server hands it
+to its event loop): ``("tokens", [TokenEvent, ...])`` after each step that decoded tokens of
+the stream, ``("done", None)`` once a finished stream has decoded everything, ``("error",
+message)`` when the stream is dropped (then nothing more comes). Nothing a client does can block
+the thread: audio waits in a per-stream inbox bounded by ``max_queued_seconds`` (a client that
+sends faster than real time for that long is told and dropped), and events are handed over, not
+awaited. Memory is bounded by ``max_streams`` x (the inbox + one session).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from voxtral_mlx.errors import VoxtralError
+from voxtral_mlx.live.thread_exit import wait_os_thread_exit
+from voxtral_mlx.protocol import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+OnEvent = Callable[[str, Any], None]
+WAIT_SECONDS = 0.05  # longest sleep of an idle loop before it looks at commands again
+
+
+class StreamsFull(VoxtralError):
+    """Every stream the server admits is in use."""
+
+
+class Stream:
+    """One client's audio in and events out. ``append``/``finish``/``cancel`` from any thread."""
+
+    def __init__(self, hub: StreamHub, stream_id: str, on_event: OnEvent, max_samples: int):
+        self.id, self._hub, self._on_event, self._max = stream_id, hub, on_event, max_samples
+        self._lock = threading.Lock()
+        self._chunks: deque[np.ndarray] = deque()
+        self._queued = 0
+        self.finished = self.cancelled = False
+        self.samples = 0  # appended so far
+
+    def append(self, samples: np.ndarray) -> None:
+        """Queue audio (copied); a stream over its inbox bound is dropped with an error."""
+        x = np.array(samples, dtype=np.float32, copy=True).reshape(-1)
+        with self._lock:
+            if self.finished or self.cancelled or not x.size:
+                return
+            self._chunks.append(x)
+            self._queued += x.size
+            self.samples += x.size
+            over = self._queued > self._max
+        if over:
+            self._hub._drop(self, f"audio arrives faster than it is transcribed: more than "
+                                  f"{self._max / SAMPLE_RATE:.0f} s queued")  # fmt: skip
+        self._hub._wake.set()
+
+    def finish(self) -> None:
+        with self._lock:
+            self.finished = True
+        self._hub._wake.set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+        self._hub._wake.set()
+
+    def _take(self) -> tuple[np.ndarray | None, bool, bool]:
+        """(the queued audio as one array or None, finished, cancelled): hub thread."""
+        with self._lock:
+            chunks, self._chunks, self._queued = list(self._chunks), deque(), 0
+            finished, cancelled = self.finished, self.cancelled
+        if not chunks:
+            return None, finished, cancelled
+        return (np.concatenate(chunks) if len(chunks) > 1 else chunks[0]), finished, cancelled
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        try:
+            self._on_event(kind, payload)
+        except Exception:  # a connection's bug must not stop the others
+            log.exception("stream %s: event callback failed", self.id)
+
+
+class StreamHub:
+    """See the module docstring. ``model_loader()`` returns ``(model, tokenizer)`` and runs on
+    the hub's thread; ``delay_ms``: every stream's delay (None: the model's)."""
+
+    def __init__(self, model_loader: Callable[[], tuple[Any, Any]], *, max_streams: int = 64,
+                 delay_ms: int | None = None, max_queued_seconds: float = 30.0,
+                 max_tokens_per_step: int = 12):  # fmt: skip
+        self._loader, self.max_streams, self.delay_ms = model_loader, max_streams, delay_ms
+        self._max_samples = int(max_queued_seconds * SAMPLE_RATE)
+        self._max_tokens = max_tokens_per_step
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._streams: dict[str, Stream] = {}  # admitted, any thread reads the count
+        self._ids = itertools.count(1)
+        self._stopping = False
+        self.ready = threading.Event()  # the model is loaded
+        self.error: str | None = None  # why the thread ended early (the model did not load)
+        self.model_name = getattr(model_loader, "description", "voxtral")
+        self._thread = threading.Thread(target=self._run, name="voxtral-serve", daemon=True)
+        # Hub thread only:
+        self._model = self._tokenizer = self._group = None
+        self._sessions: dict[str, Any] = {}
+        self._closed: set[str] = set()  # streams whose session was closed
+
+    # ---- any thread -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def open(self, on_event: OnEvent) -> Stream:
+        """A new stream, or StreamsFull. Audio may be appended at once."""
+        with self._lock:
+            if self._stopping or self.error:
+                raise VoxtralError("the server is shutting down")
+            if len(self._streams) >= self.max_streams:
+                raise StreamsFull(f"all {self.max_streams} streams are in use: try again later")
+            stream = Stream(self, f"stream-{next(self._ids)}", on_event, self._max_samples)
+            self._streams[stream.id] = stream
+        self._wake.set()
+        return stream
+
+    @property
+    def active(self) -> int:
+        return len(self._streams)
+
+    def stop(self) -> None:
+        """End every stream (with an error event) and the thread."""
+        with self._lock:
+            self._stopping = True
+        self._wake.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True if it has. Call it before the process exits."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
+        if self._thread.native_id is not None:
+            wait_os_thread_exit(self._thread.native_id)
+        return True
+
+    def _drop(self, stream: Stream, message: str) -> None:
+        """End ``stream`` with an error (any thread); its rows leave at the next turn."""
+        with stream._lock:
+            if stream.cancelled:
+                return
+            stream.cancelled = True
+        stream._emit("error", message)
+
+    # ---- the hub's thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._model, self._tokenizer = self._loader()
+        except Exception as err:  # said to every client that asks; the server reports it
+            log.debug("the model did not load", exc_info=True)
+            self.error = " ".join(str(err).split()) or type(err).__name__
+            self.ready.set()
+            return
+        from voxtral_mlx.decode.session import SessionGroup
+
+        self._group = SessionGroup(self._model, self._tokenizer)
+        self.ready.set()
+        try:
+            while not self._stopping:
+                if not self._turn():
+                    self._wake.wait(WAIT_SECONDS)
+                    self._wake.clear()
+        except Exception as err:  # every stream is told; the thread ends
+            log.exception("the server's engine failed")
+            self.error = " ".join(str(err).split()) or type(err).__name__
+        finally:
+            for stream in list(self._streams.values()):
+                self._drop(stream, self.error or "the server is shutting down")
+                self._forget(stream)
+
+    def _turn(self) -> bool:
+        """Move audio in, one step of every stream, events out; False when there was nothing
+        to do."""
+        busy = False
+        for stream in list(self._streams.values()):
+            audio, finished, cancelled = stream._take()
+            if cancelled:
+                self._forget(stream)
+                continue
+            session = self._sessions.get(stream.id) or self._new_session(stream)
+            if audio is not None:
+                session.push(audio)
+                busy = True
+            if finished and stream.id not in self._closed:
+                self._closed.add(stream.id)
+                session.close()
+                busy = True
+        if not self._sessions:
+            return busy
+        self._group.step(self._max_tokens)
+        for stream_id, session in list(self._sessions.items()):
+            stream = self._streams[stream_id]
+            events = session.take()
+            if events:
+                busy = True
+                stream._emit("tokens", events)
+            if session.done:
+                stream._emit("done", None)
+                self._forget(stream)
+        return busy
+
+    def _new_session(self, stream: Stream):
+        from voxtral_mlx.decode.session import StreamingSession
+
+        session = StreamingSession(self._model, self._tokenizer, self.delay_ms, group=self._group)
+        self._sessions[stream.id] = session
+        return session
+
+    def _forget(self, stream: Stream) -> None:
+        session = self._sessions.pop(stream.id, None)
+        self._closed.discard(stream.id)
+        if session is not None and self._group is not None:
+            self._group.remove(session)
+        with self._lock:
+            self._streams.pop(stream.id, None)
+
+
+__all__ = ["Stream", "StreamHub", "StreamsFull"]
