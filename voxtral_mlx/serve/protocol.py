@@ -28,7 +28,7 @@ REALTIME_PATH = "/v1/realtime"
 AUDIO_SAMPLE_RATE = SAMPLE_RATE  # the protocol's audio: PCM16, mono, 16 kHz, little-endian
 # The name vLLM's example clients send in session.update unless told otherwise (their --model).
 VLLM_MODEL_ID = "mistralai/Voxtral-Mini-4B-Realtime-2602"
-# vLLM decodes PCM16 as int16 / 32768 (float32): exact, and what the model saw in training.
+# vLLM decodes PCM16 as int16 / 32768 in float32: exact for every int16 value.
 PCM16_SCALE = 32768.0
 # The largest client message parsed, in UTF-8 bytes. 1 MiB holds 786 kB of PCM16, 24.5 s of
 # audio in one append: ~190x what vLLM's file client sends per message (4096 bytes of PCM,
@@ -212,7 +212,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ClientEvent]] = {
 def decode_pcm16(text: str) -> np.ndarray:
     """Base64 PCM16 (little-endian) -> float32 samples, ``int16 / 32768`` exactly as vLLM does.
 
-    Strict base64 (standard alphabet, ``=`` padding); ASCII whitespace such as line breaks is
+    Strict base64 (standard alphabet, ``=`` padding); whitespace such as line breaks is
     ignored, as RFC 4648 allows and vLLM's decoder does. Raises :class:`ProtocolError`
     (invalid_audio) for anything else, for empty audio and for an odd number of bytes."""
     raw = _b64decode(text)
