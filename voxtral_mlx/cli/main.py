@@ -44,6 +44,11 @@ __all__ = ["main", "build_parser", "App", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # a command of its own, with its own options
+        from voxtral_mlx.cli import serve
+
+        return serve.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

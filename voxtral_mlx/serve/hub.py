@@ -73,6 +73,11 @@ class Stream:
                                   f"{self._max / SAMPLE_RATE:.0f} s queued")  # fmt: skip
         self._hub._wake.set()
 
+    @property
+    def queued(self) -> int:
+        """Samples appended and not yet taken by the hub."""
+        return self._queued
+
     def finish(self) -> None:
         with self._lock:
             self.finished = True
@@ -117,6 +122,7 @@ class StreamHub:
         self.ready = threading.Event()  # the model is loaded
         self.error: str | None = None  # why the thread ended early (the model did not load)
         self.model_name = getattr(model_loader, "description", "voxtral")
+        self.prompt: list[int] = []  # a stream's prompt (BOS, left padding, delay): usage counts
         self._thread = threading.Thread(target=self._run, name="voxtral-serve", daemon=True)
         # Hub thread only:
         self._model = self._tokenizer = self._group = None
@@ -176,8 +182,11 @@ class StreamHub:
             self.ready.set()
             return
         from voxtral_mlx.decode.session import SessionGroup
+        from voxtral_mlx.protocol import StreamProtocol
 
         self._group = SessionGroup(self._model, self._tokenizer)
+        proto = StreamProtocol.of(self._model.config, self._tokenizer, self.delay_ms)
+        self.prompt, self.delay_ms = list(proto.prompt), proto.delay_ms
         self.ready.set()
         try:
             while not self._stopping:

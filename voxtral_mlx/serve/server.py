@@ -1,0 +1,51 @@
+"""Run the server: the hub on its MLX thread, the app under uvicorn, until Ctrl-C or SIGTERM.
+
+The hub starts loading the model at once; ``/health`` says 503 until it is loaded, and streams
+that connect meanwhile wait for it. On shutdown every open stream gets an error event, the hub's
+thread ends and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from voxtral_mlx.serve.hub import StreamHub
+from voxtral_mlx.serve.protocol import TRANSPORT_MAX_BYTES
+
+log = logging.getLogger(__name__)
+
+
+def make_server(loader: Callable[[], tuple[Any, Any]], *, host: str = "127.0.0.1",
+                port: int = 8000, max_streams: int = 64, delay_ms: int | None = None,
+                api_key: str | None = None, model_id: str | None = None,
+                log_level: str = "warning", limits=None):  # fmt: skip
+    """(uvicorn server, hub): ``server.run()`` serves until stopped; the caller stops the hub."""
+    import uvicorn
+
+    from voxtral_mlx.serve.app import build_app
+
+    hub = StreamHub(loader, max_streams=max_streams, delay_ms=delay_ms)
+    app = build_app(hub, api_key=api_key, model_id=model_id, limits=limits)
+    config = uvicorn.Config(app, host=host, port=port, ws_max_size=TRANSPORT_MAX_BYTES,
+                            log_level=log_level, lifespan="off", ws="websockets-sansio")  # fmt: skip
+    return uvicorn.Server(config), hub
+
+
+def serve(loader, **options) -> int:
+    """Serve until interrupted; 0 on a clean stop, 1 when the model did not load."""
+    server, hub = make_server(loader, **options)
+    hub.start()
+    try:
+        server.run()
+    finally:
+        hub.stop()
+        hub.join(30)
+    if hub.error:
+        log.error("the model did not load: %s", hub.error)
+        return 1
+    return 0
+
+
+__all__ = ["make_server", "serve"]
