@@ -72,4 +72,15 @@ def local_text(model, audio: np.ndarray) -> tuple[str, int]:
     return "".join(e.text for e in events), len(events)
 
 
-__all__ = ["Limits", "heard", "local_text", "pcm_messages", "running_server"]
+def local_ids(model, audio: np.ndarray) -> list[int]:
+    """The token ids of a StreamingSession of its own on ``audio``."""
+    session = StreamingSession(model, TOK)
+    session.feed(audio)
+    session.close()
+    ids = []
+    while not session.done:
+        ids += [e.token_id for e in session.step()]
+    return ids
+
+
+__all__ = ["Limits", "heard", "local_ids", "local_text", "pcm_messages", "running_server"]

@@ -16,7 +16,14 @@ from websockets.sync.client import connect
 
 from tests.live import tiny_live
 from tests.live.tiny_live import SPEECH
-from tests.serve.server_fixture import Limits, heard, local_text, pcm_messages, running_server
+from tests.serve.server_fixture import (
+    Limits,
+    heard,
+    local_ids,
+    local_text,
+    pcm_messages,
+    running_server,
+)
 from voxtral_mlx.checkpoint import weights
 
 folder = tiny_live.folder
@@ -50,6 +57,7 @@ def stream(url: str, audio: np.ndarray, pace: float = 0.0, bad=(), result=None) 
             event = json.loads(ws.recv(60))
             if event["type"] == "transcription.delta":
                 got["deltas"].append(event["delta"])
+                got.setdefault("ids", []).append(event["token_id"])
             elif event["type"] == "error":
                 got["errors"].append(event)
             else:
@@ -72,6 +80,7 @@ def test_concurrent_clients_each_get_their_own_sessions_words(server, folder):
         c.join(120)
     for got in results:
         text, steps = local_text(model, got["heard"])
+        assert got["ids"] == local_ids(model, got["heard"])  # the very token ids
         assert not got["errors"] and got["done"]["text"] == "".join(got["deltas"]) == text
         assert len(text.split()) > 5 and got["done"]["usage"]["completion_tokens"] == steps
 

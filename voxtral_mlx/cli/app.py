@@ -69,6 +69,11 @@ class App:
             print(msg, file=self.err)
 
     def load(self) -> None:
+        if getattr(self.args, "server", None):  # a server in place of the model (--server)
+            from voxtral_mlx.serve.client import RemoteEngine
+
+            self.model, self.dtype = RemoteEngine(self.args.server, self.args.api_key), "server"
+            return
         import mlx.core as mx
 
         from voxtral_mlx.checkpoint import weights
@@ -121,6 +126,9 @@ class App:
         name = path.name
         meta = self.metadata()
         damage: list = []
+        if getattr(self.args, "server", None):
+            self.deliver(path, self._through_server(path, meta, damage), damage)
+            return
         try:
             transcript = transcribe_file(
                 path, self.model, self.tokenizer, delay_ms=self.args.delay_ms,
@@ -135,7 +143,23 @@ class App:
         self.progress.clear()
         self.deliver(path, transcript, damage)
 
+    def _through_server(self, path: Path, meta: dict, damage: list):
+        from voxtral_mlx.audio.files import probe_duration
+        from voxtral_mlx.serve.client import transcribe_remote
+
+        total = probe_duration(path) or 0.0
+
+        def progress(done: float) -> None:
+            self.progress.update(path.name, done, total, 0.0)
+
+        transcript = transcribe_remote(path, self.model, metadata=meta, on_progress=progress,
+                                       strict=self.args.strict, on_damage=damage.append)  # fmt: skip
+        self.progress.clear()
+        return transcript
+
     def metadata(self) -> dict:
+        if getattr(self.args, "server", None):
+            return {"model": self.args.server}
         return {"model": str(self.args.model), "dtype": str(self.dtype).removeprefix("mlx.core.")}
 
     def deliver(self, path: Path, transcript, damage: list) -> None:

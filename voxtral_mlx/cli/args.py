@@ -92,6 +92,14 @@ def _model_and_decoding(p: argparse.ArgumentParser) -> None:
         "Only the final text is saved; json keeps the draft's token ids",
     )
     p.add_argument(
+        "--server",
+        default=None,
+        metavar="URL",
+        help="transcribe through a realtime server instead of the model here: ours "
+        "(python -m voxtral_mlx serve) or vLLM's (ws://HOST:PORT or http://HOST:PORT)",
+    )
+    p.add_argument("--api-key", default=None, help="--server: the server's API key")
+    p.add_argument(
         "--dtype",
         choices=["float32", "bfloat16", "float16"],
         default=None,

@@ -83,7 +83,7 @@ def run_waves(app, files: list[Path]) -> tuple[list[Path], int]:
     from voxtral_mlx.decode.transcribe import Interrupted
 
     rows = app.args.batch or DEFAULT_ROWS
-    if len(files) < 2 or rows < 2 or (app.args.streams or 1) > 1:
+    if len(files) < 2 or rows < 2 or (app.args.streams or 1) > 1 or app.args.server:
         return files, 0
     batch = FileBatch(app.model, app.tokenizer, app.args.delay_ms, strict=app.args.strict)
     rows = batch.exact_rows(rows)  # rows beyond it would change words on this device

@@ -155,8 +155,12 @@ def _start(app):
 
     load.description = str(app.args.model)
     delay, draft = live_delays(app.args.delay_ms, app.args.draft_delay_ms)
+    if app.args.server:
+        from voxtral_mlx.serve.client import remote_loader
+
+        load, delay, draft = remote_loader(app.args.server, app.args.api_key), None, None
     live = LiveTranscriber(load, live_source(app.args), delay_ms=delay, draft_delay_ms=draft,
-                           metadata={"model": str(app.args.model)},
+                           metadata={"model": app.args.server or str(app.args.model)},
                            save_audio=getattr(app.args, "save_audio", None))  # fmt: skip
     live.start()
     return live

@@ -19,6 +19,10 @@ def open_session(model, tokenizer, delay_ms: int | None, draft_ms: int | None,
     """The session (a ``StreamingSession``, in ``group``: a ``SessionGroup`` shared with the
     other sources' sessions, or None), and the draft setting to keep (None once a bad one was
     reported)."""
+    if hasattr(model, "open_session"):  # a server in place of the model (serve/client.py)
+        if draft_ms:
+            on_error("drafts need the model here: with a server there are none")
+        return model.open_session(delay_ms), None
     # Imported here: the GUI imports the live engine, and must not import MLX (style rule 5).
     from voxtral_mlx.decode.session import StreamingSession
 

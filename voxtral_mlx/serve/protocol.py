@@ -286,9 +286,16 @@ def session_created(session_id: str | None = None, created: int | None = None) -
     }
 
 
-def transcription_delta(delta: str) -> dict[str, Any]:
-    """New text of the open utterance; the deltas joined are the done event's ``text``."""
-    return {"type": "transcription.delta", "delta": delta}
+def transcription_delta(delta: str, token: Any = None) -> dict[str, Any]:
+    """New text of the open utterance; the deltas joined are the done event's ``text``.
+    ``token`` (a TokenEvent, ours only): also its ``token_id``, audio ``start``/``end`` in
+    seconds and ``word_start``, extra fields vLLM's clients ignore (its models allow extra fields) and ours read
+    for exact word times and ids."""
+    event: dict[str, Any] = {"type": "transcription.delta", "delta": delta}
+    if token is not None:
+        event.update(token_id=token.token_id, start=token.start, end=token.end,
+                     word_start=token.word_start)  # fmt: skip
+    return event
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:

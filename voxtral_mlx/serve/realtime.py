@@ -145,11 +145,12 @@ class Connection:
         while (item := await self.out.get()) is not None:
             kind, payload, code = item
             if kind == "tokens":
-                self.steps += len(payload)
-                delta = "".join(e.text for e in payload)
-                if delta:  # vLLM also sends the empty ones; clients join them all
-                    self.text += delta
-                    await self._send(transcription_delta(delta))
+                # One delta per decoder step, empty ones too, as vLLM sends them: the k-th
+                # delta describes the audio from k x 80 ms, so a client can time its words.
+                for event in payload:
+                    self.steps += 1
+                    self.text += event.text
+                    await self._send(transcription_delta(event.text, event))
             elif kind == "done":
                 prompt = len(self.hub.prompt) if self.hub.prompt else 0
                 await self._send(transcription_done(self.text, prompt, self.steps))

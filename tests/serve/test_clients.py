@@ -1,0 +1,84 @@
+"""Clients of a server: the live transcriber and the command line with ``--server`` give the
+transcript a local run gives for the audio the server heard (PCM16 on the wire), word times
+included; a server that is not there is one clear error."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.live import tiny_live
+from tests.live.tiny_live import SPEECH, TOK
+from tests.serve.server_fixture import local_ids, running_server
+from voxtral_mlx.audio.sources import IteratorSource
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode.session import StreamingSession
+from voxtral_mlx.live.engine import LiveTranscriber
+from voxtral_mlx.live.events import ErrorEvent
+from voxtral_mlx.serve.client import remote_loader
+from voxtral_mlx.serve.protocol import decode_pcm16, encode_pcm16
+from voxtral_mlx.text.transcript import TranscriptBuilder
+
+folder = tiny_live.folder
+
+
+@pytest.fixture(scope="module")
+def server(folder):
+    with running_server(folder, max_streams=4) as (url, hub):
+        yield url, hub
+
+
+def on_the_wire(audio: np.ndarray) -> np.ndarray:
+    return decode_pcm16(encode_pcm16(audio))
+
+
+def local_words(folder, audio):
+    session = StreamingSession(weights.load(folder)[0], TOK)
+    session.feed(audio)
+    session.close()
+    builder = TranscriptBuilder()
+    while not session.done:
+        builder.add(session.step())
+    return builder.build().words
+
+
+def test_live_captions_through_a_server_are_the_local_ones(server, folder, tmp_path):
+    url, _ = server
+    audio = SPEECH[: 16000 * 5]
+    chunks = [audio[i : i + 1600] for i in range(0, len(audio), 1600)]
+    events = []
+    live = LiveTranscriber(remote_loader(f"ws://{url}"), IteratorSource(chunks, realtime=True, speed=4.0),
+                           on_event=events.append, autosave_dir=tmp_path)  # fmt: skip
+    live.start()
+    assert live.join(60)
+    assert not [e for e in events if isinstance(e, ErrorEvent)]
+    want = local_words(folder, on_the_wire(audio))
+    assert len(want) > 5 and live.transcript.words == want
+    assert live.transcript.tokens == local_ids(weights.load(folder)[0], on_the_wire(audio))
+
+
+def test_files_with_server_write_the_local_transcript(server, folder, tmp_path, capsys):
+    from voxtral_mlx.cli import main as cli
+
+    url, _ = server
+    wav = tmp_path / "talk.wav"
+    sf.write(wav, SPEECH[: 16000 * 4], 16000, subtype="FLOAT")
+    assert cli.main([str(wav), "--server", f"http://{url}", "--format", "json", "-q"]) == 0
+    data = json.loads((tmp_path / "talk.json").read_text())
+    words = [(w["text"], w["start"], w["end"]) for s in data["segments"] for w in s["words"]]
+    want = local_words(folder, on_the_wire(SPEECH[: 16000 * 4]))
+    assert words == [(w.text, w.start, w.end) for w in want] and len(want) > 5
+    assert data["metadata"]["model"] == f"http://{url}"
+
+
+def test_no_server_is_one_line(tmp_path, capsys):
+    from voxtral_mlx.cli import main as cli
+
+    wav = tmp_path / "talk.wav"
+    sf.write(wav, SPEECH[:16000], 16000)
+    assert cli.main([str(wav), "--server", "ws://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "cannot reach the server at ws://127.0.0.1:9/v1/realtime" in err[-1]  # fmt: skip
