@@ -106,14 +106,18 @@ class Stream:
 
 class StreamHub:
     """See the module docstring. ``model_loader()`` returns ``(model, tokenizer)`` and runs on
-    the hub's thread; ``delay_ms``: every stream's delay (None: the model's)."""
+    the hub's thread; ``delay_ms``: every stream's delay (None: the model's). ``batch_rows``:
+    rows per decoder step; None (default) steps only as many together as the device keeps
+    exact (``exact_rows``), a number steps that many even where rows round differently:
+    faster with many streams, and the words may change (opt-in)."""
 
     def __init__(self, model_loader: Callable[[], tuple[Any, Any]], *, max_streams: int = 64,
                  delay_ms: int | None = None, max_queued_seconds: float = 30.0,
-                 max_tokens_per_step: int = 12):  # fmt: skip
+                 max_tokens_per_step: int = 12, batch_rows: int | None = None):  # fmt: skip
         self._loader, self.max_streams, self.delay_ms = model_loader, max_streams, delay_ms
         self._max_samples = int(max_queued_seconds * SAMPLE_RATE)
         self._max_tokens = max_tokens_per_step
+        self._batch_rows = batch_rows  # None: as many as keep every stream exact (exact_rows)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._streams: dict[str, Stream] = {}  # admitted, any thread reads the count
@@ -184,7 +188,7 @@ class StreamHub:
         from voxtral_mlx.decode.session import SessionGroup
         from voxtral_mlx.protocol import StreamProtocol
 
-        self._group = SessionGroup(self._model, self._tokenizer)
+        self._group = SessionGroup(self._model, self._tokenizer, max_rows=self._batch_rows)
         proto = StreamProtocol.of(self._model.config, self._tokenizer, self.delay_ms)
         self.prompt, self.delay_ms = list(proto.prompt), proto.delay_ms
         self.ready.set()

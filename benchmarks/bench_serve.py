@@ -1,0 +1,162 @@
+"""How many live streams can one server keep in real time? (issue 21)
+
+python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
+                                 [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
+
+The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
+in this process on a loopback port; the clients run in a child process (asyncio WebSocket
+clients speaking vLLM's realtime protocol), so they do not share the server's interpreter. For
+each N, N clients connect together and each sends ``--seconds`` of speech-like audio in
+``--chunk-ms`` chunks at the speed it is spoken (starts staggered over one chunk). For every
+token: the time from the arrival of the chunk that completed the audio it describes to its
+delta, minus the stream's delay (480 ms): what the server adds. A stream is in real time when
+its latency does not grow: its last tenth of tokens has a p95 within 0.5 s of its first tenth's.
+Tokens per second: every stream's decoder steps over the wall time.
+
+Random weights: speed only (each stream's exactness is tests/serve's job). ``--batch-rows N``
+steps up to N rows at once even where the device's kernels round rows differently (faster,
+may change words: the server's opt-in ``--batch-rows``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SR, DELAY = 16000, 0.48
+
+
+# ---- the clients (child process) ------------------------------------------------------------
+async def one_client(url: str, audio, chunk: int, start: float, out: list) -> None:
+    import websockets
+
+    from voxtral_mlx.serve.protocol import encode_pcm16
+
+    async with websockets.connect(f"ws://{url}/v1/realtime", max_size=None) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "session.update", "model": ""}))
+        await ws.send('{"type": "input_audio_buffer.commit"}')
+        arrived: list[float] = []
+
+        async def sender() -> None:
+            await asyncio.sleep(max(0.0, start - time.perf_counter()))
+            t0 = time.perf_counter()
+            for k, i in enumerate(range(0, len(audio), chunk)):
+                await asyncio.sleep(max(0.0, t0 + (k + 1) * chunk / SR - time.perf_counter()))
+                arrived.append(time.perf_counter())
+                piece = encode_pcm16(audio[i : i + chunk])
+                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": piece}))
+            await ws.send('{"type": "input_audio_buffer.commit", "final": true}')
+
+        task = asyncio.create_task(sender())
+        lat = []
+        while True:
+            event = json.loads(await ws.recv())
+            if event["type"] != "transcription.delta":
+                break
+            now = time.perf_counter()
+            k = max(0, -(-round(event["end"] * SR) // chunk) - 1)  # the chunk completing it
+            if k < len(arrived) and event["end"] * SR <= len(audio):
+                lat.append(now - arrived[k] - DELAY)
+        await task
+        out.append(lat)
+
+
+async def clients(url: str, n: int, seconds: float, chunk_ms: float) -> dict:
+    from fullsize import speech_like
+
+    chunk = int(chunk_ms * SR / 1000)
+    audio = speech_like(seconds + 1)[: int(seconds * SR)]
+    out: list = []
+    t0 = time.perf_counter() + 0.5
+    start = time.perf_counter()
+    await asyncio.gather(*(one_client(url, audio, chunk, t0 + (i / n) * chunk / SR, out)
+                           for i in range(n)))  # fmt: skip
+    wall = time.perf_counter() - start
+    every = sorted(x for lat in out for x in lat)
+    behind = 0
+    for lat in out:
+        tenth = max(1, len(lat) // 10)
+        head, tail = sorted(lat[:tenth]), sorted(lat[-tenth:])
+        if tail[int(0.95 * (len(tail) - 1))] - head[int(0.95 * (len(head) - 1))] > 0.5:
+            behind += 1
+    steps = n * (seconds * SR / 1280 + 1 + 11)
+    return {"n": n, "p50": statistics.median(every), "p95": every[int(0.95 * (len(every) - 1))],
+            "max": every[-1], "behind": behind, "tokens_s": steps / wall}  # fmt: skip
+
+
+# ---- the server (this process) ----------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", choices=["tiny", "small", "full"], default="tiny")
+    ap.add_argument("--bits", type=int, choices=[4, 16], default=4)
+    ap.add_argument("--streams", default="1,8,16,32,64")
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--chunk-ms", type=float, default=40.0)
+    ap.add_argument("--batch-rows", type=int, default=None)
+    ap.add_argument("--dir", default=None)
+    ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run the clients
+    args = ap.parse_args()
+    if args.client:
+        n = int(args.streams)
+        print(json.dumps(asyncio.run(clients(args.client, n, args.seconds, args.chunk_ms))))
+        return
+
+    # isort: off
+    import voxtral_mlx  # noqa: F401  (first: on Linux it loads OpenBLAS before mlx.core)
+    import mlx.core as mx
+    from bench_files import model_folder
+
+    # isort: on
+
+    from voxtral_mlx.checkpoint import weights
+    from voxtral_mlx.serve.server import make_server
+
+    root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-serve-"))
+    root.mkdir(parents=True, exist_ok=True)
+    folder, tok = model_folder(args, root)
+    counts = [int(x) for x in args.streams.split(",")]
+
+    def load():
+        return weights.load(folder, dtype=weights.default_dtype())[0], tok
+
+    server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
+    hub.start()
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started or not hub.ready.is_set():
+        time.sleep(0.05)
+    print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model "
+          f"({folder.name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
+          f"rows per step: {args.batch_rows or 'exact'}", flush=True)  # fmt: skip
+    run_clients(counts[0], args, short=True)  # untimed: compiles for every shape it meets
+    print("| streams | after its audio, beyond the delay: p50 / p95 / max (ms) | streams falling behind | tokens/s |")  # fmt: skip
+    print("|---|---|---|---|")
+    for n in counts:
+        r = run_clients(n, args)
+        print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
+              f"{r['behind']} | {r['tokens_s']:.0f} |", flush=True)  # fmt: skip
+    server.should_exit = True
+    hub.stop()
+    hub.join(30)
+
+
+def run_clients(n: int, args, short: bool = False) -> dict:
+    cmd = [sys.executable, __file__, "--client", "127.0.0.1:8765", "--streams", str(n),
+           "--seconds", str(4.0 if short else args.seconds), "--chunk-ms", str(args.chunk_ms)]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()
