@@ -23,8 +23,8 @@ from voxtral_mlx.live.events import ErrorEvent, MeterEvent, Status, StatusEvent,
 from voxtral_mlx.live.source_set import OTHERS, YOU
 from voxtral_mlx.testing import write_tiny_checkpoint
 
-from .test_live_e2e import _run, correlation, offline_tokens, pulse, speech
-from .test_system_audio_e2e import MIN_CORRELATION, pactl, play, reference
+from .test_live_e2e import _run, correlation, offline_tokens, pulse, speech, wait_status
+from .test_system_audio_e2e import MIN_CORRELATION, children, pactl, play, reference
 
 __all__ = ["pulse", "speech"]  # fixtures used here by name
 OTHER_SENTENCE = "Good morning everyone, the meeting starts now. Can you all hear me?"
@@ -101,3 +101,31 @@ def test_mic_and_computer_audio_each_give_their_own_labelled_words(
         print("\nboth sources: " + "; ".join(rows))
     assert {s.source for s in transcript.segments} == {YOU, OTHERS}
     assert transcript.metadata["echo_words_dropped"] == 0  # headphones: nothing is echo
+
+
+def test_both_started_and_stopped_20_times_leak_no_threads_or_children(pulse, speakers, folder, tmp_path):  # fmt: skip
+    heard = {YOU: threading.Event(), OTHERS: threading.Event()}
+    live = LiveTranscriber(folder_loader(folder), None, autosave_dir=tmp_path,
+                           tap=lambda chunk, label: heard[label].set())  # fmt: skip
+    live.start()
+    wait_status(live, Status.IDLE)
+
+    def cycle():
+        for event in heard.values():
+            event.clear()
+        live.switch(source={YOU: MicSource(), OTHERS: SystemAudioSource()}, new_transcript=True)
+        wait_status(live, Status.LISTENING)
+        assert heard[YOU].wait(20) and heard[OTHERS].wait(20), "a source delivered nothing"
+        live.switch(source=None)
+        wait_status(live, Status.IDLE)
+
+    cycle()  # warm: MLX caches
+    base = (threading.active_count(), children())
+    rows = []
+    for _ in range(20):
+        cycle()
+        rows.append((threading.active_count(), children()))
+    live.stop()
+    assert live.join(30)
+    assert all(r == (base[0], []) for r in rows) and base[1] == [], (base, rows)
+    assert len(list(tmp_path.glob("live-*.json"))) == 21
