@@ -30,8 +30,10 @@ def test_both_captions_the_microphone_and_the_computer_labelled(make_app, qtbot,
     win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
     choose(win, BOTH)
     win.start()
+    both = "Listening to You: USB Mic, Others: system audio"
+    qtbot.waitUntil(lambda: win.status_label.text() == both, timeout=20000)
     qtbot.waitUntil(lambda: {w.source for w in win.captions.words} == {YOU, OTHERS}, timeout=30000)
-    assert win.status_label.text() == "Listening to You: USB Mic, Others: system audio"
+    assert win.status_label.text() == both
     assert len(fake.made) == 1 and len(app.bridge.sd.streams) == 1  # each opened once
     # The window: a line per speaker, each opened by its label.
     lines = win.view.toPlainText().split("\n")
