@@ -106,8 +106,8 @@ class Controller(QObject):
         return self.bridge.autosave_folder
 
     def devices(self, rescan: bool) -> list[InputDevice]:
-        """The microphones, then the computer's audio where there is a source for it
-        (:data:`~gui.bridge.COMPUTER_AUDIO`); VoxtralError when capture is unavailable.
+        """The microphones (the computer's audio is a choice of its own: :mod:`gui.sources`);
+        VoxtralError when capture is unavailable.
         ``rescan`` also finds ones plugged in since, but never while recording (see
         mic.rescan_devices)."""
         return self.bridge.devices(rescan=rescan and not self.bridge.busy)
