@@ -11,9 +11,10 @@ inference thread, which only emits :attr:`EngineBridge.event`. Receivers live on
 so Qt delivers the event there through a queued connection. Events are frozen dataclasses of
 plain Python values (:mod:`voxtral_mlx.live.events`): nothing from MLX crosses.
 
-This module imports :mod:`voxtral_mlx.live.engine` and :mod:`voxtral_mlx.audio.mic` (and, on
-Linux, :mod:`voxtral_mlx.audio.system`), none of which imports mlx; mlx is first imported by
-the model loader, on the transcriber's thread.
+This module imports :mod:`voxtral_mlx.live.engine` and :mod:`voxtral_mlx.audio.mic` (and
+:mod:`voxtral_mlx.audio.system` on Linux, :mod:`voxtral_mlx.audio.system_mac` on macOS), none
+of which imports mlx; mlx is first imported by the model loader, on the transcriber's thread.
+(PyObjC is imported by the macOS source when it opens, not here: only looked for.)
 
 What is recorded is the window's choice (:mod:`gui.sources`): the microphone, the computer's
 audio (``system_audio``: this system's source for it, None where there is none, and then
@@ -25,6 +26,7 @@ computer's audio (still recorded as such).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import shutil
 import sys
@@ -54,7 +56,7 @@ PULSE_TOOLS = ("pactl", "parec")
 def system_audio_missing() -> str:
     """Why this system has no computer-audio source, in one line ("": it has one)."""
     if sys.platform == "darwin":
-        return "Computer audio is not available on macOS yet"
+        return _mac_missing()
     if not sys.platform.startswith("linux"):
         return "Computer audio is not available on this system"
     if any(shutil.which(tool) is None for tool in PULSE_TOOLS):
@@ -63,11 +65,30 @@ def system_audio_missing() -> str:
     return ""
 
 
+def _mac_missing() -> str:
+    """macOS: ScreenCaptureKit's audio (macOS 13+) through PyObjC (:mod:`voxtral_mlx.audio.
+    system_mac`); looked for without importing it (slow, and the source imports it itself)."""
+    from voxtral_mlx.audio.system_mac_words import macos_version
+
+    version = macos_version()
+    if version and version < (13,):
+        return "Computer audio needs macOS 13 or later"
+    if importlib.util.find_spec("ScreenCaptureKit") is None:
+        return ("Computer audio on macOS needs PyObjC's ScreenCaptureKit: "
+                "pip install pyobjc-framework-ScreenCaptureKit")  # fmt: skip
+    return ""
+
+
 def system_audio_factory() -> Callable[[], Any] | None:
     """What makes this system's computer-audio source (None: there is none,
-    :func:`system_audio_missing` says why)."""
+    :func:`system_audio_missing` says why): SystemAudioSource on Linux, MacSystemAudioSource
+    (ScreenCaptureKit) on macOS."""
     if system_audio_missing():
         return None
+    if sys.platform == "darwin":
+        from voxtral_mlx.audio.system_mac import MacSystemAudioSource
+
+        return MacSystemAudioSource
     from voxtral_mlx.audio.system import SystemAudioSource
 
     return SystemAudioSource

@@ -138,15 +138,33 @@ def test_the_real_source_is_linux_only(monkeypatch):
         assert isinstance(both["You"], MicSource)
     finally:
         bridge.deleteLater()
-    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "platform", "win32")
     assert system_audio_factory() is None
     bridge = EngineBridge()
     try:
-        assert bridge.system_audio is None  # no computer audio on macOS yet
-        assert bridge.computer_audio_missing == "Computer audio is not available on macOS yet"
+        assert bridge.system_audio is None  # no computer audio here
+        assert bridge.computer_audio_missing == "Computer audio is not available on this system"
         assert isinstance(bridge._source(None, BOTH), MicSource)  # the microphone alone
     finally:
         bridge.deleteLater()
+
+
+def test_on_macos_screencapturekit_through_pyobjc(monkeypatch):
+    """macOS: MacSystemAudioSource where PyObjC's ScreenCaptureKit is installed on macOS 13+
+    (looked for, not imported: the source imports it when it opens); else why not."""
+    from voxtral_mlx.audio import system_mac_words
+    from voxtral_mlx.audio.system_mac import MacSystemAudioSource
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(system_mac_words, "macos_version", lambda: (15, 3))
+    found = {"ScreenCaptureKit": None}
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: found.get(name, object()))
+    assert system_audio_factory() is None and "pyobjc-framework-ScreenCaptureKit" in system_audio_missing()  # fmt: skip
+    found["ScreenCaptureKit"] = object()  # installed
+    assert system_audio_factory() is MacSystemAudioSource and system_audio_missing() == ""
+    assert "ScreenCaptureKit" not in sys.modules  # only looked for
+    monkeypatch.setattr(system_mac_words, "macos_version", lambda: (12, 7))
+    assert system_audio_missing() == "Computer audio needs macOS 13 or later"
 
 
 def test_without_pulseaudio_tools_there_is_no_source_and_it_says_why(monkeypatch):
