@@ -153,3 +153,22 @@ def test_a_long_word_after_others_fills_the_cue_line_and_is_timed_by_characters(
     first, second = caption_lines([Segment(0.0, 1.1, join_words(words), words)])
     assert first.lines == ("a " + "y" * 40, "y" * 42) and second.lines == ("y" * 18,)
     assert (first.start, first.end, second.start, second.end) == (0.0, 0.92, 0.92, 1.1)
+
+
+def test_a_word_of_thousands_of_characters_wraps_measuring_little():
+    """A model fed noise can write a word of thousands of characters: cutting it must measure
+    strings about a line long, not the whole word at every line (the overlay measures with
+    font metrics on the GUI thread)."""
+    from voxtral_mlx.text.captions import wrap
+
+    measured = [0]
+
+    def measure(text: str) -> int:
+        measured[0] += len(text)
+        return len(text)
+
+    word = "".join(chr(97 + i % 26) for i in range(20000))
+    lines = wrap(["hi", word, "yo"], 40, measure)
+    assert "".join(s.text for line in lines for s in line if s.word == 1) == word
+    assert all(len("".join(s.gap + s.text for s in line)) <= 40 for line in lines)
+    assert measured[0] < 20 * len(word)  # a whole-word search measured ~75 M characters here

@@ -90,8 +90,14 @@ def line_text(line: Sequence[Slice]) -> str:
 
 
 def _fitting_chars(prefix: str, word: str, width: float, measure: Measure, at_least: int) -> int:
-    """How many leading characters of ``word`` fit after ``prefix`` (binary search)."""
-    low, high = at_least, len(word)
+    """How many leading characters of ``word`` fit after ``prefix``: galloping, then a binary
+    search, so only strings up to twice what fits are measured. (A binary search over the whole
+    word measured it all at every line: a word of thousands of characters, which a model fed
+    noise can write, froze the overlay's thread for seconds.)"""
+    low, high = at_least, at_least + 1
+    while high <= len(word) and measure(prefix + word[:high]) <= width:
+        low, high = high, 2 * high
+    high = min(high, len(word) + 1) - 1  # the largest count not known to overflow
     while low < high:
         middle = (low + high + 1) // 2
         if measure(prefix + word[:middle]) <= width:
