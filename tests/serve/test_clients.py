@@ -82,3 +82,22 @@ def test_no_server_is_one_line(tmp_path, capsys):
     assert cli.main([str(wav), "--server", "ws://127.0.0.1:9"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "cannot reach the server at ws://127.0.0.1:9/v1/realtime" in err[-1]  # fmt: skip
+
+
+def test_a_session_is_not_done_while_events_wait_to_be_taken():
+    """The server's done can arrive between two takes: a drain loop that stops at ``done``
+    must still get the last words (a race seen under load)."""
+    import threading
+    from collections import deque
+
+    from voxtral_mlx.serve.client import RemoteSession
+    from voxtral_mlx.text.transcript import TokenEvent
+
+    session = RemoteSession.__new__(RemoteSession)  # the state only: no connection
+    session._lock, session.error = threading.Condition(), None
+    session._events, session._done = deque([TokenEvent(5, " last", 1.0, 1.08, True)]), True
+    assert not session.done
+    drained = []
+    while not session.done:
+        drained += session.step()
+    assert [e.text for e in drained] == [" last"] and session.done

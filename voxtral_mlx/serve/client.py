@@ -95,7 +95,7 @@ class RemoteSession:
         self._events: deque[TokenEvent] = deque()
         self._steps = 0
         self.error: str | None = None
-        self.done = self.closed = False
+        self._done = self.closed = False
         self.samples = 0
         self._out: queue.SimpleQueue = queue.SimpleQueue()
         self._pending: list[np.ndarray] = []
@@ -134,6 +134,13 @@ class RemoteSession:
         self._wait(WAIT_SECONDS)
         return self.take()
 
+    @property
+    def done(self) -> bool:
+        """The server said done and every event has been taken (a drain loop that stops at
+        ``done`` must not leave the last words behind)."""
+        with self._lock:
+            return self._done and not self._events
+
     def abandon(self) -> None:
         """Close the connection now (a finished or given-up stream)."""
         self.closed = True
@@ -154,7 +161,7 @@ class RemoteSession:
 
     def _wait(self, seconds: float) -> None:
         with self._lock:
-            if not self._events and not self.done and not self.error:
+            if not self._events and not self._done and not self.error:
                 self._lock.wait(seconds)
 
     # ---- the socket's threads ---------------------------------------------------------------
@@ -180,7 +187,7 @@ class RemoteSession:
                     self._delta(event)
                 elif kind == "transcription.done":
                     with self._lock:
-                        self.done = True
+                        self._done = True
                         self._lock.notify_all()
                     return
                 elif kind == "error":
@@ -207,7 +214,7 @@ class RemoteSession:
 
     def _fail(self, message: str) -> None:
         with self._lock:
-            if not self.done:
+            if not self._done:
                 self.error = message
             self._lock.notify_all()
 
