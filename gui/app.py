@@ -25,6 +25,7 @@ from voxtral_mlx.audio.mic import exit_if_streams_left
 from .assets import app_icon
 from .bridge import EngineBridge
 from .controller import Controller
+from .engine import DELAY_OFF, Engine, chosen_engine
 from .main_window import MainWindow
 from .overlay import CaptionOverlay
 from .qt_guard import QtBindingError, ensure_safe_qt
@@ -61,7 +62,8 @@ class VoxtralApp(QObject):
         self.bridge = EngineBridge(self.settings.get(Key.MODEL), model_loader=model_loader,
                                    sd=sd, autosave_dir=autosave_dir,
                                    draft_delay_ms=draft_delay_ms(self.settings),
-                                   keep_audio=self.settings.get(Key.KEEP_AUDIO))  # fmt: skip
+                                   keep_audio=self.settings.get(Key.KEEP_AUDIO),
+                                   engine=chosen_engine(self.settings))  # fmt: skip
         self.controller = Controller(self.bridge, parent=self)
         self.window = MainWindow(self.controller, self.settings)
         self.window.setWindowIcon(app_icon())  # Linux/Windows title bars; macOS uses the .icns
@@ -80,6 +82,8 @@ class VoxtralApp(QObject):
         self.overlay.locked_changed.connect(self._overlay_changed)
         self.tray = self._make_tray() if (tray is None and tray_available()) or tray else None
         self.window.hide_on_close = self.tray is not None
+        self._delay_tip = self.window.delay_box.toolTip()
+        self._show_engine()
 
     def _make_tray(self) -> Tray:
         tray = Tray(self)
@@ -121,10 +125,25 @@ class VoxtralApp(QObject):
             self.settings_window.overlay_style.connect(self.overlay.apply_style)
             self.settings_window.drafts_changed.connect(self.bridge.set_draft_delay)
             self.settings_window.keep_audio_changed.connect(self.bridge.set_keep_audio)
+            self.settings_window.engine_changed.connect(self.set_engine)
             self.settings_window.finished.connect(self._settings_closed)
         self.settings_window.show()
         self.settings_window.raise_()
         return self.settings_window
+
+    def set_engine(self, engine: Engine) -> None:
+        """Caption with ``engine`` (Settings ▸ Engine) from the next Start."""
+        self.bridge.set_engine(engine)
+        self._show_engine()
+
+    def _show_engine(self) -> None:
+        """The window follows the engine: no model panel and no delay of ours with a server;
+        the status line says which engine."""
+        remote = self.bridge.engine.remote
+        self.window.model_setup.refresh()
+        self.window.delay_box.setEnabled(not remote)
+        self.window.delay_box.setToolTip(DELAY_OFF if remote else self._delay_tip)
+        self.controller.show_engine()
 
     def _settings_closed(self) -> None:
         self.settings_window.deleteLater()

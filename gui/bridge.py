@@ -5,16 +5,15 @@ already owns a thread (it loads the model and steps it there: MLX streams belong
 that made them) and its verbs (``start``/``switch``/``stop``) never block. Wrapping it in a
 QThread would add a second thread that only waits, and every thread that has run MLX leaves an
 OS thread behind (mlx 0.32.4), so the app keeps one transcriber for its lifetime (a new one
-only after a fatal error or when the user picks another model).
+only after a fatal error or when the user picks another model or engine).
 :class:`EngineBridge` lives on the GUI thread; the transcriber calls its ``on_event`` on the
 inference thread, which only emits :attr:`EngineBridge.event`. Receivers live on the GUI thread,
 so Qt delivers the event there through a queued connection. Events are frozen dataclasses of
 plain Python values (:mod:`voxtral_mlx.live.events`): nothing from MLX crosses.
 
-This module imports :mod:`voxtral_mlx.live.engine` and :mod:`voxtral_mlx.audio.mic` (and
-:mod:`voxtral_mlx.audio.system` on Linux, :mod:`voxtral_mlx.audio.system_mac` on macOS), none
-of which imports mlx; mlx is first imported by the model loader, on the transcriber's thread.
-(PyObjC is imported by the macOS source when it opens, not here: only looked for.)
+This module imports :mod:`voxtral_mlx.live.engine` and :mod:`voxtral_mlx.audio.mic` (and,
+through :mod:`gui.system_audio`, this system's computer-audio source), none of which imports
+mlx; mlx is first imported by the model loader, on the transcriber's thread.
 
 What is recorded is the window's choice (:mod:`gui.sources`): the microphone, the computer's
 audio (``system_audio``: this system's source for it, None where there is none, and then
@@ -22,14 +21,16 @@ audio (``system_audio``: this system's source for it, None where there is none, 
 ``{"You": microphone, "Others": computer audio}``: two labelled rows of one batch.
 :data:`COMPUTER_AUDIO` is the name an older version remembered as the "device" for the
 computer's audio (still recorded as such).
+
+What captions is the :class:`~gui.engine.Engine` chosen: the model here (``model_loader`` or a
+:class:`FolderLoader`), or a server (its ``remote_loader``: no model is loaded or downloaded
+here, there are no drafts and the delay is the server's). A new engine takes effect at the
+next Record: the transcriber of the old one is stopped (at once when idle) and joined then.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,55 +44,15 @@ from voxtral_mlx.live.events import ErrorEvent, LiveEvent, Status, StatusEvent
 from voxtral_mlx.live.source_set import OTHERS, YOU
 
 from .download import model_on_disk
+from .engine import Engine
 from .settings import LEGACY_COMPUTER_AUDIO
 from .sources import BOTH, COMPUTER, MICROPHONE
+from .system_audio import system_audio_factory, system_audio_missing
 
 log = logging.getLogger(__name__)
 # What an older version remembered as the device for what the computer plays (no PortAudio
 # device is called this): recorded as the computer's audio.
 COMPUTER_AUDIO = LEGACY_COMPUTER_AUDIO
-PULSE_TOOLS = ("pactl", "parec")
-
-
-def system_audio_missing() -> str:
-    """Why this system has no computer-audio source, in one line ("": it has one)."""
-    if sys.platform == "darwin":
-        return _mac_missing()
-    if not sys.platform.startswith("linux"):
-        return "Computer audio is not available on this system"
-    if any(shutil.which(tool) is None for tool in PULSE_TOOLS):
-        return ("Computer audio needs PulseAudio's or PipeWire's pactl and parec: "
-                "install pulseaudio-utils")  # fmt: skip
-    return ""
-
-
-def _mac_missing() -> str:
-    """macOS: ScreenCaptureKit's audio (macOS 13+) through PyObjC (:mod:`voxtral_mlx.audio.
-    system_mac`); looked for without importing it (slow, and the source imports it itself)."""
-    from voxtral_mlx.audio.system_mac_words import macos_version
-
-    version = macos_version()
-    if version and version < (13,):
-        return "Computer audio needs macOS 13 or later"
-    if importlib.util.find_spec("ScreenCaptureKit") is None:
-        return ("Computer audio on macOS needs PyObjC's ScreenCaptureKit: "
-                "pip install pyobjc-framework-ScreenCaptureKit")  # fmt: skip
-    return ""
-
-
-def system_audio_factory() -> Callable[[], Any] | None:
-    """What makes this system's computer-audio source (None: there is none,
-    :func:`system_audio_missing` says why): SystemAudioSource on Linux, MacSystemAudioSource
-    (ScreenCaptureKit) on macOS."""
-    if system_audio_missing():
-        return None
-    if sys.platform == "darwin":
-        from voxtral_mlx.audio.system_mac import MacSystemAudioSource
-
-        return MacSystemAudioSource
-    from voxtral_mlx.audio.system import SystemAudioSource
-
-    return SystemAudioSource
 
 
 class EngineBridge(QObject):
@@ -104,7 +65,7 @@ class EngineBridge(QObject):
     audio kept beside its journal (:mod:`voxtral_mlx.live.audio_keeper`). ``system_audio``:
     makes the "Computer audio" source (default: :func:`system_audio_factory` with the real
     sounddevice; none with a fake ``sd``, whose tests give their own); None: the computer's
-    audio cannot be chosen.
+    audio cannot be chosen. ``engine``: what captions (default: the model here).
     """
 
     event = Signal(object)  # a LiveEvent, always delivered on the GUI thread
@@ -114,7 +75,7 @@ class EngineBridge(QObject):
     def __init__(self, model: str | Path = "", *, model_loader: Callable | None = None,
                  sd: Any = None, autosave_dir: str | Path | None = None,
                  draft_delay_ms: int = 0, keep_audio: bool = False,
-                 system_audio: Callable[[], Any] | None = None,
+                 system_audio: Callable[[], Any] | None = None, engine: Engine | None = None,
                  parent: QObject | None = None):  # fmt: skip
         super().__init__(parent)
         self.model = str(model)
@@ -129,6 +90,8 @@ class EngineBridge(QObject):
         self.listening = False
         self._want_listening = False
         self._stale = False  # the transcriber holds a model no longer chosen
+        self.engine = engine or Engine()
+        self._live_engine = self.engine  # the engine of the transcriber made last
         self.event.connect(self._track)
 
     # ---- GUI thread -------------------------------------------------------------------------
@@ -151,8 +114,9 @@ class EngineBridge(QObject):
         self._ensure_started(delay_ms)
         self._want_listening = True
         source = self._source(device, listen)
+        delay_ms = None if self.engine.remote else delay_ms  # the server's (as --mic --server)
         self.live.switch(source=source, delay_ms=delay_ms, new_transcript=True,
-                         draft_delay_ms=self.draft_delay_ms)  # fmt: skip
+                         draft_delay_ms=self._drafts)  # fmt: skip
 
     def _source(self, device: str | None, listen: str = MICROPHONE):
         """The source(s) for a choice (made here, opened by the transcriber): one source, or
@@ -173,14 +137,14 @@ class EngineBridge(QObject):
 
     def set_delay(self, delay_ms: int) -> None:
         """Applies now when listening (a new session on the loaded model), else on next record."""
-        if self.live is not None and self.live.running and self.listening:
+        if self.live is not None and self.live.running and self.listening and not self.engine.remote:  # fmt: skip
             self.live.switch(delay_ms=delay_ms)
 
     def set_draft_delay(self, draft_delay_ms: int) -> None:
         """The draft row's delay (0: drafts off); like :meth:`set_delay`, on the loaded model."""
         self.draft_delay_ms = draft_delay_ms
         if self.live is not None and self.live.running and self.listening:
-            self.live.switch(draft_delay_ms=draft_delay_ms)
+            self.live.switch(draft_delay_ms=self._drafts)
 
     def set_keep_audio(self, on: bool) -> None:
         """Keep each recording's audio (or not) from the next recording on."""
@@ -192,9 +156,36 @@ class EngineBridge(QObject):
         """Use another model folder or repo id from the next Start (a loaded one is let go)."""
         self.model = str(model)
         self._loader = None
-        if self.running:
+        if self.running and not self._live_engine.remote:
             self.live.stop()
             self._stale = True
+
+    def set_engine(self, engine: Engine) -> None:
+        """Caption with ``engine`` from the next Record; an idle transcriber of another engine
+        is let go now (one that is recording, when it stops)."""
+        self.engine = engine
+        self._let_go_if_changed()
+
+    def _let_go_if_changed(self) -> None:
+        if self.running and not self.busy and not self._stale and self.engine != self._live_engine:
+            self.live.stop()
+            self._stale = True
+
+    @property
+    def engine_label(self) -> str:
+        """For the status line: "" (this computer) or "Server ws://…", the running
+        transcriber's engine, else the chosen one."""
+        live = self.running and not self._stale
+        return (self._live_engine if live else self.engine).label
+
+    @property
+    def switching(self) -> bool:
+        """The transcriber was stopped to change model or engine (its STOPPED is no news)."""
+        return self._stale
+
+    @property
+    def _drafts(self) -> int:
+        return 0 if self.engine.remote else self.draft_delay_ms
 
     def shutdown(self) -> None:
         """Ask the transcriber to flush, write the transcript and end; returns at once."""
@@ -211,8 +202,9 @@ class EngineBridge(QObject):
 
     @property
     def needs_download(self) -> bool:
-        """The model is neither injected nor on disk: the first Start downloads it."""
-        return self._loader is None and not model_on_disk(self.model)
+        """The model is neither injected nor on disk: the first Start downloads it (never with a
+        server)."""
+        return not self.engine.remote and self._loader is None and not model_on_disk(self.model)
 
     @property
     def running(self) -> bool:
@@ -224,18 +216,25 @@ class EngineBridge(QObject):
         return self._want_listening or self.listening
 
     def _ensure_started(self, delay_ms: int) -> None:
+        if self.running and not self._stale and self.engine != self._live_engine:
+            self.live.stop()  # the engine changed while it recorded: it ends now
+            self._stale = True
         if self.running and not self._stale:
             return
-        if self._stale:  # it was told to stop when the model changed: it is ending now
+        if self._stale:  # told to stop when the model or engine changed: it is ending now
             self.live.join(5.0)
             self._stale = False
         if self.live is not None:  # ended after a fatal error: let it go, start afresh
             self.live.join(1.0)
-        loader = self._loader or FolderLoader(self.model, on_progress=self._on_progress)
+        self._live_engine = engine = self.engine
+        if engine.remote:
+            loader, delay_ms = engine.loader(), None
+        else:
+            loader = self._loader or FolderLoader(self.model, on_progress=self._on_progress)
         self.live = LiveTranscriber(
             loader, None, delay_ms=delay_ms, on_event=self._on_event,
             autosave_dir=self.autosave_dir, idle_on_end=True,
-            draft_delay_ms=self.draft_delay_ms, save_audio=self.keep_audio,
+            draft_delay_ms=self._drafts, save_audio=self.keep_audio,
         )  # fmt: skip
         self.live.start()
 
@@ -253,6 +252,8 @@ class EngineBridge(QObject):
             if not listening:
                 self._want_listening = False
             self.listening_changed.emit(listening)
+            if not listening:  # an engine chosen while it recorded: the next Start uses it
+                self._let_go_if_changed()
 
     # ---- the transcriber's thread -------------------------------------------------------------
     def _on_event(self, event: LiveEvent) -> None:
@@ -262,4 +263,4 @@ class EngineBridge(QObject):
         self.progress.emit(stage, int(done), int(total))
 
 
-__all__ = ["EngineBridge"]
+__all__ = ["EngineBridge", "system_audio_factory", "system_audio_missing"]

@@ -10,6 +10,9 @@ widgets and calls the controller's verbs (start, stop, save, ...) with what its 
 Listening to the microphone and the computer's audio at once (:data:`~gui.sources.BOTH`), the
 events name their source ("You", "Others"): the text and draft signals carry it, each source
 has its own meter and lag, and a hint or error says which source it is about.
+
+With a server as the engine (:mod:`gui.engine`) the status line names it ("Listening to USB
+Mic · Server ws://…", "Connecting to the server ws://…" until it listens).
 """
 
 from __future__ import annotations
@@ -39,16 +42,10 @@ from .bridge import EngineBridge
 from .captions import CaptionModel, runs, shown_order
 from .messages import in_gui_words
 from .sources import DEVICE_LOST, LAG_WARN_S, MICROPHONE, SourceStates, about, state_line
+from .status_line import idle_line, status_line
 
 if TYPE_CHECKING:
     from voxtral_mlx.audio.mic import InputDevice
-
-STATUS_TEXT = {
-    Status.LOADING: "Loading the model…",
-    Status.LISTENING: "Listening to {detail}",
-    Status.IDLE: "Ready",
-    Status.STOPPED: "Stopped",
-}
 
 
 class Controller(QObject):
@@ -116,11 +113,11 @@ class Controller(QObject):
     def start(self, device: str, delay_ms: int, listen: str = MICROPHONE) -> None:
         """Record what ``listen`` says (:mod:`gui.sources`: the microphone ``device``, "" = the
         system default; the computer's audio; or both); the model loads first if needed."""
-        first_load = not self.bridge.running
+        first_load = not self.bridge.running or self.bridge.switching
         self.bridge.record(device, delay_ms, listen)
         self.recording_changed.emit(True)
-        if first_load:
-            self.status_text.emit(STATUS_TEXT[Status.LOADING])
+        if first_load or self.bridge.engine.remote:  # a server: connecting takes a moment
+            self.status_text.emit(status_line(self.bridge, Status.LOADING))
 
     def stop(self) -> None:
         """Stop listening; the last words still come, then the transcript is saved."""
@@ -133,6 +130,12 @@ class Controller(QObject):
         now."""
         if self.bridge.listening:
             self.bridge.record(device, delay_ms, listen)
+
+    def show_engine(self) -> None:
+        """The engine chosen changed (or the app starts): when idle, the status line says
+        which (the next Start uses it)."""
+        if not self.bridge.busy:
+            self.status_text.emit(idle_line(self.bridge))
 
     def set_delay(self, delay_ms: int) -> None:
         self.bridge.set_delay(delay_ms)
@@ -210,7 +213,10 @@ class Controller(QObject):
     def _on_status(self, event: StatusEvent) -> None:
         self._listening_to, self._stalled = event.detail or "the microphone", None
         self._states.clear()
-        self.status_text.emit(STATUS_TEXT[event.status].format(detail=self._listening_to))
+        if event.status is Status.STOPPED and self.bridge.switching:
+            self.status_text.emit(idle_line(self.bridge))  # let go for another model or engine
+        else:
+            self.status_text.emit(status_line(self.bridge, event.status, self._listening_to))
         lost = self._error_while_listening and not self._user_stopped
         self._set_state_line(DEVICE_LOST if lost and event.status is not Status.LISTENING else "")
         if event.status is Status.LISTENING:
@@ -254,7 +260,7 @@ class Controller(QObject):
         waiting = self._states.waiting(self._listening_to)
         if waiting != self._stalled and self.bridge.listening:  # stopped delivering, or again
             self._stalled = waiting  # the text shown while waiting (None: listening)
-            listening = STATUS_TEXT[Status.LISTENING].format(detail=self._listening_to)
+            listening = status_line(self.bridge, Status.LISTENING, self._listening_to)
             self.status_text.emit(waiting or listening)
         stalled = event.audio in (AudioState.STALLED, AudioState.LOST)
         self.meter_changed.emit(None if stalled else event.level_db, event.lag, event.source)

@@ -135,6 +135,12 @@ class ModelSetup(QObject):
         self.downloading.emit(False)
         self.model_button.setEnabled(True)
 
+    def refresh(self) -> None:
+        """The engine changed: the panel shows only while Start would download the model (never
+        with a server)."""
+        if not self.download.running:
+            self.panel.setVisible(self.bridge.needs_download)
+
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Choose a Voxtral model folder")
         if folder:

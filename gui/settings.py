@@ -11,6 +11,8 @@ delay the user has saved is kept either way. ``KEEP_AUDIO`` writes each recordin
 beside its autosaved transcript (``live-YYYYmmdd-HHMMSS.wav``). ``LISTEN_TO`` is what is
 captioned (:mod:`gui.sources`); ``DEVICE`` the microphone (an older version kept the computer's
 audio there as ``@computer-audio``: :func:`listen_choice` reads that as the computer's audio).
+``ENGINE`` is what captions (:mod:`gui.engine`: this computer's model or a server at
+``SERVER_URL``); ``API_KEY`` is stored like every other setting, in plain text.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class Key(str, enum.Enum):
     KEEP_AUDIO = "audio/keep"  # each recording's audio in a WAV beside its autosave
     DEVICE = "audio/device"  # the microphone's name; "" = system default
     LISTEN_TO = "audio/listen_to"  # gui.sources: "microphone", "computer" (its audio) or "both"
+    ENGINE = "engine/kind"  # gui.engine: "local" (this computer's model) or "server"
+    SERVER_URL = "engine/server_url"  # ws://HOST:PORT or http://HOST:PORT
+    API_KEY = "engine/api_key"  # the server's key, "" = none (kept in plain text)
     FONT_SIZE = "window/font_size"
     FONT_FAMILY = "window/font_family"  # "" = the desktop's font
     WINDOW_LINES = "window/lines"  # caption lines shown; 0 = the whole scrolling transcript
@@ -76,6 +81,9 @@ DEFAULTS: dict[Key, Any] = {
     Key.KEEP_AUDIO: False,
     Key.DEVICE: "",
     Key.LISTEN_TO: MICROPHONE,
+    Key.ENGINE: "local",
+    Key.SERVER_URL: "",
+    Key.API_KEY: "",
     Key.FONT_SIZE: 22,
     Key.FONT_FAMILY: "",
     Key.WINDOW_LINES: 0,

@@ -1,4 +1,4 @@
-"""The settings window: how captions look in the main window and in the overlay (font, size,
+"""The settings window: the engine (this computer or a server: :mod:`gui.engine_panel`); how captions look in the main window and in the overlay (font, size,
 text and background colours with their contrast, presets including high contrast, lines
 shown (the window: all, or the last N), the overlay's background opacity); live captions
 (drafts on/off and their delay, keeping the audio); and what closing the window while
@@ -7,7 +7,8 @@ listening does.
 Every change applies at once and is remembered (:mod:`gui.settings`); ``window_style`` and
 ``overlay_style`` carry the new :class:`~gui.settings.CaptionStyle` to whoever shows captions,
 ``drafts_changed`` the draft delay to run (0: drafts off), ``keep_audio_changed`` the audio
-setting. GUI thread only.
+setting, ``engine_changed`` the :class:`~gui.engine.Engine` to run. With a server the drafts
+controls are disabled, their tooltip saying why. GUI thread only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from PySide6.QtWidgets import (
 
 from voxtral_mlx.protocol import DELAY_STEP_MS, MAX_DELAY_MS, MIN_DELAY_MS
 
+from .engine import DRAFTS_OFF
+from .engine_panel import EnginePanel
 from .settings import (
     OVERLAY_KEYS,
     PRESETS,
@@ -213,6 +216,7 @@ class SettingsWindow(QDialog):
     overlay_style = Signal(object)
     drafts_changed = Signal(int)  # the draft delay in ms; 0: drafts off
     keep_audio_changed = Signal(bool)
+    engine_changed = Signal(object)  # gui.engine.Engine
 
     def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -230,12 +234,15 @@ class SettingsWindow(QDialog):
             self.close_choice.addItem(text, value)
         self.close_choice.setCurrentIndex(max(0, self.close_choice.findData(settings.get(Key.CLOSE_WHILE_LISTENING))))  # fmt: skip
         self.close_choice.currentIndexChanged.connect(lambda _: settings.set(Key.CLOSE_WHILE_LISTENING, self.close_choice.currentData()))  # fmt: skip
+        self.engine_panel = EnginePanel(settings)
+        self.engine_panel.changed.connect(self._engine_chosen)
         general = QFormLayout()
         self._live_rows(general)
         general.addRow("Closing the window while listening", self.close_choice)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.engine_panel)
         layout.addWidget(tabs)
         layout.addLayout(general)
         layout.addWidget(QLabel("Changes apply at once and are remembered."), 0, Qt.AlignmentFlag.AlignLeft)  # fmt: skip
@@ -250,7 +257,6 @@ class SettingsWindow(QDialog):
         self.drafts.toggled.connect(self._drafts_toggled)
         self.draft_delay = DelayBox(MIN_DELAY_MS, MAX_DELAY_MS, DELAY_STEP_MS, settings.get(Key.DRAFT_DELAY_MS))  # fmt: skip
         self.draft_delay.setToolTip("Delay of the draft words: shorter shows them sooner; drafts show when it is shorter than the window's delay")  # fmt: skip
-        self.draft_delay.setEnabled(self.drafts.isChecked())
         self.draft_delay.chosen.connect(self._draft_delay_chosen)
         self.keep_audio = QCheckBox("Keep the audio of each recording")
         self.keep_audio.setToolTip("A WAV file beside each autosaved transcript, from the next recording")  # fmt: skip
@@ -259,10 +265,25 @@ class SettingsWindow(QDialog):
         form.addRow("Drafts", self.drafts)
         form.addRow("Draft delay", self.draft_delay)
         form.addRow("Audio", self.keep_audio)
+        self._tips = {w: w.toolTip() for w in (self.drafts, self.draft_delay)}
+        self._show_drafts()
+
+    def _engine_chosen(self, engine) -> None:
+        self._show_drafts()
+        self.engine_changed.emit(engine)
+
+    def _show_drafts(self) -> None:
+        """Drafts need the model here: with a server their controls are off, saying why (the
+        setting is kept for this computer)."""
+        remote = self.engine_panel.engine.remote
+        self.drafts.setEnabled(not remote)
+        self.draft_delay.setEnabled(not remote and self.drafts.isChecked())
+        for widget, tip in self._tips.items():
+            widget.setToolTip(DRAFTS_OFF if remote else tip)
 
     def _drafts_toggled(self, on: bool) -> None:
         self.settings.set(Key.DRAFTS, on)
-        self.draft_delay.setEnabled(on)
+        self._show_drafts()
         self.drafts_changed.emit(draft_delay_ms(self.settings))
 
     def _draft_delay_chosen(self, value: int) -> None:
