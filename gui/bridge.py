@@ -227,13 +227,14 @@ class EngineBridge(QObject):
         if self.live is not None:  # ended after a fatal error: let it go, start afresh
             self.live.join(1.0)
         self._live_engine = engine = self.engine
+        metadata = {"model": engine.address} if engine.remote else None  # as --mic --server
         if engine.remote:
             loader, delay_ms = engine.loader(), None
         else:
             loader = self._loader or FolderLoader(self.model, on_progress=self._on_progress)
         self.live = LiveTranscriber(
             loader, None, delay_ms=delay_ms, on_event=self._on_event,
-            autosave_dir=self.autosave_dir, idle_on_end=True,
+            autosave_dir=self.autosave_dir, idle_on_end=True, metadata=metadata,
             draft_delay_ms=self._drafts, save_audio=self.keep_audio,
         )  # fmt: skip
         self.live.start()

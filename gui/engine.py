@@ -59,13 +59,18 @@ class Engine:
         return self.kind == SERVER
 
     @property
+    def address(self) -> str:
+        """The server's address as the client takes it ("" for this computer)."""
+        return normal_url(self.url) if self.remote else ""
+
+    @property
     def label(self) -> str:
         """What the status line says about it: "" for this computer, "Server ws://…"."""
-        return f"Server {normal_url(self.url)}" if self.remote else ""
+        return f"Server {self.address}" if self.remote else ""
 
     def loader(self) -> Callable:
         """The transcriber's ``model_loader`` for a server (no network until a session opens)."""
-        return remote_loader(normal_url(self.url), self.api_key.strip() or None)
+        return remote_loader(self.address, self.api_key.strip() or None)
 
 
 def usable(kind: str, url: str, api_key: str) -> Engine:

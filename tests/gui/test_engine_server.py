@@ -77,6 +77,7 @@ def test_start_captions_through_the_server_as_the_model_here_would(make_app, qtb
     heard = sf.read(saved.metadata["audio"], dtype="float32")[0]
     want = local_words(folder, on_the_wire(heard))
     assert len(want) > 5 and saved.words == want
+    assert saved.metadata["model"] == f"ws://{server}"  # where it was transcribed, as the CLI's
     assert win.captions.words == want and not win.captions.drafts
     # Remembered: a new settings object, a new settings window, a new app.
     assert chosen_engine(ini(tmp_path)) == Engine(SERVER, server)
