@@ -190,3 +190,24 @@ def test_an_engine_chosen_while_recording_is_used_from_the_next_start(make_app, 
     record(qtbot, app, f"Listening to USB Mic · {label}")
     assert app.bridge.live is not local
     app.shutdown(10)
+
+
+def test_the_api_key_is_sent_a_wrong_one_is_one_message(make_app, qtbot, folder, threads_back):  # fmt: skip
+    app = make_app(speech_device())
+    win = app.window
+    with running_server(folder, max_streams=2, api_key="s3cret") as (url, _hub):
+        dialog = choose_server(app, f"http://{url}")
+        dialog.engine_panel.api_key.setText("wrong")
+        win.start()
+        qtbot.waitUntil(lambda: not win.banner.isHidden(), timeout=20000)
+        text = win.banner.label.text()
+        assert text.startswith(f"cannot reach the server at ws://{url}/v1/realtime: ") and "HTTP 403" in text  # fmt: skip
+        qtbot.waitUntil(lambda: win.start_button.text() == "Start" and not app.bridge.running, timeout=20000)  # fmt: skip
+        dialog.engine_panel.api_key.setText("s3cret")
+        assert app.bridge.engine.api_key == "s3cret"
+        win.start()
+        qtbot.waitUntil(lambda: win.status_label.text() == f"Listening to USB Mic · Server http://{url}", timeout=30000)  # fmt: skip
+        qtbot.waitUntil(lambda: len(win.captions.words) >= 2, timeout=30000)
+        win.stop()
+        qtbot.waitUntil(lambda: win.last_saved is not None and not app.bridge.busy, timeout=30000)
+    app.shutdown(10)
