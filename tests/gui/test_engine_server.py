@@ -18,9 +18,13 @@ from gui.app import VoxtralApp
 from gui.engine import DELAY_OFF, DRAFTS_OFF, LOCAL, SERVER, Engine, chosen_engine
 from gui.settings import Key, Settings
 from gui.settings_window import SettingsWindow
+from gui.sources import BOTH
+from tests.gui.test_both_sources import OTHER
 from tests.gui.test_main_window import folder, make_app, speech_device, threads_back  # noqa: F401
+from tests.gui.test_system_audio_choice import choose, offer_computer_audio
 from tests.serve.server_fixture import free_port, running_server
 from tests.serve.test_clients import local_words, on_the_wire
+from voxtral_mlx.live.source_set import OTHERS, YOU
 from voxtral_mlx.text.transcript import Transcript
 
 
@@ -210,4 +214,24 @@ def test_the_api_key_is_sent_a_wrong_one_is_one_message(make_app, qtbot, folder,
         qtbot.waitUntil(lambda: len(win.captions.words) >= 2, timeout=30000)
         win.stop()
         qtbot.waitUntil(lambda: win.last_saved is not None and not app.bridge.busy, timeout=30000)
+    app.shutdown(10)
+
+
+def test_both_sources_through_the_server_are_two_labelled_streams(make_app, qtbot, server, threads_back):  # fmt: skip
+    app = make_app(speech_device())
+    win = app.window
+    offer_computer_audio(app, OTHER)
+    win.device_box.setCurrentIndex(win.device_box.findData("USB Mic"))
+    choose(win, BOTH)
+    choose_server(app, server)
+    win.start()
+    both = f"Listening to You: USB Mic, Others: system audio · Server ws://{server}"
+    qtbot.waitUntil(lambda: win.status_label.text() == both, timeout=30000)
+    qtbot.waitUntil(lambda: {w.source for w in win.captions.words} == {YOU, OTHERS}, timeout=30000)
+    win.stop()
+    qtbot.waitUntil(lambda: win.last_saved is not None and not app.bridge.busy, timeout=30000)
+    saved = Transcript.from_dict(json.loads(win.last_saved.read_text()))
+    assert {w.source for w in saved.words} == {YOU, OTHERS}
+    assert saved.metadata["sources"] == {YOU: "USB Mic", OTHERS: "system audio"}
+    assert app.bridge._loader.threads == []
     app.shutdown(10)
