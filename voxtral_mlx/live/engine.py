@@ -377,8 +377,9 @@ class LiveTranscriber:
             log.debug("draining failed", exc_info=True)
             self._emit(ErrorEvent(_one_line(err), fatal=True))
         if self._rec is not None:
-            for label in list(self._rec.tracks):
-                self._rec.end_session(label)  # no-op unless draining failed half-way
+            for label in list(self._rec.tracks):  # none unless draining failed half-way
+                if (last := self._rec.end_session(label)) is not None:
+                    self._emit(last)  # the word in progress, saved: shown too
             self._finish(final=True)
         self._listeners, self._model, self._tokenizer = [], None, None
         self._emit(StatusEvent(Status.STOPPED))
