@@ -52,6 +52,31 @@ def feed(app: VoxtralApp, text: str, partial: str) -> None:
     win.on_event(MeterEvent(level_db=-17.0, lag=0.2, audio_seconds=t))
 
 
+CALL = [  # (who, words): a call with loudspeakers off (headphones), both sides captioned
+    ("Others", "Thanks for joining. Can everyone hear me all right?"),
+    ("You", "Yes, loud and clear."),
+    ("Others", "Great. Let's start with the budget for next quarter."),
+    ("You", "I sent the numbers this morning, they're in the shared folder."),
+    ("Others", "Perfect, I have them open now. The travel line looks"),
+]
+
+
+def feed_call(app: VoxtralApp) -> None:
+    """Labelled events as the transcriber sends them with Both on."""
+    win = app.window
+    win.on_event(StatusEvent(Status.LISTENING, "You: MacBook Pro Microphone, Others: system audio"))
+    t = 0.4
+    for who, text in CALL:
+        for word in text.split():
+            win.on_event(TextEvent(" " + word, t, t + 0.3, words=(Word(word, t, t + 0.3, who),),
+                                   source=who))  # fmt: skip
+            t += 0.34
+        t += 0.6
+    win.on_event(TextEvent("", t, t + 0.1, partial=Word("hig", t, t + 0.1, "Others"), source="Others"))  # fmt: skip
+    win.on_event(MeterEvent(level_db=-35.0, lag=0.1, audio_seconds=t, source="You"))
+    win.on_event(MeterEvent(level_db=-14.0, lag=0.3, audio_seconds=t, source="Others"))
+
+
 def main() -> int:
     qt = QApplication(sys.argv)
     tmp = Path(tempfile.mkdtemp())
@@ -108,6 +133,12 @@ def main() -> int:
         app.tray.menu.hide()
     else:
         print("no system tray on this display: tray.png not taken", file=sys.stderr)
+    app.window.clear()
+    app.window.source_box.set_missing("")  # as where the computer's audio can be captured
+    app.window.source_box.choose("both")
+    feed_call(app)
+    wait(300)
+    app.window.grab().save(str(DOCS / "window-both.png"))
     app.window.quit()
     qt.processEvents()
     app.dispose()
