@@ -25,10 +25,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(folder, **options):
-    """(base url, hub) of a server until the block ends."""
+def running_server(folder, loader=None, **options):
+    """(base url, hub) of a server until the block ends (``loader``: default the tiny live
+    checkpoint's, with the live tests' tokenizer)."""
     port = free_port()
-    server, hub = make_server(Loader(folder), port=port, **options)
+    server, hub = make_server(loader or Loader(folder), port=port, **options)
     hub.start()
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
