@@ -136,9 +136,11 @@ class Connection:
             asyncio.ensure_future(self._too_slow())
 
     async def _too_slow(self) -> None:
+        """Tell it (if it takes the message within a second: it may read nothing at all) and
+        close; neither may hang the connection's tasks."""
+        message = "the client does not read its events fast enough: closed"
         with contextlib.suppress(Exception):
-            await self.ws.send_text(dumps(error_event(
-                "the client does not read its events fast enough: closed", ErrorCode.CLIENT_TOO_SLOW)))  # fmt: skip
+            await asyncio.wait_for(self.ws.send_text(dumps(error_event(message, ErrorCode.CLIENT_TOO_SLOW))), 1.0)  # fmt: skip
         await self._close(1008, "client too slow")
 
     async def _write(self) -> None:
@@ -171,7 +173,7 @@ class Connection:
     async def _close(self, code: int, reason: str) -> None:
         self.closing = True
         with contextlib.suppress(Exception):
-            await self.ws.close(code, reason)
+            await asyncio.wait_for(self.ws.close(code, reason), 2.0)
 
 
 __all__ = ["Connection", "Limits"]
