@@ -145,7 +145,7 @@ class App:
 
     def _through_server(self, path: Path, meta: dict, damage: list):
         from voxtral_mlx.audio.files import probe_duration
-        from voxtral_mlx.serve.client import transcribe_remote
+        from voxtral_mlx.serve.remote_files import transcribe_remote
 
         total = probe_duration(path) or 0.0
 
