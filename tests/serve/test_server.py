@@ -194,3 +194,13 @@ def test_serve_refuses_other_computers_without_a_key(capsys):
 
     assert cli.main(["serve", "--host", "0.0.0.0"]) == 2
     assert "give --api-key" in capsys.readouterr().err
+
+
+def test_serve_with_a_missing_model_says_so_and_exits(tmp_path, capsys):
+    from tests.serve.server_fixture import free_port
+    from voxtral_mlx.cli import main as cli
+
+    missing = tmp_path / "no-model"
+    assert cli.main(["serve", "--model", str(missing), "--port", str(free_port())]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: the model did not load: model folder not found: {missing}"

@@ -8,6 +8,8 @@ thread ends and the process exits 0.
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,16 +36,24 @@ def make_server(loader: Callable[[], tuple[Any, Any]], *, host: str = "127.0.0.1
 
 
 def serve(loader, **options) -> int:
-    """Serve until interrupted; 0 on a clean stop, 1 when the model did not load."""
+    """Serve until interrupted; 0 on a clean stop, 1 (one line on stderr) when the model does
+    not load: the server stops then rather than answer 503 for ever."""
     server, hub = make_server(loader, **options)
     hub.start()
+
+    def watch() -> None:
+        hub.ready.wait()
+        if hub.error:
+            server.should_exit = True
+
+    threading.Thread(target=watch, name="voxtral-serve-watch", daemon=True).start()
     try:
         server.run()
     finally:
         hub.stop()
         hub.join(30)
     if hub.error:
-        log.error("the model did not load: %s", hub.error)
+        print(f"error: the model did not load: {hub.error}", file=sys.stderr)
         return 1
     return 0
 
