@@ -74,6 +74,26 @@ def test_files_with_server_write_the_local_transcript(server, folder, tmp_path, 
     assert data["metadata"]["model"] == f"http://{url}"
 
 
+def test_the_servers_delay_is_the_one_recorded(folder, tmp_path):
+    """A server at another delay than the client's default says so; the transcript records
+    it, and its words are a local run's at that delay."""
+    from voxtral_mlx.cli import main as cli
+
+    wav = tmp_path / "talk.wav"
+    sf.write(wav, SPEECH[: 16000 * 3], 16000, subtype="FLOAT")
+    with running_server(folder, max_streams=1, delay_ms=960) as (url, _hub):
+        assert cli.main([str(wav), "--server", f"ws://{url}", "--format", "json", "-q"]) == 0
+    data = json.loads((tmp_path / "talk.json").read_text())
+    assert data["metadata"]["delay_ms"] == 960
+    session = StreamingSession(weights.load(folder)[0], TOK, delay_ms=960)
+    session.feed(on_the_wire(SPEECH[: 16000 * 3]))
+    session.close()
+    ids = []
+    while not session.done:
+        ids += [e.token_id for e in session.step()]
+    assert data["tokens"] == ids
+
+
 def test_no_server_is_one_line(tmp_path, capsys):
     from voxtral_mlx.cli import main as cli
 

@@ -49,7 +49,7 @@ class Stream:
 
 
 class Hub:
-    prompt, max_streams, active, error = [1] * 39, 4, 0, None
+    prompt, max_streams, active, error, delay_ms = [1] * 39, 4, 0, None, 480
 
     def open(self, on_event):
         self.on_event, self.stream = on_event, Stream()
@@ -61,8 +61,11 @@ def test_a_client_that_does_not_read_is_told_and_closed():
         ws, hub = StuckSocket([UPDATE, '{"type": "input_audio_buffer.commit"}']), Hub()
         connection = Connection(ws, hub, {""}, Limits(max_events=8))
         task = asyncio.create_task(connection.run())
-        while not hasattr(hub, "on_event"):
+        for _ in range(500):  # a connection that failed must fail the test, not hang it
+            if hasattr(hub, "on_event") or task.done():
+                break
             await asyncio.sleep(0.01)
+        assert hasattr(hub, "on_event"), task.exception() if task.done() else "no stream opened"
 
         def flood():  # the hub's thread: hands events over, never waits
             for k in range(200):

@@ -89,6 +89,8 @@ class RemoteSession:
         if first.get("type") != "session.created":
             self._ws.close()
             raise VoxtralError(f"the server at {engine.url} refused: {_message(first)}")
+        if isinstance(first.get("delay_ms"), int):  # ours says it; vLLM does not
+            self.delay_ms = first["delay_ms"]
         self._send({"type": "session.update", "model": engine.model})
         self._send({"type": "input_audio_buffer.commit"})
         self._lock = threading.Condition()

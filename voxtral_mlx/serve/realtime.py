@@ -66,7 +66,9 @@ class Connection:
         self.closing = False
 
     async def run(self) -> None:
-        await self.ws.send_text(dumps(session_created()))
+        # Ours also says the delay its streams are decoded at (an extra field vLLM's clients
+        # ignore): a client's transcript then records the delay really used.
+        await self.ws.send_text(dumps({**session_created(), "delay_ms": self.hub.delay_ms}))
         writer = asyncio.create_task(self._write())
         try:
             await self._read()
