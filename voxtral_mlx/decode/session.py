@@ -114,6 +114,11 @@ class StreamingSession:
         group.sessions.append(self)
 
     @property
+    def closed(self) -> bool:
+        """``close`` was called: no more audio comes."""
+        return self._inbox.closed
+
+    @property
     def group(self) -> SessionGroup:
         """The group whose step decodes this session (its own, unless one was given)."""
         return self._group

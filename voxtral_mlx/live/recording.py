@@ -62,6 +62,10 @@ class Track:
         self.kept += keep
         return keep
 
+    def pending(self) -> list[Word]:
+        """The words not final yet (the last one, while the session is open), labelled."""
+        return [self._labelled(w) for w in self.builder.words[self.final :]]
+
     def partial(self) -> Word | None:
         words = self.builder.words
         return self._labelled(words[-1]) if len(words) > self.final else None
@@ -144,7 +148,7 @@ class Recording:
         words, tokens = list(self.words), {k: list(v) for k, v in self.tokens.items()}
         draft, dropped = list(self.draft_tokens), self.dropped
         for label, track in self.tracks.items():
-            words += track.kept + [track._labelled(w) for w in track.builder.words[track.final :]]
+            words += track.kept + track.pending()
             tokens.setdefault(label, []).extend(track.builder.tokens)
             draft += track.draft.tokens
             dropped += track.dropped

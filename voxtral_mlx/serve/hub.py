@@ -131,7 +131,6 @@ class StreamHub:
         # Hub thread only:
         self._model = self._tokenizer = self._group = None
         self._sessions: dict[str, Any] = {}
-        self._closed: set[str] = set()  # streams whose session was closed
 
     # ---- any thread -------------------------------------------------------------------------
     def start(self) -> None:
@@ -218,8 +217,7 @@ class StreamHub:
             if audio is not None:
                 session.push(audio)
                 busy = True
-            if finished and stream.id not in self._closed:
-                self._closed.add(stream.id)
+            if finished and not session.closed:
                 session.close()
                 busy = True
         if not self._sessions:
@@ -245,7 +243,6 @@ class StreamHub:
 
     def _forget(self, stream: Stream) -> None:
         session = self._sessions.pop(stream.id, None)
-        self._closed.discard(stream.id)
         if session is not None and self._group is not None:
             self._group.remove(session)
         with self._lock:

@@ -78,7 +78,6 @@ class Connection:
             self.closing = True
             if self.stream is not None:
                 self.stream.cancel()  # its rows leave the batch at the hub's next turn
-            self.out.put_nowait(None) if not self.out.full() else None
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
@@ -146,8 +145,8 @@ class Connection:
         await self._close(1008, "client too slow")
 
     async def _write(self) -> None:
-        while (item := await self.out.get()) is not None:
-            kind, payload, code = item
+        while True:
+            kind, payload, code = await self.out.get()
             if kind == "tokens":
                 # One delta per decoder step, empty ones too, as vLLM sends them: the k-th
                 # delta describes the audio from k x 80 ms, so a client can time its words.
