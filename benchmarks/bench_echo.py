@@ -41,6 +41,7 @@ import soundfile as sf  # noqa: E402
 import soxr  # noqa: E402
 
 from voxtral_mlx.audio.echo import EchoGate  # noqa: E402
+from voxtral_mlx.testing.echo import mic_hears  # noqa: E402
 
 RATE = 16000
 SYSTEM = [  # what the computer plays (a call, a video)
@@ -139,18 +140,6 @@ def room_response(drr_db: float, rt60: float, rng: np.random.Generator) -> np.nd
     return h.astype(np.float32)
 
 
-def echo_of(system: np.ndarray, gain: float, lag: float, rir: np.ndarray | None) -> np.ndarray:
-    """What the mic hears of ``system``: through the room, ``lag`` seconds later (may be < 0)."""
-    wet = np.convolve(system, rir)[: system.size] if rir is not None else system
-    shift = round(lag * RATE)
-    out = np.zeros_like(system)
-    if shift >= 0:
-        out[shift:] = wet[: system.size - shift]
-    else:
-        out[:shift] = wet[-shift:]
-    return gain * out
-
-
 def judge(system: np.ndarray, mic: np.ndarray, spans, chunk: int, after: float = 1.0):
     """Feed both streams in ``chunk``-sample pieces, asking about each span once the mic holds
     ``after`` seconds past its end (as the live engine asks when a word is final). Returns, per
@@ -208,7 +197,7 @@ class Bench:
     def row(self, room: str, delay_ms: int, offset_ms: int, gain: float, condition: str = ""):
         """Shares (%) of echo-only spans dropped, of overlapped B spans kept, of gaps dropped."""
         lag = (delay_ms + offset_ms) / 1000
-        echo = echo_of(self.a, gain, lag, self.rirs[room])
+        echo = mic_hears(self.a, gain, lag, self.rirs[room])
         echo = CONDITIONS[condition](echo) if condition else echo
         noise = self.noise * (10 ** (10 / 20) if condition == "noisy mic" else 1.0)
         heard = [(s + lag, e + lag) for s, e in self.spans_a if s + lag >= 0]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from voxtral_mlx.audio.echo import EchoGate
+from voxtral_mlx.testing.echo import mic_hears
 
 RATE = 16000
 
@@ -32,20 +33,6 @@ def voice(seconds: float, seed: int) -> tuple[np.ndarray, list[tuple[float, floa
         t += on + round(rng.uniform(0.05, 0.25) * RATE)
     x = (tone + noise) * envelope
     return (0.5 * x / np.max(np.abs(x))).astype(np.float32), spans
-
-
-def heard(
-    system: np.ndarray, gain: float, lag: float, room: np.ndarray | None = None
-) -> np.ndarray:
-    """``system`` as the mic hears it: through ``room``, ``gain`` louder, ``lag`` s later."""
-    wet = np.convolve(system, room)[: system.size] if room is not None else system
-    shift = round(lag * RATE)
-    out = np.zeros_like(system)
-    if shift >= 0:
-        out[shift:] = wet[: system.size - shift]
-    else:
-        out[:shift] = wet[-shift:]
-    return (gain * out).astype(np.float32)
 
 
 def noise(size: int, seed: int = 9, db: float = -50.0) -> np.ndarray:
@@ -76,7 +63,7 @@ ROOM = np.r_[1.0, np.zeros(30), 0.4, np.zeros(60), -0.25, np.zeros(200), 0.1].as
     [(0.3, 0.12, None, -50), (0.1, 0.0, None, -50), (0.7, 0.25, ROOM, -50), (0.1, 0.1, ROOM, -40)],
 )
 def test_echo_only_spans_are_echo(gain, lag, room, noise_db):
-    mic = heard(SYSTEM, gain, lag, room) + noise(SYSTEM.size, db=noise_db)
+    mic = mic_hears(SYSTEM, gain, lag, room) + noise(SYSTEM.size, db=noise_db)
     gate = gate_with(SYSTEM, mic)
     decisions = [gate.is_echo(s, e) for s, e in shifted(SYSTEM_SPANS, lag)]
     assert all(decisions), decisions
@@ -91,7 +78,7 @@ def overlapped_user_spans(lag: float):
 
 @pytest.mark.parametrize(("gain", "lag"), [(0.3, 0.03), (0.7, 0.12)])
 def test_speech_over_the_echo_is_kept(gain, lag):
-    mic = heard(SYSTEM, gain, lag) + USER + noise(SYSTEM.size)
+    mic = mic_hears(SYSTEM, gain, lag) + USER + noise(SYSTEM.size)
     gate = gate_with(SYSTEM, mic)
     spans = overlapped_user_spans(lag)
     assert len(spans) >= 8
@@ -129,7 +116,7 @@ def test_silence_or_only_noise_in_the_mic_is_not_echo(mic):
 
 @pytest.mark.parametrize("lag", [-0.18, -0.1, 0.0, 0.03, 0.25, 0.45])
 def test_lags_in_the_search_range_are_found(lag):
-    gate = gate_with(SYSTEM, heard(SYSTEM, 0.3, lag) + noise(SYSTEM.size))
+    gate = gate_with(SYSTEM, mic_hears(SYSTEM, 0.3, lag) + noise(SYSTEM.size))
     for start, end in shifted(SYSTEM_SPANS, lag)[2:6]:
         match = gate.measure(start, end)
         assert match.lag == pytest.approx(lag, abs=0.001)
@@ -137,12 +124,12 @@ def test_lags_in_the_search_range_are_found(lag):
 
 
 def test_a_lag_beyond_the_search_range_is_not_echo():
-    gate = gate_with(SYSTEM, heard(SYSTEM, 0.3, 0.8) + noise(SYSTEM.size), max_delay=0.5)
+    gate = gate_with(SYSTEM, mic_hears(SYSTEM, 0.3, 0.8) + noise(SYSTEM.size), max_delay=0.5)
     assert not any(gate.is_echo(s, e) for s, e in shifted(SYSTEM_SPANS, 0.8)[2:8])
 
 
 def test_short_spans_are_widened_and_reversed_spans_refused():
-    gate = gate_with(SYSTEM, heard(SYSTEM, 0.3, 0.1) + noise(SYSTEM.size))
+    gate = gate_with(SYSTEM, mic_hears(SYSTEM, 0.3, 0.1) + noise(SYSTEM.size))
     start, end = shifted(SYSTEM_SPANS, 0.1)[3]
     middle = (start + end) / 2
     assert gate.is_echo(middle, middle)
@@ -153,7 +140,7 @@ def test_short_spans_are_widened_and_reversed_spans_refused():
 def test_history_is_capped_in_a_long_run():
     gate = EchoGate(RATE, history=3.0)
     held = gate.nbytes
-    mic = np.tile(heard(SYSTEM, 0.3, 0.1) + noise(SYSTEM.size), 10)  # 2 minutes
+    mic = np.tile(mic_hears(SYSTEM, 0.3, 0.1) + noise(SYSTEM.size), 10)  # 2 minutes
     system = np.tile(SYSTEM, 10)
     for i in range(0, system.size, 1000):
         gate.add_system(system[i : i + 1000])
@@ -170,7 +157,7 @@ def test_history_is_capped_in_a_long_run():
 
 
 def test_forget_keeps_later_decisions():
-    mic = heard(SYSTEM, 0.3, 0.2) + USER + noise(SYSTEM.size)
+    mic = mic_hears(SYSTEM, 0.3, 0.2) + USER + noise(SYSTEM.size)
     spans = [span for span in shifted(SYSTEM_SPANS, 0.2) + USER_SPANS if span[0] >= 6.0]
     whole = gate_with(SYSTEM, mic)
     trimmed = gate_with(SYSTEM, mic)
@@ -187,7 +174,7 @@ def figures(gate: EchoGate, spans) -> np.ndarray:
 
 @pytest.mark.parametrize("history", [30.0, 5.0])  # 5 s: the buffer is compacted while fed
 def test_decisions_do_not_depend_on_chunk_sizes(history):
-    mic = heard(SYSTEM, 0.5, 0.07, ROOM) + USER + noise(SYSTEM.size)
+    mic = mic_hears(SYSTEM, 0.5, 0.07, ROOM) + USER + noise(SYSTEM.size)
     spans = [
         span for span in shifted(SYSTEM_SPANS, 0.07) + USER_SPANS if span[0] > 12 - history + 0.5
     ]

@@ -22,7 +22,7 @@ def tone(seconds: float, hz: float = 440.0, amp: float = 0.5) -> np.ndarray:
     return (amp * np.sin(2 * np.pi * hz * t)).astype(np.float32)
 
 
-def read_all(src: MicSource, until: threading.Event, timeout: float = 20.0) -> list[np.ndarray]:
+def read_all(src, until: threading.Event, timeout: float = 20.0) -> list[np.ndarray]:
     """Read until ``until`` is set, then stop and read the rest (the resampler tail included)."""
     out, deadline = [], time.monotonic() + timeout
     while not until.is_set() and time.monotonic() < deadline:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soxr
 
+from tests.audio.test_mic import read_all
 from voxtral_mlx.audio.system import SystemAudioSource, system_audio_source
 from voxtral_mlx.audio.system_mac import MacSystemAudioSource
 from voxtral_mlx.audio.system_mac_words import USER_DECLINED, USER_STOPPED, capture_error
@@ -85,19 +86,6 @@ class FakeCapture:
         if self._thread is not None:
             self._thread.join()
         self.stopped = True
-
-
-def read_all(src: MacSystemAudioSource, until: threading.Event, timeout: float = 20.0) -> list:
-    """Read until ``until`` is set, then stop and read the rest (the resampler tail included)."""
-    out, deadline = [], time.monotonic() + timeout
-    while not until.is_set() and time.monotonic() < deadline:
-        if (x := src.read(0.05)) is not None:
-            out.append(x)
-    src.stop()
-    while (x := src.read(0.0)) is not None:
-        out.append(x)
-    assert src.finished
-    return out
 
 
 def resampled(frames: np.ndarray) -> np.ndarray:

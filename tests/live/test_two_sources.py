@@ -20,6 +20,7 @@ from voxtral_mlx.live.engine import LiveTranscriber
 from voxtral_mlx.live.events import ErrorEvent, MeterEvent, Status, StatusEvent, TextEvent
 from voxtral_mlx.live.source_set import OTHERS, YOU
 from voxtral_mlx.testing import FakeDevice, FakeSoundDevice, stereo_at
+from voxtral_mlx.testing.echo import mic_hears
 
 folder = tiny_live.folder
 OTHER = np.ascontiguousarray(SPEECH[::-1][: len(SPEECH) // 2] * 0.8)  # shorter: ends first
@@ -137,10 +138,7 @@ def test_a_mapping_of_one_or_in_another_order(folder, tmp_path, labels):
 def echo_of(audio, delay_s=0.12, gain=0.5, seed=0):
     """``audio`` as a microphone near loudspeakers hears it: later, quieter, a little noise."""
     noise = np.random.default_rng(seed).normal(0, 10 ** (-50 / 20), len(audio)).astype(np.float32)
-    shift = int(delay_s * 16000)
-    out = np.zeros(len(audio), np.float32)
-    out[shift:] = gain * audio[: len(audio) - shift]
-    return out + noise
+    return mic_hears(audio, gain, delay_s) + noise
 
 
 def run_echo(folder, mic, system, drop_echo=True):

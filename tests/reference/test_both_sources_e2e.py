@@ -24,7 +24,13 @@ from voxtral_mlx.live.source_set import OTHERS, YOU
 from voxtral_mlx.testing import write_tiny_checkpoint
 
 from .test_live_e2e import _run, correlation, offline_tokens, pulse, speech, wait_status
-from .test_system_audio_e2e import MIN_CORRELATION, children, pactl, play, reference
+from .test_system_audio_e2e import (
+    MIN_CORRELATION,
+    assert_cycles_leak_nothing,
+    pactl,
+    play,
+    reference,
+)
 
 __all__ = ["pulse", "speech"]  # fixtures used here by name
 OTHER_SENTENCE = "Good morning everyone, the meeting starts now. Can you all hear me?"
@@ -119,13 +125,4 @@ def test_both_started_and_stopped_20_times_leak_no_threads_or_children(pulse, sp
         live.switch(source=None)
         wait_status(live, Status.IDLE)
 
-    cycle()  # warm: MLX caches
-    base = (threading.active_count(), children())
-    rows = []
-    for _ in range(20):
-        cycle()
-        rows.append((threading.active_count(), children()))
-    live.stop()
-    assert live.join(30)
-    assert all(r == (base[0], []) for r in rows) and base[1] == [], (base, rows)
-    assert len(list(tmp_path.glob("live-*.json"))) == 21
+    assert_cycles_leak_nothing(live, cycle, tmp_path)

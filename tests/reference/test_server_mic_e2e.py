@@ -12,9 +12,8 @@ import time
 
 import soundfile as sf
 
-from tests.serve.server_fixture import running_server
+from tests.serve.server_fixture import local_events, running_server
 from voxtral_mlx.checkpoint import weights
-from voxtral_mlx.decode.session import StreamingSession
 from voxtral_mlx.live.loader import folder_loader
 from voxtral_mlx.serve.protocol import decode_pcm16, encode_pcm16
 from voxtral_mlx.text.tokenizer import Tokenizer
@@ -43,12 +42,8 @@ def test_mic_through_a_server_gives_the_local_transcript(pulse, speech, folder, 
     got = Transcript.from_dict(json.loads(out.read_text()))
     kept, rate = sf.read(wav, dtype="float32")
     heard = decode_pcm16(encode_pcm16(kept))  # what went over the wire
-    session = StreamingSession(weights.load(folder)[0], Tokenizer.from_file(folder))
-    session.feed(heard)
-    session.close()
     builder = TranscriptBuilder()
-    while not session.done:
-        builder.add(session.step())
+    builder.add(local_events(weights.load(folder)[0], heard, Tokenizer.from_file(folder)))
     want = builder.build()
     assert rate == 16000 and want.tokens and got.tokens == want.tokens
     assert [(w.text, w.start, w.end) for w in got.words] == [(w.text, w.start, w.end) for w in want.words]  # fmt: skip

@@ -62,26 +62,35 @@ def heard(messages: list[str]) -> np.ndarray:
     return np.concatenate([decode_pcm16(json.loads(m)["audio"]) for m in messages])
 
 
-def local_text(model, audio: np.ndarray) -> tuple[str, int]:
-    """(text, decoder steps) of a StreamingSession of its own on ``audio``."""
-    session = StreamingSession(model, TOK)
+def local_events(model, audio: np.ndarray, tokenizer=TOK, delay_ms: int | None = None) -> list:
+    """The TokenEvents of a StreamingSession of its own on ``audio``: what a server's stream
+    must give for the same audio."""
+    session = StreamingSession(model, tokenizer, delay_ms=delay_ms)
     session.feed(audio)
     session.close()
     events = []
     while not session.done:
         events += session.step()
+    return events
+
+
+def local_text(model, audio: np.ndarray) -> tuple[str, int]:
+    """(text, decoder steps) of :func:`local_events`."""
+    events = local_events(model, audio)
     return "".join(e.text for e in events), len(events)
 
 
-def local_ids(model, audio: np.ndarray) -> list[int]:
-    """The token ids of a StreamingSession of its own on ``audio``."""
-    session = StreamingSession(model, TOK)
-    session.feed(audio)
-    session.close()
-    ids = []
-    while not session.done:
-        ids += [e.token_id for e in session.step()]
-    return ids
+def local_ids(model, audio: np.ndarray, delay_ms: int | None = None) -> list[int]:
+    """The token ids of :func:`local_events`."""
+    return [e.token_id for e in local_events(model, audio, delay_ms=delay_ms)]
 
 
-__all__ = ["Limits", "heard", "local_ids", "local_text", "pcm_messages", "running_server"]
+__all__ = [
+    "Limits",
+    "heard",
+    "local_events",
+    "local_ids",
+    "local_text",
+    "pcm_messages",
+    "running_server",
+]

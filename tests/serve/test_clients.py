@@ -11,11 +11,10 @@ import pytest
 import soundfile as sf
 
 from tests.live import tiny_live
-from tests.live.tiny_live import SPEECH, TOK
-from tests.serve.server_fixture import local_ids, running_server
+from tests.live.tiny_live import SPEECH
+from tests.serve.server_fixture import local_events, local_ids, running_server
 from voxtral_mlx.audio.sources import IteratorSource
 from voxtral_mlx.checkpoint import weights
-from voxtral_mlx.decode.session import StreamingSession
 from voxtral_mlx.live.engine import LiveTranscriber
 from voxtral_mlx.live.events import ErrorEvent
 from voxtral_mlx.serve.client import remote_loader
@@ -36,12 +35,8 @@ def on_the_wire(audio: np.ndarray) -> np.ndarray:
 
 
 def local_words(folder, audio):
-    session = StreamingSession(weights.load(folder)[0], TOK)
-    session.feed(audio)
-    session.close()
     builder = TranscriptBuilder()
-    while not session.done:
-        builder.add(session.step())
+    builder.add(local_events(weights.load(folder)[0], audio))
     return builder.build().words
 
 
@@ -85,12 +80,7 @@ def test_the_servers_delay_is_the_one_recorded(folder, tmp_path):
         assert cli.main([str(wav), "--server", f"ws://{url}", "--format", "json", "-q"]) == 0
     data = json.loads((tmp_path / "talk.json").read_text())
     assert data["metadata"]["delay_ms"] == 960
-    session = StreamingSession(weights.load(folder)[0], TOK, delay_ms=960)
-    session.feed(on_the_wire(SPEECH[: 16000 * 3]))
-    session.close()
-    ids = []
-    while not session.done:
-        ids += [e.token_id for e in session.step()]
+    ids = local_ids(weights.load(folder)[0], on_the_wire(SPEECH[: 16000 * 3]), delay_ms=960)
     assert data["tokens"] == ids
 
 

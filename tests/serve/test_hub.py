@@ -12,22 +12,12 @@ import numpy as np
 import pytest
 
 from tests.live import tiny_live
-from tests.live.tiny_live import SPEECH, TOK, Loader
+from tests.live.tiny_live import SPEECH, Loader
+from tests.serve.server_fixture import local_ids
 from voxtral_mlx.checkpoint import weights
-from voxtral_mlx.decode.session import StreamingSession
 from voxtral_mlx.serve.hub import StreamHub, StreamsFull
 
 folder = tiny_live.folder
-
-
-def alone(model, audio) -> list[int]:
-    session = StreamingSession(model, TOK)
-    session.feed(audio)
-    session.close()
-    ids = []
-    while not session.done:
-        ids += [e.token_id for e in session.step()]
-    return ids
 
 
 class Client:
@@ -86,7 +76,7 @@ def test_concurrent_streams_each_get_their_own_tokens(hub, folder):
     for c in clients:
         assert c.done.wait(60) and not c.errors
     for c, audio in zip(clients, audios(), strict=True):
-        assert len(c.ids) > 20 and c.ids == alone(model, audio)
+        assert len(c.ids) > 20 and c.ids == local_ids(model, audio)
     assert hub.active == 0
 
 
@@ -106,7 +96,7 @@ def test_full_is_refused_and_a_cancelled_or_flooding_stream_leaves_the_others_al
         assert flood.done.wait(10) and "faster than it is transcribed" in flood.errors[0]
         send(streams[0], SPEECH[: 16000 * 4], 0, pace=0.25)  # 4x real time: kept up with
         assert good.done.wait(60) and not good.errors
-        assert good.ids == alone(model, SPEECH[: 16000 * 4])
+        assert good.ids == local_ids(model, SPEECH[: 16000 * 4])
         stream = hub.open(Client())  # room again
         stream.cancel()
         assert not gone.errors
