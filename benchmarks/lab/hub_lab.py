@@ -1,0 +1,159 @@
+"""Where a server's time goes: the StreamHub alone, no network (issue 21).
+
+python benchmarks/lab/hub_lab.py [--size tiny|small|full] [--bits 4|16] [--streams 1,4,16]
+                                 [--seconds 10] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
+
+N streams get ``--chunk-ms`` of speech-like audio each at the speed it is spoken, appended
+from one feeder thread straight into the hub (what the server's connections do). Per N: the
+hub's time per second of audio in the encoder (``Feed.push``, which evaluates the embeddings)
+and in decoder steps (``RowBatch.step``), the latency after a token's audio arrived beyond the
+delay (as bench_serve.py measures it through the network), and the EOS tokens (each one
+restarts its stream's state: a prefill and the left padding encoded again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+SR = 16000
+
+
+class Clock:
+    """Wall time spent inside wrapped methods (hub thread only)."""
+
+    def __init__(self):
+        self.spent: dict[str, float] = {}
+
+    def wrap(self, owner, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return inner(*a, **k)
+            finally:
+                self.spent[label] = self.spent.get(label, 0.0) + time.perf_counter() - t
+
+        setattr(owner, name, timed)
+
+
+def run(hub, n: int, seconds: float, chunk_ms: float, clock: Clock, eos: int) -> dict:
+    from fullsize import speech_like
+
+    chunk = int(chunk_ms * SR / 1000)
+    audio = speech_like(seconds + 1)[: int(seconds * SR)]
+    delay = hub.delay_ms / 1000
+    arrived: list[list[float]] = [[] for _ in range(n)]
+    lat: list[list[float]] = [[] for _ in range(n)]
+    done = threading.Semaphore(0)
+    counts = {"eos": 0, "errors": 0}
+
+    def on_event(i):
+        def handle(kind, payload):
+            now = time.perf_counter()
+            if kind == "tokens":
+                for e in payload:
+                    counts["eos"] += e.token_id == eos
+                    k = max(0, -(-round(e.end * SR) // chunk) - 1)
+                    if k < len(arrived[i]) and e.end * SR <= len(audio):
+                        lat[i].append(now - arrived[i][k] - delay)
+            elif kind in ("done", "error"):
+                counts["errors"] += kind == "error"
+                done.release()
+
+        return handle
+
+    streams = [hub.open(on_event(i)) for i in range(n)]
+    clock.spent.clear()
+    t0 = time.perf_counter()
+    pieces = range(0, len(audio), chunk)
+    for k, s in enumerate(pieces):
+        for i, stream in enumerate(streams):
+            when = t0 + (k + 1 + i / n) * chunk / SR
+            time.sleep(max(0.0, when - time.perf_counter()))
+            arrived[i].append(time.perf_counter())
+            stream.append(audio[s : s + chunk])
+    for stream in streams:
+        stream.finish()
+    for _ in streams:
+        done.acquire()
+    wall = time.perf_counter() - t0
+    every = sorted(x for xs in lat for x in xs)
+    per_s = n * seconds
+    return {
+        "n": n,
+        "p50": statistics.median(every),
+        "p95": every[int(0.95 * (len(every) - 1))],
+        "max": every[-1],
+        "enc": 1000 * clock.spent.get("enc", 0) / per_s,
+        "dec": 1000 * clock.spent.get("dec", 0) / per_s,
+        "turns": clock.spent.get("turn", 0) / wall,
+        "eos": counts["eos"],
+        "errors": counts["errors"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", choices=["tiny", "small", "full"], default="small")
+    ap.add_argument("--bits", type=int, choices=[4, 16], default=4)
+    ap.add_argument("--streams", default="1,4,16")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--chunk-ms", type=float, default=40.0)
+    ap.add_argument("--batch-rows", type=int, default=None)
+    ap.add_argument("--dir", default=None)
+    args = ap.parse_args()
+
+    # isort: off
+    import voxtral_mlx  # noqa: F401  (first: on Linux it loads OpenBLAS before mlx.core)
+    import mlx.core as mx
+    from bench_files import model_folder
+
+    # isort: on
+    from voxtral_mlx.checkpoint import weights
+    from voxtral_mlx.decode.row import Feed
+    from voxtral_mlx.decode.rows import RowBatch
+    from voxtral_mlx.serve.hub import StreamHub
+
+    root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-hub-"))
+    root.mkdir(parents=True, exist_ok=True)
+    folder, tok = model_folder(args, root)
+    counts = [int(x) for x in args.streams.split(",")]
+    clock = Clock()
+    clock.wrap(Feed, "push", "enc")
+    clock.wrap(RowBatch, "step", "dec")
+    clock.wrap(StreamHub, "_turn", "turn")
+
+    hub = StreamHub(lambda: (weights.load(folder, dtype=weights.default_dtype())[0], tok),
+                    max_streams=max(counts), batch_rows=args.batch_rows)  # fmt: skip
+    hub.start()
+    hub.ready.wait()
+    if hub.error:
+        raise SystemExit(hub.error)
+    print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} ({folder.name}), "
+          f"{args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, rows per step: "
+          f"{args.batch_rows or 'exact'}", flush=True)  # fmt: skip
+    run(hub, max(counts), args.seconds, args.chunk_ms, clock, tok.eos_id)  # warm every shape
+    print("| streams | latency p50 / p95 / max (ms) | encoder / decoder ms per s of audio | "
+          "hub busy | EOS | dropped |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for n in counts:
+        r = run(hub, n, args.seconds, args.chunk_ms, clock, tok.eos_id)
+        print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
+              f"{r['enc']:.1f} / {r['dec']:.1f} | {100 * r['turns']:.0f} % | {r['eos']} | "
+              f"{r['errors']} |", flush=True)  # fmt: skip
+    hub.stop()
+    hub.join(30)
+
+
+if __name__ == "__main__":
+    main()
