@@ -568,6 +568,26 @@ def test_streaming_mel_random_chunks_and_other_paddings(clip):
         np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
 
 
+def test_streaming_mel_in_whole_tokens(clip):
+    """Live streams take frames in whole tokens, as pieces of 1, 2, 4 ... tokens: the same
+    frames as the batch, in pieces of those sizes only, and a token's frames come with the
+    samples that complete its last frame, not later."""
+    rng = np.random.default_rng(11)
+    sizes = list(rng.integers(0, 6000, 40)) + [len(clip)]
+    sm, parts, pos = StreamingMel(quantum=8, largest=128), [], 0
+    for size in sizes:
+        parts += sm.feed_parts(clip[pos : pos + size])
+        pos += size
+        assert sm.buffered_samples < 400 + 7 * 160
+    parts += sm.close_parts()
+    assert {p.shape[0] for p in parts} <= {8, 16, 32, 64, 128}
+    want = np.array(log_mel(pad_for_stream(clip)))
+    np.testing.assert_allclose(np.array(mx.concatenate(parts)), want, atol=1e-6, rtol=0)
+    sm = StreamingMel(left_pad_tokens=0, quantum=8, largest=128)
+    assert sm.feed_parts(clip[: 160 * 7 + 199]) == []  # frame 7 needs samples up to 160*7+199
+    assert [p.shape[0] for p in sm.feed_parts(clip[160 * 7 + 199 : 160 * 7 + 200])] == [8]
+
+
 def test_streaming_mel_latency_and_contract(clip):
     """Frames appear as soon as their 400-sample window is complete, not later."""
     sm = StreamingMel(left_pad_tokens=0)

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from tests.live.tiny_live import TOK, Loader
+from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK
 from voxtral_mlx.decode.session import StreamingSession
 from voxtral_mlx.serve.protocol import decode_pcm16, encode_pcm16
 from voxtral_mlx.serve.realtime import Limits
@@ -65,7 +66,7 @@ def heard(messages: list[str]) -> np.ndarray:
 def local_events(model, audio: np.ndarray, tokenizer=TOK, delay_ms: int | None = None) -> list:
     """The TokenEvents of a StreamingSession of its own on ``audio``: what a server's stream
     must give for the same audio."""
-    session = StreamingSession(model, tokenizer, delay_ms=delay_ms)
+    session = StreamingSession(model, tokenizer, delay_ms=delay_ms, encoder_block=LIVE_BLOCK)
     session.feed(audio)
     session.close()
     events = []

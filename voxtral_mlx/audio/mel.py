@@ -136,6 +136,11 @@ class StreamingMel:
     O(len(chunk)) work. Parity with :func:`log_mel` is exact or within float32 rounding of the
     matmul (<= 1e-6), for any chunking.
 
+    ``quantum``/``largest`` (live streams): ``feed_parts``/``close_parts`` give the final frames
+    in whole quanta only (a token's 8 frames), as pieces of ``quantum * 2**i`` frames up to
+    ``largest``, so the MLX work of a stream has a few shapes however its audio is sliced (MLX
+    CUDA builds kernels and plans per shape; model/encoder_ring.py says what that cost).
+
     Thread contract: one owner thread, the one that runs MLX (the returned arrays are lazy MLX
     arrays of that thread). ``feed`` and ``close`` must not be called concurrently; nothing may
     be fed after ``close``. Not thread-safe by design: the caller's audio queue is the hand-off.
@@ -146,8 +151,11 @@ class StreamingMel:
         n_mels: int = 128,
         left_pad_tokens: int = LEFT_PAD_TOKENS,
         right_pad_tokens: int = RIGHT_PAD_TOKENS,
+        quantum: int = 1,
+        largest: int | None = None,
     ):
         self.n_mels = n_mels
+        self.quantum, self.largest = quantum, largest
         self._right_pad_tokens = right_pad_tokens
         self._buf = np.zeros(left_pad_tokens * SAMPLES_PER_TOKEN, np.float32)
         self._buf_start = 0  # padded-signal index of _buf[0] once the left reflection is in
@@ -159,11 +167,20 @@ class StreamingMel:
 
     @property
     def buffered_samples(self) -> int:
-        """Samples held between calls (below 400 once 200 samples have arrived)."""
+        """Samples held between calls (below 400 once 200 samples have arrived, plus up to a
+        quantum's hops when frames are given in quanta)."""
         return len(self._buf)
 
     def feed(self, samples: np.ndarray | mx.array) -> mx.array:
         """Append mono 16 kHz samples; return the newly final frames, ``[k, n_mels]``."""
+        return self._joined(self.feed_parts(samples))
+
+    def close(self) -> mx.array:
+        """Add the right padding, return every remaining frame. Call once."""
+        return self._joined(self.close_parts())
+
+    def feed_parts(self, samples: np.ndarray | mx.array) -> list[mx.array]:
+        """``feed``, the frames as pieces of the sizes the constructor allows."""
         if self._closed:
             raise RuntimeError("StreamingMel.feed() after close()")
         x = _as_np_1d(samples)
@@ -172,8 +189,8 @@ class StreamingMel:
         self._maybe_start()
         return self._emit(limit=None)
 
-    def close(self) -> mx.array:
-        """Add the right padding, return every remaining frame. Call once."""
+    def close_parts(self) -> list[mx.array]:
+        """``close``, the frames as pieces (the padded stream ends on a whole token)."""
         if self._closed:
             raise RuntimeError("StreamingMel.close() called twice")
         self._closed = True
@@ -200,18 +217,44 @@ class StreamingMel:
         ready = (end - N_FFT) // HOP_LENGTH + 1 if self._started and end >= N_FFT else 0
         if limit is not None:
             ready = min(ready, limit)
-        k = ready - self._next_frame
-        if k <= 0:
-            return mx.zeros((0, self.n_mels), mx.float32)
-        lo = self._next_frame * HOP_LENGTH - self._buf_start
-        seg = np.zeros(HOP_LENGTH * (k + 2), np.float32)  # last 80 samples are never read
-        used = HOP_LENGTH * (k - 1) + N_FFT
-        seg[:used] = self._buf[lo : lo + used]
-        out = _frames_to_log_mel(mx.array(seg), k, self.n_mels)
-        self._next_frame = ready
+        else:  # whole quanta only; the rest waits for more audio (close emits everything)
+            ready = (
+                self._next_frame + max(0, ready - self._next_frame) // self.quantum * self.quantum
+            )
+        if ready <= self._next_frame:
+            return []
+        parts = []
+        for k in self._sizes(ready - self._next_frame):
+            lo = self._next_frame * HOP_LENGTH - self._buf_start
+            seg = np.zeros(HOP_LENGTH * (k + 2), np.float32)  # last 80 samples are never read
+            used = HOP_LENGTH * (k - 1) + N_FFT
+            seg[:used] = self._buf[lo : lo + used]
+            parts.append(_frames_to_log_mel(mx.array(seg), k, self.n_mels))
+            self._next_frame += k
         self._buf = self._buf[ready * HOP_LENGTH - self._buf_start :].copy()
         self._buf_start = ready * HOP_LENGTH
-        return out
+        return parts
+
+    def _sizes(self, k: int) -> list[int]:
+        """``k`` frames as the pieces to compute: one, or quanta times powers of two up to
+        ``largest``, largest first."""
+        if k <= 0:
+            return []
+        if self.largest is None:
+            return [k]
+        sizes, piece = [], self.largest
+        while k:
+            while piece > self.quantum and piece > k:
+                piece //= 2
+            take = min(piece, k)  # a last piece below one quantum only at close
+            sizes.append(take)
+            k -= take
+        return sizes
+
+    def _joined(self, parts: list[mx.array]) -> mx.array:
+        if not parts:
+            return mx.zeros((0, self.n_mels), mx.float32)
+        return parts[0] if len(parts) == 1 else mx.concatenate(parts)
 
 
 def _as_np_1d(samples) -> np.ndarray:

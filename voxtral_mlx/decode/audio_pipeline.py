@@ -10,10 +10,15 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from voxtral_mlx.audio.mel import StreamingMel
+from voxtral_mlx.audio.mel import HOP_LENGTH, StreamingMel
 from voxtral_mlx.model import VoxtralRealtime
+from voxtral_mlx.protocol import SAMPLES_PER_TOKEN
 
 BIG_BLOCK = 64  # conv frames; live chunks are 4
+# Conv frames per encoder call for live streams (the server's, the microphone's): blocks this
+# small run through a KV cache of one shape (model/encoder_ring.py), which MLX CUDA's cuDNN
+# attention needs to reuse its graphs; a backlog is caught up 1.28 s per call.
+LIVE_BLOCK = BIG_BLOCK
 # Conv frames per encoder call when audio comes in bulk (files). The attention scratch grows
 # with the block and stops shrinking below 256 (what is left is the layers' KV caches; figures
 # in docs/benchmarks.md); smaller blocks only add host work per second of audio.
@@ -39,12 +44,19 @@ class AudioPipeline:
         cfg = model.config
         self.model = model
         self.dtype = model.decoder.norm.weight.dtype
-        self.mel = StreamingMel(cfg.audio.num_mel_bins, left_pad_tokens, right_pad_tokens)
         self.conv_state = model.encoder.new_conv_state(dtype=self.dtype)
-        self.enc_cache = model.encoder.make_cache()
         self.factor = cfg.downsample_factor
         # Conv frames per encoder call: bounds attention scratch memory in file mode.
         self.encoder_block = max(self.factor, encoder_block - encoder_block % self.factor)
+        # Live blocks: every stage sees whole tokens in pieces of 1, 2, 4 ... tokens up to the
+        # block, so a stream's MLX work has a few shapes however its audio is sliced (mel.py).
+        self.live = self.encoder_block <= LIVE_BLOCK
+        frames = SAMPLES_PER_TOKEN // HOP_LENGTH  # mel frames per token
+        tokens = self.encoder_block // self.factor
+        self.mel = StreamingMel(cfg.audio.num_mel_bins, left_pad_tokens, right_pad_tokens,
+                                quantum=frames if self.live else 1,
+                                largest=frames * (1 << (tokens.bit_length() - 1)) if self.live else None)  # fmt: skip
+        self.enc_cache = model.encoder.make_cache(self.encoder_block if self.live else None)
         self._conv_pending = mx.zeros((1, 0, cfg.encoder.dim), self.dtype)
         self._emb = mx.zeros((1, 0, cfg.dim), self.dtype)
         self._emb_start = 0  # position index of self._emb[:, 0]
@@ -58,13 +70,15 @@ class AudioPipeline:
 
     def push(self, samples: np.ndarray) -> None:
         self.real_samples += len(samples)
-        self._consume(self.mel.feed(samples))
+        for mel in self.mel.feed_parts(samples):
+            self._consume(mel)
 
     def finish(self) -> None:
         """Right padding in; every remaining position becomes available."""
         if not self.finished:
             self.finished = True
-            self._consume(self.mel.close())
+            for mel in self.mel.close_parts():
+                self._consume(mel)
 
     def embeddings(self, start: int, stop: int) -> mx.array:
         """Embeddings of positions ``start .. stop-1`` (must be available and not yet dropped)."""

@@ -24,6 +24,7 @@ def open_session(model, tokenizer, delay_ms: int | None, draft_ms: int | None,
             on_error("drafts need the model here: with a server there are none")
         return model.open_session(delay_ms), None
     # Imported here: the GUI imports the live engine, and must not import MLX (style rule 5).
+    from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK
     from voxtral_mlx.decode.session import StreamingSession
 
     try:
@@ -33,13 +34,12 @@ def open_session(model, tokenizer, delay_ms: int | None, draft_ms: int | None,
         on_error(f"draft {err}; drafts are off")
         draft_ms = None
     try:
-        session = StreamingSession(model, tokenizer, delay_ms, group=group,
+        session = StreamingSession(model, tokenizer, delay_ms, LIVE_BLOCK, group=group,
                                    draft_delay_ms=_ahead(tokenizer, delay_ms, draft_ms))  # fmt: skip
     except VoxtralError as err:  # a bad delay: say so, keep the model's default
         on_error(str(err))
-        session = StreamingSession(
-            model, tokenizer, draft_delay_ms=_ahead(tokenizer, None, draft_ms), group=group
-        )
+        session = StreamingSession(model, tokenizer, None, LIVE_BLOCK, group=group,
+                                   draft_delay_ms=_ahead(tokenizer, None, draft_ms))  # fmt: skip
     return session, draft_ms
 
 

@@ -9,6 +9,7 @@ import mlx.nn as nn
 
 from ..config import EncoderArgs
 from .blocks import PreNormLayer, attention_mask, make_cache
+from .encoder_ring import RingCache
 
 
 class EncoderLayer(PreNormLayer):
@@ -76,8 +77,13 @@ class AudioEncoder(nn.Module):
         return nn.gelu(self.conv2(y[:, : 2 * n_out + 1])) if n_out else empty
 
     # ---- transformer ------------------------------------------------------------------------
-    def make_cache(self) -> list:
-        return [make_cache(self.args.sliding_window) for _ in self.layers]
+    def make_cache(self, block: int | None = None) -> list:
+        """The layers' KV caches. ``block``: every call will bring at most this many frames,
+        so a ring of fixed shape can hold the window (``encoder_ring.py``: live streams)."""
+        window = self.args.sliding_window
+        if block is not None and window is not None:
+            return [RingCache(window, block) for _ in self.layers]
+        return [make_cache(window) for _ in self.layers]
 
     def transformer(
         self, x: mx.array, cache: list | None = None, eval_each_layer: bool = False

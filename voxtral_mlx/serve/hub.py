@@ -184,10 +184,13 @@ class StreamHub:
             self.error = " ".join(str(err).split()) or type(err).__name__
             self.ready.set()
             return
+        from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK
         from voxtral_mlx.decode.session import SessionGroup
         from voxtral_mlx.protocol import StreamProtocol
 
-        self._group = SessionGroup(self._model, self._tokenizer, max_rows=self._batch_rows)
+        # Live-sized encoder blocks: attention of one shape (model/encoder_ring.py).
+        self._group = SessionGroup(self._model, self._tokenizer, LIVE_BLOCK,
+                                   max_rows=self._batch_rows)  # fmt: skip
         proto = StreamProtocol.of(self._model.config, self._tokenizer, self.delay_ms)
         self.prompt, self.delay_ms = list(proto.prompt), proto.delay_ms
         self.ready.set()
