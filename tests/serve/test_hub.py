@@ -80,6 +80,37 @@ def test_concurrent_streams_each_get_their_own_tokens(hub, folder):
     assert hub.active == 0
 
 
+def test_batch_rows_computes_the_streams_front_ends_together(folder, monkeypatch):
+    """``batch_rows`` (opt-in) also computes live streams' front ends in one call per token
+    (FrontBank). On this CPU the words stay those of a session alone: the bank's rounding is
+    that of any two chunkings of the encoder, and the tiny model's argmax does not move."""
+    from voxtral_mlx.decode.front_bank import FrontBank
+
+    joined, join = [], FrontBank.join
+    monkeypatch.setattr(
+        FrontBank, "join", lambda bank, pipe: (joined.append(pipe), join(bank, pipe))
+    )
+    hub = StreamHub(Loader(folder), max_streams=3, batch_rows=4)
+    hub.start()
+    assert hub.ready.wait(30) and hub.error is None
+    model = weights.load(folder)[0]
+    clients = [Client() for _ in audios()]
+    streams = [hub.open(c) for c in clients]
+    senders = [threading.Thread(target=send, args=(s, a, i), kwargs={"pace": 0.5})
+               for i, (s, a) in enumerate(zip(streams, audios(), strict=True))]  # fmt: skip
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    for c in clients:
+        assert c.done.wait(60) and not c.errors
+    hub.stop()
+    assert hub.join(30)
+    assert len({id(p) for p in joined}) >= 3  # every stream was computed in the bank
+    for c, audio in zip(clients, audios(), strict=True):
+        assert len(c.ids) > 20 and c.ids == local_ids(model, audio)
+
+
 def test_full_is_refused_and_a_cancelled_or_flooding_stream_leaves_the_others_alone(folder):
     hub = StreamHub(Loader(folder), max_streams=3, max_queued_seconds=2.0)
     hub.start()

@@ -79,11 +79,15 @@ def _frames_to_log_mel(padded: mx.array, n_frames: int, n_mels: int) -> mx.array
     """Log-mel of frames 0..n_frames-1 of a centre-padded signal holding >= 160*(n+2) samples.
 
     Frame t is padded[160t : 160t+400], assembled from 160-sample blocks t, t+1 and half of t+2.
+    Leading axes are rows (:func:`segments_to_log_mel`).
     """
     window, filters = _constants(n_mels)
-    blocks = padded[: HOP_LENGTH * (n_frames + 2)].reshape(n_frames + 2, HOP_LENGTH)
+    lead = padded.shape[:-1]  # segments of several streams at once: ``[rows, samples]``
+    blocks = padded[..., : HOP_LENGTH * (n_frames + 2)].reshape(*lead, n_frames + 2, HOP_LENGTH)
     half = N_FFT - 2 * HOP_LENGTH
-    frames = mx.concatenate([blocks[:-2], blocks[1:-1], blocks[2:, :half]], axis=1)
+    frames = mx.concatenate(
+        [blocks[..., :-2, :], blocks[..., 1:-1, :], blocks[..., 2:, :half]], axis=-1
+    )
     spec = mx.fft.rfft(frames * window, axis=-1)
     power = mx.square(mx.real(spec)) + mx.square(mx.imag(spec))
     log_spec = mx.log10(mx.maximum(power @ filters, 1e-10))
@@ -181,13 +185,30 @@ class StreamingMel:
 
     def feed_parts(self, samples: np.ndarray | mx.array) -> list[mx.array]:
         """``feed``, the frames as pieces of the sizes the constructor allows."""
+        self.add(samples)
+        return self._emit(limit=None)
+
+    def add(self, samples: np.ndarray | mx.array) -> None:
+        """Append samples without computing frames: a bank of streams computes them together
+        (``quanta_ready``, ``take_quantum``, :func:`segments_to_log_mel`)."""
         if self._closed:
             raise RuntimeError("StreamingMel.feed() after close()")
         x = _as_np_1d(samples)
         self._n_audio += len(x)
         self._buf = np.concatenate([self._buf, x])
         self._maybe_start()
-        return self._emit(limit=None)
+
+    def quanta_ready(self) -> int:
+        """Whole quanta of frames that may be computed now."""
+        return max(0, self._ready() - self._next_frame) // self.quantum
+
+    def take_quantum(self) -> np.ndarray:
+        """The samples of the next quantum of frames (``segments_to_log_mel`` computes them);
+        the mel moves past it. Only while ``quanta_ready()``."""
+        if not self.quanta_ready():
+            raise RuntimeError("no whole quantum of frames is ready")
+        ((seg, _),) = self._segments(self._next_frame + self.quantum, [self.quantum])
+        return seg
 
     def close_parts(self) -> list[mx.array]:
         """``close``, the frames as pieces (the padded stream ends on a whole token)."""
@@ -212,28 +233,36 @@ class StreamingMel:
             self._buf = np.concatenate([self._buf[1 : CENTER_PAD + 1][::-1], self._buf])
             self._started = True
 
-    def _emit(self, limit: int | None) -> mx.array:
+    def _ready(self) -> int:
+        """Frames whose 400-sample window is complete."""
         end = self._buf_start + len(self._buf)  # padded samples known so far
-        ready = (end - N_FFT) // HOP_LENGTH + 1 if self._started and end >= N_FFT else 0
+        return (end - N_FFT) // HOP_LENGTH + 1 if self._started and end >= N_FFT else 0
+
+    def _emit(self, limit: int | None) -> list[mx.array]:
+        ready = self._ready()
         if limit is not None:
             ready = min(ready, limit)
         else:  # whole quanta only; the rest waits for more audio (close emits everything)
-            ready = (
-                self._next_frame + max(0, ready - self._next_frame) // self.quantum * self.quantum
-            )
+            ready = self._next_frame + self.quanta_ready() * self.quantum
         if ready <= self._next_frame:
             return []
-        parts = []
-        for k in self._sizes(ready - self._next_frame):
+        segs = self._segments(ready, self._sizes(ready - self._next_frame))
+        return [_frames_to_log_mel(mx.array(seg), k, self.n_mels) for seg, k in segs]
+
+    def _segments(self, ready: int, sizes: list[int]) -> list[tuple[np.ndarray, int]]:
+        """The samples of frames ``_next_frame .. ready - 1`` in pieces of ``sizes`` frames;
+        the mel moves to ``ready`` and keeps only the samples later frames need."""
+        out = []
+        for k in sizes:
             lo = self._next_frame * HOP_LENGTH - self._buf_start
             seg = np.zeros(HOP_LENGTH * (k + 2), np.float32)  # last 80 samples are never read
             used = HOP_LENGTH * (k - 1) + N_FFT
             seg[:used] = self._buf[lo : lo + used]
-            parts.append(_frames_to_log_mel(mx.array(seg), k, self.n_mels))
+            out.append((seg, k))
             self._next_frame += k
         self._buf = self._buf[ready * HOP_LENGTH - self._buf_start :].copy()
         self._buf_start = ready * HOP_LENGTH
-        return parts
+        return out
 
     def _sizes(self, k: int) -> list[int]:
         """``k`` frames as the pieces to compute: one, or quanta times powers of two up to
@@ -255,6 +284,12 @@ class StreamingMel:
         if not parts:
             return mx.zeros((0, self.n_mels), mx.float32)
         return parts[0] if len(parts) == 1 else mx.concatenate(parts)
+
+
+def segments_to_log_mel(segments: mx.array, n_frames: int, n_mels: int = 128) -> mx.array:
+    """Frames of several streams at once: ``segments [rows, 160 * (n_frames + 2)]`` (each from
+    ``StreamingMel.take_quantum``) -> ``[rows, n_frames, n_mels]``."""
+    return _frames_to_log_mel(segments, n_frames, n_mels)
 
 
 def _as_np_1d(samples) -> np.ndarray:

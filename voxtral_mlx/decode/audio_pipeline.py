@@ -57,6 +57,7 @@ class AudioPipeline:
                                 quantum=frames if self.live else 1,
                                 largest=frames * (1 << (tokens.bit_length() - 1)) if self.live else None)  # fmt: skip
         self.enc_cache = model.encoder.make_cache(self.encoder_block if self.live else None)
+        self.bank = self.bank_row = None  # a FrontBank computing this stream with others
         self._conv_pending = mx.zeros((1, 0, cfg.encoder.dim), self.dtype)
         self._emb = mx.zeros((1, 0, cfg.dim), self.dtype)
         self._emb_start = 0  # position index of self._emb[:, 0]
@@ -70,12 +71,26 @@ class AudioPipeline:
 
     def push(self, samples: np.ndarray) -> None:
         self.real_samples += len(samples)
+        if self.bank is not None:  # the bank's next run computes it (front_bank.py)
+            self.mel.add(samples)
+            return
         for mel in self.mel.feed_parts(samples):
             self._consume(mel)
+
+    def catch_up(self) -> None:
+        """Compute what the mel holds, alone (a stream that left its bank)."""
+        self.push(np.zeros(0, np.float32))
+
+    def append_embeddings(self, emb: mx.array) -> None:
+        """Positions computed elsewhere (a bank), in order."""
+        self._emb = mx.concatenate([self._emb, emb], axis=1)
 
     def finish(self) -> None:
         """Right padding in; every remaining position becomes available."""
         if not self.finished:
+            if self.bank is not None:  # the last words alone, in big blocks
+                self.bank.leave(self)
+                self.catch_up()
             self.finished = True
             for mel in self.mel.close_parts():
                 self._consume(mel)

@@ -24,6 +24,7 @@ import mlx.core as mx
 
 from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK
 from voxtral_mlx.decode.exact_rows import exact_rows
+from voxtral_mlx.decode.front_bank import FrontBank
 from voxtral_mlx.decode.row import Feed, Row, State
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.lanes import Lane
@@ -45,12 +46,15 @@ class RowBatch:
     """
 
     def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer,
-                 encoder_block: int = FILE_BLOCK, max_rows: int | None = None):  # fmt: skip
+                 encoder_block: int = FILE_BLOCK, max_rows: int | None = None,
+                 front_rows: int | None = None):  # fmt: skip
         self.model, self.tokenizer, self.encoder_block = model, tokenizer, encoder_block
         self.rows: list[Row] = []
         self._max_rows = max_rows  # measured at the first batch of more rows than it allows
         self._measured = 1
         self._tokens = 0
+        # Opt-in: live feeds' front ends in one call per token (front_bank.py; may change words).
+        self._bank = FrontBank(model, front_rows) if front_rows else None
 
     def add_feed(self, delays_ms: list[int | None], offset: int = 0) -> Feed:
         """A feed padded for rows of these delays (a feed's right padding is fixed at start)."""
@@ -81,10 +85,25 @@ class RowBatch:
     def step(self, max_tokens: int | None = None) -> list[tuple[Row, TokenEvent]]:
         """Decode what the fed audio allows, at most ``max_tokens`` tokens per row."""
         budget = {id(r): float("inf") if max_tokens is None else max_tokens for r in self.rows}
+        if self._bank is not None:
+            self._run_bank()
         events: list[tuple[Row, TokenEvent]] = []
         while self._round(budget, events):
             pass
         return events
+
+    def _run_bank(self) -> None:
+        """Feeds without rows leave the bank, live feeds past their start join it, then it
+        computes every member's audio so far."""
+        bank = self._bank
+        feeds = {id(r.feed.pipe): r.feed for r in self.rows}
+        for pipe in bank.members:
+            if pipe is not None and id(pipe) not in feeds:
+                bank.drop(pipe)
+        for feed in feeds.values():
+            if bank.can_join(feed.pipe):
+                bank.join(feed.pipe)
+        bank.run()
 
     # ---- one round: launch what can run, read what was launched ---------------------------
     def _round(self, budget: dict, events: list) -> bool:

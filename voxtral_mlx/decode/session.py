@@ -221,11 +221,14 @@ class SessionGroup:
     gives alone, since a row's result does not depend on the other rows of its batch
     (``exact_rows``). MLX thread only. A session joins by being made with ``group=``; it
     leaves once it is done (its rows removed, its last events kept for its ``take``).
-    ``max_rows``: rows per decoder step; None measures it (see ``RowBatch``)."""
+    ``max_rows``: rows per decoder step; None measures it (see ``RowBatch``). ``front_rows``:
+    opt-in, live sessions' front ends computed together (``front_bank.py``; may change words)."""
 
     def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer,
-                 encoder_block: int = FILE_BLOCK, max_rows: int | None = None):  # fmt: skip
-        self.batch = RowBatch(model, tokenizer, encoder_block, max_rows=max_rows)
+                 encoder_block: int = FILE_BLOCK, max_rows: int | None = None,
+                 front_rows: int | None = None):  # fmt: skip
+        self.batch = RowBatch(model, tokenizer, encoder_block, max_rows=max_rows,
+                              front_rows=front_rows)  # fmt: skip
         self.sessions: list[StreamingSession] = []
 
     def remove(self, session: StreamingSession) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .encoder_ring import RingCache
+from .encoder_ring import RingCache, RowsLayer
 from .lm_caches import KVCache, RotatingKVCache, create_causal_mask
 
 
@@ -28,7 +28,7 @@ def attention_mask(n: int, cache: Any, window: int | None) -> mx.array | str | N
         if window is None or n <= window:
             return "causal" if n > 1 else None
         return create_causal_mask(n, 0, window_size=window)
-    if isinstance(cache, RingCache):
+    if isinstance(cache, (RingCache, RowsLayer)):
         return cache.make_mask(n)
     if isinstance(cache, RotatingKVCache):
         return cache.make_mask(n, window_size=window, return_array=False)

@@ -62,4 +62,84 @@ class RingCache:
         return self.keys, self.values
 
 
-__all__ = ["RingCache"]
+class RowRings:
+    """The rings of many streams, one row each, for one encoder call over all of them.
+
+    Per layer, keys and values ``[rows, heads, slots + 1, head_dim]``: a row's first ``slots``
+    are laid out as a :class:`RingCache` of the same window and block (``put``/``get`` copy a
+    stream's ring in and out); the last slot is a spare that rows without a token this call
+    write to and no query sees, so every call has the same shapes. ``layers(active, n)`` gives
+    the per-layer caches of one call of ``n`` frames per row.
+    """
+
+    def __init__(self, n_layers: int, rows: int, window: int, block: int, heads: int,
+                 head_dim: int, dtype):  # fmt: skip
+        self.window, self.block = window, block
+        self.slots = window + block - 1
+        shape = (rows, heads, self.slots + 1, head_dim)
+        self.ks = [mx.zeros(shape, dtype) for _ in range(n_layers)]
+        self.vs = [mx.zeros(shape, dtype) for _ in range(n_layers)]
+        self.offsets = [0] * rows  # each row's next position
+
+    def put(self, row: int, rings: list[RingCache]) -> None:
+        """Row ``row`` takes over a stream's rings (built with the same window and block; their
+        buffers are released)."""
+        for i, ring in enumerate(rings):
+            if ring.keys is not None:
+                self.ks[i][row : row + 1, :, : self.slots] = ring.keys
+                self.vs[i][row : row + 1, :, : self.slots] = ring.values
+        self.offsets[row] = rings[0].offset
+        mx.eval(self.ks, self.vs)
+        for ring in rings:  # the row holds them now (``get`` gives them back)
+            ring.keys = ring.values = None
+
+    def get(self, row: int, rings: list[RingCache]) -> None:
+        """Copy row ``row`` back into a stream's rings (it goes on alone)."""
+        for i, ring in enumerate(rings):
+            ring.keys = mx.contiguous(self.ks[i][row : row + 1, :, : self.slots])
+            ring.values = mx.contiguous(self.vs[i][row : row + 1, :, : self.slots])
+            ring.offset = self.offsets[row]
+        mx.eval([r.keys for r in rings], [r.values for r in rings])
+
+    def layers(self, active: list[bool], n: int) -> list[RowsLayer]:
+        """The caches of one call of ``n`` frames per row; rows not ``active`` keep their state
+        (their keys go to the spare slot). Their offsets move on once the call is made."""
+        rows = len(self.offsets)
+        off = mx.array(self.offsets, mx.int32)
+        j = mx.arange(n, dtype=mx.int32)
+        slot = mx.remainder(off[:, None] + j, self.slots)
+        slot = mx.where(mx.array(active)[:, None], slot, self.slots)
+        index = mx.broadcast_to(slot[:, None, :, None], (rows, self.ks[0].shape[1], n, 1))
+        last = off + n - 1
+        held = last[:, None] - mx.remainder(last[:, None] - mx.arange(self.slots), self.slots)
+        q = off[:, None] + j  # [rows, n]
+        held, q = held[:, None, :], q[:, :, None]  # [rows, 1, slots], [rows, n, 1]
+        seen = (held >= 0) & (held <= q) & (held > q - self.window)
+        mask = mx.concatenate([seen, mx.zeros((rows, n, 1), mx.bool_)], axis=-1)[:, None]
+        for r, on in enumerate(active):
+            if on:
+                self.offsets[r] += n
+        return [RowsLayer(self, i, off, index, mask) for i in range(len(self.ks))]
+
+
+class RowsLayer:
+    """One layer's view of :class:`RowRings` for one call (duck-types a cache for
+    ``Attention``; ``make_mask`` for ``attention_mask``)."""
+
+    def __init__(self, rings: RowRings, i: int, offset, index, mask):
+        self._rings, self._i, self.offset, self._index, self._mask = rings, i, offset, index, mask
+
+    def make_mask(self, n: int) -> mx.array:
+        return self._mask
+
+    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        rings, i = self._rings, self._i
+        shape = keys.shape[:3] + (1,)
+        kidx = mx.broadcast_to(self._index, shape[:3] + (keys.shape[3],))
+        vidx = mx.broadcast_to(self._index, shape[:3] + (values.shape[3],))
+        rings.ks[i] = mx.put_along_axis(rings.ks[i], kidx, keys, axis=2)
+        rings.vs[i] = mx.put_along_axis(rings.vs[i], vidx, values, axis=2)
+        return rings.ks[i], rings.vs[i]
+
+
+__all__ = ["RingCache", "RowRings", "RowsLayer"]

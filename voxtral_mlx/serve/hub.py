@@ -108,7 +108,8 @@ class StreamHub:
     """See the module docstring. ``model_loader()`` returns ``(model, tokenizer)`` and runs on
     the hub's thread; ``delay_ms``: every stream's delay (None: the model's). ``batch_rows``:
     rows per decoder step; None (default) steps only as many together as the device keeps
-    exact (``exact_rows``), a number steps that many even where rows round differently:
+    exact (``exact_rows``), a number steps that many even where rows round differently, and
+    computes up to that many streams' front ends in one call per token (``front_bank.py``):
     faster with many streams, and the words may change (opt-in)."""
 
     def __init__(self, model_loader: Callable[[], tuple[Any, Any]], *, max_streams: int = 64,
@@ -189,8 +190,10 @@ class StreamHub:
         from voxtral_mlx.protocol import StreamProtocol
 
         # Live-sized encoder blocks: attention of one shape (model/encoder_ring.py).
+        # --batch-rows also computes the streams' front ends together (one call per token).
+        front = min(self._batch_rows, self.max_streams) if self._batch_rows else None
         self._group = SessionGroup(self._model, self._tokenizer, LIVE_BLOCK,
-                                   max_rows=self._batch_rows)  # fmt: skip
+                                   max_rows=self._batch_rows, front_rows=front)  # fmt: skip
         proto = StreamProtocol.of(self._model.config, self._tokenizer, self.delay_ms)
         self.prompt, self.delay_ms = list(proto.prompt), proto.delay_ms
         self.ready.set()

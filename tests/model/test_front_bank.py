@@ -1,0 +1,76 @@
+"""FrontBank: many live streams' front ends in one call per token give each stream what it
+gets alone (within the bound of any two chunkings of the encoder)."""
+
+import numpy as np
+
+from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
+from voxtral_mlx.decode.front_bank import FrontBank
+
+from .test_model import _rel
+
+PIECE = 640  # 40 ms
+
+
+def _audio(seed: int, seconds: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32)
+
+
+def _alone(model, audio: np.ndarray):
+    pipe = AudioPipeline(model, 32, 17, LIVE_BLOCK)
+    for s in range(0, len(audio), PIECE):
+        pipe.push(audio[s : s + PIECE])
+    pipe.finish()
+    return pipe
+
+
+def test_bank_streams_equal_streams_alone(tiny_model):
+    """Three streams of different lengths, started at different times, one of them falling
+    behind (it leaves the bank and joins again), each ends on its own: every embedding is
+    what the stream computes alone, and rows left by ended streams are taken by new ones."""
+    audios = [_audio(1, 6.0), _audio(2, 4.4), _audio(3, 5.0), _audio(4, 2.0)]
+    starts = [0, 5, 9, 70]  # in 40 ms turns; the fourth starts after the second has ended
+    bank = FrontBank(tiny_model, rows=3)
+    left, leave = [], bank.leave
+    bank.leave = lambda pipe: (left.append(pipes.index(pipe)), leave(pipe))
+    pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
+    joined, sent = set(), [0] * len(audios)
+    for turn in range(200):
+        for i, (pipe, audio) in enumerate(zip(pipes, audios, strict=True)):
+            if turn < starts[i] or pipe.finished:
+                continue
+            if i == 0 and 40 <= turn < 52:  # a stalled client: its audio comes in a bunch later
+                continue
+            n = PIECE * (13 if i == 0 and turn == 52 else 1)
+            if sent[i] >= len(audio):
+                pipe.finish()
+                continue
+            pipe.push(audio[sent[i] : sent[i] + n])
+            sent[i] += n
+            if bank.can_join(pipe):
+                bank.join(pipe)
+                joined.add(i)
+        bank.run()
+        if all(p.finished for p in pipes):
+            break
+    assert joined == {0, 1, 2, 3}
+    assert left.count(0) == 2  # 6 tokens behind (more than 4): alone, then back; then its end
+    for pipe, audio in zip(pipes, audios, strict=True):
+        alone = _alone(tiny_model, audio)
+        assert pipe.available == alone.available
+        n = pipe.available
+        assert _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5
+    assert bank.members == [None, None, None]
+
+
+def test_a_full_bank_and_a_stream_still_starting_are_not_joined(tiny_model):
+    bank = FrontBank(tiny_model, rows=1)
+    first, second = (AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in range(2))
+    assert not bank.can_join(first)  # nothing encoded yet: its start goes alone
+    first.push(_audio(5, 0.2))
+    second.push(_audio(6, 0.2))
+    assert bank.can_join(first)
+    bank.join(first)
+    assert not bank.can_join(second)  # no row free
+    bank.drop(first)
+    assert bank.can_join(second) and first.bank is None

@@ -1,0 +1,111 @@
+"""FrontBank: the live front end of many streams in one call per token (opt-in).
+
+A server's streams each ran their own front end per token: the mel, the conv stem, 32 encoder
+layers and the adapter, ~4.5 ms of host time each on the H200 whatever the batch (MLX launches
+every op from the host; docs/benchmarks.md), so one MLX thread could serve some 20 streams. In
+the bank each member stream is a row, and one call computes a token for every row that has one.
+The matmuls then see many rows at once, which some devices round differently from one row
+(MLX CUDA's dense bfloat16 matmuls: docs/benchmarks.md), so the bank goes with the server's
+opt-in ``--batch-rows`` (faster, the words may change), never by default.
+
+A stream joins once its start (the left padding, encoded alone in big blocks) is done: its
+conv-stem buffers and its encoder ring (``model/encoder_ring.py``; a row has the same layout)
+are copied into its row. Rows without a token in a call compute on zeros, keep their conv
+buffers and write their keys to a spare slot no query sees, so every call has one shape. A
+stream leaves (its state copied back) when its audio ends, and when it is more than
+``max_backlog`` tokens behind: it catches up alone in big blocks and joins again later.
+MLX thread only.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import numpy as np
+
+from voxtral_mlx.audio.mel import HOP_LENGTH, segments_to_log_mel
+from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
+from voxtral_mlx.model import VoxtralRealtime
+from voxtral_mlx.model.encoder import ConvStemState
+from voxtral_mlx.model.encoder_ring import RowRings
+from voxtral_mlx.protocol import SAMPLES_PER_TOKEN
+
+FRAMES = SAMPLES_PER_TOKEN // HOP_LENGTH  # mel frames per token
+
+
+class FrontBank:
+    """``rows`` member streams' front ends; ``join``/``leave``/``drop`` members, ``run`` them."""
+
+    def __init__(self, model: VoxtralRealtime, rows: int, max_backlog: int = 4):
+        enc, args = model.encoder, model.encoder.args
+        self.model, self.max_backlog = model, max_backlog
+        self.dtype = model.decoder.norm.weight.dtype
+        self.n_mels = args.audio_encoding_args.num_mel_bins
+        self.rings = RowRings(len(enc.layers), rows, args.sliding_window, LIVE_BLOCK,
+                              args.kv_heads, args.head_dim, self.dtype)  # fmt: skip
+        state = enc.new_conv_state(rows, self.dtype)
+        self.buf1, self.buf2 = state.buf1, state.buf2
+        self.members: list[AudioPipeline | None] = [None] * rows
+
+    def can_join(self, pipe: AudioPipeline) -> bool:
+        """A live stream past its start, alone, with no token waiting, and a row free."""
+        return (
+            pipe.live and pipe.bank is None and not pipe.finished and pipe.enc_cache[0].offset > 0
+            and not pipe.mel.quanta_ready() and None in self.members
+        )  # fmt: skip
+
+    def join(self, pipe: AudioPipeline) -> None:
+        row = self.members.index(None)
+        self.buf1[row : row + 1] = pipe.conv_state.buf1
+        self.buf2[row : row + 1] = pipe.conv_state.buf2
+        self.rings.put(row, pipe.enc_cache)
+        self.members[row] = pipe
+        pipe.bank, pipe.bank_row = self, row
+
+    def leave(self, pipe: AudioPipeline) -> None:
+        """``pipe`` goes on alone from where its row is."""
+        row = pipe.bank_row
+        pipe.conv_state.buf1 = mx.contiguous(self.buf1[row : row + 1])
+        pipe.conv_state.buf2 = mx.contiguous(self.buf2[row : row + 1])
+        self.rings.get(row, pipe.enc_cache)
+        self.drop(pipe)
+
+    def drop(self, pipe: AudioPipeline) -> None:
+        """``pipe``'s row is free (its stream is gone: nothing to copy back)."""
+        if pipe.bank is self:
+            self.members[pipe.bank_row] = None
+            pipe.bank, pipe.bank_row = None, None
+
+    def run(self) -> None:
+        """Every member's ready tokens, one call per token for all rows; members too far
+        behind leave first and catch up alone."""
+        for pipe in self.members:
+            if pipe is not None and pipe.mel.quanta_ready() > self.max_backlog:
+                self.leave(pipe)
+                pipe.catch_up()
+        while True:
+            active = [p is not None and p.mel.quanta_ready() > 0 for p in self.members]
+            if not any(active):
+                return
+            self._call(active)
+
+    def _call(self, active: list[bool]) -> None:
+        rows = len(self.members)
+        segs = np.zeros((rows, HOP_LENGTH * (FRAMES + 2)), np.float32)
+        for r, on in enumerate(active):
+            if on:
+                segs[r] = self.members[r].mel.take_quantum()
+        mel = segments_to_log_mel(mx.array(segs), FRAMES, self.n_mels).astype(self.dtype)
+        enc = self.model.encoder
+        state = ConvStemState(self.buf1, self.buf2)
+        conv = enc.conv_stem_step(mel, state)
+        keep = mx.array(active)[:, None, None]
+        self.buf1 = mx.where(keep, state.buf1, self.buf1)
+        self.buf2 = mx.where(keep, state.buf2, self.buf2)
+        emb = self.model.adapter(enc.transformer(conv, self.rings.layers(active, conv.shape[1])))
+        mx.eval(emb, self.buf1, self.buf2, self.rings.ks, self.rings.vs)
+        for r, on in enumerate(active):
+            if on:
+                self.members[r].append_embeddings(emb[r : r + 1])
+
+
+__all__ = ["FrontBank"]
