@@ -5,8 +5,9 @@ python benchmarks/lab/hub_lab.py [--size tiny|small|full] [--bits 4|16] [--strea
 
 N streams get ``--chunk-ms`` of speech-like audio each at the speed it is spoken, appended
 from one feeder thread straight into the hub (what the server's connections do). Per N: the
-hub's time per second of audio in the encoder (``Feed.push``, which evaluates the embeddings)
-and in decoder steps (``RowBatch.step``), the latency after a token's audio arrived beyond the
+hub's time per second of audio in the encoder (``Feed.push``, which evaluates the embeddings),
+in the front bank (``FrontBank.run``, ``--batch-rows``) and in decoder steps (``RowBatch.step``
+without the bank), the latency after a token's audio arrived beyond the
 delay (as bench_serve.py measures it through the network), and the EOS tokens (each one
 restarts its stream's state: a prefill and the left padding encoded again).
 """
@@ -95,7 +96,8 @@ def run(hub, n: int, seconds: float, chunk_ms: float, clock: Clock, eos: int) ->
         "p95": every[int(0.95 * (len(every) - 1))],
         "max": every[-1],
         "enc": 1000 * clock.spent.get("enc", 0) / per_s,
-        "dec": 1000 * clock.spent.get("dec", 0) / per_s,
+        "bank": 1000 * clock.spent.get("bank", 0) / per_s,
+        "dec": 1000 * (clock.spent.get("dec", 0) - clock.spent.get("bank", 0)) / per_s,
         "turns": clock.spent.get("turn", 0) / wall,
         "eos": counts["eos"],
         "errors": counts["errors"],
@@ -120,6 +122,7 @@ def main() -> None:
 
     # isort: on
     from voxtral_mlx.checkpoint import weights
+    from voxtral_mlx.decode.front_bank import FrontBank
     from voxtral_mlx.decode.row import Feed
     from voxtral_mlx.decode.rows import RowBatch
     from voxtral_mlx.serve.hub import StreamHub
@@ -131,6 +134,7 @@ def main() -> None:
     clock = Clock()
     clock.wrap(Feed, "push", "enc")
     clock.wrap(RowBatch, "step", "dec")
+    clock.wrap(FrontBank, "run", "bank")
     clock.wrap(StreamHub, "_turn", "turn")
 
     hub = StreamHub(lambda: (weights.load(folder, dtype=weights.default_dtype())[0], tok),
@@ -143,13 +147,13 @@ def main() -> None:
           f"{args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, rows per step: "
           f"{args.batch_rows or 'exact'}", flush=True)  # fmt: skip
     run(hub, max(counts), args.seconds, args.chunk_ms, clock, tok.eos_id)  # warm every shape
-    print("| streams | latency p50 / p95 / max (ms) | encoder / decoder ms per s of audio | "
+    print("| streams | latency p50 / p95 / max (ms) | encoder / bank / decoder ms per s of audio | "
           "hub busy | EOS | dropped |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for n in counts:
         r = run(hub, n, args.seconds, args.chunk_ms, clock, tok.eos_id)
         print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
-              f"{r['enc']:.1f} / {r['dec']:.1f} | {100 * r['turns']:.0f} % | {r['eos']} | "
+              f"{r['enc']:.1f} / {r['bank']:.1f} / {r['dec']:.1f} | {100 * r['turns']:.0f} % | {r['eos']} | "
               f"{r['errors']} |", flush=True)  # fmt: skip
     hub.stop()
     hub.join(30)

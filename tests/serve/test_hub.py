@@ -134,3 +134,22 @@ def test_full_is_refused_and_a_cancelled_or_flooding_stream_leaves_the_others_al
     finally:
         hub.stop()
         assert hub.join(30)
+
+
+def test_the_hub_measures_its_rows_before_its_first_client(folder, monkeypatch):
+    """exact_rows runs while the hub starts (on MLX CUDA its first multi-row kernels compile
+    for tens of seconds: a stall for every stream if it came with the fifth client)."""
+    from voxtral_mlx.decode import rows
+
+    asked, measure = [], rows.exact_rows
+    monkeypatch.setattr(
+        rows, "exact_rows", lambda model, want: (asked.append(want), measure(model, want))[1]
+    )
+    for batch_rows, want in ((None, 5), (8, 8)):
+        asked.clear()
+        hub = StreamHub(Loader(folder), max_streams=5, batch_rows=batch_rows)
+        hub.start()
+        assert hub.ready.wait(30) and hub.error is None
+        assert asked == [want]
+        hub.stop()
+        assert hub.join(30)

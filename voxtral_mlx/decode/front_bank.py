@@ -33,27 +33,32 @@ FRAMES = SAMPLES_PER_TOKEN // HOP_LENGTH  # mel frames per token
 
 
 class FrontBank:
-    """``rows`` member streams' front ends; ``join``/``leave``/``drop`` members, ``run`` them."""
+    """Up to ``rows`` member streams' front ends; ``join``/``leave``/``drop`` members, ``run``
+    them. Rows are made as members come, in powers of two (a call computes every row made:
+    a few shapes, and a bank of 4 streams on a Mac does not compute 64 rows), and kept."""
 
     def __init__(self, model: VoxtralRealtime, rows: int, max_backlog: int = 4):
         enc, args = model.encoder, model.encoder.args
-        self.model, self.max_backlog = model, max_backlog
+        self.model, self.max_backlog, self.capacity = model, max_backlog, rows
         self.dtype = model.decoder.norm.weight.dtype
         self.n_mels = args.audio_encoding_args.num_mel_bins
-        self.rings = RowRings(len(enc.layers), rows, args.sliding_window, LIVE_BLOCK,
+        self.rings = RowRings(len(enc.layers), 1, args.sliding_window, LIVE_BLOCK,
                               args.kv_heads, args.head_dim, self.dtype)  # fmt: skip
-        state = enc.new_conv_state(rows, self.dtype)
+        state = enc.new_conv_state(1, self.dtype)
         self.buf1, self.buf2 = state.buf1, state.buf2
-        self.members: list[AudioPipeline | None] = [None] * rows
+        self.members: list[AudioPipeline | None] = [None]
 
     def can_join(self, pipe: AudioPipeline) -> bool:
-        """A live stream past its start, alone, with no token waiting, and a row free."""
+        """A live stream past its start, alone, with no token waiting, and a row to take."""
         return (
             pipe.live and pipe.bank is None and not pipe.finished and pipe.enc_cache[0].offset > 0
-            and not pipe.mel.quanta_ready() and None in self.members
+            and not pipe.mel.quanta_ready()
+            and (None in self.members or len(self.members) < self.capacity)
         )  # fmt: skip
 
     def join(self, pipe: AudioPipeline) -> None:
+        if None not in self.members:
+            self._grow(min(self.capacity, 2 * len(self.members)))
         row = self.members.index(None)
         self.buf1[row : row + 1] = pipe.conv_state.buf1
         self.buf2[row : row + 1] = pipe.conv_state.buf2
@@ -74,6 +79,13 @@ class FrontBank:
         if pipe.bank is self:
             self.members[pipe.bank_row] = None
             pipe.bank, pipe.bank_row = None, None
+
+    def _grow(self, rows: int) -> None:
+        more = rows - len(self.members)
+        self.rings.grow(rows)
+        pad = [(0, more), (0, 0), (0, 0)]
+        self.buf1, self.buf2 = mx.pad(self.buf1, pad), mx.pad(self.buf2, pad)
+        self.members += [None] * more
 
     def run(self) -> None:
         """Every member's ready tokens, one call per token for all rows; members too far

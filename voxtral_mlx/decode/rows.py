@@ -232,6 +232,19 @@ class RowBatch:
         row.pending = (tokens, i, position)
         row.pos = position + 1
 
+    def plan_rows(self, want: int) -> int:
+        """Measure now how many of ``want`` rows may step together (``exact_rows``), instead
+        of at the first step of that many: on MLX CUDA the measure's first multi-row
+        quantized matmuls compile for tens of seconds (docs/benchmarks.md), which a server
+        pays at start rather than in the middle of its streams. With ``max_rows`` given the
+        ops still run once at that many rows, for the same reason."""
+        measured = exact_rows(self.model, want)
+        if self._max_rows is None and want > self._measured:
+            self._measured = measured
+            if measured < want:
+                self._max_rows = measured
+        return min(want, self._max_rows or want)
+
     def _rows_per_step(self, want: int) -> int:
         if self._max_rows is None and want > self._measured:
             self._measured = exact_rows(self.model, want)

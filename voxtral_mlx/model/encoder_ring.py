@@ -81,6 +81,20 @@ class RowRings:
         self.vs = [mx.zeros(shape, dtype) for _ in range(n_layers)]
         self.offsets = [0] * rows  # each row's next position
 
+    @property
+    def rows(self) -> int:
+        return len(self.offsets)
+
+    def grow(self, rows: int) -> None:
+        """Room for ``rows`` rows (new rows empty; existing rows keep their place)."""
+        more = rows - self.rows
+        if more > 0:
+            pad = [(0, more), (0, 0), (0, 0), (0, 0)]
+            self.ks = [mx.pad(k, pad) for k in self.ks]
+            self.vs = [mx.pad(v, pad) for v in self.vs]
+            self.offsets += [0] * more
+            mx.eval(self.ks, self.vs)
+
     def put(self, row: int, rings: list[RingCache]) -> None:
         """Row ``row`` takes over a stream's rings (built with the same window and block; their
         buffers are released)."""
