@@ -74,3 +74,6 @@ def test_a_full_bank_and_a_stream_still_starting_are_not_joined(tiny_model):
     assert not bank.can_join(second)  # no row free
     bank.drop(first)
     assert bank.can_join(second) and first.bank is None
+    other = AudioPipeline(tiny_model, 32, 17, 16)  # a ring of another size cannot take a row
+    other.push(_audio(7, 0.2))
+    assert other.live and not bank.can_join(other)

@@ -50,9 +50,10 @@ class FrontBank:
 
     def can_join(self, pipe: AudioPipeline) -> bool:
         """A live stream past its start, alone, with no token waiting, and a row to take."""
+        ring = pipe.enc_cache[0]
         return (
-            pipe.live and pipe.bank is None and not pipe.finished and pipe.enc_cache[0].offset > 0
-            and not pipe.mel.quanta_ready()
+            pipe.live and pipe.bank is None and not pipe.finished and ring.offset > 0
+            and ring.slots == self.rings.slots and not pipe.mel.quanta_ready()
             and (None in self.members or len(self.members) < self.capacity)
         )  # fmt: skip
 
