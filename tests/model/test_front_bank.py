@@ -77,3 +77,21 @@ def test_a_full_bank_and_a_stream_still_starting_are_not_joined(tiny_model):
     other = AudioPipeline(tiny_model, 32, 17, 16)  # a ring of another size cannot take a row
     other.push(_audio(7, 0.2))
     assert other.live and not bank.can_join(other)
+
+
+def test_streams_without_a_ring_stay_alone(tiny_model):
+    """A file's pipeline (rotating cache) never joins; a model whose encoder has no window
+    (no rings) gets no bank at all, and its streams run one call a feed."""
+    import dataclasses
+
+    from tests.live.tiny_live import TOK
+    from voxtral_mlx.decode.rows import RowBatch
+
+    bank = FrontBank(tiny_model, rows=2)
+    pipe = AudioPipeline(tiny_model, 32, 17)
+    pipe.push(_audio(8, 0.5))
+    assert not pipe.live and not bank.can_join(pipe)
+    assert RowBatch(tiny_model, TOK, LIVE_BLOCK, front_rows=2)._bank is not None
+    enc = tiny_model.encoder
+    enc.args = dataclasses.replace(enc.args, sliding_window=None)
+    assert RowBatch(tiny_model, TOK, LIVE_BLOCK, front_rows=2)._bank is None

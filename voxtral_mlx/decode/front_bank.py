@@ -26,7 +26,7 @@ from voxtral_mlx.audio.mel import HOP_LENGTH, segments_to_log_mel
 from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.encoder import ConvStemState
-from voxtral_mlx.model.encoder_ring import RowRings
+from voxtral_mlx.model.encoder_ring import RingCache, RowRings
 from voxtral_mlx.protocol import SAMPLES_PER_TOKEN
 
 FRAMES = SAMPLES_PER_TOKEN // HOP_LENGTH  # mel frames per token
@@ -52,8 +52,8 @@ class FrontBank:
         """A live stream past its start, alone, with no token waiting, and a row to take."""
         ring = pipe.enc_cache[0]
         return (
-            pipe.live and pipe.bank is None and not pipe.finished and ring.offset > 0
-            and ring.slots == self.rings.slots and not pipe.mel.quanta_ready()
+            isinstance(ring, RingCache) and ring.slots == self.rings.slots and ring.offset > 0
+            and pipe.bank is None and not pipe.finished and not pipe.mel.quanta_ready()
             and (None in self.members or len(self.members) < self.capacity)
         )  # fmt: skip
 

@@ -54,7 +54,9 @@ class RowBatch:
         self._measured = 1
         self._tokens = 0
         # Opt-in: live feeds' front ends in one call per token (front_bank.py; may change words).
-        self._bank = FrontBank(model, front_rows) if front_rows else None
+        # Its rows are encoder rings: a model without an encoder window keeps one call a feed.
+        ringed = model.encoder.args.sliding_window is not None
+        self._bank = FrontBank(model, front_rows) if front_rows and ringed else None
 
     def add_feed(self, delays_ms: list[int | None], offset: int = 0) -> Feed:
         """A feed padded for rows of these delays (a feed's right padding is fixed at start)."""
