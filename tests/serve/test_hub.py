@@ -54,29 +54,46 @@ def send(stream, audio, seed, finish=True, pace=0.0):
         stream.finish()
 
 
-@pytest.fixture
-def hub(folder):
-    hub = StreamHub(Loader(folder), max_streams=3)
+def started(folder, **options) -> StreamHub:
+    hub = StreamHub(Loader(folder), max_streams=3, **options)
     hub.start()
     assert hub.ready.wait(30) and hub.error is None
-    yield hub
-    hub.stop()
-    assert hub.join(30)
+    return hub
 
 
-def test_concurrent_streams_each_get_their_own_tokens(hub, folder):
-    model = weights.load(folder)[0]
+def stream_all(hub: StreamHub, pace: float = 0.0) -> list[Client]:
+    """Every audio of ``audios()`` on a stream of its own, sent from threads side by side;
+    returns the clients once each has ended without an error."""
     clients = [Client() for _ in audios()]
     streams = [hub.open(c) for c in clients]
-    senders = [threading.Thread(target=send, args=(s, a, i)) for i, (s, a) in enumerate(zip(streams, audios(), strict=True))]  # fmt: skip
+    senders = [threading.Thread(target=send, args=(s, a, i), kwargs={"pace": pace})
+               for i, (s, a) in enumerate(zip(streams, audios(), strict=True))]  # fmt: skip
     for t in senders:
         t.start()
     for t in senders:
         t.join()
     for c in clients:
         assert c.done.wait(60) and not c.errors
+    return clients
+
+
+def assert_local_ids(folder, clients: list[Client]) -> None:
+    """Each stream's ids are a local session's on the same audio."""
+    model = weights.load(folder)[0]
     for c, audio in zip(clients, audios(), strict=True):
         assert len(c.ids) > 20 and c.ids == local_ids(model, audio)
+
+
+@pytest.fixture
+def hub(folder):
+    hub = started(folder)
+    yield hub
+    hub.stop()
+    assert hub.join(30)
+
+
+def test_concurrent_streams_each_get_their_own_tokens(hub, folder):
+    assert_local_ids(folder, stream_all(hub))
     assert hub.active == 0
 
 
@@ -90,25 +107,12 @@ def test_batch_rows_computes_the_streams_front_ends_together(folder, monkeypatch
     monkeypatch.setattr(
         FrontBank, "join", lambda bank, pipe: (joined.append(pipe), join(bank, pipe))
     )
-    hub = StreamHub(Loader(folder), max_streams=3, batch_rows=4)
-    hub.start()
-    assert hub.ready.wait(30) and hub.error is None
-    model = weights.load(folder)[0]
-    clients = [Client() for _ in audios()]
-    streams = [hub.open(c) for c in clients]
-    senders = [threading.Thread(target=send, args=(s, a, i), kwargs={"pace": 0.5})
-               for i, (s, a) in enumerate(zip(streams, audios(), strict=True))]  # fmt: skip
-    for t in senders:
-        t.start()
-    for t in senders:
-        t.join()
-    for c in clients:
-        assert c.done.wait(60) and not c.errors
+    hub = started(folder, batch_rows=4)
+    clients = stream_all(hub, pace=0.5)
     hub.stop()
     assert hub.join(30)
     assert len({id(p) for p in joined}) >= 3  # every stream was computed in the bank
-    for c, audio in zip(clients, audios(), strict=True):
-        assert len(c.ids) > 20 and c.ids == local_ids(model, audio)
+    assert_local_ids(folder, clients)
 
 
 def test_full_is_refused_and_a_cancelled_or_flooding_stream_leaves_the_others_alone(folder):

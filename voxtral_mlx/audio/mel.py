@@ -27,6 +27,7 @@ from voxtral_mlx.protocol import (
 N_FFT = 400
 HOP_LENGTH = 160
 CENTER_PAD = N_FFT // 2  # samples of reflect padding on each side (torch.stft center=True)
+FRAMES_PER_TOKEN = SAMPLES_PER_TOKEN // HOP_LENGTH  # 8 mel frames per 80 ms token
 GLOBAL_LOG_MEL_MAX = 1.5  # fixed by the checkpoint, not the per-utterance maximum
 # The padding of a stream at the release's default delay (the session passes its own).
 LEFT_PAD_TOKENS = DEFAULT_LEFT_PAD_TOKENS

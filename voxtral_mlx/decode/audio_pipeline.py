@@ -10,9 +10,8 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from voxtral_mlx.audio.mel import HOP_LENGTH, StreamingMel
+from voxtral_mlx.audio.mel import FRAMES_PER_TOKEN, StreamingMel
 from voxtral_mlx.model import VoxtralRealtime
-from voxtral_mlx.protocol import SAMPLES_PER_TOKEN
 
 BIG_BLOCK = 64  # conv frames; live chunks are 4
 # Conv frames per encoder call for live streams (the server's, the microphone's): blocks this
@@ -51,11 +50,10 @@ class AudioPipeline:
         # Live blocks: every stage sees whole tokens in pieces of 1, 2, 4 ... tokens up to the
         # block, so a stream's MLX work has a few shapes however its audio is sliced (mel.py).
         self.live = self.encoder_block <= LIVE_BLOCK
-        frames = SAMPLES_PER_TOKEN // HOP_LENGTH  # mel frames per token
         tokens = self.encoder_block // self.factor
         self.mel = StreamingMel(cfg.audio.num_mel_bins, left_pad_tokens, right_pad_tokens,
-                                quantum=frames if self.live else 1,
-                                largest=frames * (1 << (tokens.bit_length() - 1)) if self.live else None)  # fmt: skip
+                                quantum=FRAMES_PER_TOKEN if self.live else 1,
+                                largest=FRAMES_PER_TOKEN * (1 << (tokens.bit_length() - 1)) if self.live else None)  # fmt: skip
         self.enc_cache = model.encoder.make_cache(self.encoder_block if self.live else None)
         self.bank = self.bank_row = None  # a FrontBank computing this stream with others
         self._conv_pending = mx.zeros((1, 0, cfg.encoder.dim), self.dtype)

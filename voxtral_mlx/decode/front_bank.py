@@ -22,14 +22,11 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from voxtral_mlx.audio.mel import HOP_LENGTH, segments_to_log_mel
+from voxtral_mlx.audio.mel import FRAMES_PER_TOKEN, HOP_LENGTH, segments_to_log_mel
 from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.encoder import ConvStemState
 from voxtral_mlx.model.encoder_ring import RingCache, RowRings
-from voxtral_mlx.protocol import SAMPLES_PER_TOKEN
-
-FRAMES = SAMPLES_PER_TOKEN // HOP_LENGTH  # mel frames per token
 
 
 class FrontBank:
@@ -103,11 +100,11 @@ class FrontBank:
 
     def _call(self, active: list[bool]) -> None:
         rows = len(self.members)
-        segs = np.zeros((rows, HOP_LENGTH * (FRAMES + 2)), np.float32)
+        segs = np.zeros((rows, HOP_LENGTH * (FRAMES_PER_TOKEN + 2)), np.float32)
         for r, on in enumerate(active):
             if on:
                 segs[r] = self.members[r].mel.take_quantum()
-        mel = segments_to_log_mel(mx.array(segs), FRAMES, self.n_mels).astype(self.dtype)
+        mel = segments_to_log_mel(mx.array(segs), FRAMES_PER_TOKEN, self.n_mels).astype(self.dtype)
         enc = self.model.encoder
         state = ConvStemState(self.buf1, self.buf2)
         conv = enc.conv_stem_step(mel, state)

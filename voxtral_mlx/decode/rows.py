@@ -240,12 +240,9 @@ class RowBatch:
         quantized matmuls compile for tens of seconds (docs/benchmarks.md), which a server
         pays at start rather than in the middle of its streams. With ``max_rows`` given the
         ops still run once at that many rows, for the same reason."""
-        measured = exact_rows(self.model, want)
-        if self._max_rows is None and want > self._measured:
-            self._measured = measured
-            if measured < want:
-                self._max_rows = measured
-        return min(want, self._max_rows or want)
+        if self._max_rows is not None:
+            exact_rows(self.model, want)
+        return self._rows_per_step(want)
 
     def _rows_per_step(self, want: int) -> int:
         if self._max_rows is None and want > self._measured:
