@@ -97,21 +97,28 @@ def test_concurrent_streams_each_get_their_own_tokens(hub, folder):
     assert hub.active == 0
 
 
-def test_batch_rows_computes_the_streams_front_ends_together(folder, monkeypatch):
-    """``batch_rows`` (opt-in) also computes live streams' front ends in one call per token
-    (FrontBank). On this CPU the words stay those of a session alone: the bank's rounding is
-    that of any two chunkings of the encoder, and the tiny model's argmax does not move."""
+def test_batch_rows_computes_the_streams_together(folder, monkeypatch):
+    """``batch_rows`` (opt-in) computes live streams' front ends in one call per token
+    (FrontBank) and steps their decoder rows in one bank (DecoderBank). On this CPU the words
+    stay those of a session alone: the banks round like any two chunkings of the encoder and
+    like a lane's attention, and the tiny model's argmax does not move."""
+    from voxtral_mlx.decode.decoder_bank import DecoderBank
     from voxtral_mlx.decode.front_bank import FrontBank
 
-    joined, join = [], FrontBank.join
+    fronts, rows = [], []
+    join_front, join_row = FrontBank.join, DecoderBank._join
     monkeypatch.setattr(
-        FrontBank, "join", lambda bank, pipe: (joined.append(pipe), join(bank, pipe))
+        FrontBank, "join", lambda bank, pipe: (fronts.append(pipe), join_front(bank, pipe))
+    )
+    monkeypatch.setattr(
+        DecoderBank, "_join", lambda bank, row: (rows.append(row), join_row(bank, row))
     )
     hub = started(folder, batch_rows=4)
     clients = stream_all(hub, pace=0.5)
     hub.stop()
     assert hub.join(30)
-    assert len({id(p) for p in joined}) >= 3  # every stream was computed in the bank
+    assert len({id(p) for p in fronts}) >= 3  # every stream was computed in the banks
+    assert len({id(r) for r in rows}) >= 3
     assert_local_ids(folder, clients)
 
 

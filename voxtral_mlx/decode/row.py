@@ -137,4 +137,17 @@ class Row:
                           min(max(end, 0.0), total), piece.word_start)  # fmt: skip
 
 
-__all__ = ["Feed", "Row", "State"]
+def step_ids(prevs: list) -> mx.array:
+    """The rows' previous tokens as one array: read-back ints, or (lazy tokens, index) pairs;
+    a whole step's tokens in order are used as they are (no slicing ops)."""
+    arrays = {id(p[0]) for p in prevs if isinstance(p, tuple)}
+    if len(arrays) == 1 and all(isinstance(p, tuple) for p in prevs):
+        tokens = prevs[0][0]
+        if [p[1] for p in prevs] == list(range(tokens.shape[0])):
+            return tokens
+    return mx.concatenate(
+        [p[0][p[1] : p[1] + 1] if isinstance(p, tuple) else mx.array([p]) for p in prevs]
+    )
+
+
+__all__ = ["Feed", "Row", "State", "step_ids"]

@@ -23,9 +23,10 @@ from __future__ import annotations
 import mlx.core as mx
 
 from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK
+from voxtral_mlx.decode.decoder_bank import DecoderBank
 from voxtral_mlx.decode.exact_rows import exact_rows
 from voxtral_mlx.decode.front_bank import FrontBank
-from voxtral_mlx.decode.row import Feed, Row, State
+from voxtral_mlx.decode.row import Feed, Row, State, step_ids
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.lanes import Lane
 from voxtral_mlx.protocol import StreamProtocol
@@ -47,16 +48,19 @@ class RowBatch:
 
     def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer,
                  encoder_block: int = FILE_BLOCK, max_rows: int | None = None,
-                 front_rows: int | None = None):  # fmt: skip
+                 bank_rows: int | None = None):  # fmt: skip
         self.model, self.tokenizer, self.encoder_block = model, tokenizer, encoder_block
         self.rows: list[Row] = []
         self._max_rows = max_rows  # measured at the first batch of more rows than it allows
         self._measured = 1
         self._tokens = 0
-        # Opt-in: live feeds' front ends in one call per token (front_bank.py; may change words).
-        # Its rows are encoder rings: a model without an encoder window keeps one call a feed.
+        # Opt-in (``bank_rows``; may change words): live feeds' front ends in one call per
+        # token (front_bank.py; its rows are encoder rings, so a model without an encoder
+        # window keeps one call a feed), and the rows of a delay in one decoder bank
+        # (decoder_bank.py): a step's attention in one op per layer whatever their positions.
         ringed = model.encoder.args.sliding_window is not None
-        self._bank = FrontBank(model, front_rows) if front_rows and ringed else None
+        self._bank = FrontBank(model, bank_rows) if bank_rows and ringed else None
+        self._decoder_bank = DecoderBank(model, bank_rows) if bank_rows else None
 
     def add_feed(self, delays_ms: list[int | None], offset: int = 0) -> Feed:
         """A feed padded for rows of these delays (a feed's right padding is fixed at start)."""
@@ -164,6 +168,10 @@ class RowBatch:
         if prevs is None:  # the last token each row read back
             prevs = [r.prev for r in rows]
         prev = {id(r): t for r, t in zip(rows, prevs, strict=True)}
+        if self._decoder_bank is not None:
+            rows = self._decoder_bank.launch(rows, prev, self._queued)
+            if not rows:
+                return
         size = self._rows_per_step(len(rows))
         self._split_stale({id(r.lane): r.lane for r in rows}.values())
         if size > 1:
@@ -188,7 +196,7 @@ class RowBatch:
         if not group:
             return
         rows = [m for _, members in group for m in members]
-        ids = _ids([prev[id(r)] for r in rows]).reshape(len(rows), 1)
+        ids = step_ids([prev[id(r)] for r in rows]).reshape(len(rows), 1)
         audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in rows])
         x = rows[0].stepper.inputs(ids, audio)
         parts = [(lane, [m.stepper for m in members]) for lane, members in group]
@@ -269,16 +277,3 @@ class RowBatch:
             feed.finish()
             row.state = State.DRAINING
         old.forget()
-
-
-def _ids(prevs: list) -> mx.array:
-    """The rows' previous tokens as one array: read-back ints, or (lazy tokens, index) pairs;
-    a whole step's tokens in order are used as they are (no slicing ops)."""
-    arrays = {id(p[0]) for p in prevs if isinstance(p, tuple)}
-    if len(arrays) == 1 and all(isinstance(p, tuple) for p in prevs):
-        tokens = prevs[0][0]
-        if [p[1] for p in prevs] == list(range(tokens.shape[0])):
-            return tokens
-    return mx.concatenate(
-        [p[0][p[1] : p[1] + 1] if isinstance(p, tuple) else mx.array([p]) for p in prevs]
-    )

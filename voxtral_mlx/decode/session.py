@@ -221,14 +221,15 @@ class SessionGroup:
     gives alone, since a row's result does not depend on the other rows of its batch
     (``exact_rows``). MLX thread only. A session joins by being made with ``group=``; it
     leaves once it is done (its rows removed, its last events kept for its ``take``).
-    ``max_rows``: rows per decoder step; None measures it (see ``RowBatch``). ``front_rows``:
-    opt-in, live sessions' front ends computed together (``front_bank.py``; may change words)."""
+    ``max_rows``: rows per decoder step; None measures it (see ``RowBatch``). ``bank_rows``:
+    opt-in, live sessions' front ends and decoder rows computed together in banks of that many
+    rows (``front_bank.py``, ``decoder_bank.py``; may change words)."""
 
     def __init__(self, model: VoxtralRealtime, tokenizer: Tokenizer,
                  encoder_block: int = FILE_BLOCK, max_rows: int | None = None,
-                 front_rows: int | None = None):  # fmt: skip
+                 bank_rows: int | None = None):  # fmt: skip
         self.batch = RowBatch(model, tokenizer, encoder_block, max_rows=max_rows,
-                              front_rows=front_rows)  # fmt: skip
+                              bank_rows=bank_rows)  # fmt: skip
         self.sessions: list[StreamingSession] = []
 
     def remove(self, session: StreamingSession) -> None:

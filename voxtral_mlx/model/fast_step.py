@@ -28,6 +28,7 @@ from __future__ import annotations
 import mlx.core as mx
 
 from .decoder import Decoder
+from .lane_bank import LaneBank
 from .lanes import Lane
 
 
@@ -184,6 +185,20 @@ class FastStepper:
             x = post(x, attn)
         for lane in lanes:
             lane.pos += 1
+        return self._head(x)
+
+    def step_bank(self, bank: LaneBank, x: mx.array, active: list[bool]) -> mx.array:
+        """One position for the ``active`` rows of a bank (every row of this delay):
+        ``x [bank rows, 1, dim]`` (rows not active: anything); returns every row's greedy
+        token ``[bank rows]`` (lazy; read only the active rows'). One KV write and one
+        attention per layer for all rows, whatever their positions (``lane_bank.py``); only
+        the active rows move on."""
+        offset, index, mask = bank.plan()
+        for i, (pre, post) in enumerate(self._halves):
+            q, k, v = pre(x, offset)
+            attn = bank.attend(i, q, k, v, self.dec.layers[i].attention.scale, index, mask)
+            x = post(x, attn)
+        bank.advance(active)
         return self._head(x)
 
     def _halves_for(self, steppers: list[FastStepper]) -> list:

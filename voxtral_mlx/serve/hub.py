@@ -190,10 +190,11 @@ class StreamHub:
         from voxtral_mlx.protocol import StreamProtocol
 
         # Live-sized encoder blocks: attention of one shape (model/encoder_ring.py).
-        # --batch-rows also computes the streams' front ends together (one call per token).
-        front = min(self._batch_rows, self.max_streams) if self._batch_rows else None
+        # --batch-rows also computes the streams' front ends together (one call per token)
+        # and steps their decoder rows in one bank (one attention op per layer).
+        banks = min(self._batch_rows, self.max_streams) if self._batch_rows else None
         self._group = SessionGroup(self._model, self._tokenizer, LIVE_BLOCK,
-                                   max_rows=self._batch_rows, front_rows=front)  # fmt: skip
+                                   max_rows=self._batch_rows, bank_rows=banks)  # fmt: skip
         # Before the first client: the measure compiles the multi-row kernels (MLX CUDA).
         self._group.batch.plan_rows(self._batch_rows or self.max_streams)
         proto = StreamProtocol.of(self._model.config, self._tokenizer, self.delay_ms)

@@ -1,0 +1,66 @@
+"""The decoder bank (RowBatch's opt-in ``bank_rows``): rows of streams that start at other
+moments, pause, end, restart after an EOS and outnumber the bank step together at different
+positions, and each row's tokens and times are a session's alone on its audio (on this CPU:
+the bank's masked attention rounds like a lane's within float error, and the argmax holds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode.decoder_bank import DecoderBank
+from voxtral_mlx.decode.rows import RowBatch
+from voxtral_mlx.text.tokenizer import Tokenizer
+
+from . import hf_reference as ref
+from .tekken_fixture import write_tekken
+from .test_parallel import EarlyEos, key, session_events
+
+TURN = 3840  # samples a stream sends a turn (240 ms)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bank")
+    model, _ = weights.load(ref.save_native(ref.build("windowed", seed=0), root / "m"))
+    return model, Tokenizer.from_file(write_tekken(root / "tekken.json"))
+
+
+def test_bank_rows_equal_their_sessions(env, monkeypatch):
+    """Three streams in a bank of two rows: the third steps on a lane until a row is free and
+    then joins; the first meets an "EOS" mid-stream, restarts on a feed of its own and joins
+    again; the second pauses (its client sends nothing for a while)."""
+    model, tok = env
+    clips = [ref.test_audio(s, seed=i) for i, s in ((11, 8.0), (12, 5.0), (13, 6.0))]
+    ids = [e.token_id for e in session_events(model, tok, clips[0])]
+    early = next(t for t in ids[5:] if ids.index(t) < len(ids) - 30 and t != tok.eos_id)
+    fake = EarlyEos(tok, early)
+    joined, join = [], DecoderBank._join
+    monkeypatch.setattr(DecoderBank, "_join", lambda b, row: (joined.append(row), join(b, row)))
+
+    batch = RowBatch(model, fake, bank_rows=2)
+    starts, pause = [0, 2, 6], range(8, 14)  # in turns; the second stream pauses for these
+    rows, sent = [None] * 3, [0] * 3
+    out: dict = {i: [] for i in range(3)}
+    for turn in range(400):
+        for i, clip in enumerate(clips):
+            if turn == starts[i]:
+                rows[i] = batch.add_row(batch.add_feed([None]))
+            if turn < starts[i] or (i == 1 and turn in pause):
+                continue
+            feed = rows[i].feed  # the row's own (a new one after a restart)
+            if sent[i] >= len(clip):
+                if not feed.finished:
+                    batch.finish(feed)
+                continue
+            feed.push(clip[sent[i] : sent[i] + TURN])
+            sent[i] += TURN
+        for row, e in batch.step():
+            out[rows.index(row)].append(e)
+        if turn > starts[-1] and all(r.done for r in rows):
+            break
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, fake, clip)), f"stream {i}"
+    assert sum(e.token_id == early for e in out[0]) >= 1  # the first stream restarted
+    assert joined.count(rows[0]) >= 2  # and joined again on its new feed
+    assert rows[2] in joined and joined.index(rows[2]) > 1  # the third, once a row was free

@@ -1,0 +1,93 @@
+"""DecoderBank: a RowBatch's rows of one delay stepped on one LaneBank (opt-in).
+
+Rows at other positions each step on a lane of their own (``rows.py``): one KV write and one
+attention per row and layer. With many server streams those ops are most of a step's host
+time, so under the server's ``--batch-rows`` the rows of a delay move, once prefilled, into
+one bank (``model/lane_bank.py``) where a step is the same few ops per layer for all of them.
+Rows are made as rows come (powers of two, up to ``capacity``) and kept; a row's place is
+freed when it ends, restarts after an EOS or is removed, and the bank's buffers go when no
+row is left. Rows beyond the capacity, or of another delay, step on lanes as before.
+MLX thread only.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+
+from voxtral_mlx.decode.row import Row, step_ids
+from voxtral_mlx.model.lane_bank import LaneBank
+from voxtral_mlx.model.lanes import Lane
+
+
+class DecoderBank:
+    """Up to ``capacity`` rows of one delay; ``launch`` queues a step of those that take one."""
+
+    def __init__(self, model, capacity: int):
+        cfg = model.decoder.cfg
+        window = cfg.sliding_window or cfg.model_max_length or 131072
+        dtype = model.decoder.norm.weight.dtype
+        self.capacity = capacity
+        self.bank = LaneBank(len(model.decoder.layers), cfg.n_kv_heads, cfg.head_dim, window,
+                             dtype)  # fmt: skip
+        self.members: list[Row | None] = []
+        self.key = None  # the members' delay (their steppers' key)
+
+    def launch(self, rows: list[Row], prev: dict, queued) -> list[Row]:
+        """Queue one bank step for the ``rows`` that are (or can now become) members, each on
+        its previous token ``prev[id(row)]``; ``queued(row, tokens, i, position)`` records
+        each row's lazy token. Returns the rows left to step on lanes."""
+        self._sync()
+        for r in rows:
+            if self._can_join(r):
+                self._join(r)
+        ready = {id(r) for r in rows}
+        active = [m is not None and id(m) in ready for m in self.members]
+        stepping = [m for m, on in zip(self.members, active, strict=True) if on]
+        if stepping:
+            self._step(stepping, active, prev, queued)
+        return [r for r in rows if r.lane is not self.bank]
+
+    def _sync(self) -> None:
+        """Free the places of rows that ended, restarted (a new lane) or were removed."""
+        for i, m in enumerate(self.members):
+            if m is not None and (m.lane is not self.bank or m.done):
+                self.members[i] = None
+        if self.members and not any(self.members):
+            self.bank.release()
+            self.members, self.key = [], None
+
+    def _can_join(self, row: Row) -> bool:
+        return (
+            isinstance(row.lane, Lane) and row.lane.rows == 1 and row.stepper.key is not None
+            and self.key in (None, row.stepper.key)
+            and (None in self.members or len(self.members) < self.capacity)
+        )  # fmt: skip
+
+    def _join(self, row: Row) -> None:
+        if None not in self.members:
+            more = min(self.capacity, max(1, 2 * len(self.members))) - len(self.members)
+            self.members += [None] * more
+            self.bank.grow(len(self.members))
+        place = self.members.index(None)
+        self.bank.put(place, row.lane, row.lane_row)
+        self.members[place] = row
+        self.key = row.stepper.key
+        row.lane, row.lane_row = self.bank, place
+
+    def _step(self, stepping: list[Row], active: list[bool], prev: dict, queued) -> None:
+        stepper = stepping[0].stepper
+        ids = step_ids([prev[id(r)] for r in stepping]).reshape(len(stepping), 1)
+        audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in stepping])
+        x = stepper.inputs(ids, audio)
+        if len(stepping) < len(self.members):  # rows not stepping compute on zeros
+            where = mx.array([i for i, on in enumerate(active) if on])
+            full = mx.zeros((len(self.members),) + x.shape[1:], x.dtype)
+            full[where] = x
+            tokens = stepper.step_bank(self.bank, full, active)[where]
+        else:
+            tokens = stepper.step_bank(self.bank, x, active)
+        for i, r in enumerate(stepping):
+            queued(r, tokens, i, r.pos)
+
+
+__all__ = ["DecoderBank"]
