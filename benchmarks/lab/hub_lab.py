@@ -7,7 +7,7 @@ N streams get ``--chunk-ms`` of speech-like audio each at the speed it is spoken
 from one feeder thread straight into the hub (what the server's connections do). Per N: the
 hub's time per second of audio in the encoder (``Feed.push``, which evaluates the embeddings),
 in the front bank (``FrontBank.run``, ``--batch-rows``) and in decoder steps (``RowBatch.step``
-without the bank), the latency after a token's audio arrived beyond the
+without the bank), how often each bank ran and for how many rows, the latency after a token's audio arrived beyond the
 delay (as bench_serve.py measures it through the network), and the EOS tokens (each one
 restarts its stream's state: a prefill and the left padding encoded again).
 """
@@ -29,22 +29,41 @@ SR = 16000
 
 
 class Clock:
-    """Wall time spent inside wrapped methods (hub thread only)."""
+    """Wall time spent inside wrapped methods, and how often they ran (hub thread only)."""
 
     def __init__(self):
         self.spent: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.rows: dict[str, int] = {}
 
-    def wrap(self, owner, name: str, label: str) -> None:
+    def wrap(self, owner, name: str, label: str, rows=None) -> None:
+        """``rows(args)``: how many rows the call computes for (summed as ``rows[label]``)."""
         inner = getattr(owner, name)
 
         def timed(*a, **k):
             t = time.perf_counter()
+            self.calls[label] = self.calls.get(label, 0) + 1
+            if rows is not None:
+                self.rows[label] = self.rows.get(label, 0) + rows(a)
             try:
                 return inner(*a, **k)
             finally:
                 self.spent[label] = self.spent.get(label, 0.0) + time.perf_counter() - t
 
         setattr(owner, name, timed)
+
+    def clear(self) -> None:
+        self.spent.clear()
+        self.calls.clear()
+        self.rows.clear()
+
+    def per_call(self, label: str, wall: float) -> str:
+        """calls/s, rows per call and ms per call of ``label``."""
+        n = self.calls.get(label, 0)
+        if not n:
+            return "-"
+        rows = self.rows.get(label, 0) / n
+        return f"{n / wall:.0f}/s x {rows:.1f} rows, {1000 * self.spent.get(label, 0) / n:.1f} ms"
 
 
 def run(hub, n: int, seconds: float, chunk_ms: float, clock: Clock, eos: int) -> dict:
@@ -74,7 +93,7 @@ def run(hub, n: int, seconds: float, chunk_ms: float, clock: Clock, eos: int) ->
         return handle
 
     streams = [hub.open(on_event(i)) for i in range(n)]
-    clock.spent.clear()
+    clock.clear()
     t0 = time.perf_counter()
     pieces = range(0, len(audio), chunk)
     for k, s in enumerate(pieces):
@@ -101,6 +120,8 @@ def run(hub, n: int, seconds: float, chunk_ms: float, clock: Clock, eos: int) ->
         "turns": clock.spent.get("turn", 0) / wall,
         "eos": counts["eos"],
         "errors": counts["errors"],
+        "calls": f"front bank {clock.per_call('fcall', wall)}, leaves {clock.calls.get('leave', 0)}"
+        f"; decoder bank {clock.per_call('dstep', wall)}; lanes {clock.per_call('lanes', wall)}",
     }
 
 
@@ -122,6 +143,7 @@ def main() -> None:
 
     # isort: on
     from voxtral_mlx.checkpoint import weights
+    from voxtral_mlx.decode.decoder_bank import DecoderBank
     from voxtral_mlx.decode.front_bank import FrontBank
     from voxtral_mlx.decode.row import Feed
     from voxtral_mlx.decode.rows import RowBatch
@@ -136,6 +158,10 @@ def main() -> None:
     clock.wrap(RowBatch, "step", "dec")
     clock.wrap(FrontBank, "run", "bank")
     clock.wrap(StreamHub, "_turn", "turn")
+    clock.wrap(FrontBank, "_call", "fcall", lambda a: sum(a[1]))
+    clock.wrap(FrontBank, "leave", "leave")
+    clock.wrap(DecoderBank, "_step", "dstep", lambda a: len(a[1]))
+    clock.wrap(RowBatch, "_step_group", "lanes", lambda a: sum(len(m) for _, m in a[1]))
 
     hub = StreamHub(lambda: (weights.load(folder, dtype=weights.default_dtype())[0], tok),
                     max_streams=max(counts), batch_rows=args.batch_rows)  # fmt: skip
@@ -150,11 +176,15 @@ def main() -> None:
     print("| streams | latency p50 / p95 / max (ms) | encoder / bank / decoder ms per s of audio | "
           "hub busy | EOS | dropped |")  # fmt: skip
     print("|---|---|---|---|---|---|")
+    calls = []
     for n in counts:
         r = run(hub, n, args.seconds, args.chunk_ms, clock, tok.eos_id)
         print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
               f"{r['enc']:.1f} / {r['bank']:.1f} / {r['dec']:.1f} | {100 * r['turns']:.0f} % | {r['eos']} | "
               f"{r['errors']} |", flush=True)  # fmt: skip
+        calls.append(f"{n} streams: {r['calls']}")
+    print("\nCalls in the hub's thread, per second of wall time:")
+    print("\n".join(calls))
     hub.stop()
     hub.join(30)
 

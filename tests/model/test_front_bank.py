@@ -95,3 +95,26 @@ def test_streams_without_a_ring_stay_alone(tiny_model):
     enc = tiny_model.encoder
     enc.args = dataclasses.replace(enc.args, sliding_window=None)
     assert RowBatch(tiny_model, TOK, LIVE_BLOCK, bank_rows=2)._bank is None
+
+
+def test_members_behind_together_stay_in_the_bank(tiny_model):
+    """A busy server: every member 8 tokens behind at once. Nobody leaves (alone, each would
+    cost calls of its own); the bank computes the backlog, one call per token for all."""
+    bank = FrontBank(tiny_model, rows=3)
+    left, leave = [], bank.leave
+    bank.leave = lambda pipe: (left.append(pipe), leave(pipe))
+    pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in range(3)]
+    audios = [_audio(20 + i, 3.0) for i in range(3)]
+    for pipe, audio in zip(pipes, audios, strict=True):
+        pipe.push(audio[: 16000])
+        bank.join(pipe)
+    calls, call = [], bank._call
+    bank._call = lambda active: (calls.append(sum(active)), call(active))
+    for pipe, audio in zip(pipes, audios, strict=True):
+        pipe.push(audio[16000 : 16000 + 8 * 1280])  # 8 tokens each
+    bank.run()
+    assert not left and calls and set(calls) == {3}
+    for pipe, audio in zip(pipes, audios, strict=True):
+        alone = _alone(tiny_model, audio[: 16000 + 8 * 1280])
+        n = pipe.available
+        assert n >= 8 and _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5

@@ -13,11 +13,16 @@ conv-stem buffers and its encoder ring (``model/encoder_ring.py``; a row has the
 are copied into its row. Rows without a token in a call compute on zeros, keep their conv
 buffers and write their keys to a spare slot no query sees, so every call has one shape. A
 stream leaves (its state copied back) when its audio ends, and when it is more than
-``max_backlog`` tokens behind: it catches up alone in big blocks and joins again later.
-MLX thread only.
+``max_backlog`` tokens further behind than the bank's median member (a client that stalled
+and then sent its audio in a burst): it catches up alone in big blocks and joins again later.
+Members behind together (the server is busy) stay: a call computes a token for all of them,
+where alone each would cost calls of its own (on the H200 that turned a busy moment into a
+collapse: docs/benchmarks.md). MLX thread only.
 """
 
 from __future__ import annotations
+
+import statistics
 
 import mlx.core as mx
 import numpy as np
@@ -86,10 +91,12 @@ class FrontBank:
         self.members += [None] * more
 
     def run(self) -> None:
-        """Every member's ready tokens, one call per token for all rows; members too far
-        behind leave first and catch up alone."""
+        """Every member's ready tokens, one call per token for all rows; members far behind
+        the others leave first and catch up alone."""
+        behind = {id(p): p.mel.quanta_ready() for p in self.members if p is not None}
+        typical = statistics.median_low(behind.values()) if behind else 0
         for pipe in self.members:
-            if pipe is not None and pipe.mel.quanta_ready() > self.max_backlog:
+            if pipe is not None and behind[id(pipe)] > typical + self.max_backlog:
                 self.leave(pipe)
                 pipe.catch_up()
         while True:
