@@ -70,6 +70,7 @@ def main() -> None:
     mx.eval(model.parameters())
     enc, dec = model.encoder, model.decoder
     ea, dt = enc.args, mx.bfloat16
+    mels = ea.audio_encoding_args.num_mel_bins
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size}, bfloat16")
     print("| rows | mel | conv | encoder+adapter | enc write: scatter / where | "
           "enc attention: bool / additive / no mask | dec write: scatter / where | "
@@ -78,8 +79,8 @@ def main() -> None:
     for rows in (int(x) for x in args.rows.split(",")):
         n = FRAMES_PER_TOKEN // 2  # encoder frames of one token
         segs = mx.random.normal((rows, HOP_LENGTH * (FRAMES_PER_TOKEN + 2))) * 0.1
-        t_mel = timed(lambda: segments_to_log_mel(segs, FRAMES_PER_TOKEN, ea.audio_encoding_args.num_mel_bins))
-        mel = segments_to_log_mel(segs, FRAMES_PER_TOKEN, ea.audio_encoding_args.num_mel_bins).astype(dt)
+        t_mel = timed(lambda segs=segs: segments_to_log_mel(segs, FRAMES_PER_TOKEN, mels))
+        mel = segments_to_log_mel(segs, FRAMES_PER_TOKEN, mels).astype(dt)
         state = enc.new_conv_state(rows, dt)
 
         def conv(state=state, mel=mel):
@@ -92,20 +93,20 @@ def main() -> None:
         rings.grow(rows)
         active = [True] * rows
 
-        def encode(x=x, rings=rings, active=active):
+        def encode(x=x, rings=rings, active=active, n=n):
             return [model.adapter(enc.transformer(x, rings.layers(active, n)))] + rings.ks
 
         t_enc = timed(encode)
         L = len(enc.layers)
         write, attend = _layer_ops(mx, rows, ea.kv_heads, ea.n_heads, rings.slots + 1, n,
                                    ea.head_dim, dt)  # fmt: skip
-        e = [timed(lambda f=f: [f() for _ in range(L)]) for f in write + attend]
+        e = [timed(lambda f=f, L=L: [f() for _ in range(L)]) for f in write + attend]
         bank = LaneBank(len(dec.layers), dec.cfg.n_kv_heads, dec.cfg.head_dim, 8192, dt)
         bank.grow(rows, 1024)
         write, attend = _layer_ops(mx, rows, dec.cfg.n_kv_heads, dec.cfg.n_heads, bank.slots, 1,
                                    dec.cfg.head_dim, dt)  # fmt: skip
         D = len(dec.layers)
-        d = [timed(lambda f=f: [f() for _ in range(D)]) for f in write + attend[::2]]
+        d = [timed(lambda f=f, D=D: [f() for _ in range(D)]) for f in write + attend[::2]]
         print(f"| {rows} | {t_mel:.1f} | {t_conv:.1f} | {t_enc:.1f} | {e[0]:.1f} / {e[1]:.1f} | "
               f"{e[2]:.1f} / {e[3]:.1f} / {e[4]:.1f} | {d[0]:.1f} / {d[1]:.1f} | "
               f"{d[2]:.1f} / {d[3]:.1f} |", flush=True)  # fmt: skip
