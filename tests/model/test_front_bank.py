@@ -106,7 +106,7 @@ def test_members_behind_together_stay_in_the_bank(tiny_model):
     pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in range(3)]
     audios = [_audio(20 + i, 3.0) for i in range(3)]
     for pipe, audio in zip(pipes, audios, strict=True):
-        pipe.push(audio[: 16000])
+        pipe.push(audio[:16000])
         bank.join(pipe)
     calls, call = [], bank._call
     bank._call = lambda active: (calls.append(sum(active)), call(active))
