@@ -79,12 +79,15 @@ class LaneBank:
 
     def plan(self) -> tuple[mx.array, mx.array, mx.array]:
         """One step of every row: (RoPE offsets ``[rows]``, the slot each row writes,
-        broadcast for ``put_along_axis``, the attention mask ``[rows, 1, 1, slots]``)."""
+        broadcast for ``put_along_axis``, the additive attention mask ``[rows, 1, 1, slots]``)."""
         self.grow(self.rows, max(self.pos) + 1)
         pos = mx.array(self.pos, mx.int32)
         slot = mx.remainder(pos, self.window)
         index = mx.broadcast_to(slot[:, None, None, None], (self.rows, self.kv_heads, 1, 1))
-        mask = mx.arange(self.slots, dtype=mx.int32)[None, :] <= pos[:, None]
+        seen = mx.arange(self.slots, dtype=mx.int32)[None, :] <= pos[:, None]
+        # Additive, not boolean: MLX CUDA's attention ran slower with a boolean mask
+        # (benchmarks/lab/bank_lab.py). A row always sees its own slot: no row is all -inf.
+        mask = mx.where(seen, 0.0, -mx.inf).astype(self.dtype)
         return pos, index, mask[:, None, None, :]
 
     def attend(self, i: int, q, k, v, scale: float, index, mask) -> mx.array:
