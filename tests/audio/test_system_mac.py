@@ -226,6 +226,7 @@ def test_stop_and_close_never_wait_for_a_backend_that_hangs(no_leaked_threads):
     src.close()  # returns although the backend's stop still waits
     assert fake.stop_entered.is_set() and not fake.stopped and src.finished
     valve.cancel()
+    valve.join(5)  # a cancelled Timer's thread ends soon after, not at once
     fake.release.set()  # the backend lets go: the helper thread ends
     for t in threading.enumerate():
         if t.name == "system-audio-stop":
