@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=int, choices=[4, 8, 16], default=4, help="for a Hugging Face model: 4-bit (default), 8-bit or 16-bit")  # fmt: skip
     p.add_argument("--delay-ms", type=_delay_ms, default=None, help="every stream's transcription delay (default: the model's, 480)")  # fmt: skip
     p.add_argument("--max-streams", type=int, default=64, help="concurrent streams admitted (default: 64); more are refused with an error")  # fmt: skip
-    p.add_argument("--batch-rows", type=int, default=None, metavar="N", help="step up to N streams at once even where this device's kernels round rows differently, and compute up to N streams' audio encoders in one call (their caches held together, ~0.2 GB a stream at full size): faster with many streams, and the words may change (default: only as many as stay exact)")  # fmt: skip
+    p.add_argument("--batch-rows", type=int, default=None, metavar="N", help="step up to N streams at once even where this device's kernels round rows differently, and compute up to N streams' audio encoders and decoder steps in one call each (their caches held together: at full size ~0.2 GB a stream for the encoder, and for the decoder ~0.1 GB a stream per 80 s of the longest stream, up to 0.9 GB): faster with many streams, and the words may change (default: only as many as stay exact)")  # fmt: skip
     p.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' on /v1 (needed to listen beyond this computer)")  # fmt: skip
     p.add_argument("--verbose", action="store_true", help="log requests and details")
     return p
