@@ -64,3 +64,7 @@ def test_bank_rows_equal_their_sessions(env, monkeypatch):
     assert sum(e.token_id == early for e in out[0]) >= 1  # the first stream restarted
     assert joined.count(rows[0]) >= 2  # and joined again on its new feed
     assert rows[2] in joined and joined.index(rows[2]) > 1  # the third, once a row was free
+    bank = batch._decoder_bank
+    for row in rows:
+        batch.remove_row(row)
+    assert not bank.bank.ks and bank.members == []  # nobody left: the decoder cache is gone

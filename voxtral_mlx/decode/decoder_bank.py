@@ -36,7 +36,7 @@ class DecoderBank:
         """Queue one bank step for the ``rows`` that are (or can now become) members, each on
         its previous token ``prev[id(row)]``; ``queued(row, tokens, i, position)`` records
         each row's lazy token. Returns the rows left to step on lanes."""
-        self._sync()
+        self.sync()
         for r in rows:
             if self._can_join(r):
                 self._join(r)
@@ -47,8 +47,9 @@ class DecoderBank:
             self._step(stepping, active, prev, queued)
         return [r for r in rows if r.lane is not self.bank]
 
-    def _sync(self) -> None:
-        """Free the places of rows that ended, restarted (a new lane) or were removed."""
+    def sync(self) -> None:
+        """Free the places of rows that ended, restarted (a new lane) or were removed; with no
+        row left, the buffers go (an idle server holds no decoder cache)."""
         for i, m in enumerate(self.members):
             if m is not None and (m.lane is not self.bank or m.done):
                 self.members[i] = None

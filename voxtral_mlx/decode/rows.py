@@ -87,6 +87,8 @@ class RowBatch:
         self.rows.remove(row)
         row.feed.rows.remove(row)
         row.lane = row.pending = None
+        if self._decoder_bank is not None:
+            self._decoder_bank.sync()
 
     def step(self, max_tokens: int | None = None) -> list[tuple[Row, TokenEvent]]:
         """Decode what the fed audio allows, at most ``max_tokens`` tokens per row."""
