@@ -101,7 +101,7 @@ def main() -> None:
         write, attend = _layer_ops(mx, rows, ea.kv_heads, ea.n_heads, rings.slots + 1, n,
                                    ea.head_dim, dt)  # fmt: skip
         e = [timed(lambda f=f, L=L: [f() for _ in range(L)]) for f in write + attend]
-        bank = LaneBank(len(dec.layers), dec.cfg.n_kv_heads, dec.cfg.head_dim, 8192, dt)
+        bank = LaneBank.of(dec)
         bank.grow(rows, 1024)
         write, attend = _layer_ops(mx, rows, dec.cfg.n_kv_heads, dec.cfg.n_heads, bank.slots, 1,
                                    dec.cfg.head_dim, dt)  # fmt: skip

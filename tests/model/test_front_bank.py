@@ -91,10 +91,10 @@ def test_streams_without_a_ring_stay_alone(tiny_model):
     pipe = AudioPipeline(tiny_model, 32, 17)
     pipe.push(_audio(8, 0.5))
     assert not pipe.live and not bank.can_join(pipe)
-    assert RowBatch(tiny_model, TOK, LIVE_BLOCK, bank_rows=2)._bank is not None
+    assert RowBatch(tiny_model, TOK, LIVE_BLOCK, bank_rows=2)._front_bank is not None
     enc = tiny_model.encoder
     enc.args = dataclasses.replace(enc.args, sliding_window=None)
-    assert RowBatch(tiny_model, TOK, LIVE_BLOCK, bank_rows=2)._bank is None
+    assert RowBatch(tiny_model, TOK, LIVE_BLOCK, bank_rows=2)._front_bank is None
 
 
 def test_members_behind_together_stay_in_the_bank(tiny_model):

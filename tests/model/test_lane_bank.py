@@ -39,12 +39,6 @@ def _litter(bank: LaneBank, row: int) -> None:
             bank.vs[i][row : row + 1, :, first:] = junk
 
 
-def _bank_of(dec) -> LaneBank:
-    cfg = dec.cfg
-    window = cfg.sliding_window or 131072
-    return LaneBank(len(dec.layers), cfg.n_kv_heads, cfg.head_dim, window, mx.float32)
-
-
 @pytest.mark.parametrize("window", [16, 8192])
 def test_bank_rows_step_as_each_alone(window):
     """Four rows (prompts of 10, 20, 7 and 13 positions) in a bank of three rows: row 2 joins
@@ -57,7 +51,7 @@ def test_bank_rows_step_as_each_alone(window):
             (13, 0, 24, STEPS, {26})]  # fmt: skip
     xs = [_inputs(i, prompt + STEPS + 1) for i, (prompt, *_) in enumerate(plan)]
     stepper = FastStepper.for_delay(dec, DELAY)
-    bank = _bank_of(dec)
+    bank = LaneBank.of(dec)
     bank.grow(2)
     got: list[list[int]] = [[] for _ in plan]
     done = [0] * len(plan)  # steps each row has taken
@@ -103,7 +97,7 @@ def test_bank_writes_in_place():
     """A step's KV writes reuse the bank's buffers: memory does not grow by a buffer a layer."""
     dec = tiny_model().decoder
     stepper = FastStepper.for_delay(dec, DELAY)
-    bank = _bank_of(dec)
+    bank = LaneBank.of(dec)
     bank.grow(4, 2048)
     x = mx.random.normal((4, 1, 64), key=mx.random.key(3))
     mx.eval(stepper.step_bank(bank, x, [True] * 4))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from voxtral_mlx.decode.row import Row, step_ids
+from voxtral_mlx.decode.row import Row, step_inputs
 from voxtral_mlx.model.lane_bank import LaneBank
 from voxtral_mlx.model.lanes import Lane
 
@@ -23,14 +23,14 @@ class DecoderBank:
     """Up to ``capacity`` rows of one delay; ``launch`` queues a step of those that take one."""
 
     def __init__(self, model, capacity: int):
-        cfg = model.decoder.cfg
-        window = cfg.sliding_window or cfg.model_max_length or 131072
-        dtype = model.decoder.norm.weight.dtype
         self.capacity = capacity
-        self.bank = LaneBank(len(model.decoder.layers), cfg.n_kv_heads, cfg.head_dim, window,
-                             dtype)  # fmt: skip
+        self.bank = LaneBank.of(model.decoder)
         self.members: list[Row | None] = []
-        self.key = None  # the members' delay (their steppers' key)
+
+    @property
+    def key(self):
+        """The members' delay (their steppers' key); None while there is no member."""
+        return next((m.stepper.key for m in self.members if m is not None), None)
 
     def launch(self, rows: list[Row], prev: dict, queued) -> list[Row]:
         """Queue one bank step for the ``rows`` that are (or can now become) members, each on
@@ -55,7 +55,7 @@ class DecoderBank:
                 self.members[i] = None
         if self.members and not any(self.members):
             self.bank.release()
-            self.members, self.key = [], None
+            self.members = []
 
     def _can_join(self, row: Row) -> bool:
         return (
@@ -72,14 +72,11 @@ class DecoderBank:
         place = self.members.index(None)
         self.bank.put(place, row.lane, row.lane_row)
         self.members[place] = row
-        self.key = row.stepper.key
         row.lane, row.lane_row = self.bank, place
 
     def _step(self, stepping: list[Row], active: list[bool], prev: dict, queued) -> None:
         stepper = stepping[0].stepper
-        ids = step_ids([prev[id(r)] for r in stepping]).reshape(len(stepping), 1)
-        audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in stepping])
-        x = stepper.inputs(ids, audio)
+        x = step_inputs(stepping, prev)
         if len(stepping) < len(self.members):  # rows not stepping compute on zeros
             where = mx.array([i for i, on in enumerate(active) if on])
             full = mx.zeros((len(self.members),) + x.shape[1:], x.dtype)

@@ -137,6 +137,14 @@ class Row:
                           min(max(end, 0.0), total), piece.word_start)  # fmt: skip
 
 
+def step_inputs(rows: list[Row], prev: dict) -> mx.array:
+    """The decoder inputs ``[rows, 1, dim]`` of one step of ``rows``: each row's previous
+    token (``prev[id(row)]``, see :func:`step_ids`) and the audio at its next position."""
+    ids = step_ids([prev[id(r)] for r in rows]).reshape(len(rows), 1)
+    audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in rows])
+    return rows[0].stepper.inputs(ids, audio)
+
+
 def step_ids(prevs: list) -> mx.array:
     """The rows' previous tokens as one array: read-back ints, or (lazy tokens, index) pairs;
     a whole step's tokens in order are used as they are (no slicing ops)."""
@@ -150,4 +158,4 @@ def step_ids(prevs: list) -> mx.array:
     )
 
 
-__all__ = ["Feed", "Row", "State", "step_ids"]
+__all__ = ["Feed", "Row", "State", "step_ids", "step_inputs"]

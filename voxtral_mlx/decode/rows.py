@@ -26,7 +26,7 @@ from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK
 from voxtral_mlx.decode.decoder_bank import DecoderBank
 from voxtral_mlx.decode.exact_rows import exact_rows
 from voxtral_mlx.decode.front_bank import FrontBank
-from voxtral_mlx.decode.row import Feed, Row, State, step_ids
+from voxtral_mlx.decode.row import Feed, Row, State, step_inputs
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.lanes import Lane
 from voxtral_mlx.protocol import StreamProtocol
@@ -59,7 +59,7 @@ class RowBatch:
         # window keeps one call a feed), and the rows of a delay in one decoder bank
         # (decoder_bank.py): a step's attention in one op per layer whatever their positions.
         ringed = model.encoder.args.sliding_window is not None
-        self._bank = FrontBank(model, bank_rows) if bank_rows and ringed else None
+        self._front_bank = FrontBank(model, bank_rows) if bank_rows and ringed else None
         self._decoder_bank = DecoderBank(model, bank_rows) if bank_rows else None
 
     def add_feed(self, delays_ms: list[int | None], offset: int = 0) -> Feed:
@@ -93,17 +93,17 @@ class RowBatch:
     def step(self, max_tokens: int | None = None) -> list[tuple[Row, TokenEvent]]:
         """Decode what the fed audio allows, at most ``max_tokens`` tokens per row."""
         budget = {id(r): float("inf") if max_tokens is None else max_tokens for r in self.rows}
-        if self._bank is not None:
-            self._run_bank()
+        if self._front_bank is not None:
+            self._run_front_bank()
         events: list[tuple[Row, TokenEvent]] = []
         while self._round(budget, events):
             pass
         return events
 
-    def _run_bank(self) -> None:
+    def _run_front_bank(self) -> None:
         """Feeds without rows leave the bank, live feeds past their start join it, then it
         computes every member's audio so far."""
-        bank = self._bank
+        bank = self._front_bank
         feeds = {id(r.feed.pipe): r.feed for r in self.rows}
         for pipe in bank.members:
             if pipe is not None and id(pipe) not in feeds:
@@ -198,9 +198,7 @@ class RowBatch:
         if not group:
             return
         rows = [m for _, members in group for m in members]
-        ids = step_ids([prev[id(r)] for r in rows]).reshape(len(rows), 1)
-        audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in rows])
-        x = rows[0].stepper.inputs(ids, audio)
+        x = step_inputs(rows, prev)
         parts = [(lane, [m.stepper for m in members]) for lane, members in group]
         tokens = rows[0].stepper.step_lanes(parts, x)
         for i, r in enumerate(rows):

@@ -48,6 +48,12 @@ class DecoderLayer(PreNormLayer):
 class Decoder(nn.Module):
     """Token embeddings (tied with the output head), ``n_layers`` layers, final RMSNorm."""
 
+    @property
+    def kv_window(self) -> int:
+        """Positions a step attends (its own included): the sliding window, else the longest
+        context."""
+        return self.cfg.sliding_window or self.cfg.model_max_length or 131072
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg

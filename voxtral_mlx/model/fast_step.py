@@ -74,7 +74,7 @@ class FastStepper:
         graphs instead of tracing ~2 functions per layer again."""
         self.dec, self.gains, self.key = decoder, gains, key
         self.eps = decoder.cfg.norm_eps
-        self.window = decoder.cfg.sliding_window or decoder.cfg.model_max_length or 131072
+        self.window = decoder.kv_window
         shared = _shared(decoder) if key is not None else {}
         if "pre" not in shared:
             shared["pre"] = [mx.compile(self._pre(i)) for i in range(len(decoder.layers))]

@@ -34,6 +34,13 @@ class LaneBank:
     """Rows (each at its own position) of one decoder's KV. ``put`` a prefilled lane's row in,
     ``plan`` a step for the rows that take one, ``attend`` per layer, ``advance`` after it."""
 
+    @classmethod
+    def of(cls, decoder) -> LaneBank:
+        """An empty bank for ``decoder``'s layers, window and dtype."""
+        cfg = decoder.cfg
+        return cls(len(decoder.layers), cfg.n_kv_heads, cfg.head_dim, decoder.kv_window,
+                   decoder.norm.weight.dtype)  # fmt: skip
+
     def __init__(self, n_layers: int, kv_heads: int, head_dim: int, window: int, dtype):
         self.n_layers, self.kv_heads, self.head_dim = n_layers, kv_heads, head_dim
         self.window, self.dtype = window, dtype

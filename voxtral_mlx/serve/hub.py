@@ -109,8 +109,9 @@ class StreamHub:
     the hub's thread; ``delay_ms``: every stream's delay (None: the model's). ``batch_rows``:
     rows per decoder step; None (default) steps only as many together as the device keeps
     exact (``exact_rows``), a number steps that many even where rows round differently, and
-    computes up to that many streams' front ends in one call per token (``front_bank.py``):
-    faster with many streams, and the words may change (opt-in)."""
+    computes up to that many streams' front ends and decoder steps in one call each per token
+    (``front_bank.py``, ``decoder_bank.py``): faster with many streams, and the words may
+    change (opt-in)."""
 
     def __init__(self, model_loader: Callable[[], tuple[Any, Any]], *, max_streams: int = 64,
                  delay_ms: int | None = None, max_queued_seconds: float = 30.0,
