@@ -61,7 +61,8 @@ class LaneBank:
         slots = min(self.window, max(slots, self.slots))
         if slots > self.slots:  # in chunks: the shapes (and compiled graphs) change rarely
             slots = min(self.window, -(-slots // GROW) * GROW)
-        if not self.ks:
+        changed = not self.ks
+        if changed:
             shape = (max(rows, 1), self.kv_heads, slots, self.head_dim)
             self.ks = [mx.zeros(shape, self.dtype) for _ in range(self.n_layers)]
             self.vs = [mx.zeros(shape, self.dtype) for _ in range(self.n_layers)]
@@ -72,7 +73,9 @@ class LaneBank:
             self.ks = [mx.pad(k, pad) for k in self.ks]
             self.vs = [mx.pad(v, pad) for v in self.vs]
             self.pos += [0] * max(more_rows, 0)
-        mx.eval(self.ks, self.vs)
+            changed = True
+        if changed:  # not every step: that would wait for the step queued before it
+            mx.eval(self.ks, self.vs)
 
     def put(self, row: int, lane: Lane, lane_row: int = 0) -> None:
         """Row ``row`` takes a copy of a lane's row ``lane_row`` (same window) and its position."""
