@@ -2,6 +2,7 @@
 
 python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
                                  [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
+                                 [--memory]
 
 The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
 in this process on a loopback port; the clients run in a child process (asyncio WebSocket
@@ -15,7 +16,8 @@ Tokens per second: every stream's decoder steps over the wall time.
 
 Random weights: speed only (each stream's exactness is tests/serve's job). ``--batch-rows N``
 steps up to N rows at once even where the device's kernels round rows differently (faster,
-may change words: the server's opt-in ``--batch-rows``).
+may change words: the server's opt-in ``--batch-rows``). ``--memory``: random bfloat16 weights
+built in memory instead of a checkpoint written to ``--dir`` (``--bits`` is ignored).
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def main() -> None:
     ap.add_argument("--chunk-ms", type=float, default=40.0)
     ap.add_argument("--batch-rows", type=int, default=None)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--memory", action="store_true")
     ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run the clients
     args = ap.parse_args()
     if args.client:
@@ -138,13 +141,23 @@ def main() -> None:
     from voxtral_mlx.checkpoint import weights
     from voxtral_mlx.serve.server import make_server
 
-    root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-serve-"))
-    root.mkdir(parents=True, exist_ok=True)
-    folder, tok = model_folder(args, root)
     counts = [int(x) for x in args.streams.split(",")]
+    if args.memory:
+        from fullsize import random_model, synthetic_tokenizer
 
-    def load():
-        return weights.load(folder, dtype=weights.default_dtype())[0], tok
+        model, tok = random_model(args.size), synthetic_tokenizer()
+        name = "random bfloat16 in memory"
+
+        def load():
+            return model, tok
+    else:
+        root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-serve-"))
+        root.mkdir(parents=True, exist_ok=True)
+        folder, tok = model_folder(args, root)
+        name = folder.name
+
+        def load():
+            return weights.load(folder, dtype=weights.default_dtype())[0], tok
 
     server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
     hub.start()
@@ -152,7 +165,7 @@ def main() -> None:
     while not server.started or not hub.ready.is_set():
         time.sleep(0.05)
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model "
-          f"({folder.name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
+          f"({name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
           f"rows per step: {args.batch_rows or 'exact'}", flush=True)  # fmt: skip
     # Untimed, over the whole length: MLX CUDA compiles kernels for every new cache length.
     run_clients(min(max(counts), 4), args)

@@ -27,6 +27,28 @@ def write_checkpoint(folder: Path, params: dict | None = None) -> tuple[float, i
     return time.perf_counter() - t0, path.stat().st_size
 
 
+def random_model(size: str = "full"):
+    """A model of ``size`` ("full": the real 4B shape, "small": bench_stream's TINY) with random
+    bfloat16 weights built in memory: no checkpoint on disk, for labs that time speed only."""
+    import mlx.core as mx
+    from mlx.utils import tree_map
+
+    from voxtral_mlx.config import ModelConfig
+    from voxtral_mlx.model import VoxtralRealtime
+    from voxtral_mlx.testing.params import realtime_4b_params
+
+    if size == "full":
+        params = realtime_4b_params()
+    else:
+        from bench_stream import TINY
+
+        params = TINY
+    model = VoxtralRealtime(ModelConfig.from_dict(params))
+    model.update(tree_map(lambda w: w.astype(mx.bfloat16), model.parameters()))
+    mx.eval(model.parameters())
+    return model
+
+
 def synthetic_tokenizer(vocab_size: int = 131072) -> Tokenizer:
     """Covers every id a random model can emit (real tekken.json is not available offline)."""
     return tiny_tokenizer(vocab_size)

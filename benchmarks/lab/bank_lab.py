@@ -7,7 +7,8 @@ row count: one FrontBank call's stages (the mel of one token a row, the conv ste
 over RowRings with the adapter), then the ops of one encoder layer's cache at that shape, and
 of one decoder layer's LaneBank: the scatter of the new keys (``put_along_axis``), the same
 write as a ``where`` over the whole buffer, and attention with a boolean mask, an additive
-mask and none. Each figure: the median of 10 timed runs (after 3 warm ones) in ms, the work
+mask, none, and "grouped" (one query a row: the query heads of a kv head passed as that head's
+queries, over the same additive mask, which MLX CUDA computes in a fused kernel). Each figure: the median of 10 timed runs (after 3 warm ones) in ms, the work
 evaluated each time (ops per layer are run as many times as there are layers).
 """
 
@@ -47,34 +48,23 @@ def main() -> None:
     # isort: off
     import voxtral_mlx  # noqa: F401  (first: on Linux it loads OpenBLAS before mlx.core)
     import mlx.core as mx
-    from mlx.utils import tree_map
+    from fullsize import random_model
 
     # isort: on
     from voxtral_mlx.audio.mel import FRAMES_PER_TOKEN, HOP_LENGTH, segments_to_log_mel
-    from voxtral_mlx.config import ModelConfig
     from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK
-    from voxtral_mlx.model import VoxtralRealtime
     from voxtral_mlx.model.encoder import ConvStemState
     from voxtral_mlx.model.encoder_ring import RowRings
     from voxtral_mlx.model.lane_bank import LaneBank
-    from voxtral_mlx.testing.params import realtime_4b_params
 
-    if args.size == "full":
-        params = realtime_4b_params()
-    else:
-        from bench_stream import TINY
-
-        params = TINY
-    model = VoxtralRealtime(ModelConfig.from_dict(params))
-    model.update(tree_map(lambda w: w.astype(mx.bfloat16), model.parameters()))
-    mx.eval(model.parameters())
+    model = random_model(args.size)
     enc, dec = model.encoder, model.decoder
     ea, dt = enc.args, mx.bfloat16
     mels = ea.audio_encoding_args.num_mel_bins
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size}, bfloat16")
     print("| rows | mel | conv | encoder+adapter | enc write: scatter / where | "
           "enc attention: bool / additive / no mask | dec write: scatter / where | "
-          "dec attention: bool / additive / no mask |")  # fmt: skip
+          "dec attention: bool / additive / no mask / grouped |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for rows in (int(x) for x in args.rows.split(",")):
         n = FRAMES_PER_TOKEN // 2  # encoder frames of one token
@@ -100,7 +90,7 @@ def main() -> None:
         L = len(enc.layers)
         write, attend = _layer_ops(mx, rows, ea.kv_heads, ea.n_heads, rings.slots + 1, n,
                                    ea.head_dim, dt)  # fmt: skip
-        e = [timed(lambda f=f, L=L: [f() for _ in range(L)]) for f in write + attend]
+        e = [timed(lambda f=f, L=L: [f() for _ in range(L)]) for f in write + attend[:3]]
         bank = LaneBank.of(dec)
         bank.grow(rows, 1024)
         write, attend = _layer_ops(mx, rows, dec.cfg.n_kv_heads, dec.cfg.n_heads, bank.slots, 1,
@@ -109,7 +99,7 @@ def main() -> None:
         d = [timed(lambda f=f, D=D: [f() for _ in range(D)]) for f in write + attend]
         print(f"| {rows} | {t_mel:.1f} | {t_conv:.1f} | {t_enc:.1f} | {e[0]:.1f} / {e[1]:.1f} | "
               f"{e[2]:.1f} / {e[3]:.1f} / {e[4]:.1f} | {d[0]:.1f} / {d[1]:.1f} | "
-              f"{d[2]:.1f} / {d[3]:.1f} / {d[4]:.1f} |", flush=True)  # fmt: skip
+              f"{d[2]:.1f} / {d[3]:.1f} / {d[4]:.1f} / {d[5]:.1f} |", flush=True)  # fmt: skip
 
 
 def _layer_ops(mx, rows, kv_heads, heads, slots, n, head_dim, dt):
@@ -139,7 +129,12 @@ def _layer_ops(mx, rows, kv_heads, heads, slots, n, head_dim, dt):
     def attention(mask):
         return lambda: mx.fast.scaled_dot_product_attention(q, k, k, scale=0.1, mask=mask)
 
-    return [scatter, where], [attention(keep), attention(add), attention(None)]
+    def grouped():  # one query a row: its heads of a kv head as that head's queries
+        qg = q.reshape(rows, kv_heads, (heads // kv_heads) * n, head_dim)
+        out = mx.fast.scaled_dot_product_attention(qg, k, k, scale=0.1, mask=add)
+        return out.reshape(q.shape)
+
+    return [scatter, where], [attention(keep), attention(add), attention(None), grouped]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 python benchmarks/lab/hub_lab.py [--size tiny|small|full] [--bits 4|16] [--streams 1,4,16]
                                  [--seconds 10] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
+                                 [--memory] [--profile]
 
 N streams get ``--chunk-ms`` of speech-like audio each at the speed it is spoken, appended
 from one feeder thread straight into the hub (what the server's connections do). Per N: the
@@ -10,6 +11,9 @@ in the front bank (``FrontBank.run``, ``--batch-rows``) and in decoder steps (``
 without the bank), how often each bank ran and for how many rows, the latency after a token's audio arrived beyond the
 delay (as bench_serve.py measures it through the network), and the EOS tokens (each one
 restarts its stream's state: a prefill and the left padding encoded again).
+
+``--memory``: random bfloat16 weights built in memory (no checkpoint written; ``--bits`` is
+ignored). ``--profile``: where the hub's thread spends the last N's run, sampled (``Sampler``).
 """
 
 from __future__ import annotations
@@ -64,6 +68,48 @@ class Clock:
             return "-"
         rows = self.rows.get(label, 0) / n
         return f"{n / wall:.0f}/s x {rows:.1f} rows, {1000 * self.spent.get(label, 0) / n:.1f} ms"
+
+
+class Sampler:
+    """Where the hub's thread is, sampled every ``interval`` s from another thread once ``on``:
+    its innermost project line (own time: MLX calls that wait for the device, such as
+    ``tolist`` and ``eval``, release the GIL and are seen at their line) and every project
+    function on its stack (cumulative). cProfile on Python 3.12 profiles every thread."""
+
+    def __init__(self, thread: threading.Thread, interval: float = 0.001):
+        self.on, self.thread, self.interval = False, thread, interval
+        self.samples = 0
+        self.own: dict[str, int] = {}
+        self.within: dict[str, int] = {}
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])
+        while self.thread.is_alive():
+            time.sleep(self.interval)
+            frame = sys._current_frames().get(self.thread.ident) if self.on else None
+            if frame is None:
+                continue
+            self.samples += 1
+            own, seen = None, set()
+            while frame is not None:
+                code = frame.f_code
+                if code.co_filename.startswith(root):
+                    name = f"{Path(code.co_filename).stem}.{code.co_name}"
+                    own = own or f"{name}:{frame.f_lineno}"
+                    seen.add(name)
+                frame = frame.f_back
+            self.own[own] = self.own.get(own, 0) + 1
+            for name in seen:
+                self.within[name] = self.within.get(name, 0) + 1
+
+    def report(self, lines: int) -> None:
+        n = max(1, self.samples)
+        for title, counts in (("own (innermost project line)", self.own),
+                              ("cumulative (project functions)", self.within)):  # fmt: skip
+            print(f"\nThe hub's thread, the last run, {self.samples} samples, {title}:")
+            for name, k in sorted(counts.items(), key=lambda kv: -kv[1])[:lines]:
+                print(f"{100 * k / n:5.1f} %  {name}")
 
 
 def run(hub, n: int, seconds: float, chunk_ms: float, clock: Clock, eos: int) -> dict:
@@ -134,6 +180,8 @@ def main() -> None:
     ap.add_argument("--chunk-ms", type=float, default=40.0)
     ap.add_argument("--batch-rows", type=int, default=None)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
 
     # isort: off
@@ -149,9 +197,23 @@ def main() -> None:
     from voxtral_mlx.decode.rows import RowBatch
     from voxtral_mlx.serve.hub import StreamHub
 
-    root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-hub-"))
-    root.mkdir(parents=True, exist_ok=True)
-    folder, tok = model_folder(args, root)
+    if args.memory:
+        from fullsize import random_model, synthetic_tokenizer
+
+        model, tok = random_model(args.size), synthetic_tokenizer()
+        name = "random bfloat16 in memory"
+
+        def load():
+            return model, tok
+    else:
+        root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-hub-"))
+        root.mkdir(parents=True, exist_ok=True)
+        folder, tok = model_folder(args, root)
+        name = folder.name
+
+        def load():
+            return weights.load(folder, dtype=weights.default_dtype())[0], tok
+
     counts = [int(x) for x in args.streams.split(",")]
     clock = Clock()
     clock.wrap(Feed, "push", "enc")
@@ -163,13 +225,13 @@ def main() -> None:
     clock.wrap(DecoderBank, "_step", "dstep", lambda a: len(a[1]))
     clock.wrap(RowBatch, "_step_group", "lanes", lambda a: sum(len(m) for _, m in a[1]))
 
-    hub = StreamHub(lambda: (weights.load(folder, dtype=weights.default_dtype())[0], tok),
-                    max_streams=max(counts), batch_rows=args.batch_rows)  # fmt: skip
+    hub = StreamHub(load, max_streams=max(counts), batch_rows=args.batch_rows)
     hub.start()
+    profiler = Sampler(hub._thread) if args.profile else None
     hub.ready.wait()
     if hub.error:
         raise SystemExit(hub.error)
-    print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} ({folder.name}), "
+    print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} ({name}), "
           f"{args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, rows per step: "
           f"{args.batch_rows or 'exact'}", flush=True)  # fmt: skip
     run(hub, max(counts), args.seconds, args.chunk_ms, clock, tok.eos_id)  # warm every shape
@@ -177,7 +239,9 @@ def main() -> None:
           "hub busy | EOS | dropped |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     calls = []
-    for n in counts:
+    for i, n in enumerate(counts):
+        if profiler is not None and i == len(counts) - 1:
+            profiler.on = True
         r = run(hub, n, args.seconds, args.chunk_ms, clock, tok.eos_id)
         print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
               f"{r['enc']:.1f} / {r['bank']:.1f} / {r['dec']:.1f} | {100 * r['turns']:.0f} % | {r['eos']} | "
@@ -185,6 +249,8 @@ def main() -> None:
         calls.append(f"{n} streams: {r['calls']}")
     print("\nCalls in the hub's thread, per second of wall time:")
     print("\n".join(calls))
+    if profiler is not None:
+        profiler.report(25)
     hub.stop()
     hub.join(30)
 
