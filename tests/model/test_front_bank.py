@@ -63,11 +63,13 @@ def test_bank_streams_equal_streams_alone(tiny_model):
     assert bank.members == [None, None, None]
 
 
-def test_a_full_bank_and_a_stream_still_starting_are_not_joined(tiny_model):
+def test_a_full_bank_and_a_stream_with_a_token_waiting_are_not_joined(tiny_model):
     bank = FrontBank(tiny_model, rows=1)
     first, second = (AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in range(2))
-    assert not bank.can_join(first)  # nothing encoded yet: its start goes alone
-    first.push(_audio(5, 0.2))
+    assert bank.can_join(first)  # past its silent start as soon as it exists
+    first.mel.add(_audio(5, 0.2))
+    assert not bank.can_join(first)  # a token waiting: computed alone first
+    first.catch_up()
     second.push(_audio(6, 0.2))
     assert bank.can_join(first)
     bank.join(first)

@@ -9,6 +9,7 @@ window of 400, hop 160, centred STFT with reflect padding, power spectrum, last 
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import mlx.core as mx
@@ -175,6 +176,19 @@ class StreamingMel:
         """Samples held between calls (below 400 once 200 samples have arrived, plus up to a
         quantum's hops when frames are given in quanta)."""
         return len(self._buf)
+
+    @property
+    def right_pad_tokens(self) -> int:
+        return self._right_pad_tokens
+
+    def clone(self, right_pad_tokens: int | None = None) -> StreamingMel:
+        """An independent copy of this mel's state (``right_pad_tokens``: another right
+        padding at close)."""
+        other = copy.copy(self)
+        other._buf = self._buf.copy()
+        if right_pad_tokens is not None:
+            other._right_pad_tokens = right_pad_tokens
+        return other
 
     def feed(self, samples: np.ndarray | mx.array) -> mx.array:
         """Append mono 16 kHz samples; return the newly final frames, ``[k, n_mels]``."""

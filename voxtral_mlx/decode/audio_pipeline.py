@@ -11,7 +11,10 @@ import mlx.core as mx
 import numpy as np
 
 from voxtral_mlx.audio.mel import FRAMES_PER_TOKEN, StreamingMel
+from voxtral_mlx.decode.silent_start import start_silently
 from voxtral_mlx.model import VoxtralRealtime
+from voxtral_mlx.model.encoder import ConvStemState
+from voxtral_mlx.model.encoder_ring import RingCache
 
 BIG_BLOCK = 64  # conv frames; live chunks are 4
 # Conv frames per encoder call for live streams (the server's, the microphone's): blocks this
@@ -61,6 +64,8 @@ class AudioPipeline:
         self._emb_start = 0  # position index of self._emb[:, 0]
         self.real_samples = 0
         self.finished = False
+        if self.live and all(isinstance(c, RingCache) for c in self.enc_cache):
+            start_silently(self)
 
     @property
     def available(self) -> int:
@@ -103,6 +108,26 @@ class AudioPipeline:
         if k > 0:
             self._emb = self._emb[:, k:]
             self._emb_start = position
+
+    def snapshot(self) -> tuple:
+        """This pipeline's state before any audio came (``silent_start.py``): every array
+        evaluated, each ring's written slots only."""
+        rings = [(c.keys[:, :, : min(c.offset, c.slots)], c.values[:, :, : min(c.offset, c.slots)],
+                  c.offset) for c in self.enc_cache]  # fmt: skip
+        arrays = (self.conv_state.buf1, self.conv_state.buf2, self._conv_pending, self._emb)
+        mx.eval(arrays, rings)
+        return self.mel.clone(), arrays, rings, self._emb_start
+
+    def restore(self, snapshot: tuple) -> None:
+        """Take a ``snapshot`` of a pipeline of the same model and shape (before any audio)."""
+        mel, (buf1, buf2, pending, emb), rings, emb_start = snapshot
+        self.mel = mel.clone(self.mel.right_pad_tokens)
+        self.conv_state = ConvStemState(mx.array(buf1), mx.array(buf2))
+        self._conv_pending, self._emb, self._emb_start = mx.array(pending), mx.array(emb), emb_start
+        for cache, (keys, values, offset) in zip(self.enc_cache, rings, strict=True):
+            pad = [(0, 0), (0, 0), (0, cache.slots - keys.shape[2]), (0, 0)]
+            cache.keys, cache.values = mx.pad(keys, pad), mx.pad(values, pad)
+            cache.offset = offset
 
     def _consume(self, mel: mx.array) -> None:
         if mel.shape[0] == 0:
