@@ -26,13 +26,16 @@ def _alone(model, audio: np.ndarray):
 
 def test_bank_streams_equal_streams_alone(tiny_model):
     """Three streams of different lengths, started at different times, one of them falling
-    behind (it leaves the bank and joins again), each ends on its own: every embedding is
-    what the stream computes alone, and rows left by ended streams are taken by new ones."""
+    behind (it leaves the bank and joins again), each ends on its own in the bank (its right
+    padding in calls of several tokens): every embedding is what the stream computes alone,
+    and rows left by ended streams are taken by new ones."""
     audios = [_audio(1, 6.0), _audio(2, 4.4), _audio(3, 5.0), _audio(4, 2.0)]
     starts = [0, 5, 9, 70]  # in 40 ms turns; the fourth starts after the second has ended
     bank = FrontBank(tiny_model, rows=3)
     left, leave = [], bank.leave
     bank.leave = lambda pipe: (left.append(pipes.index(pipe)), leave(pipe))
+    sizes, call = [], bank._call
+    bank._call = lambda active, k=1: (sizes.append(k), call(active, k))
     pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
     joined, sent = set(), [0] * len(audios)
     for turn in range(200):
@@ -54,7 +57,8 @@ def test_bank_streams_equal_streams_alone(tiny_model):
         if all(p.finished for p in pipes):
             break
     assert joined == {0, 1, 2, 3}
-    assert left.count(0) == 2  # 6 tokens behind (more than 4): alone, then back; then its end
+    assert left == [0]  # 6 tokens behind (more than 4): alone, then back
+    assert 16 in sizes and set(sizes) <= {1, 2, 4, 8, 16}  # the ends: 18 tokens, 16 + 2
     for pipe, audio in zip(pipes, audios, strict=True):
         alone = _alone(tiny_model, audio)
         assert pipe.available == alone.available
@@ -101,7 +105,7 @@ def test_streams_without_a_ring_stay_alone(tiny_model):
 
 def test_members_behind_together_stay_in_the_bank(tiny_model):
     """A busy server: every member 8 tokens behind at once. Nobody leaves (alone, each would
-    cost calls of its own); the bank computes the backlog, one call per token for all."""
+    cost calls of its own); the bank computes the backlog in one call of 8 tokens a row."""
     bank = FrontBank(tiny_model, rows=3)
     left, leave = [], bank.leave
     bank.leave = lambda pipe: (left.append(pipe), leave(pipe))
@@ -111,11 +115,11 @@ def test_members_behind_together_stay_in_the_bank(tiny_model):
         pipe.push(audio[:16000])
         bank.join(pipe)
     calls, call = [], bank._call
-    bank._call = lambda active: (calls.append(sum(active)), call(active))
+    bank._call = lambda active, k=1: (calls.append((sum(active), k)), call(active, k))
     for pipe, audio in zip(pipes, audios, strict=True):
         pipe.push(audio[16000 : 16000 + 8 * 1280])  # 8 tokens each
     bank.run()
-    assert not left and calls and set(calls) == {3}
+    assert not left and calls == [(3, 8)]
     for pipe, audio in zip(pipes, audios, strict=True):
         alone = _alone(tiny_model, audio[: 16000 + 8 * 1280])
         n = pipe.available

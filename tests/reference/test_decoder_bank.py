@@ -68,3 +68,31 @@ def test_bank_rows_equal_their_sessions(env, monkeypatch):
     for row in rows:
         batch.remove_row(row)
     assert not bank.bank.ks and bank.members == []  # nobody left: the decoder cache is gone
+
+
+def test_streams_starting_together_share_one_prefill(env, monkeypatch):
+    """Four streams start in the same turn with a bank of three rows: three prompts go through
+    the decoder as one prefill (the rows the bank has places for), the fourth alone; every
+    stream's tokens are still its session's alone."""
+    model, tok = env
+    clips = [ref.test_audio(s, seed=i) for i, s in ((21, 3.0), (22, 2.5), (23, 3.5), (24, 2.0))]
+    groups, prefill = [], RowBatch._prefill
+    monkeypatch.setattr(RowBatch, "_prefill", lambda b, rows: (groups.append(len(rows)),
+                                                               prefill(b, rows)))  # fmt: skip
+    batch = RowBatch(model, tok, bank_rows=3)
+    rows = [batch.add_row(batch.add_feed([None])) for _ in clips]
+    out: dict = {i: [] for i in range(len(clips))}
+    for turn in range(200):
+        for row, clip in zip(rows, clips, strict=True):
+            piece = clip[turn * TURN : (turn + 1) * TURN]
+            if piece.size:
+                row.feed.push(piece)
+            elif not row.feed.finished:
+                batch.finish(row.feed)
+        for row, e in batch.step():
+            out[rows.index(row)].append(e)
+        if all(r.done for r in rows):
+            break
+    assert sorted(groups) == [1, 3]
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"

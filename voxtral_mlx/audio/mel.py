@@ -169,6 +169,7 @@ class StreamingMel:
         self._next_frame = 0
         self._n_audio = 0
         self._closed = False
+        self._limit: int | None = None  # frames in all, once closed
         self._maybe_start()
 
     @property
@@ -217,16 +218,25 @@ class StreamingMel:
         """Whole quanta of frames that may be computed now."""
         return max(0, self._ready() - self._next_frame) // self.quantum
 
-    def take_quantum(self) -> np.ndarray:
-        """The samples of the next quantum of frames (``segments_to_log_mel`` computes them);
-        the mel moves past it. Only while ``quanta_ready()``."""
-        if not self.quanta_ready():
-            raise RuntimeError("no whole quantum of frames is ready")
-        ((seg, _),) = self._segments(self._next_frame + self.quantum, [self.quantum])
+    def take_quantum(self, k: int = 1) -> np.ndarray:
+        """The samples of the next ``k`` quanta of frames (``segments_to_log_mel`` computes
+        them); the mel moves past them. Only while ``quanta_ready() >= k``."""
+        if self.quanta_ready() < k:
+            raise RuntimeError(f"{k} whole quanta of frames are not ready")
+        frames = k * self.quantum
+        ((seg, _),) = self._segments(self._next_frame + frames, [frames])
         return seg
 
     def close_parts(self) -> list[mx.array]:
         """``close``, the frames as pieces (the padded stream ends on a whole token)."""
+        self.close_samples()
+        out = self._emit(limit=self._limit)
+        self._buf = self._buf[:0]
+        return out
+
+    def close_samples(self) -> None:
+        """``close`` without computing: the right padding is in, and the rest is taken in
+        quanta (``take_quantum``; the padded stream ends on a whole token)."""
         if self._closed:
             raise RuntimeError("StreamingMel.close() called twice")
         self._closed = True
@@ -239,9 +249,7 @@ class StreamingMel:
         # Right reflection needs the last 201 samples; the kept tail always holds >= 240.
         reflect = self._buf[-CENTER_PAD - 1 : -1][::-1]
         self._buf = np.concatenate([self._buf, reflect])
-        out = self._emit(limit=n_signal // HOP_LENGTH)
-        self._buf = self._buf[:0]
-        return out
+        self._limit = n_signal // HOP_LENGTH
 
     def _maybe_start(self) -> None:
         if not self._started and len(self._buf) > CENTER_PAD:
@@ -251,7 +259,8 @@ class StreamingMel:
     def _ready(self) -> int:
         """Frames whose 400-sample window is complete."""
         end = self._buf_start + len(self._buf)  # padded samples known so far
-        return (end - N_FFT) // HOP_LENGTH + 1 if self._started and end >= N_FFT else 0
+        ready = (end - N_FFT) // HOP_LENGTH + 1 if self._started and end >= N_FFT else 0
+        return ready if self._limit is None else min(ready, self._limit)
 
     def _emit(self, limit: int | None) -> list[mx.array]:
         ready = self._ready()

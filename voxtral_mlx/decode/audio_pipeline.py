@@ -63,7 +63,8 @@ class AudioPipeline:
         self._emb = mx.zeros((1, 0, cfg.dim), self.dtype)
         self._emb_start = 0  # position index of self._emb[:, 0]
         self.real_samples = 0
-        self.finished = False
+        self.closed = False  # no more audio (``finish``)
+        self.finished = False  # and every position is available
         if self.live and all(isinstance(c, RingCache) for c in self.enc_cache):
             start_silently(self)
 
@@ -89,14 +90,17 @@ class AudioPipeline:
         self._emb = mx.concatenate([self._emb, emb], axis=1)
 
     def finish(self) -> None:
-        """Right padding in; every remaining position becomes available."""
-        if not self.finished:
-            if self.bank is not None:  # the last words alone, in big blocks
-                self.bank.leave(self)
-                self.catch_up()
-            self.finished = True
-            for mel in self.mel.close_parts():
-                self._consume(mel)
+        """Right padding in; every remaining position becomes available (``finished``): at
+        once alone, at the bank's next run in a bank."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.bank is not None:  # the bank computes the rest with its other rows
+            self.mel.close_samples()
+            return
+        self.finished = True
+        for mel in self.mel.close_parts():
+            self._consume(mel)
 
     def embeddings(self, start: int, stop: int) -> mx.array:
         """Embeddings of positions ``start .. stop-1`` (must be available and not yet dropped)."""

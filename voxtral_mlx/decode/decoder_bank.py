@@ -32,6 +32,10 @@ class DecoderBank:
         """The members' delay (their steppers' key); None while there is no member."""
         return next((m.stepper.key for m in self.members if m is not None), None)
 
+    def places_free(self) -> int:
+        """Rows the bank can still take."""
+        return self.capacity - sum(m is not None for m in self.members)
+
     def launch(self, rows: list[Row], prev: dict, queued) -> list[Row]:
         """Queue one bank step for the ``rows`` that are (or can now become) members, each on
         its previous token ``prev[id(row)]``; ``queued(row, tokens, i, position)`` records
@@ -59,7 +63,7 @@ class DecoderBank:
 
     def _can_join(self, row: Row) -> bool:
         return (
-            isinstance(row.lane, Lane) and row.lane.rows == 1 and row.stepper.key is not None
+            isinstance(row.lane, Lane) and row.stepper.key is not None
             and self.key in (None, row.stepper.key)
             and (None in self.members or len(self.members) < self.capacity)
         )  # fmt: skip

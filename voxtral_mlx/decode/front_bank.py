@@ -1,4 +1,4 @@
-"""FrontBank: the live front end of many streams in one call per token (opt-in).
+"""FrontBank: the live front end of many streams in one call for all (opt-in).
 
 A server's streams each ran their own front end per token: the mel, the conv stem, 32 encoder
 layers and the adapter, ~4.5 ms of host time each on the H200 whatever the batch (MLX launches
@@ -8,16 +8,19 @@ The matmuls then see many rows at once, which some devices round differently fro
 (MLX CUDA's dense bfloat16 matmuls: docs/benchmarks.md), so the bank goes with the server's
 opt-in ``--batch-rows`` (faster, the words may change), never by default.
 
-A stream joins once its start (the left padding, encoded alone in big blocks) is done: its
-conv-stem buffers and its encoder ring (``model/encoder_ring.py``; a row has the same layout)
-are copied into its row. Rows without a token in a call compute on zeros, keep their conv
-buffers and write their keys to a spare slot no query sees, so every call has one shape. A
-stream leaves (its state copied back) when its audio ends, and when it is more than
-``max_backlog`` tokens further behind than the bank's median member (a client that stalled
-and then sent its audio in a burst): it catches up alone in big blocks and joins again later.
-Members behind together (the server is busy) stay: a call computes a token for all of them,
-where alone each would cost calls of its own (on the H200 that turned a busy moment into a
-collapse: docs/benchmarks.md). MLX thread only.
+A stream joins once it is past its start (the left padding's silence, copied in by
+``silent_start.py``: at once) with no token waiting: its conv-stem buffers and its encoder ring
+(``model/encoder_ring.py``; a row has the same layout) are copied into its row. A call computes
+``k`` tokens for each row with ``k`` ready (1 while streams keep up; a power of two up to the
+ring's block for a backlog or a stream's end), rows without them compute on zeros, keep their
+conv buffers and write their keys to a spare slot no query sees, so a call has one of a few
+shapes. A stream whose audio ends stays: its right padding goes through the bank's calls (two
+of them for the 18 tokens of a 480 ms delay), and it leaves, finished, once computed. A stream
+more than ``max_backlog`` tokens further behind than the bank's median member (a client that
+stalled and then sent its audio in a burst) leaves, its state copied back, catches up alone
+and joins again later. Members behind together (the server is busy) stay: a call computes
+their backlog for all of them, where alone each would cost calls of its own (on the H200 that
+turned a busy moment into a collapse: docs/benchmarks.md). MLX thread only.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class FrontBank:
         enc, args = model.encoder, model.encoder.args
         self.model, self.max_backlog, self.capacity = model, max_backlog, rows
         self.dtype = model.decoder.norm.weight.dtype
+        # Tokens a row in one call at most: the ring's block of conv frames.
+        self.largest = LIVE_BLOCK // model.config.downsample_factor
         self.n_mels = args.audio_encoding_args.num_mel_bins
         self.rings = RowRings(len(enc.layers), 1, args.sliding_window, LIVE_BLOCK,
                               args.kv_heads, args.head_dim, self.dtype)  # fmt: skip
@@ -55,7 +60,7 @@ class FrontBank:
         ring = pipe.enc_cache[0]
         return (
             isinstance(ring, RingCache) and ring.slots == self.rings.slots and ring.offset > 0
-            and pipe.bank is None and not pipe.finished and not pipe.mel.quanta_ready()
+            and pipe.bank is None and not pipe.closed and not pipe.mel.quanta_ready()
             and (None in self.members or len(self.members) < self.capacity)
         )  # fmt: skip
 
@@ -91,27 +96,38 @@ class FrontBank:
         self.members += [None] * more
 
     def run(self) -> None:
-        """Every member's ready tokens, one call per token for all rows; members far behind
-        the others leave first and catch up alone."""
-        behind = {id(p): p.mel.quanta_ready() for p in self.members if p is not None}
+        """Every member's ready tokens: calls of ``k`` tokens a row for the rows with ``k``
+        ready, ``k`` the largest power of two up to the most ready (and the ring's block), so
+        a member's end (its right padding) or a backlog takes a few calls, not one a token.
+        Open members far behind the others leave first and catch up alone; members whose
+        audio ended and is computed leave, finished."""
+        open_ = [p for p in self.members if p is not None and not p.closed]
+        behind = {id(p): p.mel.quanta_ready() for p in open_}
         typical = statistics.median_low(behind.values()) if behind else 0
-        for pipe in self.members:
-            if pipe is not None and behind[id(pipe)] > typical + self.max_backlog:
+        for pipe in open_:
+            if behind[id(pipe)] > typical + self.max_backlog:
                 self.leave(pipe)
                 pipe.catch_up()
         while True:
-            active = [p is not None and p.mel.quanta_ready() > 0 for p in self.members]
-            if not any(active):
-                return
-            self._call(active)
+            ready = [p.mel.quanta_ready() if p is not None else 0 for p in self.members]
+            most = min(max(ready), self.largest)
+            if most == 0:
+                break
+            k = 1 << (most.bit_length() - 1)
+            self._call([n >= k for n in ready], k)
+        for pipe in self.members:
+            if pipe is not None and pipe.closed:
+                pipe.finished = True
+                self.drop(pipe)
 
-    def _call(self, active: list[bool]) -> None:
-        rows = len(self.members)
-        segs = np.zeros((rows, HOP_LENGTH * (FRAMES_PER_TOKEN + 2)), np.float32)
+    def _call(self, active: list[bool], k: int = 1) -> None:
+        """``k`` tokens for each ``active`` row."""
+        rows, frames = len(self.members), k * FRAMES_PER_TOKEN
+        segs = np.zeros((rows, HOP_LENGTH * (frames + 2)), np.float32)
         for r, on in enumerate(active):
             if on:
-                segs[r] = self.members[r].mel.take_quantum()
-        mel = segments_to_log_mel(mx.array(segs), FRAMES_PER_TOKEN, self.n_mels).astype(self.dtype)
+                segs[r] = self.members[r].mel.take_quantum(k)
+        mel = segments_to_log_mel(mx.array(segs), frames, self.n_mels).astype(self.dtype)
         enc = self.model.encoder
         state = ConvStemState(self.buf1, self.buf2)
         conv = enc.conv_stem_step(mel, state)

@@ -43,7 +43,13 @@ class Feed:
 
     @property
     def finished(self) -> bool:
+        """Every position's embedding is available (the audio ended and was computed)."""
         return self.pipe.finished
+
+    @property
+    def closed(self) -> bool:
+        """No more audio comes (its end may still be computing, in a bank)."""
+        return self.pipe.closed
 
     def push(self, samples: np.ndarray) -> None:
         self.history.append(samples)

@@ -159,13 +159,8 @@ class RowBatch:
         if not rows:
             return
         if prefill:
-            for r in rows:
-                p = len(r.prompt)
-                x = r.stepper.inputs(mx.array([r.prompt]), r.feed.pipe.embeddings(0, p))
-                r.lane, token = r.stepper.prefill_lane(x)
-                r.lane_row = 0
-                r.state = State.DRAINING if r.feed.finished else State.PREFILLED
-                self._queued(r, token, 0, p - 1)
+            for group in self._prefill_groups(rows):
+                self._prefill(group)
             return
         if prevs is None:  # the last token each row read back
             prevs = [r.prev for r in rows]
@@ -192,6 +187,35 @@ class RowBatch:
                 group = []
             if item is not None:
                 group.append(item)
+
+    def _prefill_groups(self, rows: list[Row]) -> list[list[Row]]:
+        """Rows to prefill together. Alone by default (a row's prefill is then exactly a
+        single stream's); with a decoder bank, rows of one delay that the bank has places for
+        share one prefill (another matmul shape: may change words, like the bank itself)."""
+        bank = self._decoder_bank
+        if bank is None:
+            return [[r] for r in rows]
+        key = bank.key
+        if key is None:
+            key = next((r.stepper.key for r in rows if r.stepper.key is not None), None)
+        shared = [r for r in rows if key is not None and r.stepper.key == key]
+        shared = shared[: bank.places_free()]
+        together = {id(r) for r in shared}
+        alone = [[r] for r in rows if id(r) not in together]
+        return alone + ([shared] if shared else [])
+
+    def _prefill(self, rows: list[Row]) -> None:
+        """One prefill of these rows' prompts (one delay, one prompt length)."""
+        p = len(rows[0].prompt)
+        ids = mx.array([r.prompt for r in rows])
+        audio = mx.concatenate([r.feed.pipe.embeddings(0, p) for r in rows])
+        x = rows[0].stepper.inputs(ids, audio)
+        # Rows that go to the bank next: buffers of the prompt's size (the bank copies them).
+        lane, tokens = rows[0].stepper.prefill_lane(x, p + 1 if len(rows) > 1 else None)
+        for i, r in enumerate(rows):
+            r.lane, r.lane_row = lane, i
+            r.state = State.DRAINING if r.feed.closed else State.PREFILLED
+            self._queued(r, tokens, i, p - 1)
 
     def _step_group(self, group: list, prev: dict) -> None:
         """One batched decoder step for these lanes (their rows in order)."""
@@ -265,7 +289,7 @@ class RowBatch:
         old = row.feed
         start = row.untranscribed_sample()
         rest = old.samples_from(start)
-        if old.finished and rest.size == 0:
+        if old.closed and rest.size == 0:
             row.state = State.DONE
             return
         old.rows.remove(row)
@@ -273,7 +297,7 @@ class RowBatch:
                     self.encoder_block, old.offset + start)  # fmt: skip
         row._join(feed)
         feed.push(rest)
-        if old.finished:
+        if old.closed:
             feed.finish()
             row.state = State.DRAINING
         old.forget()
