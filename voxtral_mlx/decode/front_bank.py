@@ -135,7 +135,9 @@ class FrontBank:
         self.buf1 = mx.where(keep, state.buf1, self.buf1)
         self.buf2 = mx.where(keep, state.buf2, self.buf2)
         emb = self.model.adapter(enc.transformer(conv, self.rings.layers(active, conv.shape[1])))
-        mx.eval(emb, self.buf1, self.buf2, self.rings.ks, self.rings.vs)
+        # Queued, not awaited: the decoder steps on these embeddings are launched while the
+        # device computes them (the host's dispatch of ops is what a turn waits for).
+        mx.async_eval(emb, self.buf1, self.buf2, self.rings.ks, self.rings.vs)
         for r, on in enumerate(active):
             if on:
                 self.members[r].append_embeddings(emb[r : r + 1])
