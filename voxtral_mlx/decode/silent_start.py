@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from voxtral_mlx.decode.audio_pipeline import AudioPipeline
 
 _lock = threading.Lock()
 _starts: dict[int, dict[tuple, object]] = {}  # id(model) -> shape key -> snapshot
 
 
-def start_silently(pipe: AudioPipeline) -> None:
-    """Bring a new live pipeline past its silent start: computed the first time for its model
-    and shape, copied after that."""
+def start_silently(pipe) -> None:
+    """Bring a new live ``AudioPipeline`` past its silent start: computed the first time for
+    its model and shape, copied after that (no import of it here: it calls this)."""
     model = pipe.model
     key = (pipe.mel.n_mels, pipe.mel.buffered_samples, pipe.encoder_block, pipe.dtype)
     with _lock:
