@@ -58,6 +58,21 @@ def model_folder(args, root: Path) -> tuple[Path, Tokenizer]:
     return folder, synthetic_tokenizer()
 
 
+def model_loader(args, prefix: str):
+    """``(load, tokenizer, name)`` for a server's or hub's model: ``load()`` gives ``(model,
+    tokenizer)``. ``args.memory``: random bfloat16 weights built now, in memory (``--bits``
+    ignored); else :func:`model_folder` in ``args.dir`` (a new temporary folder if none)."""
+    if args.memory:
+        from fullsize import random_model
+
+        model, tok = random_model(args.size), synthetic_tokenizer()
+        return (lambda: (model, tok)), tok, "random bfloat16 in memory"
+    root = Path(args.dir or tempfile.mkdtemp(prefix=prefix))
+    root.mkdir(parents=True, exist_ok=True)
+    folder, tok = model_folder(args, root)
+    return (lambda: (weights.load(folder, dtype=weights.default_dtype())[0], tok)), tok, folder.name
+
+
 def write_files(root: Path, n: int, seconds: float) -> dict[Path, float]:
     rng = np.random.default_rng(0)
     out = {}

@@ -28,7 +28,6 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -134,30 +133,14 @@ def main() -> None:
     # isort: off
     import voxtral_mlx  # noqa: F401  (first: on Linux it loads OpenBLAS before mlx.core)
     import mlx.core as mx
-    from bench_files import model_folder
+    from bench_files import model_loader
 
     # isort: on
 
-    from voxtral_mlx.checkpoint import weights
     from voxtral_mlx.serve.server import make_server
 
     counts = [int(x) for x in args.streams.split(",")]
-    if args.memory:
-        from fullsize import random_model, synthetic_tokenizer
-
-        model, tok = random_model(args.size), synthetic_tokenizer()
-        name = "random bfloat16 in memory"
-
-        def load():
-            return model, tok
-    else:
-        root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-serve-"))
-        root.mkdir(parents=True, exist_ok=True)
-        folder, tok = model_folder(args, root)
-        name = folder.name
-
-        def load():
-            return weights.load(folder, dtype=weights.default_dtype())[0], tok
+    load, tok, name = model_loader(args, "voxtral-serve-")
 
     server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
     hub.start()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -187,32 +186,16 @@ def main() -> None:
     # isort: off
     import voxtral_mlx  # noqa: F401  (first: on Linux it loads OpenBLAS before mlx.core)
     import mlx.core as mx
-    from bench_files import model_folder
+    from bench_files import model_loader
 
     # isort: on
-    from voxtral_mlx.checkpoint import weights
     from voxtral_mlx.decode.decoder_bank import DecoderBank
     from voxtral_mlx.decode.front_bank import FrontBank
     from voxtral_mlx.decode.row import Feed
     from voxtral_mlx.decode.rows import RowBatch
     from voxtral_mlx.serve.hub import StreamHub
 
-    if args.memory:
-        from fullsize import random_model, synthetic_tokenizer
-
-        model, tok = random_model(args.size), synthetic_tokenizer()
-        name = "random bfloat16 in memory"
-
-        def load():
-            return model, tok
-    else:
-        root = Path(args.dir or tempfile.mkdtemp(prefix="voxtral-hub-"))
-        root.mkdir(parents=True, exist_ok=True)
-        folder, tok = model_folder(args, root)
-        name = folder.name
-
-        def load():
-            return weights.load(folder, dtype=weights.default_dtype())[0], tok
+    load, tok, name = model_loader(args, "voxtral-hub-")
 
     counts = [int(x) for x in args.streams.split(",")]
     clock = Clock()
