@@ -202,7 +202,7 @@ class StreamingMel:
     def feed_parts(self, samples: np.ndarray | mx.array) -> list[mx.array]:
         """``feed``, the frames as pieces of the sizes the constructor allows."""
         self.add(samples)
-        return self._emit(limit=None)
+        return self._emit(whole_quanta=True)
 
     def add(self, samples: np.ndarray | mx.array) -> None:
         """Append samples without computing frames: a bank of streams computes them together
@@ -230,7 +230,7 @@ class StreamingMel:
     def close_parts(self) -> list[mx.array]:
         """``close``, the frames as pieces (the padded stream ends on a whole token)."""
         self.close_samples()
-        out = self._emit(limit=self._limit)
+        out = self._emit(whole_quanta=False)
         self._buf = self._buf[:0]
         return out
 
@@ -262,11 +262,11 @@ class StreamingMel:
         ready = (end - N_FFT) // HOP_LENGTH + 1 if self._started and end >= N_FFT else 0
         return ready if self._limit is None else min(ready, self._limit)
 
-    def _emit(self, limit: int | None) -> list[mx.array]:
+    def _emit(self, whole_quanta: bool) -> list[mx.array]:
+        """The ready frames' log-mel as pieces; ``whole_quanta``: only whole quanta, the rest
+        waits for more audio (close emits everything)."""
         ready = self._ready()
-        if limit is not None:
-            ready = min(ready, limit)
-        else:  # whole quanta only; the rest waits for more audio (close emits everything)
+        if whole_quanta:
             ready = self._next_frame + self.quanta_ready() * self.quantum
         if ready <= self._next_frame:
             return []

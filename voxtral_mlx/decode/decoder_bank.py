@@ -65,7 +65,7 @@ class DecoderBank:
         return (
             isinstance(row.lane, Lane) and row.stepper.key is not None
             and self.key in (None, row.stepper.key)
-            and (None in self.members or len(self.members) < self.capacity)
+            and self.places_free() > 0
         )  # fmt: skip
 
     def _join(self, row: Row) -> None:

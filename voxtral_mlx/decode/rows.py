@@ -54,8 +54,8 @@ class RowBatch:
         self._max_rows = max_rows  # measured at the first batch of more rows than it allows
         self._measured = 1
         self._tokens = 0
-        # Opt-in (``bank_rows``; may change words): live feeds' front ends in one call per
-        # token (front_bank.py; its rows are encoder rings, so a model without an encoder
+        # Opt-in (``bank_rows``; may change words): live feeds' front ends in one call for all
+        # (front_bank.py; its rows are encoder rings, so a model without an encoder
         # window keeps one call a feed), and the rows of a delay in one decoder bank
         # (decoder_bank.py): a step's attention in one op per layer whatever their positions.
         ringed = model.encoder.args.sliding_window is not None

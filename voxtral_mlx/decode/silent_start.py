@@ -6,7 +6,7 @@ audio) before any audio comes, and it always computes them the same way: the sam
 the same pieces. So every live stream starts with the same numbers. Each stream computed them
 anew: five encoder calls, some 70 ms of host time on the H200 (docs/benchmarks.md), and a
 server where many streams start at once spent most of its time there. Now the first live
-pipeline of a model and shape computes them (``push`` of no samples) and keeps a snapshot;
+pipeline of a model and shape computes them (``catch_up`` before any audio) and keeps a snapshot;
 later ones restore it (new arrays: a stream's in-place cache writes never reach the snapshot).
 The snapshot keeps only the ring slots written so far (~1/6 of a ring). MLX thread only.
 """
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-
-import numpy as np
 
 _lock = threading.Lock()
 _starts: dict[int, dict[tuple, object]] = {}  # id(model) -> shape key -> snapshot
@@ -33,7 +31,7 @@ def start_silently(pipe) -> None:
     if snapshot is not None:
         pipe.restore(snapshot)
         return
-    pipe.push(np.zeros(0, np.float32))
+    pipe.catch_up()  # what the mel holds before any audio: the silence
     snapshot = pipe.snapshot()
     with _lock:
         if id(model) not in _starts:

@@ -109,7 +109,7 @@ class StreamHub:
     the hub's thread; ``delay_ms``: every stream's delay (None: the model's). ``batch_rows``:
     rows per decoder step; None (default) steps only as many together as the device keeps
     exact (``exact_rows``), a number steps that many even where rows round differently, and
-    computes up to that many streams' front ends and decoder steps in one call each per token
+    computes up to that many streams' front ends and decoder steps in one call each for all
     (``front_bank.py``, ``decoder_bank.py``): faster with many streams, and the words may
     change (opt-in)."""
 
@@ -191,7 +191,7 @@ class StreamHub:
         from voxtral_mlx.protocol import StreamProtocol
 
         # Live-sized encoder blocks: attention of one shape (model/encoder_ring.py).
-        # --batch-rows also computes the streams' front ends together (one call per token)
+        # --batch-rows also computes the streams' front ends together (one call for all)
         # and steps their decoder rows in one bank (one attention op per layer).
         banks = min(self._batch_rows, self.max_streams) if self._batch_rows else None
         self._group = SessionGroup(self._model, self._tokenizer, LIVE_BLOCK,
