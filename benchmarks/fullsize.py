@@ -29,12 +29,14 @@ def write_checkpoint(folder: Path, params: dict | None = None) -> tuple[float, i
 
 def random_model(size: str = "full"):
     """A model of ``size`` ("full": the real 4B shape, "small": bench_stream's TINY) with random
-    bfloat16 weights built in memory: no checkpoint on disk, for labs that time speed only."""
+    bfloat16 weights built in memory, fused as loading fuses them: no checkpoint on disk, for
+    labs that time speed only."""
     import mlx.core as mx
     from mlx.utils import tree_map
 
     from voxtral_mlx.config import ModelConfig
     from voxtral_mlx.model import VoxtralRealtime
+    from voxtral_mlx.model.fused import fuse_model
     from voxtral_mlx.testing.params import realtime_4b_params
 
     if size == "full":
@@ -45,6 +47,8 @@ def random_model(size: str = "full"):
         params = TINY
     model = VoxtralRealtime(ModelConfig.from_dict(params))
     model.update(tree_map(lambda w: w.astype(mx.bfloat16), model.parameters()))
+    # Projections stacked as a loaded model's are (checkpoint/weights.py): the same ops a step.
+    fuse_model(model)
     mx.eval(model.parameters())
     return model
 

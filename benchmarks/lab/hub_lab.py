@@ -166,8 +166,22 @@ def run(hub, n: int, seconds: float, chunk_ms: float, clock: Clock, eos: int) ->
         "eos": counts["eos"],
         "errors": counts["errors"],
         "calls": f"front bank {clock.per_call('fcall', wall)}, leaves {clock.calls.get('leave', 0)}"
-        f"; decoder bank {clock.per_call('dstep', wall)}; lanes {clock.per_call('lanes', wall)}",
+        f"; decoder bank {clock.per_call('dstep', wall)}; lanes {clock.per_call('lanes', wall)}"
+        f"; {per_turn(clock)}",
     }
+
+
+def per_turn(clock: Clock) -> str:
+    """A turn's wall time and where it went: the front bank's run, the decoder's rounds
+    (launching steps and reading their tokens back: the wait for the device), the rest
+    (audio in, events out)."""
+    turns = clock.calls.get("turn", 0)
+    if not turns:
+        return "no turns"
+    ms = {k: 1000 * clock.spent.get(k, 0) / turns for k in ("turn", "bank", "round", "dlaunch")}
+    rest = ms["turn"] - ms["bank"] - ms["round"]
+    return (f"turns of {ms['turn']:.1f} ms: front bank {ms['bank']:.1f}, decoder rounds "
+            f"{ms['round']:.1f} (launches {ms['dlaunch']:.1f}), the rest {rest:.1f}")  # fmt: skip
 
 
 def main() -> None:
@@ -207,6 +221,8 @@ def main() -> None:
     clock.wrap(FrontBank, "leave", "leave")
     clock.wrap(DecoderBank, "_step", "dstep", lambda a: len(a[1]))
     clock.wrap(RowBatch, "_step_group", "lanes", lambda a: sum(len(m) for _, m in a[1]))
+    clock.wrap(RowBatch, "_round", "round")
+    clock.wrap(RowBatch, "_launch", "dlaunch")
 
     hub = StreamHub(load, max_streams=max(counts), batch_rows=args.batch_rows)
     hub.start()

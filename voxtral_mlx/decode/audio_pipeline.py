@@ -60,8 +60,14 @@ class AudioPipeline:
         self.enc_cache = model.encoder.make_cache(self.encoder_block if self.live else None)
         self.bank = self.bank_row = None  # a FrontBank computing this stream with others
         self._conv_pending = mx.zeros((1, 0, cfg.encoder.dim), self.dtype)
-        self._emb = mx.zeros((1, 0, cfg.dim), self.dtype)
-        self._emb_start = 0  # position index of self._emb[:, 0]
+        self._dim = cfg.dim
+        # The embeddings as computed: parts [array, row, first, count] holding positions
+        # ``_emb_start ..`` in order (part positions are ``array[row, first : first + count]``).
+        # A bank's call output is shared by its rows' pipelines as it is: no op per row and
+        # token to copy it out (at 64 server streams those ops were a good part of a turn).
+        self._parts: list[list] = []
+        self._emb_start = 0  # the position of the first part's first embedding
+        self._held = 0  # positions the parts hold
         self.real_samples = 0
         self.closed = False  # no more audio (``finish``)
         self.finished = False  # and every position is available
@@ -71,7 +77,7 @@ class AudioPipeline:
     @property
     def available(self) -> int:
         """Number of positions whose embedding exists (``0 .. available-1``)."""
-        return self._emb_start + self._emb.shape[1]
+        return self._emb_start + self._held
 
     def push(self, samples: np.ndarray) -> None:
         self.real_samples += len(samples)
@@ -85,9 +91,12 @@ class AudioPipeline:
         """Compute what the mel holds, alone (a stream that left its bank)."""
         self.push(np.zeros(0, np.float32))
 
-    def append_embeddings(self, emb: mx.array) -> None:
-        """Positions computed elsewhere (a bank), in order."""
-        self._emb = mx.concatenate([self._emb, emb], axis=1)
+    def append_embeddings(self, emb: mx.array, row: int = 0) -> None:
+        """Positions computed elsewhere, in order: ``emb[row]`` (``[rows, k, dim]``, a bank's
+        call for all its rows, held as it is)."""
+        if emb.shape[1]:
+            self._parts.append([emb, row, 0, emb.shape[1]])
+            self._held += emb.shape[1]
 
     def finish(self) -> None:
         """Right padding in; every remaining position becomes available (``finished``): at
@@ -103,22 +112,53 @@ class AudioPipeline:
             self._consume(mel)
 
     def embeddings(self, start: int, stop: int) -> mx.array:
-        """Embeddings of positions ``start .. stop-1`` (must be available and not yet dropped)."""
-        return self._emb[:, start - self._emb_start : stop - self._emb_start]
+        """Embeddings of positions ``start .. stop-1`` as ``[1, n, dim]`` (must be available
+        and not yet dropped)."""
+        pieces, at = [], self._emb_start
+        for array, row, first, count in self._parts:
+            lo, hi = max(start, at), min(stop, at + count)
+            if lo < hi:
+                pieces.append(array[row : row + 1, first + lo - at : first + hi - at])
+            at += count
+        if len(pieces) == 1:
+            return pieces[0]
+        if not pieces:
+            return mx.zeros((1, 0, self._dim), self.dtype)
+        return mx.concatenate(pieces, axis=1)
+
+    def embedding_at(self, position: int) -> tuple[mx.array, int, int]:
+        """Where position ``position``'s embedding is: ``(array, row, index)``, the embedding
+        being ``array[row, index]`` (``step_inputs`` gathers many rows' with one op)."""
+        at = self._emb_start
+        for array, row, first, count in self._parts:
+            if position < at + count:
+                if position < at:
+                    break
+                return array, row, first + position - at
+            at += count
+        raise IndexError(f"position {position} is not held ({self._emb_start}..{at - 1})")
 
     def drop_before(self, position: int) -> None:
         """Forget embeddings the decoder has consumed (keeps memory flat on long streams)."""
-        k = position - self._emb_start
-        if k > 0:
-            self._emb = self._emb[:, k:]
-            self._emb_start = position
+        k = min(position, self.available) - self._emb_start
+        while k > 0 and self._parts:
+            part = self._parts[0]
+            gone = min(k, part[3])
+            part[2] += gone
+            part[3] -= gone
+            self._emb_start += gone
+            self._held -= gone
+            k -= gone
+            if not part[3]:
+                self._parts.pop(0)
 
     def snapshot(self) -> tuple:
         """This pipeline's state before any audio came (``silent_start.py``): every array
         evaluated, each ring's written slots only."""
         rings = [(c.keys[:, :, : min(c.offset, c.slots)], c.values[:, :, : min(c.offset, c.slots)],
                   c.offset) for c in self.enc_cache]  # fmt: skip
-        arrays = (self.conv_state.buf1, self.conv_state.buf2, self._conv_pending, self._emb)
+        emb = self.embeddings(self._emb_start, self.available)
+        arrays = (self.conv_state.buf1, self.conv_state.buf2, self._conv_pending, emb)
         mx.eval(arrays, rings)
         return self.mel.clone(), arrays, rings, self._emb_start
 
@@ -127,7 +167,9 @@ class AudioPipeline:
         mel, (buf1, buf2, pending, emb), rings, emb_start = snapshot
         self.mel = mel.clone(self.mel.right_pad_tokens)
         self.conv_state = ConvStemState(mx.array(buf1), mx.array(buf2))
-        self._conv_pending, self._emb, self._emb_start = mx.array(pending), mx.array(emb), emb_start
+        self._conv_pending, self._emb_start = mx.array(pending), emb_start
+        self._parts, self._held = [], 0
+        self.append_embeddings(mx.array(emb))
         for cache, (keys, values, offset) in zip(self.enc_cache, rings, strict=True):
             pad = [(0, 0), (0, 0), (0, cache.slots - keys.shape[2]), (0, 0)]
             cache.keys, cache.values = mx.pad(keys, pad), mx.pad(values, pad)
@@ -148,5 +190,5 @@ class AudioPipeline:
             mx.eval(emb)  # keep graphs small; the cache is updated in place
             blocks.append(emb)
         self._conv_pending = pending[:, usable:]
-        if blocks:
-            self._emb = mx.concatenate([self._emb, *blocks], axis=1)
+        for emb in blocks:
+            self.append_embeddings(emb)

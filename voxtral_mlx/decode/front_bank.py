@@ -35,6 +35,7 @@ from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.encoder import ConvStemState
 from voxtral_mlx.model.encoder_ring import RingCache, RowRings
+from voxtral_mlx.model.encoder_rows import encode_rows
 
 
 class FrontBank:
@@ -134,13 +135,13 @@ class FrontBank:
         keep = mx.array(active)[:, None, None]
         self.buf1 = mx.where(keep, state.buf1, self.buf1)
         self.buf2 = mx.where(keep, state.buf2, self.buf2)
-        emb = self.model.adapter(enc.transformer(conv, self.rings.layers(active, conv.shape[1])))
+        emb = self.model.adapter(encode_rows(enc, self.rings, conv, active))
         # Queued, not awaited: the decoder steps on these embeddings are launched while the
         # device computes them (the host's dispatch of ops is what a turn waits for).
         mx.async_eval(emb, self.buf1, self.buf2, self.rings.ks, self.rings.vs)
         for r, on in enumerate(active):
             if on:
-                self.members[r].append_embeddings(emb[r : r + 1])
+                self.members[r].append_embeddings(emb, r)
 
 
 __all__ = ["FrontBank"]

@@ -147,21 +147,67 @@ def step_inputs(rows: list[Row], prev: dict) -> mx.array:
     """The decoder inputs ``[rows, 1, dim]`` of one step of ``rows``: each row's previous
     token (``prev[id(row)]``, see :func:`step_ids`) and the audio at its next position."""
     ids = step_ids([prev[id(r)] for r in rows]).reshape(len(rows), 1)
-    audio = mx.concatenate([r.feed.pipe.embeddings(r.pos, r.pos + 1) for r in rows])
-    return rows[0].stepper.inputs(ids, audio)
+    return rows[0].stepper.inputs(ids, step_audio(rows))
+
+
+def step_audio(rows: list[Row]) -> mx.array:
+    """Each row's embedding at its next position, ``[rows, 1, dim]``: one gather per array
+    they lie in (a front bank's call holds every member's), not an op per row."""
+    groups: dict[int, tuple[mx.array, list, list, list]] = {}  # array id -> (array, i, rows, at)
+    for i, r in enumerate(rows):
+        array, row, at = r.feed.pipe.embedding_at(r.pos)
+        group = groups.setdefault(id(array), (array, [], [], []))
+        group[1].append(i)
+        group[2].append(row)
+        group[3].append(at)
+    parts, order = [], []
+    for array, members, lines, at in groups.values():
+        if len(members) == 1:
+            parts.append(array[lines[0] : lines[0] + 1, at[0] : at[0] + 1])
+        else:
+            parts.append(array[mx.array(lines), mx.array(at)][:, None])
+        order += members
+    return _in_order(parts, order)
 
 
 def step_ids(prevs: list) -> mx.array:
-    """The rows' previous tokens as one array: read-back ints, or (lazy tokens, index) pairs;
-    a whole step's tokens in order are used as they are (no slicing ops)."""
-    arrays = {id(p[0]) for p in prevs if isinstance(p, tuple)}
-    if len(arrays) == 1 and all(isinstance(p, tuple) for p in prevs):
-        tokens = prevs[0][0]
-        if [p[1] for p in prevs] == list(range(tokens.shape[0])):
-            return tokens
-    return mx.concatenate(
-        [p[0][p[1] : p[1] + 1] if isinstance(p, tuple) else mx.array([p]) for p in prevs]
-    )
+    """The rows' previous tokens as one array ``[rows]``: read-back ints (one array for all),
+    or (lazy tokens, index) pairs (one gather per array; a whole step's tokens in order are
+    used as they are). A few ops whatever the number of rows."""
+    ints = [i for i, p in enumerate(prevs) if not isinstance(p, tuple)]
+    parts, order = [], []
+    if ints:
+        parts.append(mx.array([prevs[i] for i in ints], mx.int32))
+        order += ints
+    groups: dict[int, tuple[mx.array, list, list]] = {}  # array id -> (array, i, index)
+    for i, p in enumerate(prevs):
+        if isinstance(p, tuple):
+            group = groups.setdefault(id(p[0]), (p[0], [], []))
+            group[1].append(i)
+            group[2].append(p[1])
+    for tokens, members, index in groups.values():
+        if index == list(range(tokens.shape[0])):
+            parts.append(tokens)
+        elif len(index) == 1:
+            parts.append(tokens[index[0] : index[0] + 1])
+        else:
+            parts.append(tokens[mx.array(index)])
+        order += members
+    if len({p.dtype for p in parts}) > 1:  # read-back ints with argmax's uint32
+        parts = [p.astype(mx.int32) for p in parts]
+    return _in_order(parts, order)
 
 
-__all__ = ["Feed", "Row", "State", "step_ids", "step_inputs"]
+def _in_order(parts: list[mx.array], order: list[int]) -> mx.array:
+    """``parts`` (their rows are the items ``order`` names, in turn) as one array in the
+    items' order."""
+    out = parts[0] if len(parts) == 1 else mx.concatenate(parts)
+    if order != sorted(order):
+        where = [0] * len(order)
+        for place, i in enumerate(order):
+            where[i] = place
+        out = out[mx.array(where)]
+    return out
+
+
+__all__ = ["Feed", "Row", "State", "step_audio", "step_ids", "step_inputs"]

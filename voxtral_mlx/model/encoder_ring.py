@@ -118,22 +118,52 @@ class RowRings:
     def layers(self, active: list[bool], n: int) -> list[RowsLayer]:
         """The caches of one call of ``n`` frames per row; rows not ``active`` keep their state
         (their keys go to the spare slot). Their offsets move on once the call is made."""
-        rows = len(self.offsets)
-        off = mx.array(self.offsets, mx.int32)
-        j = mx.arange(n, dtype=mx.int32)
-        slot = mx.remainder(off[:, None] + j, self.slots)
-        slot = mx.where(mx.array(active)[:, None], slot, self.slots)
-        index = mx.broadcast_to(slot[:, None, :, None], (rows, self.ks[0].shape[1], n, 1))
-        last = off + n - 1
-        held = last[:, None] - mx.remainder(last[:, None] - mx.arange(self.slots), self.slots)
-        q = off[:, None] + j  # [rows, n]
-        held, q = held[:, None, :], q[:, :, None]  # [rows, 1, slots], [rows, n, 1]
-        seen = (held >= 0) & (held <= q) & (held > q - self.window)
-        mask = mx.concatenate([seen, mx.zeros((rows, n, 1), mx.bool_)], axis=-1)[:, None]
+        off, index, mask = self.plan(active, n)
+        return [RowsLayer(self, i, off, index, mask) for i in range(len(self.ks))]
+
+    def plan(self, active: list[bool], n: int, additive: bool = False) -> tuple:
+        """One call of ``n`` frames per row: (each row's first position ``[rows]``, the slot
+        each new key goes to, broadcast for ``put_along_axis``, the attention mask ``[rows, 1,
+        n, slots + 1]``: booleans, or 0 / -inf with ``additive``). The active rows' offsets
+        move on."""
+        off, on = self.starts(active)
+        heads, dtype = self.ks[0].shape[1], self.ks[0].dtype
+        index, mask = ring_plan(off, on, n, self.slots, self.window, heads, additive, dtype)
+        self.advance(active, n)
+        return off, index, mask
+
+    def starts(self, active: list[bool]) -> tuple[mx.array, mx.array]:
+        """The rows' next positions ``[rows]`` and which rows take part, as arrays
+        (:func:`ring_plan`'s inputs)."""
+        return mx.array(self.offsets, mx.int32), mx.array(active)
+
+    def advance(self, active: list[bool], n: int) -> None:
+        """The active rows' offsets move on by ``n`` (the call is made)."""
         for r, on in enumerate(active):
             if on:
                 self.offsets[r] += n
-        return [RowsLayer(self, i, off, index, mask) for i in range(len(self.ks))]
+
+
+def ring_plan(off, on, n: int, slots: int, window: int, heads: int, additive: bool, dtype):
+    """Rows at first positions ``off`` (``on``: taking part) in rings of ``slots`` (+ a spare),
+    a call of ``n`` frames each: the slot each new key goes to ``[rows, heads, n, 1]`` (the
+    spare for rows not on) and the mask ``[rows, 1, n, slots + 1]``: query ``q`` sees the slot
+    holding position ``k`` iff ``q - window < k <= q``. Pure ops (``encoder_rows`` compiles
+    them with the layers)."""
+    rows = off.shape[0]
+    j = mx.arange(n, dtype=mx.int32)
+    slot = mx.remainder(off[:, None] + j, slots)
+    slot = mx.where(on[:, None], slot, slots)
+    index = mx.broadcast_to(slot[:, None, :, None], (rows, heads, n, 1))
+    last = off + n - 1
+    held = last[:, None] - mx.remainder(last[:, None] - mx.arange(slots), slots)
+    q = off[:, None] + j  # [rows, n]
+    held, q = held[:, None, :], q[:, :, None]  # [rows, 1, slots], [rows, n, 1]
+    seen = (held >= 0) & (held <= q) & (held > q - window)
+    mask = mx.concatenate([seen, mx.zeros((rows, n, 1), mx.bool_)], axis=-1)[:, None]
+    if additive:  # every query sees its own key: no row of the mask is all -inf
+        mask = mx.where(mask, 0.0, -mx.inf).astype(dtype)
+    return index, mask
 
 
 class RowsLayer:
@@ -156,4 +186,4 @@ class RowsLayer:
         return rings.ks[i], rings.vs[i]
 
 
-__all__ = ["RingCache", "RowRings", "RowsLayer"]
+__all__ = ["RingCache", "RowRings", "RowsLayer", "ring_plan"]
