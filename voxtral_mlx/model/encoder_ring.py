@@ -93,7 +93,7 @@ class RowRings:
             self.ks = [mx.pad(k, pad) for k in self.ks]
             self.vs = [mx.pad(v, pad) for v in self.vs]
             self.offsets += [0] * more
-            mx.async_eval(self.ks, self.vs)  # queued: waiting would stall for the last call
+            mx.eval(self.ks, self.vs)
 
     def put(self, row: int, rings: list[RingCache]) -> None:
         """Row ``row`` takes over a stream's rings (built with the same window and block; their
@@ -103,7 +103,7 @@ class RowRings:
                 self.ks[i][row : row + 1, :, : self.slots] = ring.keys
                 self.vs[i][row : row + 1, :, : self.slots] = ring.values
         self.offsets[row] = rings[0].offset
-        mx.async_eval(self.ks, self.vs)  # queued: waiting would stall for the last call
+        mx.eval(self.ks, self.vs)
         for ring in rings:  # the row holds them now (``get`` gives them back)
             ring.keys = ring.values = None
 

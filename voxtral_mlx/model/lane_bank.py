@@ -74,8 +74,8 @@ class LaneBank:
             self.vs = [mx.pad(v, pad) for v in self.vs]
             self.pos += [0] * max(more_rows, 0)
             changed = True
-        if changed:  # queued, not awaited: waiting would stall for the step queued before it
-            mx.async_eval(self.ks, self.vs)
+        if changed:  # not every step: that would wait for the step queued before it
+            mx.eval(self.ks, self.vs)
 
     def put(self, row: int, lane: Lane, lane_row: int = 0) -> None:
         """Row ``row`` takes a copy of a lane's row ``lane_row`` (same window) and its position."""
@@ -85,7 +85,7 @@ class LaneBank:
             self.ks[i][row : row + 1, :, :held] = lane.ks[i][lane_row : lane_row + 1]
             self.vs[i][row : row + 1, :, :held] = lane.vs[i][lane_row : lane_row + 1]
         self.pos[row] = lane.pos
-        mx.async_eval(self.ks, self.vs)  # the copies queued (the lane's buffers go once done)
+        mx.eval(self.ks, self.vs)
 
     def plan(self) -> tuple[mx.array, mx.array, mx.array]:
         """One step of every row: (RoPE offsets ``[rows]``, the slot each row writes,

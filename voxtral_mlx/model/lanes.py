@@ -61,9 +61,7 @@ class Lane:
             pad = [(0, 0), (0, 0), (0, cap - kept), (0, 0)]
             self.ks.append(mx.pad(k, pad))
             self.vs.append(mx.pad(v, pad))
-        # Queued, not awaited (the prefill's caches go once done): a server's new stream
-        # would otherwise stall every other stream's turn until the device is idle.
-        mx.async_eval(self.ks, self.vs)
+        mx.eval(self.ks, self.vs)
 
     def prepare(self) -> tuple[int, int]:
         """Make room for the next position; returns its slot and how many slots it attends."""
