@@ -145,11 +145,12 @@ def main() -> None:
 
     # isort: on
 
-    from voxtral_mlx.serve.server import make_server
+    from voxtral_mlx.serve.server import favour_latency, make_server
 
     counts = [int(x) for x in args.streams.split(",")]
     load, tok, name = model_loader(args, "voxtral-serve-")
 
+    favour_latency()  # as ``voxtral_mlx serve`` does
     server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
     hub.start()
     threading.Thread(target=server.run, daemon=True).start()

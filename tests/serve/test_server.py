@@ -204,3 +204,27 @@ def test_serve_with_a_missing_model_says_so_and_exits(tmp_path, capsys):
     assert cli.main(["serve", "--model", str(missing), "--port", str(free_port())]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"error: the model did not load: model folder not found: {missing}"
+
+
+def test_serve_hands_the_gil_over_sooner(tmp_path, monkeypatch):
+    import sys
+
+    from tests.serve.server_fixture import free_port
+    from voxtral_mlx.cli import main as cli
+    from voxtral_mlx.serve import server
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's default (other tests' serve calls set it too)
+    seen = []
+    real = server.make_server
+
+    def spy(*a, **k):
+        seen.append(sys.getswitchinterval())
+        return real(*a, **k)
+
+    monkeypatch.setattr(server, "make_server", spy)
+    try:
+        cli.main(["serve", "--model", str(tmp_path / "none"), "--port", str(free_port())])
+    finally:
+        sys.setswitchinterval(before)
+    assert seen == [server.SWITCH_INTERVAL_S] and server.SWITCH_INTERVAL_S < 0.005
