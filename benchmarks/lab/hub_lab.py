@@ -2,7 +2,7 @@
 
 python benchmarks/lab/hub_lab.py [--size tiny|small|full] [--bits 4|16] [--streams 1,4,16]
                                  [--seconds 10] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
-                                 [--memory] [--profile]
+                                 [--memory] [--profile] [--plain-encoder]
 
 N streams get ``--chunk-ms`` of speech-like audio each at the speed it is spoken, appended
 from one feeder thread straight into the hub (what the server's connections do). Per N: the
@@ -14,6 +14,9 @@ restarts its stream's state: a prefill and the left padding encoded again).
 
 ``--memory``: random bfloat16 weights built in memory (no checkpoint written; ``--bits`` is
 ignored). ``--profile``: where the hub's thread spends the last N's run, sampled (``Sampler``).
+``--plain-encoder``: front bank calls run the encoder op by op (``RowRings.layers``) instead
+of ``encode_rows``' compiled graph, to compare. Calls over ``SLOW_S`` are listed with their
+shapes (a kernel compiled for a shape the device had not seen shows as one slow call).
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 SR = 16000
+SLOW_S = 0.2  # a call this long is listed with its shape (a kernel compiled for a new shape?)
+SHAPES = {  # label -> the shape of a call, from its arguments
+    "fcall": lambda a: f"{len(a[1])} rows, {sum(a[1])} active, {a[2] if len(a) > 2 else 1} tokens",
+    "dstep": lambda a: f"{len(a[2])} rows, {len(a[1])} stepping, slots {a[0].bank.slots}",
+    "prefill": lambda a: f"{len(a[1])} rows",
+}
 
 
 class Clock:
@@ -38,6 +47,7 @@ class Clock:
         self.spent: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.rows: dict[str, int] = {}
+        self.slow: list[str] = []  # calls over SLOW_S: "label s (shape)"
 
     def wrap(self, owner, name: str, label: str, rows=None) -> None:
         """``rows(args)``: how many rows the call computes for (summed as ``rows[label]``)."""
@@ -51,11 +61,15 @@ class Clock:
             try:
                 return inner(*a, **k)
             finally:
-                self.spent[label] = self.spent.get(label, 0.0) + time.perf_counter() - t
+                took = time.perf_counter() - t
+                self.spent[label] = self.spent.get(label, 0.0) + took
+                if took > SLOW_S and label in SHAPES:
+                    self.slow.append(f"{label} {took:.2f} s ({SHAPES[label](a)})")
 
         setattr(owner, name, timed)
 
     def clear(self) -> None:
+        self.slow.clear()
         self.spent.clear()
         self.calls.clear()
         self.rows.clear()
@@ -195,6 +209,8 @@ def main() -> None:
     ap.add_argument("--dir", default=None)
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--plain-encoder", action="store_true",
+                    help="front bank calls run the encoder op by op, not compiled (A/B)")  # fmt: skip
     args = ap.parse_args()
 
     # isort: off
@@ -210,6 +226,13 @@ def main() -> None:
     from voxtral_mlx.serve.hub import StreamHub
 
     load, tok, name = model_loader(args, "voxtral-hub-")
+    if args.plain_encoder:
+        from voxtral_mlx.decode import front_bank
+
+        def plain(encoder, rings, x, active):
+            return encoder.transformer(x, rings.layers(active, x.shape[1]))
+
+        front_bank.encode_rows = plain
 
     counts = [int(x) for x in args.streams.split(",")]
     clock = Clock()
@@ -222,6 +245,7 @@ def main() -> None:
     clock.wrap(DecoderBank, "_step", "dstep", lambda a: len(a[1]))
     clock.wrap(RowBatch, "_step_group", "lanes", lambda a: sum(len(m) for _, m in a[1]))
     clock.wrap(RowBatch, "_round", "round")
+    clock.wrap(RowBatch, "_prefill", "prefill")
     clock.wrap(RowBatch, "_launch", "dlaunch")
 
     hub = StreamHub(load, max_streams=max(counts), batch_rows=args.batch_rows)
@@ -246,6 +270,9 @@ def main() -> None:
               f"{r['enc']:.1f} / {r['bank']:.1f} / {r['dec']:.1f} | {100 * r['turns']:.0f} % | {r['eos']} | "
               f"{r['errors']} |", flush=True)  # fmt: skip
         calls.append(f"{n} streams: {r['calls']}")
+        if clock.slow:
+            calls.append(f"  calls over {SLOW_S} s: " + "; ".join(clock.slow[:30]))
+        clock.slow.clear()
     print("\nCalls in the hub's thread, per second of wall time:")
     print("\n".join(calls))
     if profiler is not None:
