@@ -110,7 +110,9 @@ def test_a_lost_pulse_device_is_waited_for_and_capture_resumes_when_it_is_back(s
 
 
 def test_cli_waits_for_a_lost_device_resumes_and_ctrl_c_ends_within_2_s(server, folder, tmp_path):  # noqa: F811
-    env = {**os.environ, **server.env, "VOXTRAL_MLX_DATA_DIR": str(tmp_path / "autosave")}
+    # PYTHONFAULTHANDLER: if the CLI hangs, SIGABRT makes it print every thread's stack.
+    env = {**os.environ, **server.env, "VOXTRAL_MLX_DATA_DIR": str(tmp_path / "autosave"),
+           "PYTHONFAULTHANDLER": "1"}  # fmt: skip
     proc = _cli(["--model", folder, "--device", "pulse"], env, subprocess.PIPE)
     err = Lines(proc)
     try:
@@ -122,11 +124,19 @@ def test_cli_waits_for_a_lost_device_resumes_and_ctrl_c_ends_within_2_s(server, 
         assert proc.poll() is None  # still running: waiting for the device
         server.start()
         err.wait_for("'pulse' is back", timeout=10)
+        # Capture flowing again before the device goes: a stream stopped while it starts may
+        # stall (no end from PortAudio) rather than end, and the CLI then says so instead.
+        time.sleep(1.0)
         server.stop()
         err.wait_for("Device lost: microphone 'pulse'", 2, timeout=10)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(10)
+        try:
+            code = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # the stacks of the hang, into err.lines
+            proc.wait(10)
+            pytest.fail("the CLI did not end 10 s after Ctrl-C:\n" + "\n".join(err.lines))
         took = time.monotonic() - t0
     finally:
         if proc.poll() is None:
