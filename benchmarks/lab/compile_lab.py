@@ -11,7 +11,8 @@ written four ways:
 - ``ops``: as the banks run them (the encoder op by op; the decoder's layer halves compiled);
 - ``halves``: each layer's work before and after its KV write and attention compiled;
 - ``layer``: each whole layer compiled, its KV write and attention inside;
-- ``all``: the whole call (every layer) one compiled function.
+- ``all``: the whole call (every layer) one compiled function: for the encoder, the front
+  bank's own ``encode_rows`` (its slots and additive mask inside the graph).
 
 Each figure: host ms (building the graph and queueing it, ``async_eval``) / total ms (until
 the device is done), medians of 10 runs after 3 warm ones; and the largest difference from
@@ -55,7 +56,10 @@ def timed(mx, fn, runs: int = 10) -> tuple[float, float, object, float]:
 
 
 def encoder_variants(mx, enc, adapter):
-    """name -> fn(x, rings, layers) giving the call's embeddings (rings updated in place)."""
+    """name -> fn(x, rings, layers) giving the call's embeddings (rings updated in place);
+    "all" is the front bank's own ``encode_rows``."""
+    from voxtral_mlx.model.encoder_rows import encode_rows
+
     eps = enc.args.norm_eps
 
     def pre_fn(layer):
@@ -95,16 +99,7 @@ def encoder_variants(mx, enc, adapter):
         return run
 
     layers_c = [mx.compile(whole_layer(layer)) for layer in enc.layers]
-    plain = [whole_layer(layer) for layer in enc.layers]
     L = len(enc.layers)
-
-    def everything(x, offset, index, mask, *bufs):
-        ks, vs = list(bufs[:L]), list(bufs[L:])
-        for i, run in enumerate(plain):
-            x, ks[i], vs[i] = run(x, offset, index, mask, ks[i], vs[i])
-        return (adapter(enc.norm(x)), *ks, *vs)
-
-    everything_c = mx.compile(everything)
 
     def ops(x, rings, layers):
         return adapter(enc.transformer(x, layers))
@@ -125,11 +120,11 @@ def encoder_variants(mx, enc, adapter):
                                                       rings.ks[i], rings.vs[i])  # fmt: skip
         return adapter(enc.norm(x))
 
-    def all_(x, rings, layers):
-        first = layers[0]
-        out = everything_c(x, first.offset, first._index, first._mask, *rings.ks, *rings.vs)
-        rings.ks, rings.vs = list(out[1 : 1 + L]), list(out[1 + L :])
-        return out[0]
+    def all_(x, rings, layers):  # what the front bank runs (its plan again, in the graph)
+        n = x.shape[1]
+        active = [True] * x.shape[0]
+        rings.offsets = [o - n for o in rings.offsets]  # ``layers`` moved them on already
+        return adapter(encode_rows(enc, rings, x, active))
 
     return {"ops": ops, "halves": halves, "layer": layer, "all": all_}
 
