@@ -2,7 +2,7 @@
 
 python benchmarks/lab/hub_lab.py [--size tiny|small|full] [--bits 4|16] [--streams 1,4,16]
                                  [--seconds 10] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
-                                 [--memory] [--profile] [--plain-encoder]
+                                 [--memory] [--profile] [--plain-encoder] [--stall S]
 
 N streams get ``--chunk-ms`` of speech-like audio each at the speed it is spoken, appended
 from one feeder thread straight into the hub (what the server's connections do). Per N: the
@@ -17,6 +17,7 @@ ignored). ``--profile``: where the hub's thread spends the last N's run, sampled
 ``--plain-encoder``: front bank calls run the encoder op by op (``RowRings.layers``) instead
 of ``encode_rows``' compiled graph, to compare. Calls over ``SLOW_S`` are listed with their
 shapes (a kernel compiled for a shape the device had not seen shows as one slow call).
+``--stall S``: the hub's thread sleeps S seconds once, 2 s into each timed run (``Stall``).
 """
 
 from __future__ import annotations
@@ -185,6 +186,28 @@ def run(hub, n: int, seconds: float, chunk_ms: float, clock: Clock, eos: int) ->
     }
 
 
+class Stall:
+    """The hub's thread sleeps ``seconds`` once, at its first turn 2 s from now (as a kernel
+    compiled for a new shape, or a busy device, would hold it): how fast do the streams
+    catch up? (On the 2-core CPU, tiny model, 16 streams: a 3 s stall was caught up within
+    2 s, in calls of 16, 4 and 2 tokens.)"""
+
+    def __init__(self, hub, seconds: float):
+        self.hub, self.seconds, self.at = hub, seconds, time.perf_counter() + 2.0
+        self.inner = hub._turn
+
+        def turn():
+            if self.at is not None and time.perf_counter() >= self.at:
+                self.at = None
+                time.sleep(self.seconds)
+            return self.inner()
+
+        hub._turn = turn
+
+    def undo(self) -> None:
+        self.hub._turn = self.inner
+
+
 def per_turn(clock: Clock) -> str:
     """A turn's wall time and where it went: the front bank's run, the decoder's rounds
     (launching steps and reading their tokens back: the wait for the device), the rest
@@ -211,6 +234,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--plain-encoder", action="store_true",
                     help="front bank calls run the encoder op by op, not compiled (A/B)")  # fmt: skip
+    ap.add_argument("--stall", type=float, default=0.0,
+                    help="the hub's thread sleeps this long once, 2 s into each timed run")  # fmt: skip
     args = ap.parse_args()
 
     # isort: off
@@ -265,7 +290,10 @@ def main() -> None:
     for i, n in enumerate(counts):
         if profiler is not None and i == len(counts) - 1:
             profiler.on = True
+        stall = Stall(hub, args.stall) if args.stall else None
         r = run(hub, n, args.seconds, args.chunk_ms, clock, tok.eos_id)
+        if stall is not None:
+            stall.undo()
         print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
               f"{r['enc']:.1f} / {r['bank']:.1f} / {r['dec']:.1f} | {100 * r['turns']:.0f} % | {r['eos']} | "
               f"{r['errors']} |", flush=True)  # fmt: skip
