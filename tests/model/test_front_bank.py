@@ -64,7 +64,42 @@ def test_bank_streams_equal_streams_alone(tiny_model):
         assert pipe.available == alone.available
         n = pipe.available
         assert _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5
-    assert bank.members == [None, None, None]
+    assert bank.members == [None]  # no member left: one small row kept
+
+
+def test_rows_are_given_back_when_few_members_are_left(tiny_model):
+    """Eight streams fill eight rows; six end, and the two left move to the first rows of a
+    bank of four (computing eight rows a call for two would cost four times the work); a new
+    stream takes a free row. Every stream's embeddings are still what it computes alone."""
+    # The two long streams sit in rows 5 and 7: they move when the bank shrinks.
+    audios = [_audio(10 + i, 4.0 if i in (5, 7) else 1.0) for i in range(8)] + [_audio(30, 1.5)]
+    starts = [0] * 8 + [60]
+    bank = FrontBank(tiny_model, rows=8)
+    pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
+    sent, sizes = [0] * len(audios), []
+    for turn in range(300):
+        for i, (pipe, audio) in enumerate(zip(pipes, audios, strict=True)):
+            if turn < starts[i] or pipe.finished or pipe.closed:
+                continue
+            if sent[i] >= len(audio):
+                pipe.finish()
+                continue
+            pipe.push(audio[sent[i] : sent[i] + PIECE])
+            sent[i] += PIECE
+            if bank.can_join(pipe):
+                bank.join(pipe)
+        bank.run()
+        sizes.append(len(bank.members))
+        for row, pipe in enumerate(bank.members):
+            assert pipe is None or (pipe.bank is bank and pipe.bank_row == row)
+        if all(p.finished for p in pipes):
+            break
+    assert max(sizes) == 8 and 4 in sizes[sizes.index(8) :]  # full, then given back
+    assert sizes[-1] == 1  # every stream ended
+    for pipe, audio in zip(pipes, audios, strict=True):
+        alone = _alone(tiny_model, audio)
+        n = pipe.available
+        assert n == alone.available and _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5
 
 
 def test_a_full_bank_and_a_stream_with_a_token_waiting_are_not_joined(tiny_model):

@@ -41,7 +41,8 @@ from voxtral_mlx.model.encoder_rows import encode_rows
 class FrontBank:
     """Up to ``rows`` member streams' front ends; ``join``/``leave``/``drop`` members, ``run``
     them. Rows are made as members come, in powers of two (a call computes every row made:
-    a few shapes, and a bank of 4 streams on a Mac does not compute 64 rows), and kept."""
+    a few shapes, and a bank of 4 streams on a Mac does not compute 64 rows), and given back
+    when few are left (``_shrink``)."""
 
     def __init__(self, model: VoxtralRealtime, rows: int, max_backlog: int = 4):
         enc, args = model.encoder, model.encoder.args
@@ -89,6 +90,27 @@ class FrontBank:
             self.members[pipe.bank_row] = None
             pipe.bank, pipe.bank_row = None, None
 
+    def _shrink(self) -> None:
+        """Give rows back once at most a quarter are members (a call computes every row made:
+        after a peak of 64 streams, 8 would otherwise cost 64 rows a call for good): members
+        move to the first rows, and the bank keeps twice their number (a power of two), so
+        joins and shrinks do not alternate. With no member left one row is kept, its buffers
+        small."""
+        rows = len(self.members)
+        taken = [r for r, p in enumerate(self.members) if p is not None]
+        if rows == 1 or len(taken) > rows // 4:
+            return
+        size = 1 << (2 * len(taken) - 1).bit_length() if taken else 1
+        free = [r for r, p in enumerate(self.members) if p is None]
+        kept = taken + free[: size - len(taken)]
+        self.rings.keep(kept)
+        index = mx.array(kept)
+        self.buf1, self.buf2 = self.buf1[index], self.buf2[index]
+        self.members = [self.members[r] for r in kept]
+        for row, pipe in enumerate(self.members):
+            if pipe is not None:
+                pipe.bank_row = row
+
     def _grow(self, rows: int) -> None:
         more = rows - len(self.members)
         self.rings.grow(rows)
@@ -102,6 +124,7 @@ class FrontBank:
         a member's end (its right padding) or a backlog takes a few calls, not one a token.
         Open members far behind the others leave first and catch up alone; members whose
         audio ended and is computed leave, finished."""
+        self._shrink()  # members dropped since the last run (their streams went away)
         open_ = [p for p in self.members if p is not None and not p.closed]
         behind = {id(p): p.mel.quanta_ready() for p in open_}
         typical = statistics.median_low(behind.values()) if behind else 0
@@ -120,6 +143,7 @@ class FrontBank:
             if pipe is not None and pipe.closed:
                 pipe.finished = True
                 self.drop(pipe)
+        self._shrink()
 
     def _call(self, active: list[bool], k: int = 1) -> None:
         """``k`` tokens for each ``active`` row."""

@@ -95,6 +95,14 @@ class RowRings:
             self.offsets += [0] * more
             mx.eval(self.ks, self.vs)
 
+    def keep(self, rows: list[int]) -> None:
+        """Keep only these rows, in this order (the bank gives the others back)."""
+        index = mx.array(rows)
+        self.ks = [k[index] for k in self.ks]
+        self.vs = [v[index] for v in self.vs]
+        self.offsets = [self.offsets[r] for r in rows]
+        mx.eval(self.ks, self.vs)  # the old buffers go now
+
     def put(self, row: int, rings: list[RingCache]) -> None:
         """Row ``row`` takes over a stream's rings (built with the same window and block; their
         buffers are released)."""
