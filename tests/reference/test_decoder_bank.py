@@ -96,3 +96,33 @@ def test_streams_starting_together_share_one_prefill(env, monkeypatch):
     assert sorted(groups) == [1, 3]
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
+
+
+def test_the_bank_shrinks_when_few_rows_are_left(env, monkeypatch):
+    """Eight streams fill a bank of eight rows; six are short. Once two are left the bank
+    keeps four rows, the two moved to its first places; every stream's tokens are still its
+    session's alone."""
+    model, tok = env
+    clips = [ref.test_audio(4.0 if i in (5, 7) else 1.5, seed=40 + i) for i in range(8)]
+    batch = RowBatch(model, tok, bank_rows=8)
+    bank = batch._decoder_bank
+    rows = [batch.add_row(batch.add_feed([None])) for _ in clips]
+    out: dict = {i: [] for i in range(len(clips))}
+    sizes = []
+    for turn in range(200):
+        for row, clip in zip(rows, clips, strict=True):
+            piece = clip[turn * TURN : (turn + 1) * TURN]
+            if piece.size:
+                row.feed.push(piece)
+            elif not row.feed.finished:
+                batch.finish(row.feed)
+        for row, e in batch.step():
+            out[rows.index(row)].append(e)
+        sizes.append(len(bank.members))
+        for place, m in enumerate(bank.members):
+            assert m is None or (m.lane is bank.bank and m.lane_row == place)
+        if all(r.done for r in rows):
+            break
+    assert max(sizes) == 8 and 4 in sizes[sizes.index(8) :]
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"

@@ -4,10 +4,10 @@ Rows at other positions each step on a lane of their own (``rows.py``): one KV w
 attention per row and layer. With many server streams those ops are most of a step's host
 time, so under the server's ``--batch-rows`` the rows of a delay move, once prefilled, into
 one bank (``model/lane_bank.py``) where a step is the same few ops per layer for all of them.
-Rows are made as rows come (powers of two, up to ``capacity``) and kept; a row's place is
-freed when it ends, restarts after an EOS or is removed, and the bank's buffers go when no
-row is left. Rows beyond the capacity, or of another delay, step on lanes as before.
-MLX thread only.
+Rows are made as rows come (powers of two, up to ``capacity``); a row's place is freed when
+it ends, restarts after an EOS or is removed, the bank shrinks once few places are taken, and
+its buffers go when no row is left. Rows beyond the capacity, or of another delay, step on
+lanes as before. MLX thread only.
 """
 
 from __future__ import annotations
@@ -53,13 +53,32 @@ class DecoderBank:
 
     def sync(self) -> None:
         """Free the places of rows that ended, restarted (a new lane) or were removed; with no
-        row left, the buffers go (an idle server holds no decoder cache)."""
+        row left, the buffers go (an idle server holds no decoder cache). Once at most a
+        quarter of the places are taken, the bank shrinks (``_shrink``)."""
         for i, m in enumerate(self.members):
             if m is not None and (m.lane is not self.bank or m.done):
                 self.members[i] = None
         if self.members and not any(self.members):
             self.bank.release()
             self.members = []
+        self._shrink()
+
+    def _shrink(self) -> None:
+        """A step computes every row made (and attends over its cache): after a peak of 64
+        streams, 8 would cost 64 rows a step for good. Members move to the first places and
+        the bank keeps twice their number (a power of two), so joins and shrinks do not
+        alternate."""
+        taken = [i for i, m in enumerate(self.members) if m is not None]
+        if len(self.members) <= 1 or not taken or len(taken) > len(self.members) // 4:
+            return
+        size = 1 << (2 * len(taken) - 1).bit_length()
+        free = [i for i, m in enumerate(self.members) if m is None]
+        kept = taken + free[: size - len(taken)]
+        self.bank.keep(kept)
+        self.members = [self.members[i] for i in kept]
+        for place, m in enumerate(self.members):
+            if m is not None:
+                m.lane_row = place
 
     def _can_join(self, row: Row) -> bool:
         return (

@@ -87,6 +87,14 @@ class LaneBank:
         self.pos[row] = lane.pos
         mx.eval(self.ks, self.vs)
 
+    def keep(self, rows: list[int]) -> None:
+        """Keep only these rows, in this order (the others are given back)."""
+        index = mx.array(rows)
+        self.ks = [k[index] for k in self.ks]
+        self.vs = [v[index] for v in self.vs]
+        self.pos = [self.pos[r] for r in rows]
+        mx.eval(self.ks, self.vs)  # the old buffers go now
+
     def plan(self) -> tuple[mx.array, mx.array, mx.array]:
         """One step of every row: (RoPE offsets ``[rows]``, the slot each row writes,
         broadcast for ``put_along_axis``, the additive attention mask ``[rows, 1, 1, slots]``)."""
