@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from voxtral_mlx.decode.bank_rows import rows_to_keep
 from voxtral_mlx.decode.row import Row, step_inputs
 from voxtral_mlx.model.lane_bank import LaneBank
 from voxtral_mlx.model.lanes import Lane
@@ -64,16 +65,11 @@ class DecoderBank:
         self._shrink()
 
     def _shrink(self) -> None:
-        """A step computes every row made (and attends over its cache): after a peak of 64
-        streams, 8 would cost 64 rows a step for good. Members move to the first places and
-        the bank keeps twice their number (a power of two), so joins and shrinks do not
-        alternate."""
-        taken = [i for i, m in enumerate(self.members) if m is not None]
-        if len(self.members) <= 1 or not taken or len(taken) > len(self.members) // 4:
+        """Give places back once few are taken (``bank_rows.py``): a step computes every row
+        made and attends over its cache."""
+        kept = rows_to_keep(self.members)
+        if kept is None:
             return
-        size = 1 << (2 * len(taken) - 1).bit_length()
-        free = [i for i, m in enumerate(self.members) if m is None]
-        kept = taken + free[: size - len(taken)]
         self.bank.keep(kept)
         self.members = [self.members[i] for i in kept]
         for place, m in enumerate(self.members):

@@ -32,6 +32,7 @@ import numpy as np
 
 from voxtral_mlx.audio.mel import FRAMES_PER_TOKEN, HOP_LENGTH, segments_to_log_mel
 from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
+from voxtral_mlx.decode.bank_rows import rows_to_keep
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.encoder import ConvStemState
 from voxtral_mlx.model.encoder_ring import RingCache, RowRings
@@ -91,18 +92,11 @@ class FrontBank:
             pipe.bank, pipe.bank_row = None, None
 
     def _shrink(self) -> None:
-        """Give rows back once at most a quarter are members (a call computes every row made:
-        after a peak of 64 streams, 8 would otherwise cost 64 rows a call for good): members
-        move to the first rows, and the bank keeps twice their number (a power of two), so
-        joins and shrinks do not alternate. With no member left one row is kept, its buffers
-        small."""
-        rows = len(self.members)
-        taken = [r for r, p in enumerate(self.members) if p is not None]
-        if rows == 1 or len(taken) > rows // 4:
+        """Give rows back once few are members (``bank_rows.py``): a call computes every row
+        made. With no member left one row is kept, its buffers small."""
+        kept = rows_to_keep(self.members)
+        if kept is None:
             return
-        size = 1 << (2 * len(taken) - 1).bit_length() if taken else 1
-        free = [r for r, p in enumerate(self.members) if p is None]
-        kept = taken + free[: size - len(taken)]
         self.rings.keep(kept)
         index = mx.array(kept)
         self.buf1, self.buf2 = self.buf1[index], self.buf2[index]
