@@ -70,6 +70,27 @@ def test_bank_rows_equal_their_sessions(env, monkeypatch):
     assert not bank.bank.ks and bank.members == []  # nobody left: the decoder cache is gone
 
 
+def _together(batch: RowBatch, clips: list, after_turn=None) -> dict:
+    """Each clip a stream of ``batch`` from the first turn, ``TURN`` samples a turn, finished
+    when it ends; ``after_turn()`` after each step. The events each stream decoded."""
+    rows = [batch.add_row(batch.add_feed([None])) for _ in clips]
+    out: dict = {i: [] for i in range(len(clips))}
+    for turn in range(200):
+        for row, clip in zip(rows, clips, strict=True):
+            piece = clip[turn * TURN : (turn + 1) * TURN]
+            if piece.size:
+                row.feed.push(piece)
+            elif not row.feed.finished:
+                batch.finish(row.feed)
+        for row, e in batch.step():
+            out[rows.index(row)].append(e)
+        if after_turn is not None:
+            after_turn()
+        if all(r.done for r in rows):
+            break
+    return out
+
+
 def test_streams_starting_together_share_one_prefill(env, monkeypatch):
     """Four streams start in the same turn with a bank of three rows: three prompts go through
     the decoder as one prefill (the rows the bank has places for), the fourth alone; every
@@ -79,26 +100,13 @@ def test_streams_starting_together_share_one_prefill(env, monkeypatch):
     groups, prefill = [], RowBatch._prefill
     monkeypatch.setattr(RowBatch, "_prefill", lambda b, rows: (groups.append(len(rows)),
                                                                prefill(b, rows)))  # fmt: skip
-    batch = RowBatch(model, tok, bank_rows=3)
-    rows = [batch.add_row(batch.add_feed([None])) for _ in clips]
-    out: dict = {i: [] for i in range(len(clips))}
-    for turn in range(200):
-        for row, clip in zip(rows, clips, strict=True):
-            piece = clip[turn * TURN : (turn + 1) * TURN]
-            if piece.size:
-                row.feed.push(piece)
-            elif not row.feed.finished:
-                batch.finish(row.feed)
-        for row, e in batch.step():
-            out[rows.index(row)].append(e)
-        if all(r.done for r in rows):
-            break
+    out = _together(RowBatch(model, tok, bank_rows=3), clips)
     assert sorted(groups) == [1, 3]
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
 
 
-def test_the_bank_shrinks_when_few_rows_are_left(env, monkeypatch):
+def test_the_bank_shrinks_when_few_rows_are_left(env):
     """Eight streams fill a bank of eight rows; six are short. Once two are left the bank
     keeps four rows, the two moved to its first places; every stream's tokens are still its
     session's alone."""
@@ -106,23 +114,14 @@ def test_the_bank_shrinks_when_few_rows_are_left(env, monkeypatch):
     clips = [ref.test_audio(4.0 if i in (5, 7) else 1.5, seed=40 + i) for i in range(8)]
     batch = RowBatch(model, tok, bank_rows=8)
     bank = batch._decoder_bank
-    rows = [batch.add_row(batch.add_feed([None])) for _ in clips]
-    out: dict = {i: [] for i in range(len(clips))}
     sizes = []
-    for turn in range(200):
-        for row, clip in zip(rows, clips, strict=True):
-            piece = clip[turn * TURN : (turn + 1) * TURN]
-            if piece.size:
-                row.feed.push(piece)
-            elif not row.feed.finished:
-                batch.finish(row.feed)
-        for row, e in batch.step():
-            out[rows.index(row)].append(e)
+
+    def after_turn() -> None:
         sizes.append(len(bank.members))
         for place, m in enumerate(bank.members):
             assert m is None or (m.lane is bank.bank and m.lane_row == place)
-        if all(r.done for r in rows):
-            break
+
+    out = _together(batch, clips, after_turn)
     assert max(sizes) == 8 and 4 in sizes[sizes.index(8) :]
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
