@@ -4,8 +4,9 @@ A front bank call (``decode/front_bank.py``) runs every encoder layer over its r
 layer, each built in Python and launched from the host, while the device's work is small
 (4 frames a row). Compiled, the host replays one recorded graph and elementwise ops fuse.
 ``benchmarks/lab/compile_lab.py`` on the H200, 64 rows: 7.2 ms of host time and 15.8 ms in
-all op by op, 5.5 and 13.3 compiled (docs/benchmarks.md). The ring writes stay in place
-inside the compiled graph (its peak memory was lower, not a copy of the rings higher).
+all op by op, 5.5 and 13.3 with the layers compiled whole (the lab's first version of this,
+its mask boolean and made outside the graph; docs/benchmarks.md). The ring writes stay in
+place inside the compiled graph (its peak memory was lower, not a copy of the rings higher).
 
 The mask is additive (0 / -inf): MLX CUDA's attention over these shapes ran faster with an
 additive mask than with booleans (``benchmarks/lab/bank_lab.py``). The same sums as
