@@ -49,6 +49,9 @@ class Clock:
         self.calls: dict[str, int] = {}
         self.rows: dict[str, int] = {}
         self.slow: list[str] = []  # calls over SLOW_S: "label s (shape)"
+        self.seen: set[str] = set()  # "label shape" of every call so far (a new one is marked)
+        self.turns: list[float] = []  # each turn's wall time, the current run
+        self.t0 = time.perf_counter()
 
     def wrap(self, owner, name: str, label: str, rows=None) -> None:
         """``rows(args)``: how many rows the call computes for (summed as ``rows[label]``)."""
@@ -56,6 +59,10 @@ class Clock:
 
         def timed(*a, **k):
             t = time.perf_counter()
+            shape = f"{label} {SHAPES[label](a)}" if label in SHAPES else None
+            new = shape is not None and shape not in self.seen
+            if new:
+                self.seen.add(shape)
             self.calls[label] = self.calls.get(label, 0) + 1
             if rows is not None:
                 self.rows[label] = self.rows.get(label, 0) + rows(a)
@@ -64,12 +71,18 @@ class Clock:
             finally:
                 took = time.perf_counter() - t
                 self.spent[label] = self.spent.get(label, 0.0) + took
-                if took > SLOW_S and label in SHAPES:
-                    self.slow.append(f"{label} {took:.2f} s ({SHAPES[label](a)})")
+                if label == "turn":
+                    self.turns.append(took)
+                if took > SLOW_S and shape is not None:
+                    at = t - self.t0
+                    self.slow.append(f"{label} {took:.2f} s at {at:.1f} s ({SHAPES[label](a)}"
+                                     f"{', first of its shape' if new else ''})")  # fmt: skip
 
         setattr(owner, name, timed)
 
     def clear(self) -> None:
+        self.t0 = time.perf_counter()
+        self.turns.clear()
         self.slow.clear()
         self.spent.clear()
         self.calls.clear()
@@ -217,7 +230,9 @@ def per_turn(clock: Clock) -> str:
         return "no turns"
     ms = {k: 1000 * clock.spent.get(k, 0) / turns for k in ("turn", "bank", "round", "dlaunch")}
     rest = ms["turn"] - ms["bank"] - ms["round"]
-    return (f"turns of {ms['turn']:.1f} ms: front bank {ms['bank']:.1f}, decoder rounds "
+    t = sorted(clock.turns) or [0.0]
+    p95 = 1000 * t[int(0.95 * (len(t) - 1))]
+    return (f"turns of {ms['turn']:.1f} ms (p95 {p95:.1f}): front bank {ms['bank']:.1f}, decoder rounds "
             f"{ms['round']:.1f} (launches {ms['dlaunch']:.1f}), the rest {rest:.1f}")  # fmt: skip
 
 

@@ -49,3 +49,30 @@ def test_each_encoder_has_its_own_compiled_stack(tiny_model):
     )
     assert _rel(b, other.encoder.transformer(x, _rings(other, 1).layers([True], 4))) < 1e-5
     assert _rel(a, b) > 1e-2
+
+
+def test_call_sizes_share_compiled_kernels(tiny_model):
+    """A call of another size reuses the compiled kernels: the number of frames must not
+    appear as a number in the graph, or MLX writes it into the fused kernels' source and
+    compiles them again (seconds each on MLX CUDA, mid-stream). Seen here through MLX's CPU
+    kernel cache, a shared library per compiled kernel source."""
+    import glob
+    import os
+    import tempfile
+
+    folder = os.path.join(tempfile.gettempdir(), "mlx", mx.__version__, "cpu")
+
+    def libraries() -> set[str]:
+        return set(glob.glob(os.path.join(folder, "*.so")))
+
+    enc = tiny_model.encoder
+    with mx.stream(mx.cpu):
+        rings = _rings(tiny_model, 3)
+        for i, n in enumerate((4, 20, 28, 36)):  # sizes no other test runs
+            before = libraries()
+            x = mx.ones((3, n, enc.args.dim))
+            mx.eval(encode_rows(enc, rings, x, [True, i % 2 == 0, True]))
+            if i == 0:
+                assert libraries(), "MLX's CPU kernel cache was not where this test looks"
+            else:
+                assert libraries() == before, f"a call of {n} frames compiled new kernels"

@@ -139,6 +139,23 @@ class FrontBank:
                 self.drop(pipe)
         self._shrink()
 
+    def warm(self) -> None:
+        """Compute a call of every size once on scratch rows (one and two: a one-row call's
+        kernels differ), before the first stream: MLX CUDA compiles a call's kernels at its
+        first run (tens of seconds on a machine that never ran them) and builds an attention
+        graph for each new shape, which a stream would otherwise wait for. The bank's own
+        rows are not touched."""
+        args = self.model.encoder.args
+        for rows in (1, 2):
+            rings = RowRings(len(self.model.encoder.layers), rows, args.sliding_window,
+                             LIVE_BLOCK, args.kv_heads, args.head_dim, self.dtype)  # fmt: skip
+            state = self.model.encoder.new_conv_state(rows, self.dtype)
+            k = 1
+            while k <= self.largest:
+                segs = np.zeros((rows, HOP_LENGTH * (k * FRAMES_PER_TOKEN + 2)), np.float32)
+                mx.eval(self._compute(segs, [True] * rows, k, rings, state.buf1, state.buf2))
+                k *= 2
+
     def _call(self, active: list[bool], k: int = 1) -> None:
         """``k`` tokens for each ``active`` row."""
         rows, frames = len(self.members), k * FRAMES_PER_TOKEN
@@ -146,20 +163,27 @@ class FrontBank:
         for r, on in enumerate(active):
             if on:
                 segs[r] = self.members[r].mel.take_quantum(k)
-        mel = segments_to_log_mel(mx.array(segs), frames, self.n_mels).astype(self.dtype)
-        enc = self.model.encoder
-        state = ConvStemState(self.buf1, self.buf2)
-        conv = enc.conv_stem_step(mel, state)
-        keep = mx.array(active)[:, None, None]
-        self.buf1 = mx.where(keep, state.buf1, self.buf1)
-        self.buf2 = mx.where(keep, state.buf2, self.buf2)
-        emb = self.model.adapter(encode_rows(enc, self.rings, conv, active))
+        emb, self.buf1, self.buf2 = self._compute(segs, active, k, self.rings, self.buf1,
+                                                  self.buf2)  # fmt: skip
         # Queued, not awaited: the decoder steps on these embeddings are launched while the
         # device computes them (the host's dispatch of ops is what a turn waits for).
         mx.async_eval(emb, self.buf1, self.buf2, self.rings.ks, self.rings.vs)
         for r, on in enumerate(active):
             if on:
                 self.members[r].append_embeddings(emb, r)
+
+    def _compute(self, segs: np.ndarray, active: list[bool], k: int, rings: RowRings, buf1,
+                 buf2) -> tuple[mx.array, mx.array, mx.array]:  # fmt: skip
+        """The front end of one call: audio segments ``[rows, samples]`` through the mel, the
+        conv stem (its buffers ``buf1``/``buf2``, kept for rows not ``active``) and the
+        encoder over ``rings`` (updated) to the adapter. Returns (embeddings, buf1, buf2)."""
+        mel = segments_to_log_mel(mx.array(segs), k * FRAMES_PER_TOKEN, self.n_mels)
+        enc = self.model.encoder
+        state = ConvStemState(buf1, buf2)
+        conv = enc.conv_stem_step(mel.astype(self.dtype), state)
+        keep = mx.array(active)[:, None, None]
+        buf1, buf2 = mx.where(keep, state.buf1, buf1), mx.where(keep, state.buf2, buf2)
+        return self.model.adapter(encode_rows(enc, rings, conv, active)), buf1, buf2
 
 
 __all__ = ["FrontBank"]

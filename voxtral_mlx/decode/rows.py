@@ -271,9 +271,12 @@ class RowBatch:
         of at the first step of that many: on MLX CUDA the measure's first multi-row
         quantized matmuls compile for tens of seconds (docs/benchmarks.md), which a server
         pays at start rather than in the middle of its streams. With ``max_rows`` given the
-        ops still run once at that many rows, for the same reason."""
+        ops still run once at that many rows, for the same reason, and a front bank runs a
+        call of each size (``FrontBank.warm``)."""
         if self._max_rows is not None:
             exact_rows(self.model, want)
+        if self._front_bank is not None:
+            self._front_bank.warm()
         return self._rows_per_step(want)
 
     def _rows_per_step(self, want: int) -> int:

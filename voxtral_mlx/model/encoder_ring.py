@@ -163,7 +163,10 @@ def ring_plan(off, on, n: int, slots: int, window: int, heads: int, additive: bo
     slot = mx.remainder(off[:, None] + j, slots)
     slot = mx.where(on[:, None], slot, slots)
     index = mx.broadcast_to(slot[:, None, :, None], (rows, heads, n, 1))
-    last = off + n - 1
+    # ``n`` only as a shape, never a number in the sums: compiled (encoder_rows.py), a number
+    # is written into the fused kernels' source, so each call size compiled kernels of its
+    # own (MLX CUDA: 3-4 s in the middle of a server's streams; docs/benchmarks.md).
+    last = off + j[-1]
     held = last[:, None] - mx.remainder(last[:, None] - mx.arange(slots), slots)
     q = off[:, None] + j  # [rows, n]
     held, q = held[:, None, :], q[:, :, None]  # [rows, 1, slots], [rows, n, 1]
