@@ -125,3 +125,41 @@ def test_the_bank_shrinks_when_few_rows_are_left(env):
     assert max(sizes) == 8 and 4 in sizes[sizes.index(8) :]
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
+
+
+def test_a_shared_prefill_is_padded_to_a_bank_size(env, monkeypatch):
+    """Three streams start in the same turn with a bank of eight rows: their prompts go
+    through the decoder as one prefill of four rows (a bank size, warmed at start; the fourth
+    a copy, unread), and every stream's tokens are still its session's alone."""
+    from voxtral_mlx.model.fast_step import FastStepper
+
+    model, tok = env
+    clips = [ref.test_audio(s, seed=i) for i, s in ((31, 2.5), (32, 3.0), (33, 2.0))]
+    sizes, prefill = [], FastStepper.prefill_lane
+    monkeypatch.setattr(FastStepper, "prefill_lane", lambda s, x, reserve=None: (
+        sizes.append(x.shape[0]), prefill(s, x, reserve))[1])  # fmt: skip
+    out = _together(RowBatch(model, tok, bank_rows=8), clips)
+    assert sizes == [4]
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
+
+
+def test_plan_rows_warms_every_bank_shape(env, monkeypatch):
+    """Before a server's first stream (``plan_rows``): the front bank's calls, a shared
+    prefill and a decoder bank step of every bank size, on scratch buffers."""
+    from voxtral_mlx.decode.front_bank import FrontBank
+    from voxtral_mlx.model.fast_step import FastStepper
+
+    model, tok = env
+    seen = []
+    prefill, step = FastStepper.prefill_lane, FastStepper.step_bank
+    monkeypatch.setattr(FastStepper, "prefill_lane", lambda s, x, reserve=None: (
+        seen.append(("prefill", x.shape[0])), prefill(s, x, reserve))[1])  # fmt: skip
+    monkeypatch.setattr(FastStepper, "step_bank", lambda s, bank, x, active: (
+        seen.append(("step", bank.rows)), step(s, bank, x, active))[1])  # fmt: skip
+    monkeypatch.setattr(FrontBank, "warm", lambda bank: seen.append(("front", bank.capacity)))
+    batch = RowBatch(model, tok, bank_rows=6)
+    batch.plan_rows(6)
+    sizes = (1, 2, 4, 6)
+    assert seen == [("front", 6)] + [("prefill", r) for r in sizes] + [("step", r) for r in sizes]
+    assert batch._decoder_bank.members == [] and batch.rows == []

@@ -32,7 +32,7 @@ import numpy as np
 
 from voxtral_mlx.audio.mel import FRAMES_PER_TOKEN, HOP_LENGTH, segments_to_log_mel
 from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
-from voxtral_mlx.decode.bank_rows import rows_to_keep
+from voxtral_mlx.decode.bank_rows import bank_sizes, rows_to_keep
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.encoder import ConvStemState
 from voxtral_mlx.model.encoder_ring import RingCache, RowRings
@@ -140,21 +140,22 @@ class FrontBank:
         self._shrink()
 
     def warm(self) -> None:
-        """Compute a call of every size once on scratch rows (one and two: a one-row call's
-        kernels differ), before the first stream: MLX CUDA compiles a call's kernels at its
-        first run (tens of seconds on a machine that never ran them) and builds an attention
-        graph for each new shape, which a stream would otherwise wait for. The bank's own
-        rows are not touched."""
-        args = self.model.encoder.args
-        for rows in (1, 2):
-            rings = RowRings(len(self.model.encoder.layers), rows, args.sliding_window,
-                             LIVE_BLOCK, args.kv_heads, args.head_dim, self.dtype)  # fmt: skip
-            state = self.model.encoder.new_conv_state(rows, self.dtype)
+        """Compute a call of every shape the bank can make (each bank size, each number of
+        tokens a row) once on scratch rows, before the first stream: MLX CUDA compiles a
+        call's kernels at its first run (tens of seconds on a machine that never ran them)
+        and builds an attention graph for each new shape (~0.1 s), which streams would
+        otherwise wait for, all at once when many join. The bank's own rows are untouched."""
+        args, enc = self.model.encoder.args, self.model.encoder
+        for rows in bank_sizes(self.capacity):
+            rings = RowRings(len(enc.layers), rows, args.sliding_window, LIVE_BLOCK,
+                             args.kv_heads, args.head_dim, self.dtype)  # fmt: skip
+            state = enc.new_conv_state(rows, self.dtype)
             k = 1
             while k <= self.largest:
                 segs = np.zeros((rows, HOP_LENGTH * (k * FRAMES_PER_TOKEN + 2)), np.float32)
                 mx.eval(self._compute(segs, [True] * rows, k, rings, state.buf1, state.buf2))
                 k *= 2
+            del rings, state
 
     def _call(self, active: list[bool], k: int = 1) -> None:
         """``k`` tokens for each ``active`` row."""

@@ -23,11 +23,13 @@ from __future__ import annotations
 import mlx.core as mx
 
 from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK
+from voxtral_mlx.decode.bank_rows import bank_sizes, padded_rows
 from voxtral_mlx.decode.decoder_bank import DecoderBank
 from voxtral_mlx.decode.exact_rows import exact_rows
 from voxtral_mlx.decode.front_bank import FrontBank
 from voxtral_mlx.decode.row import Feed, Row, State, step_inputs
 from voxtral_mlx.model import VoxtralRealtime
+from voxtral_mlx.model.fast_step import FastStepper
 from voxtral_mlx.model.lanes import Lane
 from voxtral_mlx.protocol import StreamProtocol
 from voxtral_mlx.text.tokenizer import Tokenizer
@@ -205,11 +207,15 @@ class RowBatch:
         return alone + ([shared] if shared else [])
 
     def _prefill(self, rows: list[Row]) -> None:
-        """One prefill of these rows' prompts (one delay, one prompt length)."""
+        """One prefill of these rows' prompts (one delay, one prompt length). Rows shared
+        with a bank are padded to a bank size (copies of the last; their results unread): a
+        prefill of each size is warmed at start (``plan_rows``), not one of every count."""
         p = len(rows[0].prompt)
         ids = mx.array([r.prompt for r in rows])
         audio = mx.concatenate([r.feed.pipe.embeddings(0, p) for r in rows])
         x = rows[0].stepper.inputs(ids, audio)
+        if len(rows) > 1 and self._decoder_bank is not None:
+            x = _pad_rows(x, padded_rows(len(rows), self._decoder_bank.capacity))
         # Rows that go to the bank next: buffers of the prompt's size (the bank copies them).
         lane, tokens = rows[0].stepper.prefill_lane(x, p + 1 if len(rows) > 1 else None)
         for i, r in enumerate(rows):
@@ -266,18 +272,37 @@ class RowBatch:
         row.pending = (tokens, i, position)
         row.pos = position + 1
 
-    def plan_rows(self, want: int) -> int:
+    def plan_rows(self, want: int, delay_ms: int | None = None) -> int:
         """Measure now how many of ``want`` rows may step together (``exact_rows``), instead
         of at the first step of that many: on MLX CUDA the measure's first multi-row
         quantized matmuls compile for tens of seconds (docs/benchmarks.md), which a server
         pays at start rather than in the middle of its streams. With ``max_rows`` given the
-        ops still run once at that many rows, for the same reason, and a front bank runs a
-        call of each size (``FrontBank.warm``)."""
+        ops still run once at that many rows, for the same reason, and the banks run a call
+        of each shape they can make for rows of ``delay_ms`` (``_warm_banks``)."""
         if self._max_rows is not None:
             exact_rows(self.model, want)
+        self._warm_banks(delay_ms)
+        return self._rows_per_step(want)
+
+    def _warm_banks(self, delay_ms: int | None) -> None:
+        """Every bank call shape once, before the first stream (each new one costs MLX CUDA
+        an attention graph, ~0.1 s; many streams joining at once met them all, one after
+        another): the front bank's calls (``FrontBank.warm``), shared prefills of each size
+        and decoder bank steps of each size."""
         if self._front_bank is not None:
             self._front_bank.warm()
-        return self._rows_per_step(want)
+        bank = self._decoder_bank
+        if bank is None:
+            return
+        proto = StreamProtocol.of(self.model.config, self.tokenizer, delay_ms)
+        stepper = FastStepper.for_delay(self.model.decoder, proto.n_delay)
+        p = len(proto.prompt)
+        for rows in bank_sizes(bank.capacity):
+            ids = mx.array([list(proto.prompt)] * rows)
+            audio = mx.zeros((rows, p, self.model.decoder.cfg.dim), bank.bank.dtype)
+            lane, tokens = stepper.prefill_lane(stepper.inputs(ids, audio), p + 1)
+            mx.eval(tokens, lane.ks, lane.vs)
+        bank.warm(stepper, p)
 
     def _rows_per_step(self, want: int) -> int:
         if self._max_rows is None and want > self._measured:
@@ -304,3 +329,9 @@ class RowBatch:
             feed.finish()
             row.state = State.DRAINING
         old.forget()
+
+
+def _pad_rows(x: mx.array, rows: int) -> mx.array:
+    """``x [n, ...]`` with its last row repeated to ``rows`` rows."""
+    n = x.shape[0]
+    return x if n >= rows else mx.concatenate([x, mx.repeat(x[-1:], rows - n, axis=0)])

@@ -196,8 +196,9 @@ class StreamHub:
         banks = min(self._batch_rows, self.max_streams) if self._batch_rows else None
         self._group = SessionGroup(self._model, self._tokenizer, LIVE_BLOCK,
                                    max_rows=self._batch_rows, bank_rows=banks)  # fmt: skip
-        # Before the first client: the measure compiles the multi-row kernels (MLX CUDA).
-        self._group.batch.plan_rows(self._batch_rows or self.max_streams)
+        # Before the first client: the measure compiles the multi-row kernels (MLX CUDA), and
+        # the banks run each shape they can make.
+        self._group.batch.plan_rows(self._batch_rows or self.max_streams, self.delay_ms)
         proto = StreamProtocol.of(self._model.config, self._tokenizer, self.delay_ms)
         self.prompt, self.delay_ms = list(proto.prompt), proto.delay_ms
         self.ready.set()
