@@ -2,7 +2,7 @@
 
 python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
                                  [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
-                                 [--memory]
+                                 [--memory] [--cold]
 
 The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
 in this process on a loopback port; the clients run in a child process (asyncio WebSocket
@@ -21,6 +21,8 @@ Random weights: speed only (each stream's exactness is tests/serve's job). ``--b
 steps up to N rows at once even where the device's kernels round rows differently (faster,
 may change words: the server's opt-in ``--batch-rows``). ``--memory``: random bfloat16 weights
 built in memory instead of a checkpoint written to ``--dir`` (``--bits`` is ignored).
+``--cold``: no untimed run at the largest N first, so the first N streams meet the server just
+as it started (its warm-up done: ``RowBatch.plan_rows``).
 """
 
 from __future__ import annotations
@@ -131,6 +133,8 @@ def main() -> None:
     ap.add_argument("--batch-rows", type=int, default=None)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--cold", action="store_true",
+                    help="no untimed run first: the first N streams meet the server as started")  # fmt: skip
     ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run the clients
     args = ap.parse_args()
     if args.client:
@@ -152,16 +156,20 @@ def main() -> None:
 
     favour_latency()  # as ``voxtral_mlx serve`` does
     server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
+    t0 = time.perf_counter()
     hub.start()
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started or not hub.ready.is_set():
         time.sleep(0.05)
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model "
           f"({name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
-          f"rows per step: {args.batch_rows or 'exact'}", flush=True)  # fmt: skip
-    # Untimed, over the whole length, at the largest N: MLX CUDA compiles kernels for every
-    # new cache length and row count (a server's first minutes at a new load pay it once).
-    run_clients(max(counts), args)
+          f"rows per step: {args.batch_rows or 'exact'}; the server was ready "
+          f"{time.perf_counter() - t0:.1f} s after start (model, kernels, bank shapes)",
+          flush=True)  # fmt: skip
+    if not args.cold:
+        # Untimed, over the whole length, at the largest N: MLX CUDA compiles kernels for
+        # every new cache length and row count (a server's first minutes at a new load).
+        run_clients(max(counts), args)
     print("| streams | after its audio, beyond the delay: p50 / p95 / max (ms) | after the first 2 s: p50 / p95 (ms) | streams falling behind (dropped) | tokens/s |")  # fmt: skip
     print("|---|---|---|---|---|")
     for n in counts:
