@@ -114,6 +114,8 @@ def test_batch_rows_computes_the_streams_together(folder, monkeypatch):
         DecoderBank, "_join", lambda bank, row: (rows.append(row), join_row(bank, row))
     )
     hub = started(folder, batch_rows=4)
+    fronts.clear()  # the rehearsal's (test_the_hub_rehearses_before_its_first_client)
+    rows.clear()
     clients = stream_all(hub, pace=0.5)
     hub.stop()
     assert hub.join(30)
@@ -162,5 +164,40 @@ def test_the_hub_measures_its_rows_before_its_first_client(folder, monkeypatch):
         hub.start()
         assert hub.ready.wait(30) and hub.error is None
         assert asked == [want]
+        hub.stop()
+        assert hub.join(30)
+
+
+def test_the_hub_rehearses_before_its_first_client(folder, monkeypatch):
+    """Before it is ready the hub runs made-up streams through the real path (on MLX CUDA a
+    machine's first run of each kernel compiles it for seconds: the first clients would fall
+    behind): they join both banks and decode, then leave nothing behind."""
+    from voxtral_mlx.decode.decoder_bank import DecoderBank
+    from voxtral_mlx.decode.front_bank import FrontBank
+    from voxtral_mlx.decode.rows import RowBatch
+
+    seen = {"front": 0, "decoder": 0, "events": 0}
+    join_front, join_row, step = FrontBank.join, DecoderBank._join, RowBatch.step
+
+    def counted(name, inner):
+        def run(*a, **k):
+            seen[name] += 1
+            return inner(*a, **k)
+
+        return run
+
+    monkeypatch.setattr(FrontBank, "join", counted("front", join_front))
+    monkeypatch.setattr(DecoderBank, "_join", counted("decoder", join_row))
+    monkeypatch.setattr(RowBatch, "step", lambda batch, max_tokens=None: (
+        seen.__setitem__("events", seen["events"] + len(out := step(batch, max_tokens))), out
+    )[1])  # fmt: skip
+    hub = started(folder, batch_rows=4)
+    try:
+        assert seen["front"] >= 3 and seen["decoder"] >= 3 and seen["events"] > 3 * 20
+        batch = hub._group.batch
+        assert hub._group.sessions == [] and batch.rows == []
+        assert batch._decoder_bank.members == [] and not any(batch._front_bank.members)
+        assert len(batch._front_bank.members) == 1  # given back: one small row kept
+    finally:
         hub.stop()
         assert hub.join(30)
