@@ -186,3 +186,15 @@ def test_warm_runs_every_call_shape_and_leaves_the_bank_as_it_was(tiny_model):
     want = _alone(tiny_model, audio)
     assert pipe.available == want.available
     assert _rel(pipe.embeddings(0, pipe.available), want.embeddings(0, want.available)) < 1e-4
+
+
+def test_a_server_warms_the_bank_sizes_that_fit_a_quarter_of_the_memory():
+    """A large ``--batch-rows`` on a small Mac must not take its banks' memory at start: the
+    sizes warmed are one row and those whose scratch fits a quarter of the device's memory."""
+    from voxtral_mlx.decode.bank_rows import warm_sizes
+
+    ring_row = 214 * 2**20  # a full-size encoder row: 32 layers of keys and values, bfloat16
+    assert warm_sizes(64, ring_row, 16 * 2**30) == [1, 2, 4, 8, 16]
+    assert warm_sizes(64, ring_row, 141 * 2**30) == [1, 2, 4, 8, 16, 32, 64]
+    assert warm_sizes(48, ring_row, 141 * 2**30) == [1, 2, 4, 8, 16, 32, 48]
+    assert warm_sizes(64, 10 * 2**30, 16 * 2**30) == [1]

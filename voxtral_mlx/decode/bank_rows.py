@@ -9,6 +9,10 @@ full, so joins and shrinks do not alternate.
 
 from __future__ import annotations
 
+import mlx.core as mx
+
+WARM_SHARE = 4  # a warm-up's scratch buffers take at most this fraction of the device's memory
+
 
 def rows_to_keep(members: list) -> list[int] | None:
     """The rows to keep, in their new order (the members', then free ones), or None when the
@@ -30,10 +34,26 @@ def bank_sizes(capacity: int) -> list[int]:
     return sizes + [capacity]
 
 
+def warm_sizes(capacity: int, row_bytes: int, memory: int | None = None) -> list[int]:
+    """The bank sizes a server warms before its first stream: one row, and those whose
+    scratch buffers (``row_bytes`` a row) fit in a quarter of the device's ``memory`` (every
+    size on an H200; on a 16 GB Mac the small ones: a server started with a large
+    ``--batch-rows`` must not take that much memory before anyone connects). A larger size
+    builds its shapes when the bank first grows to it (~0.1 s each on MLX CUDA)."""
+    budget = (memory or device_memory()) // WARM_SHARE
+    return [s for s in bank_sizes(capacity) if s == 1 or s * row_bytes <= budget]
+
+
+def device_memory() -> int:
+    """The device's memory in bytes (MLX CUDA's total, Metal's size; 8 GiB if unknown)."""
+    info = mx.device_info()
+    return int(info.get("total_memory") or info.get("memory_size") or 8 << 30)
+
+
 def padded_rows(n: int, capacity: int) -> int:
     """The bank size that ``n`` rows of one call are padded to (another call shape is another
     attention graph to build on MLX CUDA, ~0.1 s: a few sizes, all warmed at start)."""
     return next(size for size in bank_sizes(capacity) if size >= n)
 
 
-__all__ = ["bank_sizes", "padded_rows", "rows_to_keep"]
+__all__ = ["bank_sizes", "device_memory", "padded_rows", "rows_to_keep", "warm_sizes"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from voxtral_mlx.decode.bank_rows import bank_sizes, rows_to_keep
+from voxtral_mlx.decode.bank_rows import rows_to_keep
 from voxtral_mlx.decode.row import Row, step_inputs
 from voxtral_mlx.model.lane_bank import LaneBank
 from voxtral_mlx.model.lanes import Lane
@@ -52,11 +52,12 @@ class DecoderBank:
             self._step(stepping, active, prev, queued)
         return [r for r in rows if r.lane is not self.bank]
 
-    def warm(self, stepper, prompt_len: int) -> None:
-        """A step of every bank size once on a scratch bank of the first slot size (rows at
-        ``prompt_len``), before the first stream: each is an attention graph to build on MLX
-        CUDA (~0.1 s), which rows would otherwise wait for when many join at once."""
-        for rows in bank_sizes(self.capacity):
+    def warm(self, stepper, prompt_len: int, sizes: list[int]) -> None:
+        """A step of each bank size in ``sizes`` once on a scratch bank of the first slot
+        size (rows at ``prompt_len``), before the first stream: each is an attention graph to
+        build on MLX CUDA (~0.1 s), which rows would otherwise wait for when many join at
+        once."""
+        for rows in sizes:
             bank = LaneBank.of(stepper.dec)
             bank.grow(rows, prompt_len + 1)
             bank.pos = [prompt_len] * rows

@@ -32,7 +32,7 @@ import numpy as np
 
 from voxtral_mlx.audio.mel import FRAMES_PER_TOKEN, HOP_LENGTH, segments_to_log_mel
 from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
-from voxtral_mlx.decode.bank_rows import bank_sizes, rows_to_keep
+from voxtral_mlx.decode.bank_rows import rows_to_keep, warm_sizes
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.encoder import ConvStemState
 from voxtral_mlx.model.encoder_ring import RingCache, RowRings
@@ -140,13 +140,16 @@ class FrontBank:
         self._shrink()
 
     def warm(self) -> None:
-        """Compute a call of every shape the bank can make (each bank size, each number of
-        tokens a row) once on scratch rows, before the first stream: MLX CUDA compiles a
+        """Compute a call of every shape the bank can make (each bank size that fits
+        ``warm_sizes``, each number of tokens a row) once on scratch rows, before the first
+        stream: MLX CUDA compiles a
         call's kernels at its first run (tens of seconds on a machine that never ran them)
         and builds an attention graph for each new shape (~0.1 s), which streams would
         otherwise wait for, all at once when many join. The bank's own rows are untouched."""
         args, enc = self.model.encoder.args, self.model.encoder
-        for rows in bank_sizes(self.capacity):
+        ring = self.rings.ks[0]  # a row's keys in one layer: [1, heads, slots + 1, head_dim]
+        row_bytes = 2 * len(self.rings.ks) * ring[:1].nbytes
+        for rows in warm_sizes(self.capacity, row_bytes):
             rings = RowRings(len(enc.layers), rows, args.sliding_window, LIVE_BLOCK,
                              args.kv_heads, args.head_dim, self.dtype)  # fmt: skip
             state = enc.new_conv_state(rows, self.dtype)
