@@ -142,10 +142,10 @@ class FrontBank:
     def warm(self) -> None:
         """Compute a call of every shape the bank can make (each bank size that fits
         ``warm_sizes``, each number of tokens a row) once on scratch rows, before the first
-        stream: MLX CUDA compiles a
-        call's kernels at its first run (tens of seconds on a machine that never ran them)
-        and builds an attention graph for each new shape (~0.1 s), which streams would
-        otherwise wait for, all at once when many join. The bank's own rows are untouched."""
+        stream: MLX CUDA compiles a call's kernels at its first run (tens of seconds on a
+        machine that never ran them) and builds an attention graph for each new shape
+        (~0.1 s), which streams would otherwise wait for, all at once when many join. The
+        bank's own rows are untouched."""
         args, enc = self.model.encoder.args, self.model.encoder
         ring = self.rings.ks[0]  # a row's keys in one layer: [1, heads, slots + 1, head_dim]
         row_bytes = 2 * len(self.rings.ks) * ring[:1].nbytes
