@@ -228,3 +228,29 @@ def test_serve_hands_the_gil_over_sooner(tmp_path, monkeypatch):
     finally:
         sys.setswitchinterval(before)
     assert seen == [server.SWITCH_INTERVAL_S] and server.SWITCH_INTERVAL_S < 0.005
+
+
+def test_serve_says_when_it_is_ready(folder, capsys, monkeypatch):
+    """Starting takes a while (the model, every call shape, a rehearsal; on a fresh GPU
+    machine kernels compile for a minute): the command says when clients can connect."""
+    from tests.live.tiny_live import Loader
+    from tests.serve.server_fixture import free_port
+    from voxtral_mlx.serve import server
+
+    made, real = [], server.make_server
+    monkeypatch.setattr(
+        server, "make_server", lambda *a, **k: made.append(real(*a, **k)) or made[-1]
+    )
+
+    def stop_when_ready() -> None:
+        while not made:
+            time.sleep(0.01)
+        uvicorn_server, hub = made[0]
+        assert hub.ready.wait(60)
+        time.sleep(0.3)  # the watcher prints the line
+        uvicorn_server.should_exit = True
+
+    threading.Thread(target=stop_when_ready, daemon=True).start()
+    assert server.serve(Loader(folder), port=free_port(), max_streams=5) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert any(line.startswith("ready for 5 streams (") for line in lines), lines

@@ -44,8 +44,9 @@ def main(argv: list[str]) -> int:
     from voxtral_mlx.live.loader import folder_loader
     from voxtral_mlx.serve.server import serve
 
-    print(f"serving {args.model} on http://{args.host}:{args.port} (ws /v1/realtime); Ctrl-C stops",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(f"serving {args.model} on http://{args.host}:{args.port} (ws /v1/realtime); Ctrl-C stops. "
+          "Loading the model and running every call shape once (a machine's first start "
+          "compiles kernels: up to a minute or two)", file=sys.stderr, flush=True)  # fmt: skip
     return serve(folder_loader(args.model, bits=args.bits), host=args.host, port=args.port,
                  max_streams=args.max_streams, delay_ms=args.delay_ms, api_key=args.api_key,
                  batch_rows=args.batch_rows,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,12 +53,16 @@ def serve(loader, **options) -> int:
     not load: the server stops then rather than answer 503 for ever."""
     favour_latency()
     server, hub = make_server(loader, **options)
+    started = time.monotonic()
     hub.start()
 
     def watch() -> None:
         hub.ready.wait()
         if hub.error:
             server.should_exit = True
+        else:  # clients get 503 from /health until now
+            print(f"ready for {hub.max_streams} streams ({time.monotonic() - started:.0f} s: "
+                  f"the model loaded, every call shape run once)", file=sys.stderr, flush=True)  # fmt: skip
 
     threading.Thread(target=watch, name="voxtral-serve-watch", daemon=True).start()
     try:
