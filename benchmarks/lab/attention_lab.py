@@ -9,7 +9,9 @@ the middle of a server's streams. For the front bank's encoder attention (``[row
 queries, slots]``, head dim 128): the first call's time, the steady time of ``--layers`` calls
 (a call's layers), fused (``mx.fast.scaled_dot_product_attention`` with an additive mask) and
 composed (two matmuls and a softmax, as MLX's own fallback computes it), and the fused
-attention with the queries padded to 64 frames (one shape for every k). Random bfloat16 data.
+attention with the queries padded to 64 frames (one shape for every k). First, at 64 rows:
+attention over every row against over some rows' caches gathered first (a turn has tokens for
+some rows only). Random bfloat16 data.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def fused(q, k, v, scale, mask):
     return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
 
 
-def case(fn, rows, heads, n, slots, dim, layers, pad_to=None):
-    """(first call ms, steady ms of ``layers`` calls) for one shape."""
+def case(fn, rows, heads, n, slots, dim, layers, pad_to=None, subset=None):
+    """(first call ms, steady ms of ``layers`` calls) for one shape; ``subset``: only that
+    many rows (every other one) attend, their caches gathered first."""
     import mlx.core as mx
 
     def make():
@@ -52,7 +55,11 @@ def case(fn, rows, heads, n, slots, dim, layers, pad_to=None):
 
     q, k, v, mask = make()
 
+    pick = mx.array(list(range(0, rows, 2))[: subset or 0] or [0])
+
     def call():
+        if subset is not None:
+            return fn(q[pick], k[pick], v[pick], dim**-0.5, mask[pick])
         if pad_to is None:
             return fn(q, k, v, dim**-0.5, mask)
         qp = mx.pad(q, [(0, 0), (0, 0), (0, pad_to - n), (0, 0)])
@@ -83,11 +90,24 @@ def main() -> None:
     # isort: on
 
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.layers} calls a pass")
+    shapes = [("encoder", r, 32, n, 814, 64) for r in (16, 64) for n in (4, 8, 64)]
+    shapes += [("decoder", r, 8, 4, s, 128) for r in (16, 64) for s in (1024, 2048, 8192)]
+    # A turn has a token for some rows only (~27 of 64 at 64 streams on the H200): attention
+    # over those rows' caches gathered (a copy of each) against over every row.
+    print("| attention | rows | of them with a token | every row, steady ms | those rows "
+          "gathered first, steady ms |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for name, heads, n, slots, dim in [("encoder", 32, 4, 814, 64), ("decoder", 8, 4, 1024, 128),
+                                       ("decoder", 8, 4, 8192, 128)]:  # fmt: skip
+        for some in (16, 32):
+            every = case(fused, 64, heads, n, slots, dim, args.layers)[1]
+            gathered = case(fused, 64, heads, n, slots, dim, args.layers, subset=some)[1]
+            print(f"| {name} ({slots} slots) | 64 | {some} | {every:.2f} | {gathered:.2f} |",
+                  flush=True)  # fmt: skip
+    print()
     print("| attention | rows | queries | slots | fused first / steady ms | composed first / "
           "steady ms | fused, queries padded to 64: first / steady ms |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    shapes = [("encoder", r, 32, n, 814, 64) for r in (16, 64) for n in (4, 8, 64)]
-    shapes += [("decoder", r, 8, 4, s, 128) for r in (16, 64) for s in (1024, 2048, 8192)]
     for name, rows, heads, n, slots, dim in shapes:
         f = case(fused, rows, heads, n, slots, dim, args.layers)
         c = case(composed, rows, heads, n, slots, dim, args.layers)
