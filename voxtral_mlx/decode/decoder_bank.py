@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from voxtral_mlx.decode.bank_rows import rows_to_keep
+from voxtral_mlx.decode.bank_rows import rows_to_keep, warm_sizes
 from voxtral_mlx.decode.row import Row, step_inputs
 from voxtral_mlx.model.lane_bank import LaneBank
 from voxtral_mlx.model.lanes import Lane
@@ -52,16 +52,26 @@ class DecoderBank:
             self._step(stepping, active, prev, queued)
         return [r for r in rows if r.lane is not self.bank]
 
-    def warm(self, stepper, prompt_len: int, sizes: list[int]) -> None:
-        """A step of each bank size in ``sizes`` once on a scratch bank of the first slot
-        size (rows at ``prompt_len``), before the first stream: each is an attention graph to
-        build on MLX CUDA (~0.1 s), which rows would otherwise wait for when many join at
-        once."""
+    def warm(self, stepper, prompt: list[int]) -> None:
+        """Before the first stream: a shared prefill of ``prompt`` and a step of each bank
+        size whose scratch fits (``warm_sizes``), on scratch buffers at the first slot size.
+        Each is an attention graph to build on MLX CUDA (~0.1 s), which rows would otherwise
+        wait for when many join at once."""
+        p, dec = len(prompt), stepper.dec
+        row = LaneBank.of(dec)
+        row.grow(1, p + 1)  # one row at the first slot size: what a row of any size costs
+        sizes = warm_sizes(self.capacity, 2 * sum(k.nbytes for k in row.ks))
+        del row
         for rows in sizes:
-            bank = LaneBank.of(stepper.dec)
-            bank.grow(rows, prompt_len + 1)
-            bank.pos = [prompt_len] * rows
-            x = mx.zeros((rows, 1, stepper.dec.cfg.dim), bank.dtype)
+            ids = mx.array([list(prompt)] * rows)
+            audio = mx.zeros((rows, p, dec.cfg.dim), self.bank.dtype)
+            lane, tokens = stepper.prefill_lane(stepper.inputs(ids, audio), p + 1)
+            mx.eval(tokens, lane.ks, lane.vs)
+        for rows in sizes:
+            bank = LaneBank.of(dec)
+            bank.grow(rows, p + 1)
+            bank.pos = [p] * rows
+            x = mx.zeros((rows, 1, dec.cfg.dim), bank.dtype)
             mx.eval(stepper.step_bank(bank, x, [True] * rows), bank.ks, bank.vs)
 
     def sync(self) -> None:

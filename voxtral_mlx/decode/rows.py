@@ -23,14 +23,13 @@ from __future__ import annotations
 import mlx.core as mx
 
 from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK
-from voxtral_mlx.decode.bank_rows import padded_rows, warm_sizes
+from voxtral_mlx.decode.bank_rows import padded_rows
 from voxtral_mlx.decode.decoder_bank import DecoderBank
 from voxtral_mlx.decode.exact_rows import exact_rows
 from voxtral_mlx.decode.front_bank import FrontBank
 from voxtral_mlx.decode.row import Feed, Row, State, step_inputs
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.fast_step import FastStepper
-from voxtral_mlx.model.lane_bank import LaneBank
 from voxtral_mlx.model.lanes import Lane
 from voxtral_mlx.protocol import StreamProtocol
 from voxtral_mlx.text.tokenizer import Tokenizer
@@ -289,24 +288,14 @@ class RowBatch:
         """Every bank call shape once, before the first stream (each new one costs MLX CUDA
         an attention graph, ~0.1 s; many streams joining at once met them all, one after
         another): the front bank's calls (``FrontBank.warm``), shared prefills and decoder
-        bank steps of each bank size whose scratch fits (``warm_sizes``)."""
+        bank steps of each bank size whose scratch fits (``DecoderBank.warm``)."""
         if self._front_bank is not None:
             self._front_bank.warm()
         bank = self._decoder_bank
         if bank is None:
             return
         proto = StreamProtocol.of(self.model.config, self.tokenizer, delay_ms)
-        stepper = FastStepper.for_delay(self.model.decoder, proto.n_delay)
-        p = len(proto.prompt)
-        scratch = LaneBank.of(self.model.decoder)
-        scratch.grow(1, p + 1)  # a row at the bank's first slot size
-        sizes = warm_sizes(bank.capacity, 2 * sum(k.nbytes for k in scratch.ks))
-        for rows in sizes:
-            ids = mx.array([list(proto.prompt)] * rows)
-            audio = mx.zeros((rows, p, self.model.decoder.cfg.dim), bank.bank.dtype)
-            lane, tokens = stepper.prefill_lane(stepper.inputs(ids, audio), p + 1)
-            mx.eval(tokens, lane.ks, lane.vs)
-        bank.warm(stepper, p, sizes)
+        bank.warm(FastStepper.for_delay(self.model.decoder, proto.n_delay), list(proto.prompt))
 
     def _rows_per_step(self, want: int) -> int:
         if self._max_rows is None and want > self._measured:
