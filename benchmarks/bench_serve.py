@@ -2,7 +2,7 @@
 
 python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
                                  [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
-                                 [--memory] [--cold]
+                                 [--memory] [--cold] [--dense-rows N]
 
 The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
 in this process on a loopback port; the clients run in a child process (asyncio WebSocket
@@ -13,7 +13,11 @@ token: the time from the arrival of the chunk that completed the audio it descri
 delta, minus the stream's delay (480 ms): what the server adds (with 40 ms chunks at least one
 chunk: a token's last mel frame reads 12.5 ms of the audio after it, which comes in the next
 chunk), over every token, and over the tokens after each stream's first 2 s (the streams all
-start in one instant: their starts are a burst). A stream is in real time when
+start in one instant: their starts are a burst). Also, for every token, the server's own
+time: from the arrival of the chunk that held the last sample the token needs (its end, the
+delay and the mel's 2.5 ms look-ahead: tests/reference/test_stream_parity.py) to its delta,
+the earliest a token can be computed: with 40 ms chunks that chunk is the one after the
+token's own (40 ms later). A stream is in real time when
 its latency does not grow: its last tenth of tokens has a p95 within 0.5 s of its first tenth's.
 Tokens per second: every stream's decoder steps over the wall time.
 
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SR, DELAY = 16000, 0.48
+LOOK_AHEAD = 40  # samples past a token's end (and delay) that its last mel frame reads
 STEADY_AFTER = 2.0  # s of a stream's audio: its tokens after that are "steady" (started)
 
 
@@ -86,9 +91,11 @@ async def _one_client(url: str, audio, chunk: int, start: float, out: list) -> N
             if event["type"] != "transcription.delta":
                 break
             now = time.perf_counter()
-            k = max(0, -(-round(event["end"] * SR) // chunk) - 1)  # the chunk completing it
-            if k < len(arrived) and event["end"] * SR <= len(audio):
-                lat.append((now - arrived[k] - DELAY, event["end"]))
+            end = round(event["end"] * SR)
+            k = max(0, -(-end // chunk) - 1)  # the chunk completing its audio
+            need = -(-(end + round(DELAY * SR) + LOOK_AHEAD) // chunk) - 1  # its last sample's
+            if need < len(arrived) and end <= len(audio):
+                lat.append((now - arrived[k] - DELAY, event["end"], now - arrived[need]))
         await task
         out.append(lat)
 
@@ -106,9 +113,12 @@ async def clients(url: str, n: int, seconds: float, chunk_ms: float) -> dict:
     wall = time.perf_counter() - start
     dropped = sum(lat is None for lat in out)
     timed = [lat for lat in out if lat]
-    every = sorted(x for lat in timed for x, _ in lat) or [float("nan")]
-    steady = sorted(x for lat in timed for x, end in lat if end > STEADY_AFTER) or [float("nan")]
-    out = [[x for x, _ in lat] for lat in timed]
+    every = sorted(x for lat in timed for x, _, _ in lat) or [float("nan")]
+    steady = sorted(x for lat in timed for x, end, _ in lat if end > STEADY_AFTER) or [float("nan")]
+    own = sorted(y for lat in timed for _, _, y in lat) or [float("nan")]
+    nan = [float("nan")]
+    own_steady = sorted(y for lat in timed for _, end, y in lat if end > STEADY_AFTER) or nan
+    out = [[x for x, _, _ in lat] for lat in timed]
     behind = dropped
     for lat in out:
         tenth = max(1, len(lat) // 10)
@@ -118,8 +128,14 @@ async def clients(url: str, n: int, seconds: float, chunk_ms: float) -> dict:
     steps = n * (seconds * SR / 1280 + 1 + 11)
     return {"n": n, "p50": statistics.median(every), "p95": every[int(0.95 * (len(every) - 1))],
             "max": every[-1], "steady_p50": statistics.median(steady),
-            "steady_p95": steady[int(0.95 * (len(steady) - 1))], "behind": behind,
+            "steady_p95": steady[int(0.95 * (len(steady) - 1))], "own_p50": statistics.median(own),
+            "own_p95": pct(own), "own_max": own[-1], "own_steady_p95": pct(own_steady),
+            "behind": behind,
             "dropped": dropped, "tokens_s": steps / wall}  # fmt: skip
+
+
+def pct(xs: list, q: float = 0.95) -> float:
+    return xs[int(q * (len(xs) - 1))]
 
 
 # ---- the server (this process) ----------------------------------------------------------------
@@ -135,6 +151,8 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--cold", action="store_true",
                     help="no untimed run first: the first N streams meet the server as started")  # fmt: skip
+    ap.add_argument("--dense-rows", type=int, default=None,
+                    help="packed layers multiply calls of this many rows densely (model/packed.py)")  # fmt: skip
     ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run the clients
     args = ap.parse_args()
     if args.client:
@@ -153,6 +171,8 @@ def main() -> None:
 
     counts = [int(x) for x in args.streams.split(",")]
     load, tok, name = model_loader(args, "voxtral-serve-")
+    if args.dense_rows:
+        load = dense_loader(load, args.dense_rows)
 
     favour_latency()  # as ``voxtral_mlx serve`` does
     server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
@@ -170,16 +190,30 @@ def main() -> None:
         # Untimed, over the whole length, at the largest N: MLX CUDA compiles kernels for
         # every new cache length and row count (a server's first minutes at a new load).
         run_clients(max(counts), args)
-    print("| streams | after its audio, beyond the delay: p50 / p95 / max (ms) | after the first 2 s: p50 / p95 (ms) | streams falling behind (dropped) | tokens/s |")  # fmt: skip
-    print("|---|---|---|---|---|")
+    print("| streams | after its audio, beyond the delay: p50 / p95 / max (ms) | after the first 2 s: p50 / p95 (ms) | the server's own, from the chunk with its last needed sample: p50 / p95 / max (ms) | own, after the first 2 s: p95 (ms) | streams falling behind (dropped) | tokens/s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for n in counts:
         r = run_clients(n, args)
         print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
               f"{1000 * r['steady_p50']:.0f} / {1000 * r['steady_p95']:.0f} | "
+              f"{1000 * r['own_p50']:.0f} / {1000 * r['own_p95']:.0f} / {1000 * r['own_max']:.0f} | "
+              f"{1000 * r['own_steady_p95']:.0f} | "
               f"{r['behind']} ({r['dropped']}) | {r['tokens_s']:.0f} |", flush=True)  # fmt: skip
     server.should_exit = True
     hub.stop()
     hub.join(30)
+
+
+def dense_loader(load, rows: int):
+    """``load`` with the model's packed layers dense from ``rows`` rows (``packed.dense_from``)."""
+    from voxtral_mlx.model import packed
+
+    def dense_load():
+        model, tok = load()
+        packed.dense_from(model, rows)
+        return model, tok
+
+    return dense_load
 
 
 def run_clients(n: int, args) -> dict:

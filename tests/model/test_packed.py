@@ -69,3 +69,50 @@ def test_rows_reach_mlx_as_one_matrix(monkeypatch):
     monkeypatch.setattr(mx, "quantized_matmul", spy)
     lin(mx.random.normal((8, 1, 128)))  # the batched decoder's layout
     assert seen == [(1, 8, 128)]
+
+
+def test_dense_from_expands_the_weight_for_many_rows_only(monkeypatch):
+    """From ``rows`` rows on a layer multiplies its expanded weight (one product, no quantized
+    kernel); below, MLX's quantized kernel as before. Both within the quantized kernel's own
+    distance from the exact product of the expanded weight in float64."""
+    lin = packed.install(_linear(True))
+    w = np.array(
+        mx.dequantize(lin.weight, lin.scales, lin.biases, group_size=32, bits=4), np.float64
+    )
+    calls = []
+    real = mx.quantized_matmul
+
+    def spy(x, *args, **kwargs):
+        calls.append(x.shape)
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(mx, "quantized_matmul", spy)
+    assert packed.dense_from(lin, 8) == 1
+    for rows, kernel in ((2, True), (8, False), (16, False)):
+        calls.clear()
+        x = mx.random.normal((rows, 1, 128))
+        got = np.array(lin(x), np.float64)
+        assert bool(calls) is kernel
+        exact = np.array(x, np.float64) @ w.T + np.array(lin.bias, np.float64)
+        quantized = np.array(real(x.reshape(1, -1, 128), lin.weight, lin.scales, lin.biases,
+                                  transpose=True, group_size=32, bits=4), np.float64)  # fmt: skip
+        bound = 4 * np.abs(quantized.reshape(got.shape) + np.array(lin.bias) - exact).max() + 1e-6
+        assert got.shape == (rows, 1, 96)
+        assert np.abs(got - exact).max() <= bound
+    packed.dense_from(lin, None)
+    calls.clear()
+    lin(mx.random.normal((16, 1, 128)))
+    assert calls == [(1, 16, 128)]  # back to the quantized kernel
+
+
+def test_dense_from_reaches_the_tied_head():
+    mx.random.seed(2)
+    emb = packed.install(
+        nn.QuantizedEmbedding.from_embedding(nn.Embedding(64, 128), group_size=32, bits=4)
+    )
+    x = mx.random.normal((6, 1, 128))
+    want = np.array(emb.as_linear(x))
+    packed.dense_from(emb, 4)
+    w = mx.dequantize(emb.weight, emb.scales, emb.biases, group_size=32, bits=4)
+    np.testing.assert_array_equal(np.array(emb.as_linear(x)), np.array(x @ w.T))
+    np.testing.assert_allclose(np.array(emb.as_linear(x)), want, rtol=1e-4, atol=1e-4)
