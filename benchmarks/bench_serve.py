@@ -2,24 +2,27 @@
 
 python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
                                  [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
-                                 [--memory] [--cold] [--dense-rows N]
+                                 [--memory] [--cold] [--client-procs 4]
 
 The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
-in this process on a loopback port; the clients run in a child process (asyncio WebSocket
-clients speaking vLLM's realtime protocol), so they do not share the server's interpreter. For
-each N, N clients connect together and each sends ``--seconds`` of speech-like audio in
-``--chunk-ms`` chunks at the speed it is spoken (starts staggered over one chunk). For every
-token: the time from the arrival of the chunk that completed the audio it describes to its
-delta, minus the stream's delay (480 ms): what the server adds (with 40 ms chunks at least one
-chunk: a token's last mel frame reads 12.5 ms of the audio after it, which comes in the next
-chunk), over every token, and over the tokens after each stream's first 2 s (the streams all
-start in one instant: their starts are a burst). Also, for every token, the server's own
-time: from the arrival of the chunk that held the last sample the token needs (its end, the
-delay and the mel's 2.5 ms look-ahead: tests/reference/test_stream_parity.py) to its delta,
-the earliest a token can be computed: with 40 ms chunks that chunk is the one after the
-token's own (40 ms later). A stream is in real time when
-its latency does not grow: its last tenth of tokens has a p95 within 0.5 s of its first tenth's.
-Tokens per second: every stream's decoder steps over the wall time.
+in this process on a loopback port; the clients run in ``--client-procs`` child processes
+(asyncio WebSocket clients speaking vLLM's realtime protocol, one event loop a process), so
+they do not share the server's interpreter, and one loop's queue of sends and receives is not
+counted as the server's latency. For each N, N clients connect together and each sends
+``--seconds`` of speech-like audio in ``--chunk-ms`` chunks at the speed it is spoken (starts
+staggered over one chunk). For every token, two latencies:
+
+- from the arrival of the chunk that completed the audio it describes to its delta, minus the
+  stream's delay (480 ms). With 40 ms chunks that includes one chunk's wait: a token's last
+  mel frame reads 2.5 ms of the audio after it (tests/reference/test_stream_parity.py), which
+  comes in the next chunk, 40 ms later;
+- the server's own: from the arrival of the chunk that held the last sample the token needs
+  (its end, the delay and that look-ahead) to its delta: the earliest it can be computed.
+
+Each over every token, and over the tokens after each stream's first 2 s (the streams all
+start in one instant: their starts are a burst). A stream is in real time when its latency
+does not grow: its last tenth of tokens has a p95 within 0.5 s of its first tenth's. Tokens
+per second: every stream's decoder steps over the wall time.
 
 Random weights: speed only (each stream's exactness is tests/serve's job). ``--batch-rows N``
 steps up to N rows at once even where the device's kernels round rows differently (faster,
@@ -46,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SR, DELAY = 16000, 0.48
 LOOK_AHEAD = 40  # samples past a token's end (and delay) that its last mel frame reads
+LEAD_S = 0.5  # wall time counted before the first chunk (as when one process ran them all)
 STEADY_AFTER = 2.0  # s of a stream's audio: its tokens after that are "steady" (started)
 
 
@@ -100,38 +104,41 @@ async def _one_client(url: str, audio, chunk: int, start: float, out: list) -> N
         out.append(lat)
 
 
-async def clients(url: str, n: int, seconds: float, chunk_ms: float) -> dict:
+async def clients(url: str, first: int, n: int, of: int, seconds: float, chunk_ms: float,
+                  start_at: float) -> dict:  # fmt: skip
+    """Clients ``first .. first+n-1`` of ``of``, client ``i`` starting ``i / of`` of a chunk
+    after ``start_at`` (``time.time()``: the same instant for every client process)."""
     from fullsize import speech_like
 
     chunk = int(chunk_ms * SR / 1000)
     audio = speech_like(seconds + 1)[: int(seconds * SR)]
     out: list = []
-    t0 = time.perf_counter() + 0.5
-    start = time.perf_counter()
-    await asyncio.gather(*(one_client(url, audio, chunk, t0 + (i / n) * chunk / SR, out)
-                           for i in range(n)))  # fmt: skip
-    wall = time.perf_counter() - start
+    t0 = time.perf_counter() + (start_at - time.time())
+    await asyncio.gather(*(one_client(url, audio, chunk, t0 + (i / of) * chunk / SR, out)
+                           for i in range(first, first + n)))  # fmt: skip
+    return {"out": out, "end": time.time()}
+
+
+def summary(out: list, n: int, seconds: float, wall: float) -> dict:
+    """The table's figures from every client's latencies (None: dropped)."""
     dropped = sum(lat is None for lat in out)
     timed = [lat for lat in out if lat]
-    every = sorted(x for lat in timed for x, _, _ in lat) or [float("nan")]
-    steady = sorted(x for lat in timed for x, end, _ in lat if end > STEADY_AFTER) or [float("nan")]
-    own = sorted(y for lat in timed for _, _, y in lat) or [float("nan")]
     nan = [float("nan")]
+    every = sorted(x for lat in timed for x, _, _ in lat) or nan
+    steady = sorted(x for lat in timed for x, end, _ in lat if end > STEADY_AFTER) or nan
+    own = sorted(y for lat in timed for _, _, y in lat) or nan
     own_steady = sorted(y for lat in timed for _, end, y in lat if end > STEADY_AFTER) or nan
-    out = [[x for x, _, _ in lat] for lat in timed]
     behind = dropped
-    for lat in out:
+    for lat in ([x for x, _, _ in lat] for lat in timed):
         tenth = max(1, len(lat) // 10)
-        head, tail = sorted(lat[:tenth]), sorted(lat[-tenth:])
-        if tail[int(0.95 * (len(tail) - 1))] - head[int(0.95 * (len(head) - 1))] > 0.5:
+        if pct(sorted(lat[-tenth:])) - pct(sorted(lat[:tenth])) > 0.5:
             behind += 1
     steps = n * (seconds * SR / 1280 + 1 + 11)
-    return {"n": n, "p50": statistics.median(every), "p95": every[int(0.95 * (len(every) - 1))],
-            "max": every[-1], "steady_p50": statistics.median(steady),
-            "steady_p95": steady[int(0.95 * (len(steady) - 1))], "own_p50": statistics.median(own),
-            "own_p95": pct(own), "own_max": own[-1], "own_steady_p95": pct(own_steady),
-            "behind": behind,
-            "dropped": dropped, "tokens_s": steps / wall}  # fmt: skip
+    return {"n": n, "p50": statistics.median(every), "p95": pct(every), "max": every[-1],
+            "steady_p50": statistics.median(steady), "steady_p95": pct(steady),
+            "own_p50": statistics.median(own), "own_p95": pct(own), "own_max": own[-1],
+            "own_steady_p95": pct(own_steady), "behind": behind, "dropped": dropped,
+            "tokens_s": steps / wall}  # fmt: skip
 
 
 def pct(xs: list, q: float = 0.95) -> float:
@@ -151,13 +158,17 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--cold", action="store_true",
                     help="no untimed run first: the first N streams meet the server as started")  # fmt: skip
-    ap.add_argument("--dense-rows", type=int, default=None,
-                    help="packed layers multiply calls of this many rows densely (model/packed.py)")  # fmt: skip
-    ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run the clients
+    ap.add_argument("--client-procs", type=int, default=4,
+                    help="processes the clients run in (one event loop each)")  # fmt: skip
+    ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run clients
+    ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
-        n = int(args.streams)
-        print(json.dumps(asyncio.run(clients(args.client, n, args.seconds, args.chunk_ms))))
+        got = asyncio.run(clients(args.client, args.first, args.count, int(args.streams),
+                                  args.seconds, args.chunk_ms, args.start_at))  # fmt: skip
+        print(json.dumps(got))
         return
 
     # isort: off
@@ -171,11 +182,10 @@ def main() -> None:
 
     counts = [int(x) for x in args.streams.split(",")]
     load, tok, name = model_loader(args, "voxtral-serve-")
-    if args.dense_rows:
-        load = dense_loader(load, args.dense_rows)
 
     favour_latency()  # as ``voxtral_mlx serve`` does
     server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
+    turns = TurnClock(hub)
     t0 = time.perf_counter()
     hub.start()
     threading.Thread(target=server.run, daemon=True).start()
@@ -192,37 +202,74 @@ def main() -> None:
         run_clients(max(counts), args)
     print("| streams | after its audio, beyond the delay: p50 / p95 / max (ms) | after the first 2 s: p50 / p95 (ms) | the server's own, from the chunk with its last needed sample: p50 / p95 / max (ms) | own, after the first 2 s: p95 (ms) | streams falling behind (dropped) | tokens/s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
+    notes = []
     for n in counts:
+        turns.clear()
         r = run_clients(n, args)
+        notes.append(f"{n} streams: {turns.report()}")
         print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
               f"{1000 * r['steady_p50']:.0f} / {1000 * r['steady_p95']:.0f} | "
               f"{1000 * r['own_p50']:.0f} / {1000 * r['own_p95']:.0f} / {1000 * r['own_max']:.0f} | "
               f"{1000 * r['own_steady_p95']:.0f} | "
               f"{r['behind']} ({r['dropped']}) | {r['tokens_s']:.0f} |", flush=True)  # fmt: skip
+    print("\nThe hub's turns (audio in, one step of every stream, events out) that decoded:")
+    print("\n".join(notes))
     server.should_exit = True
     hub.stop()
     hub.join(30)
 
 
-def dense_loader(load, rows: int):
-    """``load`` with the model's packed layers dense from ``rows`` rows (``packed.dense_from``)."""
-    from voxtral_mlx.model import packed
+class TurnClock:
+    """The wall time of the hub's turns that did work (its thread only), to set beside
+    ``lab/hub_lab.py``'s (the hub without the network, the event loop and the clients)."""
 
-    def dense_load():
-        model, tok = load()
-        packed.dense_from(model, rows)
-        return model, tok
+    def __init__(self, hub):
+        self.times: list[float] = []
+        self.start = time.perf_counter()
+        inner = hub._turn
 
-    return dense_load
+        def turn():
+            t = time.perf_counter()
+            busy = inner()
+            if busy:
+                self.times.append(time.perf_counter() - t)
+            return busy
+
+        hub._turn = turn
+
+    def clear(self) -> None:
+        self.times, self.start = [], time.perf_counter()
+
+    def report(self) -> str:
+        t = sorted(self.times)
+        if not t:
+            return "none"
+        wall = time.perf_counter() - self.start
+        return (f"{len(t) / wall:.0f}/s, p50 {1000 * statistics.median(t):.1f} ms, p95 "
+                f"{1000 * pct(t):.1f} ms, the thread {100 * sum(t) / wall:.0f} % in them")  # fmt: skip
 
 
 def run_clients(n: int, args) -> dict:
-    cmd = [sys.executable, __file__, "--client", "127.0.0.1:8765", "--streams", str(n),
-           "--seconds", str(args.seconds), "--chunk-ms", str(args.chunk_ms)]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"the clients failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """N clients in ``--client-procs`` processes (one asyncio loop each), started together."""
+    procs = max(1, min(args.client_procs, n))
+    start_at = time.time() + 2.0  # every process imported and connected by then
+    children = []
+    for p in range(procs):
+        first, last = p * n // procs, (p + 1) * n // procs
+        cmd = [sys.executable, __file__, "--client", "127.0.0.1:8765", "--streams", str(n),
+               "--first", str(first), "--count", str(last - first), "--start-at", repr(start_at),
+               "--seconds", str(args.seconds), "--chunk-ms", str(args.chunk_ms)]  # fmt: skip
+        children.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True))  # fmt: skip
+    out, end = [], start_at
+    for child in children:
+        stdout, stderr = child.communicate()
+        if child.returncode:
+            raise SystemExit(f"the clients failed: {stderr.strip()[-2000:]}")
+        got = json.loads(stdout.strip().splitlines()[-1])
+        out += got["out"]
+        end = max(end, got["end"])
+    return summary(out, n, args.seconds, end - start_at + LEAD_S)
 
 
 if __name__ == "__main__":

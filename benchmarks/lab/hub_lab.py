@@ -3,6 +3,7 @@
 python benchmarks/lab/hub_lab.py [--size tiny|small|full] [--bits 4|16] [--streams 1,4,16]
                                  [--seconds 10] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
                                  [--memory] [--profile] [--plain-encoder] [--stall S]
+                                 [--slow-ms MS]
 
 N streams get ``--chunk-ms`` of speech-like audio each at the speed it is spoken, appended
 from one feeder thread straight into the hub (what the server's connections do). Per N: the
@@ -38,6 +39,10 @@ SHAPES = {  # label -> the shape of a call, from its arguments
     "fcall": lambda a: f"{len(a[1])} rows, {sum(a[1])} active, {a[2] if len(a) > 2 else 1} tokens",
     "dstep": lambda a: f"{len(a[2])} rows, {len(a[1])} stepping, slots {a[0].bank.slots}",
     "prefill": lambda a: f"{len(a[1])} rows",
+    "fgrow": lambda a: f"to {a[1]} rows",
+    "fjoin": lambda a: "",
+    "djoin": lambda a: "",
+    "turn": lambda a: "",
 }
 
 
@@ -51,6 +56,7 @@ class Clock:
         self.slow: list[str] = []  # calls over SLOW_S: "label s (shape)"
         self.seen: set[str] = set()  # "label shape" of every call so far (a new one is marked)
         self.turns: list[float] = []  # each turn's wall time, the current run
+        self.slow_s = SLOW_S
         self.t0 = time.perf_counter()
 
     def wrap(self, owner, name: str, label: str, rows=None) -> None:
@@ -73,7 +79,7 @@ class Clock:
                 self.spent[label] = self.spent.get(label, 0.0) + took
                 if label == "turn":
                     self.turns.append(took)
-                if took > SLOW_S and shape is not None:
+                if took > self.slow_s and shape is not None:
                     at = t - self.t0
                     self.slow.append(f"{label} {took:.2f} s at {at:.1f} s ({SHAPES[label](a)}"
                                      f"{', first of its shape' if new else ''})")  # fmt: skip
@@ -247,6 +253,8 @@ def main() -> None:
     ap.add_argument("--dir", default=None)
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--slow-ms", type=float, default=1000 * SLOW_S,
+                    help="list the calls (turns, bank calls, joins, prefills) slower than this")  # fmt: skip
     ap.add_argument("--plain-encoder", action="store_true",
                     help="front bank calls run the encoder op by op, not compiled (A/B)")  # fmt: skip
     ap.add_argument("--stall", type=float, default=0.0,
@@ -287,6 +295,10 @@ def main() -> None:
     clock.wrap(RowBatch, "_round", "round")
     clock.wrap(RowBatch, "_prefill", "prefill")
     clock.wrap(RowBatch, "_launch", "dlaunch")
+    clock.wrap(FrontBank, "_grow", "fgrow")
+    clock.wrap(FrontBank, "join", "fjoin")
+    clock.wrap(DecoderBank, "_join", "djoin")
+    clock.slow_s = args.slow_ms / 1000
 
     hub = StreamHub(load, max_streams=max(counts), batch_rows=args.batch_rows)
     hub.start()
@@ -314,7 +326,7 @@ def main() -> None:
               f"{r['errors']} |", flush=True)  # fmt: skip
         calls.append(f"{n} streams: {r['calls']}")
         if clock.slow:
-            calls.append(f"  calls over {SLOW_S} s: " + "; ".join(clock.slow[:30]))
+            calls.append(f"  calls over {clock.slow_s} s: " + "; ".join(clock.slow[:60]))
         clock.slow.clear()
     print("\nCalls in the hub's thread, per second of wall time:")
     print("\n".join(calls))

@@ -98,8 +98,8 @@ def test_streams_starting_together_share_one_prefill(env, monkeypatch):
     model, tok = env
     clips = [ref.test_audio(s, seed=i) for i, s in ((21, 3.0), (22, 2.5), (23, 3.5), (24, 2.0))]
     groups, prefill = [], RowBatch._prefill
-    monkeypatch.setattr(RowBatch, "_prefill", lambda b, rows: (groups.append(len(rows)),
-                                                               prefill(b, rows)))  # fmt: skip
+    monkeypatch.setattr(RowBatch, "_prefill", lambda b, rows, shared: (groups.append(len(rows)),
+                                                                       prefill(b, rows, shared)))  # fmt: skip
     out = _together(RowBatch(model, tok, bank_rows=3), clips)
     assert sorted(groups) == [1, 3]
     for i, clip in enumerate(clips):
@@ -135,11 +135,51 @@ def test_a_shared_prefill_is_padded_to_a_bank_size(env, monkeypatch):
 
     model, tok = env
     clips = [ref.test_audio(s, seed=i) for i, s in ((31, 2.5), (32, 3.0), (33, 2.0))]
-    sizes, prefill = [], FastStepper.prefill_lane
-    monkeypatch.setattr(FastStepper, "prefill_lane", lambda s, x, reserve=None: (
-        sizes.append(x.shape[0]), prefill(s, x, reserve))[1])  # fmt: skip
+    sizes, prefill = [], FastStepper.prefill_lane_from
+    monkeypatch.setattr(FastStepper, "prefill_lane_from", lambda s, p, x, reserve=None: (
+        sizes.append(x.shape[0]), prefill(s, p, x, reserve))[1])  # fmt: skip
     out = _together(RowBatch(model, tok, bank_rows=8), clips)
     assert sizes == [4]
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
+
+
+def test_shared_prefills_run_only_what_follows_the_silent_start(env, monkeypatch):
+    """Every live stream's prompt starts with the same silent start (the left padding but its
+    last token): a bank's prefills compute it once and run only the rest of each prompt,
+    here for streams starting in three different turns; each stream's tokens are still its
+    session's alone."""
+    from voxtral_mlx.model.fast_step import FastStepper
+    from voxtral_mlx.protocol import StreamProtocol
+
+    model, tok = env
+    proto = StreamProtocol.of(model.config, tok, None)
+    start = proto.n_left - 1
+    assert start > 0
+    prefixes, rests = [], []
+    prefix, prefill = FastStepper.prefix, FastStepper.prefill_lane_from
+    monkeypatch.setattr(FastStepper, "prefix", lambda s, x: (prefixes.append(x.shape[1]),
+                                                             prefix(s, x))[1])  # fmt: skip
+    monkeypatch.setattr(FastStepper, "prefill_lane_from", lambda s, p, x, reserve=None: (
+        rests.append(x.shape[1]), prefill(s, p, x, reserve))[1])  # fmt: skip
+    clips = [ref.test_audio(s, seed=i) for i, s in ((41, 2.5), (42, 3.0), (43, 2.0))]
+    batch = RowBatch(model, tok, bank_rows=8)
+    rows, out = [], {i: [] for i in range(len(clips))}
+    for turn in range(200):
+        if turn % 4 == 0 and len(rows) < len(clips):  # a stream starts every 4th turn
+            rows.append(batch.add_row(batch.add_feed([None])))
+        for i, row in enumerate(rows):
+            piece = clips[i][(turn - 4 * i) * TURN : (turn - 4 * i + 1) * TURN]
+            if piece.size:
+                row.feed.push(piece)
+            elif not row.feed.finished:
+                batch.finish(row.feed)
+        for row, e in batch.step():
+            out[rows.index(row)].append(e)
+        if len(rows) == len(clips) and all(r.done for r in rows):
+            break
+    assert prefixes == [start]  # computed once
+    assert rests == [len(proto.prompt) - start] * len(clips)  # one prefill a stream
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
 
@@ -152,9 +192,9 @@ def test_plan_rows_warms_every_bank_shape(env, monkeypatch):
 
     model, tok = env
     seen = []
-    prefill, step = FastStepper.prefill_lane, FastStepper.step_bank
-    monkeypatch.setattr(FastStepper, "prefill_lane", lambda s, x, reserve=None: (
-        seen.append(("prefill", x.shape[0])), prefill(s, x, reserve))[1])  # fmt: skip
+    prefill, step = FastStepper.prefill_lane_from, FastStepper.step_bank
+    monkeypatch.setattr(FastStepper, "prefill_lane_from", lambda s, p, x, reserve=None: (
+        seen.append(("prefill", x.shape[0])), prefill(s, p, x, reserve))[1])  # fmt: skip
     monkeypatch.setattr(FastStepper, "step_bank", lambda s, bank, x, active: (
         seen.append(("step", bank.rows)), step(s, bank, x, active))[1])  # fmt: skip
     monkeypatch.setattr(FrontBank, "warm", lambda bank: seen.append(("front", bank.capacity)))

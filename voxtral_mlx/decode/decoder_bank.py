@@ -52,20 +52,30 @@ class DecoderBank:
             self._step(stepping, active, prev, queued)
         return [r for r in rows if r.lane is not self.bank]
 
-    def warm(self, stepper, prompt: list[int]) -> None:
-        """Before the first stream: a shared prefill of ``prompt`` and a step of each bank
-        size whose scratch fits (``warm_sizes``), on scratch buffers at the first slot size.
-        Each is an attention graph to build on MLX CUDA (~0.1 s), which rows would otherwise
-        wait for when many join at once."""
+    def warm(self, stepper, prompt: list[int], start: int = 0) -> None:
+        """Before the first stream: a shared prefill of ``prompt`` (its first ``start``
+        positions a prefix computed once, as ``RowBatch._prefill`` does) and a step of each
+        bank size whose scratch fits (``warm_sizes``), on scratch buffers at the first slot
+        size. Each is an attention graph to build on MLX CUDA (~0.1 s), which rows would
+        otherwise wait for when many join at once."""
         p, dec = len(prompt), stepper.dec
         row = LaneBank.of(dec)
         row.grow(1, p + 1)  # one row at the first slot size: what a row of any size costs
         sizes = warm_sizes(self.capacity, 2 * sum(k.nbytes for k in row.ks))
         del row
+
+        def inputs(rows: int, ids: list[int]) -> mx.array:
+            audio = mx.zeros((rows, len(ids), dec.cfg.dim), self.bank.dtype)
+            return stepper.inputs(mx.array([ids] * rows), audio)
+
+        prefix = stepper.prefix(inputs(1, prompt[:start])) if start else None
         for rows in sizes:
-            ids = mx.array([list(prompt)] * rows)
-            audio = mx.zeros((rows, p, dec.cfg.dim), self.bank.dtype)
-            lane, tokens = stepper.prefill_lane(stepper.inputs(ids, audio), p + 1)
+            if prefix is None:
+                lane, tokens = stepper.prefill_lane(inputs(rows, prompt), p + 1)
+            else:
+                lane, tokens = stepper.prefill_lane_from(
+                    prefix, inputs(rows, prompt[start:]), p + 1
+                )
             mx.eval(tokens, lane.ks, lane.vs)
         for rows in sizes:
             bank = LaneBank.of(dec)

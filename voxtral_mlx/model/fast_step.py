@@ -30,6 +30,7 @@ import mlx.core as mx
 from .decoder import Decoder
 from .lane_bank import LaneBank
 from .lanes import Lane
+from .lm_caches import RotatingKVCache
 
 
 class _Compiled:
@@ -56,6 +57,22 @@ class _Keys:
 
     def __init__(self, keys: mx.array, values: mx.array):
         self.keys, self.values = keys, values
+
+
+def _in_order(cache, n: int) -> _Keys:
+    """A cache after two multi-token updates (positions ``0..n-1``) as ``Lane.start`` reads
+    one: key ``p`` at index ``p``. A rotating cache holds the last positions in temporal
+    order (it dropped the oldest beyond its window at the second update); the dropped ones
+    are zeros here, never read (``Lane.start`` keeps the last ``window``)."""
+    if isinstance(cache, RotatingKVCache):
+        k, v = cache.keys, cache.values
+    else:
+        k, v = cache.keys[..., : cache.offset, :], cache.values[..., : cache.offset, :]
+    gone = n - k.shape[2]
+    if gone > 0:
+        pad = [(0, 0), (0, 0), (gone, 0), (0, 0)]
+        k, v = mx.pad(k, pad), mx.pad(v, pad)
+    return _Keys(k, v)
 
 
 class FastStepper:
@@ -117,6 +134,31 @@ class FastStepper:
         cache, token = self._prompt(x)
         lane = Lane(self.window)
         lane.start(cache, x.shape[1], reserve)
+        return lane, token
+
+    def prefix(self, x: mx.array) -> list[tuple[mx.array, mx.array]]:
+        """The keys and values of a prompt's first positions ``x [1, n, dim]`` (evaluated), for
+        ``prefill_lane_from``: prompts that start alike (every live stream's left padding)."""
+        cache = self.dec.make_cache()
+        self.dec.hidden(x, self.gains, cache, eval_each_layer=True)
+        n = x.shape[1]
+        kv = [(c.keys[..., :n, :], c.values[..., :n, :]) for c in cache]
+        mx.eval(kv)
+        return kv
+
+    def prefill_lane_from(self, prefix: list, x: mx.array, reserve: int | None = None):
+        """Like ``prefill_lane`` for rows whose prompts start with ``prefix`` (one row's, from
+        ``prefix``): only the rest of each prompt, ``x [B, m, dim]``, runs, attending over the
+        prefix. Another split of the same maths: the bits may differ from a whole prefill's
+        (the matmuls' shapes change), so only the opt-in banks use it."""
+        rows = x.shape[0]
+        cache = self.dec.make_cache()
+        for c, (k, v) in zip(cache, prefix, strict=True):
+            c.update_and_fetch(mx.repeat(k, rows, axis=0), mx.repeat(v, rows, axis=0))
+        token = self._head(self.dec.hidden(x, self.gains, cache, eval_each_layer=True)[:, -1:])
+        n = prefix[0][0].shape[2] + x.shape[1]
+        lane = Lane(self.window)
+        lane.start([_in_order(c, n) for c in cache], n, reserve)
         return lane, token
 
     def _prompt(self, x: mx.array) -> tuple[list, mx.array]:

@@ -17,14 +17,6 @@ docs/benchmarks.md); tests/model/test_mlx_tricks.py fails, naming the trick, if 
   that call on the rows reshaped;
 - an instance's class can be swapped between MLX's class and the subclass here
   (``install``), its parameters and frozen state untouched.
-
-Opt-in (``dense_from``, the server's decoder bank): from some number of rows on, a layer
-expands its weight to the activations' dtype and multiplies it densely. On MLX CUDA the tiled
-quantized kernel is slow with dozens of rows (a 64-row decoder step 45 ms at 4-bit against
-7 ms with bfloat16 weights, docs/benchmarks.md); expanding costs one read of the packed weight
-and one write of a dense one per call, whatever the rows. The expanded weight rounds to the
-activations' dtype before the product, so results may differ from the quantized kernel's in
-the last bits (the words may change: opt-in, as the banks are).
 """
 
 from __future__ import annotations
@@ -35,9 +27,6 @@ import mlx.nn as nn
 
 def _matmul(mod: nn.Module, x: mx.array) -> mx.array:
     k = x.shape[-1]
-    dense = getattr(mod, "dense_rows", None)
-    if dense is not None and x.size // k >= dense:
-        return x @ _expanded(mod).T
     y = mx.quantized_matmul(
         x.reshape(1, -1, k),
         mod["weight"],
@@ -49,12 +38,6 @@ def _matmul(mod: nn.Module, x: mx.array) -> mx.array:
         mode=mod.mode,
     )
     return y.reshape(*x.shape[:-1], y.shape[-1])
-
-
-def _expanded(mod: nn.Module) -> mx.array:
-    """The layer's weight as a dense matrix (lazy: built inside the call that uses it)."""
-    return mx.dequantize(mod["weight"], mod["scales"], mod.get("biases"),
-                         group_size=mod.group_size, bits=mod.bits, mode=mod.mode)  # fmt: skip
 
 
 class PackedLinear(nn.QuantizedLinear):
@@ -87,15 +70,3 @@ def install(model: nn.Module, one_matrix: bool = True) -> nn.Module:
             if isinstance(m, old):
                 m.__class__ = new
     return model
-
-
-def dense_from(model: nn.Module, rows: int | None) -> int:
-    """Packed layers of ``model`` multiply calls of at least ``rows`` input rows densely (see
-    the module docstring); None: never (the default). Set it before any compiled function
-    traces the layers (a trace keeps the choice of its shapes). Returns the layers changed."""
-    n = 0
-    for _, m in model.named_modules():
-        if isinstance(m, PackedLinear | PackedEmbedding):
-            m.dense_rows = rows
-            n += 1
-    return n
