@@ -212,7 +212,7 @@ def main() -> None:
               f"{1000 * r['own_p50']:.0f} / {1000 * r['own_p95']:.0f} / {1000 * r['own_max']:.0f} | "
               f"{1000 * r['own_steady_p95']:.0f} | "
               f"{r['behind']} ({r['dropped']}) | {r['tokens_s']:.0f} |", flush=True)  # fmt: skip
-    print("\nThe hub's turns (audio in, one step of every stream, events out) that decoded:")
+    print("\nThe hub's turns that had work (audio in, a step of every stream, events out):")
     print("\n".join(notes))
     server.should_exit = True
     hub.stop()
@@ -245,7 +245,7 @@ class TurnClock:
         if not t:
             return "none"
         wall = time.perf_counter() - self.start
-        return (f"{len(t) / wall:.0f}/s, p50 {1000 * statistics.median(t):.1f} ms, p95 "
+        return (f"{len(t) / wall:.0f}/s, mean {1000 * sum(t) / len(t):.1f} ms, p95 "
                 f"{1000 * pct(t):.1f} ms, the thread {100 * sum(t) / wall:.0f} % in them")  # fmt: skip
 
 
