@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from voxtral_mlx.checkpoint import weights
+from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK
 from voxtral_mlx.decode.decoder_bank import DecoderBank
 from voxtral_mlx.decode.rows import RowBatch
 from voxtral_mlx.text.tokenizer import Tokenizer
@@ -138,7 +139,7 @@ def test_a_shared_prefill_is_padded_to_a_bank_size(env, monkeypatch):
     sizes, prefill = [], FastStepper.prefill_lane_from
     monkeypatch.setattr(FastStepper, "prefill_lane_from", lambda s, p, x, reserve=None: (
         sizes.append(x.shape[0]), prefill(s, p, x, reserve))[1])  # fmt: skip
-    out = _together(RowBatch(model, tok, bank_rows=8), clips)
+    out = _together(RowBatch(model, tok, LIVE_BLOCK, bank_rows=8), clips)
     assert sizes == [4]
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
@@ -163,7 +164,7 @@ def test_shared_prefills_run_only_what_follows_the_silent_start(env, monkeypatch
     monkeypatch.setattr(FastStepper, "prefill_lane_from", lambda s, p, x, reserve=None: (
         rests.append(x.shape[1]), prefill(s, p, x, reserve))[1])  # fmt: skip
     clips = [ref.test_audio(s, seed=i) for i, s in ((41, 2.5), (42, 3.0), (43, 2.0))]
-    batch = RowBatch(model, tok, bank_rows=8)
+    batch = RowBatch(model, tok, LIVE_BLOCK, bank_rows=8)
     rows, out = [], {i: [] for i in range(len(clips))}
     for turn in range(200):
         if turn % 4 == 0 and len(rows) < len(clips):  # a stream starts every 4th turn
@@ -198,8 +199,32 @@ def test_plan_rows_warms_every_bank_shape(env, monkeypatch):
     monkeypatch.setattr(FastStepper, "step_bank", lambda s, bank, x, active: (
         seen.append(("step", bank.rows)), step(s, bank, x, active))[1])  # fmt: skip
     monkeypatch.setattr(FrontBank, "warm", lambda bank: seen.append(("front", bank.capacity)))
-    batch = RowBatch(model, tok, bank_rows=6)
+    batch = RowBatch(model, tok, LIVE_BLOCK, bank_rows=6)
     batch.plan_rows(6)
     sizes = (1, 2, 4, 6)
     assert seen == [("front", 6)] + [("prefill", r) for r in sizes] + [("step", r) for r in sizes]
     assert batch._decoder_bank.members == [] and batch.rows == []
+
+
+def test_a_new_stream_joins_the_front_bank_before_its_first_audio(env, monkeypatch):
+    """With banks, a live stream's feed joins the front bank when its row is added, so its
+    first audio is computed in the bank's call with the others, never in an encoder call of
+    its own (64 streams starting together each made one on the H200: ~0.7 s of one turn)."""
+    from voxtral_mlx.decode.audio_pipeline import AudioPipeline
+
+    model, tok = env
+    batch = RowBatch(model, tok, LIVE_BLOCK, bank_rows=8)
+    batch.add_row(batch.add_feed([None]))  # the model's silent start, computed once
+    alone = []
+    consume = AudioPipeline._consume
+    monkeypatch.setattr(AudioPipeline, "_consume", lambda p, mel: (alone.append(mel.shape),
+                                                                   consume(p, mel)))  # fmt: skip
+    rows = [batch.add_row(batch.add_feed([None])) for _ in range(3)]
+    assert all(r.feed.pipe.bank is not None for r in rows)
+    clip = ref.test_audio(1.0, seed=51)
+    for turn in range(4):
+        for r in rows:
+            r.feed.push(clip[turn * TURN : (turn + 1) * TURN])
+        batch.step()
+    assert alone == []
+    assert all(r.feed.pipe.available > r.protocol.n_left for r in rows)  # audio computed

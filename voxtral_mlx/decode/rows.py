@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK
+from voxtral_mlx.decode.audio_pipeline import FILE_BLOCK, LIVE_BLOCK
 from voxtral_mlx.decode.bank_rows import padded_rows
 from voxtral_mlx.decode.decoder_bank import DecoderBank
 from voxtral_mlx.decode.exact_rows import exact_rows
@@ -77,6 +77,11 @@ class RowBatch:
             raise ValueError("the feed was not padded for this delay (add_feed with it)")
         row = Row(self.model, self.tokenizer, feed, proto)
         self.rows.append(row)
+        bank = self._front_bank
+        if bank is not None and bank.can_join(feed.pipe):
+            # Now, before its first audio: else that audio is computed alone (one encoder
+            # call a stream; 64 streams starting together held the thread ~0.7 s on the H200).
+            bank.join(feed.pipe)
         return row
 
     def finish(self, feed: Feed) -> None:
@@ -234,9 +239,11 @@ class RowBatch:
     def silent_prefix(self, proto: StreamProtocol) -> int:
         """Prompt positions every live stream of the banks starts with alike: the left padding
         but its last token (whose mel window reaches the audio). Their embeddings are the
-        silent start every live pipeline copies (``silent_start.py``) and their ids the
-        prompt's. 0 without a front bank (pipelines then compute their own start)."""
-        return max(0, proto.n_left - 1) if self._front_bank is not None else 0
+        silent start every live pipeline with encoder rings copies (``silent_start.py``) and
+        their ids the prompt's. 0 otherwise (file-sized blocks, no encoder window: each
+        pipeline computes its own start)."""
+        silent = self._front_bank is not None and self.encoder_block <= LIVE_BLOCK
+        return max(0, proto.n_left - 1) if silent else 0
 
     def _prefix(self, row: Row, n: int) -> list:
         """The decoder's keys and values of the first ``n`` prompt positions of ``row``'s

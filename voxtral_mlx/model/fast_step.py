@@ -113,8 +113,11 @@ class FastStepper:
     def for_delay(cls, decoder: Decoder, n_delay: int) -> FastStepper:
         """The stepper for a delay of ``n_delay`` tokens (its compiled functions shared with
         every other stepper of this decoder and delay)."""
-        gains = decoder.ffn_gains(n_delay)
-        mx.eval(gains)
+        shared = _shared(decoder)
+        gains = shared.get(("gains", n_delay))
+        if gains is None:  # once: each new stream's evaluation waited for the device
+            gains = shared[("gains", n_delay)] = decoder.ffn_gains(n_delay)
+            mx.eval(gains)
         return cls(decoder, gains, key=n_delay)
 
     # The stepper's own lane, as before lanes existed (a session, a batch of files).
