@@ -171,12 +171,14 @@ def test_the_hub_measures_its_rows_before_its_first_client(folder, monkeypatch):
 def test_the_hub_rehearses_before_its_first_client(folder, monkeypatch):
     """Before it is ready the hub runs made-up streams through the real path (on MLX CUDA a
     machine's first run of each kernel compiles it for seconds: the first clients would fall
-    behind): they join both banks and decode, then leave nothing behind."""
+    behind): they join both banks and decode, one stalls and catches up alone, then they
+    leave nothing behind."""
+    from voxtral_mlx.decode.audio_pipeline import AudioPipeline
     from voxtral_mlx.decode.decoder_bank import DecoderBank
     from voxtral_mlx.decode.front_bank import FrontBank
     from voxtral_mlx.decode.rows import RowBatch
 
-    seen = {"front": 0, "decoder": 0, "events": 0}
+    seen = {"front": 0, "decoder": 0, "events": 0, "left": 0, "alone": 0}
     join_front, join_row, step = FrontBank.join, DecoderBank._join, RowBatch.step
 
     def counted(name, inner):
@@ -188,12 +190,16 @@ def test_the_hub_rehearses_before_its_first_client(folder, monkeypatch):
 
     monkeypatch.setattr(FrontBank, "join", counted("front", join_front))
     monkeypatch.setattr(DecoderBank, "_join", counted("decoder", join_row))
+    monkeypatch.setattr(FrontBank, "leave", counted("left", FrontBank.leave))
+    monkeypatch.setattr(AudioPipeline, "_consume", counted("alone", AudioPipeline._consume))
     monkeypatch.setattr(RowBatch, "step", lambda batch, max_tokens=None: (
         seen.__setitem__("events", seen["events"] + len(out := step(batch, max_tokens))), out
     )[1])  # fmt: skip
     hub = started(folder, batch_rows=4)
     try:
         assert seen["front"] >= 3 and seen["decoder"] >= 3 and seen["events"] > 3 * 20
+        # A stalled stream left the front bank, caught up alone and joined it again.
+        assert seen["left"] >= 1 and seen["alone"] >= 1 and seen["front"] >= 4
         batch = hub._group.batch
         assert hub._group.sessions == [] and batch.rows == []
         assert batch._decoder_bank.members == [] and not any(batch._front_bank.members)

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 OnEvent = Callable[[str, Any], None]
 WAIT_SECONDS = 0.05  # longest sleep of an idle loop before it looks at commands again
+# A rehearsal stream's stall, in 40 ms turns: 6 tokens, more than a front bank member may lag
+# its bank's median before it leaves to catch up alone (``FrontBank.max_backlog``, 4).
+STALL_TURNS = 12
 
 
 class StreamsFull(VoxtralError):
@@ -224,21 +227,32 @@ class StreamHub:
         """Made-up audio through the real path before the first client: ``streams`` streams
         starting 80 ms apart (rows joining the banks, steps of some of them, prefills alone
         and shared), each ``seconds`` long, to their end (the banks' last calls, rows given
-        back). A machine's first run of each MLX CUDA kernel compiles it (seconds each; cached
-        on disk after): met by the first clients, those seconds put every stream seconds
-        behind (docs/benchmarks.md). The sessions leave; nothing of theirs is kept."""
+        back); the second stalls for ``STALL_TURNS`` turns and then sends what it held at
+        once, as a client on a bad network does (its stream leaves the front bank, catches
+        up alone and joins again). A machine's first run of each MLX CUDA kernel compiles it
+        (seconds each; cached on disk after): met by the first clients, those seconds put
+        every stream seconds behind (docs/benchmarks.md). The sessions leave; nothing of
+        theirs is kept."""
         from voxtral_mlx.decode.session import StreamingSession
 
         rng = np.random.default_rng(0)
         piece = SAMPLE_RATE // 25  # 40 ms, as clients send
         turns = int(seconds * 25)
+        stall = range(turns // 3, turns // 3 + STALL_TURNS)  # the second stream's
+        held: list[np.ndarray] = []
         sessions = [StreamingSession(self._model, self._tokenizer, self.delay_ms,
                                      group=self._group) for _ in range(streams)]  # fmt: skip
         try:
             for turn in range(turns + 2 * streams):
                 for i, session in enumerate(sessions):
                     if 2 * i <= turn < 2 * i + turns:
-                        session.push((0.01 * rng.standard_normal(piece)).astype(np.float32))
+                        x = (0.01 * rng.standard_normal(piece)).astype(np.float32)
+                        if i == 1 and turn - 2 * i in stall:
+                            held.append(x)
+                            continue
+                        if i == 1 and held:
+                            x, held = np.concatenate(held + [x]), []
+                        session.push(x)
                     elif turn == 2 * i + turns:
                         session.close()
                 self._group.step(self._max_tokens)
