@@ -50,6 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SR, DELAY = 16000, 0.48
 LOOK_AHEAD = 40  # samples past a token's end (and delay) that its last mel frame reads
 LEAD_S = 0.5  # wall time counted before the first chunk (as when one process ran them all)
+CLIENT_START_S = 2.0  # from launching the client processes to their first chunk
+SLOW_TURN_S = 0.1  # a turn this long is listed with its time in the run (after the clients start)
 STEADY_AFTER = 2.0  # s of a stream's audio: its tokens after that are "steady" (started)
 
 
@@ -221,38 +223,56 @@ def main() -> None:
 
 class TurnClock:
     """The wall time of the hub's turns that did work (its thread only), to set beside
-    ``lab/hub_lab.py``'s (the hub without the network, the event loop and the clients)."""
+    ``lab/hub_lab.py``'s (the hub without the network, the event loop and the clients), the
+    turns over ``SLOW_TURN_S`` with their time from the clients' first chunk, and the front
+    bank's leaves (a member far behind the others catching up alone)."""
 
     def __init__(self, hub):
+        from voxtral_mlx.decode.front_bank import FrontBank
+
         self.times: list[float] = []
+        self.slow: list[tuple[float, float]] = []
+        self.leaves = 0
         self.start = time.perf_counter()
-        inner = hub._turn
+        inner, leave = hub._turn, FrontBank.leave
 
         def turn():
             t = time.perf_counter()
             busy = inner()
+            took = time.perf_counter() - t
             if busy:
-                self.times.append(time.perf_counter() - t)
+                self.times.append(took)
+            if took > SLOW_TURN_S:
+                self.slow.append((t - self.start, took))
             return busy
 
+        def counted_leave(bank, pipe):
+            self.leaves += 1
+            return leave(bank, pipe)
+
         hub._turn = turn
+        FrontBank.leave = counted_leave
 
     def clear(self) -> None:
-        self.times, self.start = [], time.perf_counter()
+        self.times, self.slow, self.leaves, self.start = [], [], 0, time.perf_counter()
 
     def report(self) -> str:
         t = sorted(self.times)
         if not t:
             return "none"
         wall = time.perf_counter() - self.start
+        slow = ", ".join(f"{1000 * took:.0f} ms at {at - CLIENT_START_S:.1f} s"
+                         for at, took in self.slow[:20])  # fmt: skip
         return (f"{len(t) / wall:.0f}/s, mean {1000 * sum(t) / len(t):.1f} ms, p95 "
-                f"{1000 * pct(t):.1f} ms, the thread {100 * sum(t) / wall:.0f} % in them")  # fmt: skip
+                f"{1000 * pct(t):.1f} ms, the thread {100 * sum(t) / wall:.0f} % in them; front "
+                f"bank leaves {self.leaves}; turns over {1000 * SLOW_TURN_S:.0f} ms: "
+                f"{slow or 'none'}")  # fmt: skip
 
 
 def run_clients(n: int, args) -> dict:
     """N clients in ``--client-procs`` processes (one asyncio loop each), started together."""
     procs = max(1, min(args.client_procs, n))
-    start_at = time.time() + 2.0  # every process imported and connected by then
+    start_at = time.time() + CLIENT_START_S  # every process imported and connected by then
     children = []
     for p in range(procs):
         first, last = p * n // procs, (p + 1) * n // procs
