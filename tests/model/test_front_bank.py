@@ -198,3 +198,25 @@ def test_a_server_warms_the_bank_sizes_that_fit_a_quarter_of_the_memory():
     assert warm_sizes(64, ring_row, 141 * 2**30) == [1, 2, 4, 8, 16, 32, 64]
     assert warm_sizes(48, ring_row, 141 * 2**30) == [1, 2, 4, 8, 16, 32, 48]
     assert warm_sizes(64, 10 * 2**30, 16 * 2**30) == [1]
+
+
+def test_streams_starting_together_grow_the_bank_once(tiny_model):
+    """Five streams about to join a bank of eight (one row made): ``make_room`` grows it once,
+    to eight rows (a bank size), where one join at a time doubled it three times, each
+    growth copying every row made so far. Room already there: no growth."""
+    from voxtral_mlx.decode.bank_rows import room_for
+
+    assert room_for([None], 5, 8) == 8 and room_for([None] * 8, 5, 8) is None
+    assert room_for([object(), None], 2, 64) == 4 and room_for([None], 100, 6) == 6
+    bank = FrontBank(tiny_model, rows=8)
+    grows, grow = [], bank._grow
+    bank._grow = lambda rows: (grows.append(rows), grow(rows))
+    bank.make_room(5)
+    pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in range(5)]
+    for pipe in pipes:
+        assert bank.can_join(pipe)
+        bank.join(pipe)
+    assert grows == [8] and len(bank.members) == 8
+    assert [p.bank_row for p in pipes] == [0, 1, 2, 3, 4]
+    bank.make_room(3)
+    assert grows == [8]

@@ -128,6 +128,24 @@ def test_the_bank_shrinks_when_few_rows_are_left(env):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
 
 
+def test_rows_joining_together_grow_the_bank_once(env, monkeypatch):
+    """Five streams prefilled together join a decoder bank of eight in one growth to eight
+    rows, not three doublings (each copies every row made); their tokens are still their
+    sessions' alone."""
+    from voxtral_mlx.model.lane_bank import LaneBank
+
+    model, tok = env
+    clips = [ref.test_audio(s, seed=i) for i, s in ((61, 2.0), (62, 2.5), (63, 2.0), (64, 1.5),
+                                                    (65, 2.0))]  # fmt: skip
+    grows, grow = [], LaneBank.grow
+    monkeypatch.setattr(LaneBank, "grow", lambda bank, rows, slots=0: (
+        rows > bank.rows and grows.append(rows), grow(bank, rows, slots))[1])  # fmt: skip
+    out = _together(RowBatch(model, tok, LIVE_BLOCK, bank_rows=8), clips)
+    assert grows == [8]  # the rows made: eight at once
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
+
+
 def test_a_shared_prefill_is_padded_to_a_bank_size(env, monkeypatch):
     """Three streams start in the same turn with a bank of eight rows: their prompts go
     through the decoder as one prefill of four rows (a bank size, warmed at start; the fourth

@@ -207,3 +207,29 @@ def test_the_hub_rehearses_before_its_first_client(folder, monkeypatch):
     finally:
         hub.stop()
         assert hub.join(30)
+
+
+def test_streams_starting_together_make_room_once(folder, monkeypatch):
+    """Streams that open in the same turn make room in the banks once for all of them (one
+    growth, not a doubling per join), and each still gets its own session's tokens."""
+    from voxtral_mlx.decode.rows import RowBatch
+
+    asked, make_room = [], RowBatch.make_room
+    monkeypatch.setattr(RowBatch, "make_room", lambda batch, n: (asked.append(n),
+                                                                  make_room(batch, n)))  # fmt: skip
+    hub = StreamHub(Loader(folder), max_streams=3, batch_rows=4)
+    clients = [Client() for _ in audios()]
+    streams = [hub.open(c) for c in clients]  # before the hub's first turn: one turn sees all
+    hub.start()
+    try:
+        assert hub.ready.wait(30) and hub.error is None
+        for i, (stream, audio) in enumerate(zip(streams, audios(), strict=True)):
+            send(stream, audio, i)
+        assert all(c.done.wait(60) for c in clients)
+        assert asked == [3]
+        model, _ = weights.load(folder)
+        for client, audio in zip(clients, audios(), strict=True):
+            assert client.errors == [] and client.ids == local_ids(model, audio)
+    finally:
+        hub.stop()
+        assert hub.join(30)

@@ -50,10 +50,22 @@ def device_memory() -> int:
     return int(info.get("total_memory") or info.get("memory_size") or 8 << 30)
 
 
+def room_for(members: list, more: int, capacity: int) -> int | None:
+    """The rows a bank needs for ``more`` members joining at once (a bank size), or None when
+    it has room: one growth for a burst of joins, not one a doubling (each copies every row
+    made so far: 64 streams starting together grew a bank six times)."""
+    taken = sum(m is not None for m in members)
+    want = min(capacity, taken + more)
+    if want <= len(members):
+        return None
+    return padded_rows(want, capacity)
+
+
 def padded_rows(n: int, capacity: int) -> int:
     """The bank size that ``n`` rows of one call are padded to (another call shape is another
     attention graph to build on MLX CUDA, ~0.1 s: a few sizes, all warmed at start)."""
     return next(size for size in bank_sizes(capacity) if size >= n)
 
 
-__all__ = ["bank_sizes", "device_memory", "padded_rows", "rows_to_keep", "warm_sizes"]
+__all__ = ["bank_sizes", "device_memory", "padded_rows", "room_for", "rows_to_keep",
+           "warm_sizes"]  # fmt: skip

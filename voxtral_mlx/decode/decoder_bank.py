@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from voxtral_mlx.decode.bank_rows import rows_to_keep, warm_sizes
+from voxtral_mlx.decode.bank_rows import room_for, rows_to_keep, warm_sizes
 from voxtral_mlx.decode.row import Row, step_inputs
 from voxtral_mlx.model.lane_bank import LaneBank
 from voxtral_mlx.model.lanes import Lane
@@ -42,6 +42,9 @@ class DecoderBank:
         its previous token ``prev[id(row)]``; ``queued(row, tokens, i, position)`` records
         each row's lazy token. Returns the rows left to step on lanes."""
         self.sync()
+        joining = [r for r in rows if self._can_join(r)]
+        key = self.key if self.key is not None else next((r.stepper.key for r in joining), None)
+        self._make_room(min(self.places_free(), sum(r.stepper.key == key for r in joining)))
         for r in rows:
             if self._can_join(r):
                 self._join(r)
@@ -114,6 +117,13 @@ class DecoderBank:
             and self.key in (None, row.stepper.key)
             and self.places_free() > 0
         )  # fmt: skip
+
+    def _make_room(self, more: int) -> None:
+        """Grow once for ``more`` rows about to join (``room_for``)."""
+        rows = room_for(self.members, more, self.capacity)
+        if rows is not None:
+            self.members += [None] * (rows - len(self.members))
+            self.bank.grow(rows)
 
     def _join(self, row: Row) -> None:
         if None not in self.members:

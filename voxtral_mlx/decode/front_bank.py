@@ -32,7 +32,7 @@ import numpy as np
 
 from voxtral_mlx.audio.mel import FRAMES_PER_TOKEN, HOP_LENGTH, segments_to_log_mel
 from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
-from voxtral_mlx.decode.bank_rows import rows_to_keep, warm_sizes
+from voxtral_mlx.decode.bank_rows import room_for, rows_to_keep, warm_sizes
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.encoder import ConvStemState
 from voxtral_mlx.model.encoder_ring import RingCache, RowRings
@@ -76,6 +76,12 @@ class FrontBank:
         self.rings.put(row, pipe.enc_cache)
         self.members[row] = pipe
         pipe.bank, pipe.bank_row = self, row
+
+    def make_room(self, more: int) -> None:
+        """Grow once for ``more`` streams about to join (``room_for``)."""
+        rows = room_for(self.members, more, self.capacity)
+        if rows is not None:
+            self._grow(rows)
 
     def leave(self, pipe: AudioPipeline) -> None:
         """``pipe`` goes on alone from where its row is."""

@@ -71,6 +71,12 @@ class RowBatch:
         right = max(p.right_pad_tokens for p in protos)
         return Feed(self.model, protos[0].n_left, right, self.encoder_block, offset)
 
+    def make_room(self, streams: int) -> None:
+        """``streams`` live streams are about to start: the front bank grows once for all of
+        them instead of doubling as they join one by one (``bank_rows.room_for``)."""
+        if self._front_bank is not None and self.encoder_block <= LIVE_BLOCK:
+            self._front_bank.make_room(streams)
+
     def add_row(self, feed: Feed, delay_ms: int | None = None) -> Row:
         proto = StreamProtocol.of(self.model.config, self.tokenizer, delay_ms)
         if proto.right_pad_tokens > feed.right_pad:

@@ -268,7 +268,11 @@ class StreamHub:
         """Move audio in, one step of every stream, events out; False when there was nothing
         to do."""
         busy = False
-        for stream in list(self._streams.values()):
+        streams = list(self._streams.values())
+        fresh = sum(s.id not in self._sessions and not s.cancelled for s in streams)
+        if fresh > 1:  # streams starting together: their banks grow once for all of them
+            self._group.batch.make_room(fresh)
+        for stream in streams:
             audio, finished, cancelled = stream._take()
             if cancelled:
                 self._forget(stream)
