@@ -105,17 +105,19 @@ class RowRings:
 
     def put(self, row: int, rings: list[RingCache]) -> None:
         """Row ``row`` takes over a stream's rings (built with the same window and block; their
-        buffers are released)."""
+        buffers go once the copies are computed)."""
         for i, ring in enumerate(rings):
             if ring.keys is not None:
                 self.ks[i][row : row + 1, :, : self.slots] = ring.keys
                 self.vs[i][row : row + 1, :, : self.slots] = ring.values
         self.offsets[row] = rings[0].offset
-        # Waited for here, though 64 joins at once wait 64 times (84 ms on the H200): left
-        # lazy, 64 joins and the next call took 0.67 s against 0.47 s on the 2-core CPU, and
-        # with ``async_eval`` each write found the buffer busy and copied every row (5.8 s;
-        # benchmarks/lab/start_lab.py --size tiny).
-        mx.eval(self.ks, self.vs)
+        # Not waited for: the copies are computed with the bank's next call (64 joins at
+        # once had waited for the device 64 times, 84 ms on the H200, each wait also for the
+        # other streams' queued work). On the 2-core CPU (benchmarks/lab/start_lab.py --size
+        # tiny, the banks made room first) the same either way: 64 joins and the next call
+        # 341-370 ms lazy, 350-365 ms waiting. Before rooms were made, growths between joins
+        # made the lazy copies slower (0.67 against 0.47 s); with ``mx.async_eval`` each
+        # join's write found the buffer busy and copied every row (5.8 s).
         for ring in rings:  # the row holds them now (``get`` gives them back)
             ring.keys = ring.values = None
 
