@@ -71,14 +71,18 @@ def test_bank_rows_equal_their_sessions(env, monkeypatch):
     assert not bank.bank.ks and bank.members == []  # nobody left: the decoder cache is gone
 
 
-def _together(batch: RowBatch, clips: list, after_turn=None) -> dict:
-    """Each clip a stream of ``batch`` from the first turn, ``TURN`` samples a turn, finished
-    when it ends; ``after_turn()`` after each step. The events each stream decoded."""
-    rows = [batch.add_row(batch.add_feed([None])) for _ in clips]
+def _together(batch: RowBatch, clips: list, after_turn=None, starts=None) -> dict:
+    """Each clip a stream of ``batch`` from its turn in ``starts`` (default: the first),
+    ``TURN`` samples a turn, finished when it ends; ``after_turn()`` after each step. The
+    events each stream decoded."""
+    starts = starts or [0] * len(clips)
+    rows: list = []
     out: dict = {i: [] for i in range(len(clips))}
     for turn in range(200):
-        for row, clip in zip(rows, clips, strict=True):
-            piece = clip[turn * TURN : (turn + 1) * TURN]
+        while len(rows) < len(clips) and starts[len(rows)] <= turn:
+            rows.append(batch.add_row(batch.add_feed([None])))
+        for row, clip, start in zip(rows, clips, starts, strict=False):
+            piece = clip[(turn - start) * TURN : (turn - start + 1) * TURN]
             if piece.size:
                 row.feed.push(piece)
             elif not row.feed.finished:
@@ -87,7 +91,7 @@ def _together(batch: RowBatch, clips: list, after_turn=None) -> dict:
             out[rows.index(row)].append(e)
         if after_turn is not None:
             after_turn()
-        if all(r.done for r in rows):
+        if len(rows) == len(clips) and all(r.done for r in rows):
             break
     return out
 
@@ -183,20 +187,7 @@ def test_shared_prefills_run_only_what_follows_the_silent_start(env, monkeypatch
         rests.append(x.shape[1]), prefill(s, p, x, reserve))[1])  # fmt: skip
     clips = [ref.test_audio(s, seed=i) for i, s in ((41, 2.5), (42, 3.0), (43, 2.0))]
     batch = RowBatch(model, tok, LIVE_BLOCK, bank_rows=8)
-    rows, out = [], {i: [] for i in range(len(clips))}
-    for turn in range(200):
-        if turn % 4 == 0 and len(rows) < len(clips):  # a stream starts every 4th turn
-            rows.append(batch.add_row(batch.add_feed([None])))
-        for i, row in enumerate(rows):
-            piece = clips[i][(turn - 4 * i) * TURN : (turn - 4 * i + 1) * TURN]
-            if piece.size:
-                row.feed.push(piece)
-            elif not row.feed.finished:
-                batch.finish(row.feed)
-        for row, e in batch.step():
-            out[rows.index(row)].append(e)
-        if len(rows) == len(clips) and all(r.done for r in rows):
-            break
+    out = _together(batch, clips, starts=[0, 4, 8])  # a stream starts every 4th turn
     assert prefixes == [start]  # computed once
     assert rests == [len(proto.prompt) - start] * len(clips)  # one prefill a stream
     for i, clip in enumerate(clips):
