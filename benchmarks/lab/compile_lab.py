@@ -32,6 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
+def once(mx, fn) -> tuple[float, float, object]:
+    """(host s to build and queue, s until the device is done, the output) of one call of
+    ``fn`` (which returns the arrays to evaluate), the device idle before it."""
+    mx.synchronize()
+    t = time.perf_counter()
+    out = fn()
+    mx.async_eval(out)
+    h = time.perf_counter()
+    mx.synchronize()
+    return h - t, time.perf_counter() - t, out
+
+
 def timed(mx, fn, runs: int = 10) -> tuple[float, float, object, float]:
     """(host ms, total ms, the last output, peak MB above the start) of ``fn`` (which returns
     the arrays to evaluate)."""
@@ -41,16 +53,10 @@ def timed(mx, fn, runs: int = 10) -> tuple[float, float, object, float]:
     mx.reset_peak_memory()
     out = None
     for i in range(runs + 3):
-        mx.synchronize()
-        t = time.perf_counter()
-        out = fn()
-        mx.async_eval(out)
-        h = time.perf_counter()
-        mx.synchronize()
-        e = time.perf_counter()
+        h, t, out = once(mx, fn)
         if i >= 3:
-            host.append(h - t)
-            total.append(e - t)
+            host.append(h)
+            total.append(t)
     peak = (mx.get_peak_memory() - start) / 2**20
     return 1000 * statistics.median(host), 1000 * statistics.median(total), out, peak
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> None:
@@ -29,6 +29,7 @@ def main() -> None:
     # isort: off
     import voxtral_mlx  # noqa: F401  (first: on Linux it loads OpenBLAS before mlx.core)
     import mlx.core as mx
+    from compile_lab import once
     from fullsize import random_model
 
     # isort: on
@@ -47,14 +48,8 @@ def main() -> None:
     print("|---|---|---|---|")
 
     def run(label, fn):
-        mx.synchronize()
-        t = time.perf_counter()
-        out = fn()
-        mx.async_eval(out)
-        h = time.perf_counter()
-        mx.synchronize()
-        e = time.perf_counter()
-        print(f"| {label} | {1000 * (h - t):.1f} | {1000 * (e - t):.1f} |", flush=True)
+        host, total, _ = once(mx, fn)
+        print(f"| {label} | {1000 * host:.1f} | {1000 * total:.1f} |", flush=True)
 
     rings = {}
     for rows, k in [(64, 1), (64, 1), (16, 1), (16, 1), (16, 2), (16, 2), (64, 2), (32, 1),
