@@ -45,7 +45,7 @@ class DecoderBank:
         joining = [r for r in rows if self._can_join(r)]
         key = self.key if self.key is not None else next((r.stepper.key for r in joining), None)
         self._make_room(min(self.places_free(), sum(r.stepper.key == key for r in joining)))
-        for r in rows:
+        for r in joining:  # in order: the first fixes the delay, places run out
             if self._can_join(r):
                 self._join(r)
         ready = {id(r) for r in rows}
@@ -126,10 +126,7 @@ class DecoderBank:
             self.bank.grow(rows)
 
     def _join(self, row: Row) -> None:
-        if None not in self.members:
-            more = min(self.capacity, max(1, 2 * len(self.members))) - len(self.members)
-            self.members += [None] * more
-            self.bank.grow(len(self.members))
+        self._make_room(1)  # full: the next bank size (double, up to the capacity)
         place = self.members.index(None)
         self.bank.put(place, row.lane, row.lane_row)
         self.members[place] = row

@@ -68,8 +68,7 @@ class FrontBank:
         )  # fmt: skip
 
     def join(self, pipe: AudioPipeline) -> None:
-        if None not in self.members:
-            self._grow(min(self.capacity, 2 * len(self.members)))
+        self.make_room(1)  # full: the next bank size (double, up to the capacity)
         row = self.members.index(None)
         self.buf1[row : row + 1] = pipe.conv_state.buf1
         self.buf2[row : row + 1] = pipe.conv_state.buf2
