@@ -3,7 +3,7 @@
 python benchmarks/lab/hub_lab.py [--size tiny|small|full] [--bits 4|16] [--streams 1,4,16]
                                  [--seconds 10] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
                                  [--memory] [--profile] [--plain-encoder] [--stall S]
-                                 [--slow-ms MS]
+                                 [--slow-ms MS] [--clear-every ROUNDS]
 
 N streams get ``--chunk-ms`` of speech-like audio each at the speed it is spoken, appended
 from one feeder thread straight into the hub (what the server's connections do). Per N: the
@@ -19,6 +19,8 @@ ignored). ``--profile``: where the hub's thread spends the last N's run, sampled
 of ``encode_rows``' compiled graph, to compare. Calls over ``SLOW_S`` are listed with their
 shapes (a kernel compiled for a shape the device had not seen shows as one slow call).
 ``--stall S``: the hub's thread sleeps S seconds once, 2 s into each timed run (``Stall``).
+``--clear-every N``: MLX's buffer cache is cleared every N decoder rounds instead of
+``rows.CLEAR_CACHE_EVERY`` (before 2026-12-02 it counted tokens: with 64 rows, every ~8 rounds).
 """
 
 from __future__ import annotations
@@ -259,6 +261,8 @@ def main() -> None:
                     help="front bank calls run the encoder op by op, not compiled (A/B)")  # fmt: skip
     ap.add_argument("--stall", type=float, default=0.0,
                     help="the hub's thread sleeps this long once, 2 s into each timed run")  # fmt: skip
+    ap.add_argument("--clear-every", type=int, default=None,
+                    help="rounds between MLX cache clears (rows.CLEAR_CACHE_EVERY; A/B)")  # fmt: skip
     args = ap.parse_args()
 
     # isort: off
@@ -274,6 +278,10 @@ def main() -> None:
     from voxtral_mlx.serve.hub import StreamHub
 
     load, tok, name = model_loader(args, "voxtral-hub-")
+    if args.clear_every:
+        from voxtral_mlx.decode import rows
+
+        rows.CLEAR_CACHE_EVERY = args.clear_every
     if args.plain_encoder:
         from voxtral_mlx.decode import front_bank
 

@@ -237,3 +237,34 @@ def test_a_new_stream_joins_the_front_bank_before_its_first_audio(env, monkeypat
         batch.step()
     assert alone == []
     assert all(r.feed.pipe.available > r.protocol.n_left for r in rows)  # audio computed
+
+
+def test_the_cache_is_cleared_by_rounds_not_tokens(env, monkeypatch):
+    """Four streams stepping together clear MLX's buffer cache once every
+    ``CLEAR_CACHE_EVERY`` rounds, as one stream does, not four times as often (every clear
+    has the next step allocate each buffer again)."""
+    import mlx.core as mx
+
+    from voxtral_mlx.decode import rows as rows_module
+
+    model, tok = env
+    clips = [ref.test_audio(2.0, seed=70 + i) for i in range(4)]
+    clears, rounds, tokens = [], [], []
+    monkeypatch.setattr(rows_module, "CLEAR_CACHE_EVERY", 5)
+    monkeypatch.setattr(mx, "clear_cache", lambda: clears.append(1))
+    step_round = RowBatch._round
+
+    def counted(batch, budget, events):
+        before = len(events)
+        took = step_round(batch, budget, events)
+        if took:
+            rounds.append(1)
+            tokens.append(len(events) - before)
+        return took
+
+    monkeypatch.setattr(RowBatch, "_round", counted)
+    out = _together(RowBatch(model, tok, LIVE_BLOCK, bank_rows=4), clips)
+    assert max(tokens) == 4  # rounds of four rows happened
+    assert len(clears) == len(rounds) // 5 < sum(tokens) // 5
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"

@@ -37,7 +37,11 @@ from voxtral_mlx.text.transcript import TokenEvent
 
 __all__ = ["Feed", "Row", "RowBatch", "State"]
 
-CLEAR_CACHE_EVERY = 512  # tokens
+# Rounds (one token for each row stepping): MLX keeps freed buffers for reuse, and a clear
+# hands them back. Counting rounds, not tokens, a one-stream session clears as often as
+# before, and a server's 64 rows do not clear 64 times as often (each clear, every buffer of
+# the next step allocated again).
+CLEAR_CACHE_EVERY = 512
 
 
 class RowBatch:
@@ -55,7 +59,7 @@ class RowBatch:
         self.rows: list[Row] = []
         self._max_rows = max_rows  # measured at the first batch of more rows than it allows
         self._measured = 1
-        self._tokens = 0
+        self._rounds = 0
         # Opt-in (``bank_rows``; may change words): live feeds' front ends in one call for all
         # (front_bank.py; its rows are encoder rings, so a model without an encoder
         # window keeps one call a feed), and the rows of a delay in one decoder bank
@@ -161,9 +165,9 @@ class RowBatch:
                 r.maybe_done()
         for feed in {id(r.feed): r.feed for r, _ in taken}.values():
             feed.forget()
-        self._tokens += len(taken)
-        if self._tokens >= CLEAR_CACHE_EVERY:
-            self._tokens = 0
+        self._rounds += 1
+        if self._rounds >= CLEAR_CACHE_EVERY:
+            self._rounds = 0
             mx.clear_cache()  # release freed buffers on long sessions
         return True
 
