@@ -305,7 +305,7 @@ def main() -> None:
     clock.wrap(RowBatch, "_launch", "dlaunch")
     clock.wrap(FrontBank, "_grow", "fgrow")
     clock.wrap(FrontBank, "join", "fjoin")
-    clock.wrap(DecoderBank, "_join", "djoin")
+    clock.wrap(DecoderBank, "_join_all", "djoin")
     clock.slow_s = args.slow_ms / 1000
 
     hub = StreamHub(load, max_streams=max(counts), batch_rows=args.batch_rows)

@@ -37,7 +37,7 @@ def main() -> None:
     from bench_files import synthetic_tokenizer
 
     # isort: on
-    from voxtral_mlx.decode import front_bank, rows
+    from voxtral_mlx.decode import decoder_bank, front_bank, rows
     from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK
     from voxtral_mlx.decode.session import SessionGroup, StreamingSession
     from voxtral_mlx.model.encoder_ring import RowRings
@@ -70,6 +70,7 @@ def main() -> None:
     timed(RowRings, "put", "ring copies into the bank")
     timed(front_bank.FrontBank, "_call", "front bank calls")
     timed(rows.RowBatch, "_prefill", "prefills")
+    timed(decoder_bank.DecoderBank, "_join_all", "decoder bank joins (a step's)")
     timed(StreamingSession, "__init__", "sessions made")
 
     def streams(n: int, seconds: float, report: bool) -> None:

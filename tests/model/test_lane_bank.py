@@ -107,3 +107,22 @@ def test_bank_writes_in_place():
     buffer = bank.ks[0].nbytes
     assert mx.get_active_memory() - before < buffer
     assert bank.pos == [4, 1, 4, 4]
+
+
+def test_rows_put_together_are_each_rows_copy():
+    """``put_rows`` copies a lane's rows (any order, into any places) in one call: each bank
+    row then holds what ``put`` of that row alone gives, and its other rows are untouched."""
+    dec = tiny_model().decoder
+    stepper = FastStepper.for_delay(dec, DELAY)
+    lane, _ = stepper.prefill_lane(mx.random.normal((3, 9, 64), key=mx.random.key(7)), 10)
+    one, many = LaneBank.of(dec), LaneBank.of(dec)
+    for bank in (one, many):
+        bank.grow(6, 16)
+        _litter(bank, 0)
+    for place, lane_row in ((4, 2), (1, 0), (5, 1)):
+        one.put(place, lane, lane_row)
+    many.put_rows([4, 1, 5], lane, [2, 0, 1])
+    assert one.pos == many.pos and many.pos[4] == lane.pos and many.pos[0] == 0
+    for i in range(one.n_layers):
+        assert mx.array_equal(one.ks[i], many.ks[i]) and mx.array_equal(one.vs[i], many.vs[i])
+        assert mx.array_equal(many.ks[i][4:5, :, :10], lane.ks[i][2:3, :, :10])

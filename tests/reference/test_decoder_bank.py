@@ -37,7 +37,7 @@ def test_bank_rows_equal_their_sessions(env, monkeypatch):
     early = next(t for t in ids[5:] if ids.index(t) < len(ids) - 30 and t != tok.eos_id)
     fake = EarlyEos(tok, early)
     joined, join = [], DecoderBank._join
-    monkeypatch.setattr(DecoderBank, "_join", lambda b, row: (joined.append(row), join(b, row)))
+    monkeypatch.setattr(DecoderBank, "_join", lambda b, row: (joined.append(row), join(b, row))[1])
 
     batch = RowBatch(model, fake, bank_rows=2)
     starts, pause = [0, 2, 6], range(8, 14)  # in turns; the second stream pauses for these
@@ -134,8 +134,9 @@ def test_the_bank_shrinks_when_few_rows_are_left(env):
 
 def test_rows_joining_together_grow_the_bank_once(env, monkeypatch):
     """Five streams prefilled together join a decoder bank of eight in one growth to eight
-    rows, not three doublings (each copies every row made); their tokens are still their
-    sessions' alone."""
+    rows, not three doublings (each copies every row made), and their buffers are copied in
+    by one call (one wait for the device, not five); their tokens are still their sessions'
+    alone."""
     from voxtral_mlx.model.lane_bank import LaneBank
 
     model, tok = env
@@ -144,8 +145,12 @@ def test_rows_joining_together_grow_the_bank_once(env, monkeypatch):
     grows, grow = [], LaneBank.grow
     monkeypatch.setattr(LaneBank, "grow", lambda bank, rows, slots=0: (
         rows > bank.rows and grows.append(rows), grow(bank, rows, slots))[1])  # fmt: skip
+    copies, put_rows = [], LaneBank.put_rows
+    monkeypatch.setattr(LaneBank, "put_rows", lambda bank, rows, lane, lane_rows: (
+        copies.append(len(rows)), put_rows(bank, rows, lane, lane_rows))[1])  # fmt: skip
     out = _together(RowBatch(model, tok, LIVE_BLOCK, bank_rows=8), clips)
     assert grows == [8]  # the rows made: eight at once
+    assert copies == [5]  # and their prefilled buffers copied in by one call
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
 

@@ -111,7 +111,7 @@ def test_batch_rows_computes_the_streams_together(folder, monkeypatch):
         FrontBank, "join", lambda bank, pipe: (fronts.append(pipe), join_front(bank, pipe))
     )
     monkeypatch.setattr(
-        DecoderBank, "_join", lambda bank, row: (rows.append(row), join_row(bank, row))
+        DecoderBank, "_join", lambda bank, row: (rows.append(row), join_row(bank, row))[1]
     )
     hub = started(folder, batch_rows=4)
     fronts.clear()  # the rehearsal's (test_the_hub_rehearses_before_its_first_client)

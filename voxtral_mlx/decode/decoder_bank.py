@@ -45,9 +45,7 @@ class DecoderBank:
         joining = [r for r in rows if self._can_join(r)]
         key = self.key if self.key is not None else next((r.stepper.key for r in joining), None)
         self._make_room(min(self.places_free(), sum(r.stepper.key == key for r in joining)))
-        for r in joining:  # in order: the first fixes the delay, places run out
-            if self._can_join(r):
-                self._join(r)
+        self._join_all(joining)
         ready = {id(r) for r in rows}
         active = [m is not None and id(m) in ready for m in self.members]
         stepping = [m for m, on in zip(self.members, active, strict=True) if on]
@@ -125,12 +123,29 @@ class DecoderBank:
             self.members += [None] * (rows - len(self.members))
             self.bank.grow(rows)
 
-    def _join(self, row: Row) -> None:
+    def _join_all(self, rows: list[Row]) -> None:
+        """The rows that can join, in order (the first fixes the delay, places run out), each
+        lane's rows copied in with one ``put_rows``."""
+        by_lane: dict[int, tuple[Lane, list[int], list[int]]] = {}
+        for row in rows:
+            if not self._can_join(row):
+                continue
+            lane, lane_row = row.lane, row.lane_row
+            place = self._join(row)
+            _, places, lane_rows = by_lane.setdefault(id(lane), (lane, [], []))
+            places.append(place)
+            lane_rows.append(lane_row)
+        for lane, places, lane_rows in by_lane.values():
+            self.bank.put_rows(places, lane, lane_rows)
+
+    def _join(self, row: Row) -> int:
+        """A place for ``row``, which moves to the bank; its buffers are copied by the
+        caller (``put_rows``). Returns the place."""
         self._make_room(1)  # full: the next bank size (double, up to the capacity)
         place = self.members.index(None)
-        self.bank.put(place, row.lane, row.lane_row)
         self.members[place] = row
         row.lane, row.lane_row = self.bank, place
+        return place
 
     def _step(self, stepping: list[Row], active: list[bool], prev: dict, queued) -> None:
         stepper = stepping[0].stepper

@@ -79,12 +79,24 @@ class LaneBank:
 
     def put(self, row: int, lane: Lane, lane_row: int = 0) -> None:
         """Row ``row`` takes a copy of a lane's row ``lane_row`` (same window) and its position."""
+        self.put_rows([row], lane, [lane_row])
+
+    def put_rows(self, rows: list[int], lane: Lane, lane_rows: list[int]) -> None:
+        """Rows ``rows`` take copies of the lane's rows ``lane_rows`` (same window) and its
+        position: one copy per layer for all of them, and one wait for the device (64
+        streams prefilled together join at once: 64 waits, each for all queued work, took
+        12 ms of a turn on the H200, ``benchmarks/lab/start_lab.py``)."""
         held = lane.ks[0].shape[2]
         self.grow(self.rows, held)
+        if len(rows) == 1:
+            dst, src = slice(rows[0], rows[0] + 1), slice(lane_rows[0], lane_rows[0] + 1)
+        else:
+            dst, src = mx.array(rows), mx.array(lane_rows)
         for i in range(self.n_layers):
-            self.ks[i][row : row + 1, :, :held] = lane.ks[i][lane_row : lane_row + 1]
-            self.vs[i][row : row + 1, :, :held] = lane.vs[i][lane_row : lane_row + 1]
-        self.pos[row] = lane.pos
+            self.ks[i][dst, :, :held] = lane.ks[i][src]
+            self.vs[i][dst, :, :held] = lane.vs[i][src]
+        for row in rows:
+            self.pos[row] = lane.pos
         mx.eval(self.ks, self.vs)
 
     def keep(self, rows: list[int]) -> None:
