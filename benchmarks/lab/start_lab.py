@@ -2,8 +2,11 @@
 first clients, piece by piece.
 
 python benchmarks/lab/start_lab.py [--size tiny|small|full] [--streams 64] [--batch-rows 64]
+                                   [--bits 4 --dir DIR]
 
-Random bfloat16 weights of the size built in memory (float32 on the CPU); a SessionGroup as the server makes it
+Random bfloat16 weights of the size built in memory (float32 on the CPU), or with ``--bits 4``
+a 4-bit checkpoint of random weights written to ``--dir`` (kept: a second run loads it) and
+loaded as the server loads it; a SessionGroup as the server makes it
 (live blocks, ``--batch-rows`` banks), warmed as the server warms it (``plan_rows``) and after one
 stream has run (every kernel compiled). Then, timed, for N new streams together (ms, the
 device waited for after each piece): the sessions made, 0.6 s of audio pushed to each, the
@@ -28,13 +31,16 @@ def main() -> None:
     ap.add_argument("--size", choices=["tiny", "small", "full"], default="tiny")
     ap.add_argument("--streams", type=int, default=64)
     ap.add_argument("--batch-rows", type=int, default=64)
+    ap.add_argument("--bits", type=int, choices=[4, 16], default=16)
+    ap.add_argument("--dir", default=None)
     args = ap.parse_args()
+    args.memory = args.bits == 16
 
     # isort: off
     import voxtral_mlx  # noqa: F401  (first: on Linux it loads OpenBLAS before mlx.core)
     import mlx.core as mx
-    from fullsize import random_model, speech_like
-    from bench_files import synthetic_tokenizer
+    from fullsize import speech_like
+    from bench_files import model_loader
 
     # isort: on
     from voxtral_mlx.decode import decoder_bank, front_bank, rows
@@ -42,8 +48,10 @@ def main() -> None:
     from voxtral_mlx.decode.session import SessionGroup, StreamingSession
     from voxtral_mlx.model.encoder_ring import RowRings
 
-    model, tok = random_model(args.size), synthetic_tokenizer()
-    if mx.default_device() == mx.cpu:  # MLX's CPU backend computes bfloat16 far slower
+    load, _, name = model_loader(args, "voxtral-start-")
+    model, tok = load()
+    # MLX's CPU backend computes bfloat16 far slower
+    if args.memory and mx.default_device() == mx.cpu:
         from mlx.utils import tree_map
 
         model.update(tree_map(lambda w: w.astype(mx.float32), model.parameters()))
@@ -105,7 +113,7 @@ def main() -> None:
                 print(f"| in all: {label} ({len(times)}) | {1000 * sum(times):.1f} |")
 
     streams(3, 1.0, False)  # every kernel once
-    print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size}, {args.streams} "
+    print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} ({name}), {args.streams} "
           f"streams starting together, banks of {args.batch_rows}")  # fmt: skip
     print("| piece | ms |\n|---|---|")
     streams(args.streams, 1.2, True)
