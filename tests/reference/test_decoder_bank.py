@@ -163,18 +163,19 @@ def test_a_shared_prefill_is_padded_to_a_bank_size(env, monkeypatch):
 
     model, tok = env
     clips = [ref.test_audio(s, seed=i) for i, s in ((31, 2.5), (32, 3.0), (33, 2.0))]
-    sizes, prefill = [], FastStepper.prefill_lane_from
-    monkeypatch.setattr(FastStepper, "prefill_lane_from", lambda s, p, x, reserve=None: (
-        sizes.append(x.shape[0]), prefill(s, p, x, reserve))[1])  # fmt: skip
-    out = _together(RowBatch(model, tok, LIVE_BLOCK, bank_rows=8), clips)
+    sizes, prefill = [], FastStepper.prefill_lane
+    monkeypatch.setattr(FastStepper, "prefill_lane", lambda s, x, reserve=None: (
+        sizes.append(x.shape[0]), prefill(s, x, reserve))[1])  # fmt: skip
+    out = _together(RowBatch(model, tok, bank_rows=8), clips)  # file-sized blocks: no _admit
     assert sizes == [4]
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
 
 
-def test_shared_prefills_run_only_what_follows_the_silent_start(env, monkeypatch):
+def test_new_live_streams_run_their_prompts_as_bank_steps(env, monkeypatch):
     """Every live stream's prompt starts with the same silent start (the left padding but its
-    last token): a bank's prefills compute it once and run only the rest of each prompt,
+    last token): a new stream takes a decoder bank place holding a copy of it (computed
+    once) and runs the rest of its prompt as bank steps as its audio comes, never a prefill,
     here for streams starting in three different turns; each stream's tokens are still its
     session's alone."""
     from voxtral_mlx.model.fast_step import FastStepper
@@ -184,19 +185,51 @@ def test_shared_prefills_run_only_what_follows_the_silent_start(env, monkeypatch
     proto = StreamProtocol.of(model.config, tok, None)
     start = proto.n_left - 1
     assert start > 0
-    prefixes, rests = [], []
-    prefix, prefill = FastStepper.prefix, FastStepper.prefill_lane_from
+    prefixes, prefills, admitted = [], [], []
+    prefix = FastStepper.prefix
     monkeypatch.setattr(FastStepper, "prefix", lambda s, x: (prefixes.append(x.shape[1]),
                                                              prefix(s, x))[1])  # fmt: skip
-    monkeypatch.setattr(FastStepper, "prefill_lane_from", lambda s, p, x, reserve=None: (
-        rests.append(x.shape[1]), prefill(s, p, x, reserve))[1])  # fmt: skip
+    for name in ("prefill_lane", "prefill_lane_from"):
+        inner = getattr(FastStepper, name)
+        monkeypatch.setattr(FastStepper, name, lambda *a, inner=inner, **k: (
+            prefills.append(a[2:]), inner(*a, **k))[1])  # fmt: skip
+    admit = DecoderBank.admit
+    monkeypatch.setattr(DecoderBank, "admit", lambda bank, rows, lane: (
+        admitted.append((len(rows), lane.pos)), admit(bank, rows, lane))[1])  # fmt: skip
     clips = [ref.test_audio(s, seed=i) for i, s in ((41, 2.5), (42, 3.0), (43, 2.0))]
     batch = RowBatch(model, tok, LIVE_BLOCK, bank_rows=8)
     out = _together(batch, clips, starts=[0, 4, 8])  # a stream starts every 4th turn
     assert prefixes == [start]  # computed once
-    assert rests == [len(proto.prompt) - start] * len(clips)  # one prefill a stream
+    assert prefills == []  # (the sessions below prefill: read first)
+    assert admitted == [(1, start)] * len(clips)
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
+
+
+def test_a_live_stream_restarted_after_an_eos_prefills_after_the_silent_start(env, monkeypatch):
+    """A live bank row that meets an EOS starts again on a feed of its own, whose audio is
+    there at once: one prefill of the prompt's rest over the silent start computed once (not
+    a bank step a position); its tokens are still its session's alone."""
+    from voxtral_mlx.model.fast_step import FastStepper
+    from voxtral_mlx.protocol import StreamProtocol
+
+    model, tok = env
+    proto = StreamProtocol.of(model.config, tok, None)
+    clips = [ref.test_audio(s, seed=i) for i, s in ((44, 6.0), (45, 3.0))]
+    ids = [e.token_id for e in session_events(model, tok, clips[0])]
+    early = next(t for t in ids[5:] if ids.index(t) < len(ids) - 30 and t != tok.eos_id)
+    fake = EarlyEos(tok, early)
+    rests, prefill = [], FastStepper.prefill_lane_from
+    monkeypatch.setattr(FastStepper, "prefill_lane_from", lambda s, p, x, reserve=None: (
+        rests.append(x.shape[1]), prefill(s, p, x, reserve))[1])  # fmt: skip
+    out = _together(RowBatch(model, fake, LIVE_BLOCK, bank_rows=8), clips)
+    restarts = sum(e.token_id == early for events in out.values() for e in events)
+    assert restarts >= 1
+    # One prefill a restart with audio left to decode, each of the prompt's rest.
+    assert 1 <= len(rests) <= restarts
+    assert set(rests) == {len(proto.prompt) - (proto.n_left - 1)}
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, fake, clip)), f"stream {i}"
 
 
 def test_plan_rows_warms_every_bank_shape(env, monkeypatch):

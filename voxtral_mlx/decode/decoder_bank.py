@@ -4,6 +4,8 @@ Rows at other positions each step on a lane of their own (``rows.py``): one KV w
 attention per row and layer. With many server streams those ops are most of a step's host
 time, so under the server's ``--batch-rows`` the rows of a delay move, once prefilled, into
 one bank (``model/lane_bank.py``) where a step is the same few ops per layer for all of them.
+New live rows are ``admit``-ted before their prompt's audio is there, holding a copy of the
+silent start every live prompt begins with; the rest of the prompt runs as bank steps.
 Rows are made as rows come (powers of two, up to ``capacity``); a row's place is freed when
 it ends, restarts after an EOS or is removed, the bank shrinks once few places are taken, and
 its buffers go when no row is left. Rows beyond the capacity, or of another delay, step on
@@ -53,12 +55,24 @@ class DecoderBank:
             self._step(stepping, active, prev, queued)
         return [r for r in rows if r.lane is not self.bank]
 
+    def admit(self, rows: list[Row], lane: Lane) -> list[Row]:
+        """Rows that start from ``lane``'s one row (the silent start's keys and values) take
+        places, all filled by one copy; those of another delay than the members', or beyond
+        the places free, do not. Returns the rows admitted (now members, on the bank)."""
+        key = self.key if self.key is not None else rows[0].stepper.key
+        fit = [r for r in rows if r.stepper.key == key][: self.places_free()]
+        if fit:
+            self._make_room(len(fit))
+            places = [self._join(r) for r in fit]
+            self.bank.put_rows(places, lane, [0] * len(fit))
+        return fit
+
     def warm(self, stepper, prompt: list[int], start: int = 0) -> None:
         """Before the first stream: a shared prefill of ``prompt`` (its first ``start``
-        positions a prefix computed once, as ``RowBatch._prefill`` does) and a step of each
-        bank size whose scratch fits (``warm_sizes``), on scratch buffers at the first slot
-        size. Each is an attention graph to build on MLX CUDA (~0.1 s), which rows would
-        otherwise wait for when many join at once."""
+        positions a prefix computed once, as ``RowBatch._prefill`` does), rows copied in
+        together and a step of each bank size whose scratch fits (``warm_sizes``), on scratch
+        buffers at the first slot size. Each is an attention graph to build on MLX CUDA
+        (~0.1 s), which rows would otherwise wait for when many join at once."""
         p, dec = len(prompt), stepper.dec
         row = LaneBank.of(dec)
         row.grow(1, p + 1)  # one row at the first slot size: what a row of any size costs
@@ -81,6 +95,8 @@ class DecoderBank:
         for rows in sizes:
             bank = LaneBank.of(dec)
             bank.grow(rows, p + 1)
+            if rows > 1:  # rows joining together (or admitted) are copied by one scatter
+                bank.put_rows(list(range(rows)), lane, [0] * rows)
             bank.pos = [p] * rows
             x = mx.zeros((rows, 1, dec.cfg.dim), bank.dtype)
             mx.eval(stepper.step_bank(bank, x, [True] * rows), bank.ks, bank.vs)

@@ -68,6 +68,7 @@ class RowBatch:
         self._front_bank = FrontBank(model, bank_rows) if bank_rows and ringed else None
         self._decoder_bank = DecoderBank(model, bank_rows) if bank_rows else None
         self._prefixes: dict = {}  # (delay key, positions) -> a silent start's keys and values
+        self._admitting: list[Row] = []  # new live rows that may start in the decoder bank
 
     def add_feed(self, delays_ms: list[int | None], offset: int = 0) -> Feed:
         """A feed padded for rows of these delays (a feed's right padding is fixed at start)."""
@@ -92,6 +93,8 @@ class RowBatch:
             # Now, before its first audio: else that audio is computed alone (one encoder
             # call a stream; 64 streams starting together held the thread ~0.7 s on the H200).
             bank.join(feed.pipe)
+        if self._decoder_bank is not None and self.silent_prefix(proto):
+            self._admitting.append(row)  # at the next step, with the rows added with it
         return row
 
     def finish(self, feed: Feed) -> None:
@@ -110,6 +113,8 @@ class RowBatch:
 
     def step(self, max_tokens: int | None = None) -> list[tuple[Row, TokenEvent]]:
         """Decode what the fed audio allows, at most ``max_tokens`` tokens per row."""
+        if self._admitting:
+            self._admit()
         budget = {id(r): float("inf") if max_tokens is None else max_tokens for r in self.rows}
         if self._front_bank is not None:
             self._run_front_bank()
@@ -117,6 +122,33 @@ class RowBatch:
         while self._round(budget, events):
             pass
         return events
+
+    def _admit(self) -> None:
+        """New live rows take decoder bank places before their prompt's audio is there, their
+        keys and values one copy of the silent start's (``silent_prefix``, computed once): the
+        rest of each prompt then runs as bank steps as its audio comes (``_launch``), with the
+        other rows' steps, instead of one prefill when all of it is there. 64 streams starting
+        together made that one prefill of 512 positions: 96 ms of one turn at 4-bit on the
+        H200 (``benchmarks/lab/start_lab.py``), every stream's first token waiting for it.
+        Rows the bank has no place for yet stay listed (a place may free before their audio
+        is all there); those prefilled meanwhile, or removed, leave the list. A row restarted
+        after an EOS prefills: its audio is there at once, and a prefill is one call where
+        steps would be one a position."""
+        bank, waiting = self._decoder_bank, []
+        fresh = [r for r in self._admitting if r in self.rows and r.lane is None and not r.done]
+        by_delay: dict = {}
+        for r in fresh:
+            by_delay.setdefault(r.stepper.key, []).append(r)
+        for rows in by_delay.values():
+            start = self.silent_prefix(rows[0].protocol)
+            if rows[0].feed.pipe.available < start:  # not past its silent start (no bank)
+                waiting += rows
+                continue
+            admitted = bank.admit(rows, self._prefix_lane(rows[0], start))
+            for r in admitted:
+                r.pos = start
+            waiting += [r for r in rows if r not in admitted]
+        self._admitting = waiting
 
     def _run_front_bank(self) -> None:
         """Feeds without rows leave the bank, live feeds past their start join it, then it
@@ -152,6 +184,11 @@ class RowBatch:
         )
         read: dict[int, list[int]] = {}  # one read back per step, whatever its rows
         for r, (tokens, i, position) in taken:
+            if position < len(r.prompt) - 1:  # a prompt position run as a step: no token
+                r.maybe_done()
+                continue
+            if r.state is State.WAITING:  # the first token of a prompt run as steps
+                r.state = State.PREFILLED
             if id(tokens) not in read:
                 read[id(tokens)] = tokens.tolist()
             r.prev = read[id(tokens)][i]
@@ -183,6 +220,9 @@ class RowBatch:
         if prevs is None:  # the last token each row read back
             prevs = [r.prev for r in rows]
         prev = {id(r): t for r, t in zip(rows, prevs, strict=True)}
+        for r in rows:
+            if r.pos < len(r.prompt):  # a bank row's prompt (``_admit``): its token is known
+                prev[id(r)] = r.prompt[r.pos]
         if self._decoder_bank is not None:
             rows = self._decoder_bank.launch(rows, prev, self._queued)
             if not rows:
@@ -262,6 +302,14 @@ class RowBatch:
         if key not in self._prefixes:
             x = row.stepper.inputs(mx.array([row.prompt[:n]]), row.feed.pipe.embeddings(0, n))
             self._prefixes[key] = row.stepper.prefix(x)
+        return self._prefixes[key]
+
+    def _prefix_lane(self, row: Row, n: int) -> Lane:
+        """``_prefix`` as a lane of one row at position ``n`` (its ring layout: a window
+        shorter than ``n`` keeps the last positions), kept for the next rows admitted."""
+        key = ("lane", row.stepper.key, n)
+        if key not in self._prefixes:
+            self._prefixes[key] = row.stepper.prefix_lane(self._prefix(row, n))
         return self._prefixes[key]
 
     def _step_group(self, group: list, prev: dict) -> None:

@@ -149,6 +149,14 @@ class FastStepper:
         mx.eval(kv)
         return kv
 
+    def prefix_lane(self, prefix: list) -> Lane:
+        """A lane of one row holding ``prefix`` (a prompt's first positions, from ``prefix``)
+        in its ring layout, at the next position: rows that start there copy it."""
+        n = prefix[0][0].shape[2]  # one multi-token update: a rotating cache kept all n
+        lane = Lane(self.window)
+        lane.start([_Keys(k, v) for k, v in prefix], n, reserve=n + 1)
+        return lane
+
     def prefill_lane_from(self, prefix: list, x: mx.array, reserve: int | None = None):
         """Like ``prefill_lane`` for rows whose prompts start with ``prefix`` (one row's, from
         ``prefix``): only the rest of each prompt, ``x [B, m, dim]``, runs, attending over the

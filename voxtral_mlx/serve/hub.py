@@ -225,8 +225,8 @@ class StreamHub:
 
     def _rehearse(self, streams: int = 3, seconds: float = 2.4) -> None:
         """Made-up audio through the real path before the first client: ``streams`` streams
-        starting 80 ms apart (rows joining the banks, steps of some of them, prefills alone
-        and shared), each ``seconds`` long, to their end (the banks' last calls, rows given
+        starting 80 ms apart (rows joining the banks, their prompts as bank steps, steps of
+        some of them), each ``seconds`` long, to their end (the banks' last calls, rows given
         back); the second stalls for ``STALL_TURNS`` turns and then sends what it held at
         once, as a client on a bad network does (its stream leaves the front bank, catches
         up alone and joins again). A machine's first run of each MLX CUDA kernel compiles it
