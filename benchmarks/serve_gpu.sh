@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The realtime server's GPU figures (issue 21) in one go, for a device lent by the minute:
+# 4-bit (a checkpoint of random weights written to $DIR once), then bfloat16 built in memory.
+#
+#   bash benchmarks/serve_gpu.sh OUT_FOLDER [DIR]
+#
+# SIZE=tiny runs the same commands with the tests' tiny model (a check of the script here).
+# Each command's table goes to its own file in OUT_FOLDER (and to stdout), so a run cut short
+# by a time limit still leaves what it measured. The commands are the ones docs/benchmarks.md
+# quotes; a fresh machine compiles MLX CUDA's kernels at the first server's start (about 2 min
+# at 4-bit, 1 min in bfloat16), later starts take seconds.
+set -u
+out=${1:?an output folder}
+dir=${2:-/tmp/m4}
+size=${SIZE:-full}
+mkdir -p "$out"
+cd "$(dirname "$0")" || exit 1
+export PYTHONUNBUFFERED=1
+
+run() {  # run NAME SECONDS COMMAND...
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name: $*"
+    timeout "$limit" "$@" 2>&1 | grep -v "^mlx " | tee "$out/$name.txt"
+}
+
+q4=(--size "$size" --bits 4 --dir "$dir" --batch-rows 64 --cold --seconds 10)
+bf=(--size "$size" --memory --batch-rows 64 --cold --seconds 10)
+run q4-64-48 240 python3 bench_serve.py "${q4[@]}" --streams 64,48
+run q4-64-again 60 python3 bench_serve.py "${q4[@]}" --streams 64
+run q4-start 60 python3 lab/start_lab.py --size "$size" --streams 64 --bits 4 --dir "$dir"
+run bf16-64-48 150 python3 bench_serve.py "${bf[@]}" --streams 64,48
+run bf16-start 60 python3 lab/start_lab.py --size "$size" --streams 64
