@@ -192,8 +192,9 @@ def test_the_hub_rehearses_before_its_first_client(folder, monkeypatch):
     monkeypatch.setattr(DecoderBank, "_join", counted("decoder", join_row))
     monkeypatch.setattr(FrontBank, "leave", counted("left", FrontBank.leave))
     monkeypatch.setattr(AudioPipeline, "_consume", counted("alone", AudioPipeline._consume))
-    monkeypatch.setattr(RowBatch, "step", lambda batch, max_tokens=None: (
-        seen.__setitem__("events", seen["events"] + len(out := step(batch, max_tokens))), out
+    monkeypatch.setattr(RowBatch, "step", lambda batch, max_tokens=None, on_round=None: (
+        seen.__setitem__("events", seen["events"] + len(out := step(batch, max_tokens, on_round))),
+        out,
     )[1])  # fmt: skip
     hub = started(folder, batch_rows=4)
     try:
@@ -233,3 +234,40 @@ def test_streams_starting_together_make_room_once(folder, monkeypatch):
     finally:
         hub.stop()
         assert hub.join(30)
+
+
+def test_a_turns_first_tokens_go_out_before_its_next_round(folder, monkeypatch):
+    """A turn decodes in rounds, one token of each row that has one per round; a stream sent
+    a backlog (or ending with its right padding) needs several. The first round's tokens go
+    to their streams as soon as they are read, not once the turn's last round is done: the
+    others' tokens do not wait for one stream's backlog. The ids are still a local
+    session's."""
+    from voxtral_mlx.decode.rows import RowBatch
+
+    log: list[str] = []
+    step_round = RowBatch._round
+    monkeypatch.setattr(RowBatch, "_round", lambda batch, budget, events: (
+        took := step_round(batch, budget, events), took and log.append("round"))[0])  # fmt: skip
+    turn = StreamHub._turn
+    monkeypatch.setattr(StreamHub, "_turn", lambda hub: (log.append("turn"), turn(hub))[1])
+    hub = started(folder)
+    try:
+        log.clear()  # the rehearsal's
+        client = Client()
+
+        def on_event(kind, payload):
+            if kind == "tokens":
+                log.append("tokens")
+            client(kind, payload)
+
+        audio = audios()[0]
+        stream = hub.open(on_event)
+        stream.append(audio)  # 5 s at once: a backlog of tokens, decoded in rounds
+        stream.finish()
+        assert client.done.wait(60) and not client.errors
+    finally:
+        hub.stop()
+        assert hub.join(30)
+    turns = " ".join(log).split("turn")
+    assert any("tokens round" in t for t in turns)  # tokens out between a turn's rounds
+    assert client.ids == local_ids(weights.load(folder)[0], audio)

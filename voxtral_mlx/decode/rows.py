@@ -111,17 +111,23 @@ class RowBatch:
         if self._decoder_bank is not None:
             self._decoder_bank.sync()
 
-    def step(self, max_tokens: int | None = None) -> list[tuple[Row, TokenEvent]]:
-        """Decode what the fed audio allows, at most ``max_tokens`` tokens per row."""
+    def step(self, max_tokens: int | None = None, on_round=None) -> list[tuple[Row, TokenEvent]]:
+        """Decode what the fed audio allows, at most ``max_tokens`` tokens per row.
+        ``on_round(pairs)``: called with each round's ``(row, event)`` pairs as it is read,
+        before the next round runs (a server sends them on while rows with more to decode,
+        a backlog or a stream's end, go on)."""
         if self._admitting:
             self._admit()
         budget = {id(r): float("inf") if max_tokens is None else max_tokens for r in self.rows}
         if self._front_bank is not None:
             self._run_front_bank()
         events: list[tuple[Row, TokenEvent]] = []
-        while self._round(budget, events):
-            pass
-        return events
+        while True:
+            before = len(events)
+            if not self._round(budget, events):
+                return events
+            if on_round is not None and len(events) > before:
+                on_round(events[before:])
 
     def _admit(self) -> None:
         """New live rows take decoder bank places before their prompt's audio is there, their

@@ -241,13 +241,20 @@ class SessionGroup:
                 if row in self.batch.rows:
                     self.batch.remove_row(row)
 
-    def step(self, max_tokens: int | None = None) -> None:
+    def step(self, max_tokens: int | None = None, on_round=None) -> None:
         """Give every session's audio to its feeds, then one batch step for all rows; the
-        events wait in their sessions (``take``)."""
+        events wait in their sessions (``take``). ``on_round()``: called after each round
+        of the step that decoded tokens, once they are in their sessions (``RowBatch.step``)."""
         for session in self.sessions:
             session._give_audio()
-        events = self.batch.step(max_tokens)
+
+        def collect(events: list) -> None:
+            for session in self.sessions:
+                session._collect(events)
+            if on_round is not None:
+                on_round()
+
+        self.batch.step(max_tokens, collect)
         for session in list(self.sessions):
-            session._collect(events)
             if session.done:
                 self.remove(session)

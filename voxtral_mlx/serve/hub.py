@@ -136,6 +136,7 @@ class StreamHub:
         # Hub thread only:
         self._model = self._tokenizer = self._group = None
         self._sessions: dict[str, Any] = {}
+        self._sent = False  # this turn delivered tokens
 
     # ---- any thread -------------------------------------------------------------------------
     def start(self) -> None:
@@ -286,17 +287,33 @@ class StreamHub:
                 busy = True
         if not self._sessions:
             return busy
-        self._group.step(self._max_tokens)
+        # The first round's tokens (one for each stream with one) go out as soon as they are
+        # read: the turn's later rounds (rows with a backlog, streams ending with their right
+        # padding) do not hold them back. The rest go out at the end of the turn: a send a
+        # round wakes the event loop, whose Python then competes with this thread's (on the
+        # 2-core CPU no better than one send a turn: docs/benchmarks.md).
+        self._sent = False
+        self._group.step(self._max_tokens, self._first_round)
+        self._deliver()
+        busy = busy or self._sent
         for stream_id, session in list(self._sessions.items()):
-            stream = self._streams[stream_id]
+            if session.done:
+                self._streams[stream_id]._emit("done", None)
+                self._forget(self._streams[stream_id])
+        return busy
+
+    def _first_round(self) -> None:
+        """After each round of a turn's step: the first round's tokens go out."""
+        if not self._sent:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        """Each stream's decoded tokens to its connection (``_sent`` if there were any)."""
+        for stream_id, session in self._sessions.items():
             events = session.take()
             if events:
-                busy = True
-                stream._emit("tokens", events)
-            if session.done:
-                stream._emit("done", None)
-                self._forget(stream)
-        return busy
+                self._sent = True
+                self._streams[stream_id]._emit("tokens", events)
 
     def _new_session(self, stream: Stream):
         from voxtral_mlx.decode.session import StreamingSession
