@@ -274,7 +274,8 @@ class RowBatch:
         with a bank are padded to a bank size (copies of the last; their results unread): a
         prefill of each size is warmed at start (``plan_rows``), not one of every count. And
         their prompts' silent start (``silent_prefix``) is computed once and copied: only
-        the rest runs (at 64 streams starting together, 8 positions a row instead of 39)."""
+        the rest runs (8 positions a row instead of 39; live rows the bank takes at their
+        start never prefill, ``_admit``: these are mainly restarts after an EOS)."""
         p = len(rows[0].prompt)
         stepper = rows[0].stepper
         start = self.silent_prefix(rows[0].protocol) if shared else 0
