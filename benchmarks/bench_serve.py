@@ -2,7 +2,7 @@
 
 python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
                                  [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
-                                 [--memory] [--cold] [--client-procs 4]
+                                 [--memory] [--cold] [--client-procs 4] [--stagger S]
 
 The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
 in this process on a loopback port; the clients run in ``--client-procs`` child processes
@@ -10,7 +10,9 @@ in this process on a loopback port; the clients run in ``--client-procs`` child 
 they do not share the server's interpreter, and one loop's queue of sends and receives is not
 counted as the server's latency. For each N, N clients connect together and each sends
 ``--seconds`` of speech-like audio in ``--chunk-ms`` chunks at the speed it is spoken (starts
-staggered over one chunk). For every token, two latencies:
+staggered over one chunk, or over ``--stagger`` seconds: clients arriving one after another
+rather than in one instant; tokens/s then counts the stagger's wall time too). For every
+token, two latencies:
 
 - from the arrival of the chunk that completed the audio it describes to its delta, minus the
   stream's delay (480 ms). With 40 ms chunks that includes one chunk's wait: a token's last
@@ -107,16 +109,18 @@ async def _one_client(url: str, audio, chunk: int, start: float, out: list) -> N
 
 
 async def clients(url: str, first: int, n: int, of: int, seconds: float, chunk_ms: float,
-                  start_at: float) -> dict:  # fmt: skip
+                  start_at: float, stagger: float = 0.0) -> dict:  # fmt: skip
     """Clients ``first .. first+n-1`` of ``of``, client ``i`` starting ``i / of`` of a chunk
-    after ``start_at`` (``time.time()``: the same instant for every client process)."""
+    (or of ``stagger`` seconds, if longer) after ``start_at`` (``time.time()``: the same
+    instant for every client process)."""
     from fullsize import speech_like
 
     chunk = int(chunk_ms * SR / 1000)
     audio = speech_like(seconds + 1)[: int(seconds * SR)]
     out: list = []
     t0 = time.perf_counter() + (start_at - time.time())
-    await asyncio.gather(*(one_client(url, audio, chunk, t0 + (i / of) * chunk / SR, out)
+    spread = max(chunk / SR, stagger)
+    await asyncio.gather(*(one_client(url, audio, chunk, t0 + (i / of) * spread, out)
                            for i in range(first, first + n)))  # fmt: skip
     return {"out": out, "end": time.time()}
 
@@ -162,6 +166,8 @@ def main() -> None:
                     help="no untimed run first: the first N streams meet the server as started")  # fmt: skip
     ap.add_argument("--client-procs", type=int, default=4,
                     help="processes the clients run in (one event loop each)")  # fmt: skip
+    ap.add_argument("--stagger", type=float, default=0.0,
+                    help="seconds over which the clients start (default: one chunk)")  # fmt: skip
     ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run clients
     ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
@@ -169,7 +175,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.client:
         got = asyncio.run(clients(args.client, args.first, args.count, int(args.streams),
-                                  args.seconds, args.chunk_ms, args.start_at))  # fmt: skip
+                                  args.seconds, args.chunk_ms, args.start_at, args.stagger))  # fmt: skip
         print(json.dumps(got))
         return
 
@@ -195,7 +201,8 @@ def main() -> None:
         time.sleep(0.05)
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model "
           f"({name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
-          f"rows per step: {args.batch_rows or 'exact'}; the server was ready "
+          f"rows per step: {args.batch_rows or 'exact'}, clients starting over "
+          f"{args.stagger or args.chunk_ms / 1000:g} s; the server was ready "
           f"{time.perf_counter() - t0:.1f} s after start (model, kernels, bank shapes)",
           flush=True)  # fmt: skip
     if not args.cold:
@@ -278,7 +285,8 @@ def run_clients(n: int, args) -> dict:
         first, last = p * n // procs, (p + 1) * n // procs
         cmd = [sys.executable, __file__, "--client", "127.0.0.1:8765", "--streams", str(n),
                "--first", str(first), "--count", str(last - first), "--start-at", repr(start_at),
-               "--seconds", str(args.seconds), "--chunk-ms", str(args.chunk_ms)]  # fmt: skip
+               "--seconds", str(args.seconds), "--chunk-ms", str(args.chunk_ms),
+               "--stagger", str(args.stagger)]  # fmt: skip
         children.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True))  # fmt: skip
     out, end = [], start_at

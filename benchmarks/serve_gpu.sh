@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The realtime server's GPU figures (issue 21) in one go, for a device lent by the minute:
-# 4-bit (a checkpoint of random weights written to $DIR once), then bfloat16 built in memory.
+# 4-bit (a checkpoint of random weights written to $DIR once; 64 streams also arriving over
+# 2 s), then bfloat16 built in memory.
 #
 #   bash benchmarks/serve_gpu.sh OUT_FOLDER [DIR]
 #
@@ -26,8 +27,9 @@ run() {  # run NAME SECONDS COMMAND...
 
 q4=(--size "$size" --bits 4 --dir "$dir" --batch-rows 64 --cold --seconds 10)
 bf=(--size "$size" --memory --batch-rows 64 --cold --seconds 10)
-run q4-64-48 240 python3 bench_serve.py "${q4[@]}" --streams 64,48
-run q4-64-again 60 python3 bench_serve.py "${q4[@]}" --streams 64
-run q4-start 60 python3 lab/start_lab.py --size "$size" --streams 64 --bits 4 --dir "$dir"
+run q4-64-48 230 python3 bench_serve.py "${q4[@]}" --streams 64,48
+run q4-64-again 50 python3 bench_serve.py "${q4[@]}" --streams 64
+run q4-64-stagger 50 python3 bench_serve.py "${q4[@]}" --streams 64 --stagger 2
+run q4-start 50 python3 lab/start_lab.py --size "$size" --streams 64 --bits 4 --dir "$dir"
 run bf16-64-48 150 python3 bench_serve.py "${bf[@]}" --streams 64,48
-run bf16-start 60 python3 lab/start_lab.py --size "$size" --streams 64
+run bf16-start 50 python3 lab/start_lab.py --size "$size" --streams 64
