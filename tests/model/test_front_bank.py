@@ -220,3 +220,40 @@ def test_streams_starting_together_grow_the_bank_once(tiny_model):
     assert [p.bank_row for p in pipes] == [0, 1, 2, 3, 4]
     bank.make_room(3)
     assert grows == [8]
+
+
+def test_a_stream_ending_among_many_computes_its_end_alone(tiny_model):
+    """Nine streams in a bank of 16 rows: the short one ends first and computes its right
+    padding (18 tokens) alone, not in bank calls of 16 tokens that compute every row; the
+    eight that end in the same turn stay (one call serves them all). Every embedding is
+    what the stream computes alone."""
+    audios = [_audio(20 + i, 3.0) for i in range(8)] + [_audio(30, 1.2)]
+    bank = FrontBank(tiny_model, rows=16)
+    pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
+    left, leave = [], bank.leave
+    bank.leave = lambda pipe: (left.append(pipes.index(pipe)), leave(pipe))
+    calls, call = [], bank._call
+    bank._call = lambda active, k=1: (calls.append((sum(active), k)), call(active, k))
+    bank.make_room(len(pipes))
+    sent = [0] * len(audios)
+    for _ in range(200):
+        for i, (pipe, audio) in enumerate(zip(pipes, audios, strict=True)):
+            if pipe.closed:
+                continue
+            if sent[i] >= len(audio):
+                pipe.finish()
+                continue
+            pipe.push(audio[sent[i] : sent[i] + PIECE])
+            sent[i] += PIECE
+            if bank.can_join(pipe):
+                bank.join(pipe)
+        bank.run()
+        if all(p.finished for p in pipes):
+            break
+    assert left == [8]  # the short stream's end, alone; the eight ending together stayed
+    assert (8, 16) in calls and (1, 16) not in calls
+    for pipe, audio in zip(pipes, audios, strict=True):
+        alone = _alone(tiny_model, audio)
+        assert pipe.finished and pipe.available == alone.available
+        n = pipe.available
+        assert _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5

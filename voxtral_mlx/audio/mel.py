@@ -230,6 +230,11 @@ class StreamingMel:
     def close_parts(self) -> list[mx.array]:
         """``close``, the frames as pieces (the padded stream ends on a whole token)."""
         self.close_samples()
+        return self.remaining_parts()
+
+    def remaining_parts(self) -> list[mx.array]:
+        """After ``close_samples``: the frames not yet taken as pieces (a stream that leaves
+        its bank with its end still to compute)."""
         out = self._emit(whole_quanta=False)
         self._buf = self._buf[:0]
         return out

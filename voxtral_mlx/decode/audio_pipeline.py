@@ -88,8 +88,14 @@ class AudioPipeline:
             self._consume(mel)
 
     def catch_up(self) -> None:
-        """Compute what the mel holds, alone (a stream that left its bank)."""
-        self.push(np.zeros(0, np.float32))
+        """Compute what the mel holds, alone (a stream that left its bank); its end too if
+        its audio ended (every position then available)."""
+        if not self.closed:
+            self.push(np.zeros(0, np.float32))
+            return
+        for mel in self.mel.remaining_parts():
+            self._consume(mel)
+        self.finished = True
 
     def append_embeddings(self, emb: mx.array, row: int = 0) -> None:
         """Positions computed elsewhere, in order: ``emb[row]`` (``[rows, k, dim]``, a bank's

@@ -131,6 +131,7 @@ class FrontBank:
             if behind[id(pipe)] > typical + self.max_backlog:
                 self.leave(pipe)
                 pipe.catch_up()
+        self._end_alone(typical)
         while True:
             ready = [p.mel.quanta_ready() if p is not None else 0 for p in self.members]
             most = min(max(ready), self.largest)
@@ -143,6 +144,20 @@ class FrontBank:
                 pipe.finished = True
                 self.drop(pipe)
         self._shrink()
+
+    def _end_alone(self, typical: int) -> None:
+        """Members whose audio ended with their right padding still to compute (18 tokens at
+        a 480 ms delay) leave and compute it alone, when few end at once (up to one in eight
+        of the rows made): in the bank their calls of 16 tokens compute every row (on the
+        2-core CPU, 64 streams ending one after another: turns of ~250 ms, everyone's tokens
+        waiting; docs/benchmarks.md). Many ending together stay: one call serves them all."""
+        ending = [p for p in self.members if p is not None and p.closed
+                  and p.mel.quanta_ready() > typical + self.max_backlog]  # fmt: skip
+        if not ending or len(ending) > len(self.members) // 8:
+            return
+        for pipe in ending:
+            self.leave(pipe)
+            pipe.catch_up()
 
     def warm(self) -> None:
         """Compute a call of every shape the bank can make (each bank size that fits
