@@ -24,6 +24,31 @@ def _alone(model, audio: np.ndarray):
     return pipe
 
 
+def _send_turn(bank: FrontBank, pipes: list, audios: list, sent: list, pieces) -> None:
+    """One 40 ms turn: each open stream ``i`` sends its next ``pieces(i)`` pieces (none:
+    not started, or stalled), or ends once its audio is sent, and joins the bank if it can."""
+    for i, (pipe, audio) in enumerate(zip(pipes, audios, strict=True)):
+        n = PIECE * pieces(i)
+        if pipe.closed or not n:
+            continue
+        if sent[i] >= len(audio):
+            pipe.finish()
+            continue
+        pipe.push(audio[sent[i] : sent[i] + n])
+        sent[i] += n
+        if bank.can_join(pipe):
+            bank.join(pipe)
+
+
+def _assert_each_as_alone(model, pipes: list, audios: list) -> None:
+    """Every stream's embeddings are what it computes alone (within the bound of any two
+    chunkings of the encoder)."""
+    for pipe, audio in zip(pipes, audios, strict=True):
+        alone = _alone(model, audio)
+        n = pipe.available
+        assert n == alone.available and _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5
+
+
 def test_bank_streams_equal_streams_alone(tiny_model):
     """Three streams of different lengths, started at different times, one of them falling
     behind (it leaves the bank and joins again), each ends on its own in the bank (its right
@@ -37,33 +62,24 @@ def test_bank_streams_equal_streams_alone(tiny_model):
     sizes, call = [], bank._call
     bank._call = lambda active, k=1: (sizes.append(k), call(active, k))
     pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
-    joined, sent = set(), [0] * len(audios)
+    joined, join = set(), bank.join
+    bank.join = lambda pipe: (joined.add(pipes.index(pipe)), join(pipe))
+    sent = [0] * len(audios)
+
+    def pieces(i: int, turn: int) -> int:
+        if turn < starts[i] or (i == 0 and 40 <= turn < 52):  # the first: a stalled client,
+            return 0
+        return 13 if i == 0 and turn == 52 else 1  # its audio comes in a bunch later
+
     for turn in range(200):
-        for i, (pipe, audio) in enumerate(zip(pipes, audios, strict=True)):
-            if turn < starts[i] or pipe.finished:
-                continue
-            if i == 0 and 40 <= turn < 52:  # a stalled client: its audio comes in a bunch later
-                continue
-            n = PIECE * (13 if i == 0 and turn == 52 else 1)
-            if sent[i] >= len(audio):
-                pipe.finish()
-                continue
-            pipe.push(audio[sent[i] : sent[i] + n])
-            sent[i] += n
-            if bank.can_join(pipe):
-                bank.join(pipe)
-                joined.add(i)
+        _send_turn(bank, pipes, audios, sent, lambda i, turn=turn: pieces(i, turn))
         bank.run()
         if all(p.finished for p in pipes):
             break
     assert joined == {0, 1, 2, 3}
     assert left == [0]  # 6 tokens behind (more than 4): alone, then back
     assert 16 in sizes and set(sizes) <= {1, 2, 4, 8, 16}  # the ends: 18 tokens, 16 + 2
-    for pipe, audio in zip(pipes, audios, strict=True):
-        alone = _alone(tiny_model, audio)
-        assert pipe.available == alone.available
-        n = pipe.available
-        assert _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5
+    _assert_each_as_alone(tiny_model, pipes, audios)
     assert bank.members == [None]  # no member left: one small row kept
 
 
@@ -78,16 +94,7 @@ def test_rows_are_given_back_when_few_members_are_left(tiny_model):
     pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
     sent, sizes = [0] * len(audios), []
     for turn in range(300):
-        for i, (pipe, audio) in enumerate(zip(pipes, audios, strict=True)):
-            if turn < starts[i] or pipe.finished or pipe.closed:
-                continue
-            if sent[i] >= len(audio):
-                pipe.finish()
-                continue
-            pipe.push(audio[sent[i] : sent[i] + PIECE])
-            sent[i] += PIECE
-            if bank.can_join(pipe):
-                bank.join(pipe)
+        _send_turn(bank, pipes, audios, sent, lambda i, turn=turn: int(turn >= starts[i]))
         bank.run()
         sizes.append(len(bank.members))
         for row, pipe in enumerate(bank.members):
@@ -96,10 +103,7 @@ def test_rows_are_given_back_when_few_members_are_left(tiny_model):
             break
     assert max(sizes) == 8 and 4 in sizes[sizes.index(8) :]  # full, then given back
     assert sizes[-1] == 1  # every stream ended
-    for pipe, audio in zip(pipes, audios, strict=True):
-        alone = _alone(tiny_model, audio)
-        n = pipe.available
-        assert n == alone.available and _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5
+    _assert_each_as_alone(tiny_model, pipes, audios)
 
 
 def test_a_full_bank_and_a_stream_with_a_token_waiting_are_not_joined(tiny_model):
@@ -237,23 +241,11 @@ def test_a_stream_ending_among_many_computes_its_end_alone(tiny_model):
     bank.make_room(len(pipes))
     sent = [0] * len(audios)
     for _ in range(200):
-        for i, (pipe, audio) in enumerate(zip(pipes, audios, strict=True)):
-            if pipe.closed:
-                continue
-            if sent[i] >= len(audio):
-                pipe.finish()
-                continue
-            pipe.push(audio[sent[i] : sent[i] + PIECE])
-            sent[i] += PIECE
-            if bank.can_join(pipe):
-                bank.join(pipe)
+        _send_turn(bank, pipes, audios, sent, lambda i: 1)
         bank.run()
         if all(p.finished for p in pipes):
             break
     assert left == [8]  # the short stream's end, alone; the eight ending together stayed
     assert (8, 16) in calls and (1, 16) not in calls
-    for pipe, audio in zip(pipes, audios, strict=True):
-        alone = _alone(tiny_model, audio)
-        assert pipe.finished and pipe.available == alone.available
-        n = pipe.available
-        assert _rel(pipe.embeddings(0, n), alone.embeddings(0, n)) < 5e-5
+    assert all(pipe.finished for pipe in pipes)
+    _assert_each_as_alone(tiny_model, pipes, audios)
