@@ -3,6 +3,7 @@
 python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
                                  [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
                                  [--memory] [--cold] [--client-procs 4] [--stagger S]
+                                 [--tokens-per-turn N]
 
 The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
 in this process on a loopback port; the clients run in ``--client-procs`` child processes
@@ -31,7 +32,10 @@ steps up to N rows at once even where the device's kernels round rows differentl
 may change words: the server's opt-in ``--batch-rows``). ``--memory``: random bfloat16 weights
 built in memory instead of a checkpoint written to ``--dir`` (``--bits`` is ignored).
 ``--cold``: no untimed run at the largest N first, so the first N streams meet the server just
-as it started (its warm-up done: ``RowBatch.plan_rows``).
+as it started (its warm-up done: ``RowBatch.plan_rows``). ``--tokens-per-turn N``: tokens a
+stream decodes in one hub turn at most (the hub's default: ``hub.TOKENS_PER_TURN``, with banks
+``BANK_TOKENS_PER_TURN``). Turns over 100 ms are listed with where they went: the front bank's
+run, and the decoder's rounds (how many, how long).
 """
 
 from __future__ import annotations
@@ -168,6 +172,7 @@ def main() -> None:
                     help="processes the clients run in (one event loop each)")  # fmt: skip
     ap.add_argument("--stagger", type=float, default=0.0,
                     help="seconds over which the clients start (default: one chunk)")  # fmt: skip
+    ap.add_argument("--tokens-per-turn", type=int, default=None)
     ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run clients
     ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
@@ -192,7 +197,8 @@ def main() -> None:
     load, tok, name = model_loader(args, "voxtral-serve-")
 
     favour_latency()  # as ``voxtral_mlx serve`` does
-    server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
+    server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows,
+                               max_tokens_per_step=args.tokens_per_turn)  # fmt: skip
     turns = TurnClock(hub)
     t0 = time.perf_counter()
     hub.start()
@@ -201,7 +207,8 @@ def main() -> None:
         time.sleep(0.05)
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model "
           f"({name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
-          f"rows per step: {args.batch_rows or 'exact'}, clients starting over "
+          f"rows per step: {args.batch_rows or 'exact'}, tokens per turn "
+          f"{hub._max_tokens}, clients starting over "
           f"{args.stagger or args.chunk_ms / 1000:g} s; the server was ready "
           f"{time.perf_counter() - t0:.1f} s after start (model, kernels, bank shapes)",
           flush=True)  # fmt: skip
@@ -231,34 +238,51 @@ def main() -> None:
 class TurnClock:
     """The wall time of the hub's turns that did work (its thread only), to set beside
     ``lab/hub_lab.py``'s (the hub without the network, the event loop and the clients), the
-    turns over ``SLOW_TURN_S`` with their time from the clients' first chunk, and the front
-    bank's leaves (a member far behind the others catching up alone)."""
+    turns over ``SLOW_TURN_S`` with their time from the clients' first chunk and where it went
+    (the front bank's run; the decoder's rounds, how many and how long), and the front bank's
+    leaves (a member far behind the others catching up alone)."""
 
     def __init__(self, hub):
         from voxtral_mlx.decode.front_bank import FrontBank
+        from voxtral_mlx.decode.rows import RowBatch
 
         self.times: list[float] = []
-        self.slow: list[tuple[float, float]] = []
+        self.slow: list[tuple[float, float, list[float]]] = []
         self.leaves = 0
         self.start = time.perf_counter()
+        self.parts = [0.0, 0, 0.0]  # this turn's front bank run (s), decoder rounds, their s
         inner, leave = hub._turn, FrontBank.leave
+        run, round_ = FrontBank.run, RowBatch._round
 
         def turn():
+            self.parts = [0.0, 0, 0.0]
             t = time.perf_counter()
             busy = inner()
             took = time.perf_counter() - t
             if busy:
                 self.times.append(took)
             if took > SLOW_TURN_S:
-                self.slow.append((t - self.start, took))
+                self.slow.append((t - self.start, took, self.parts))
             return busy
+
+        def timed_run(bank):
+            t = time.perf_counter()
+            run(bank)
+            self.parts[0] += time.perf_counter() - t
+
+        def timed_round(batch, budget, events):
+            t = time.perf_counter()
+            stepped = round_(batch, budget, events)
+            self.parts[1] += stepped
+            self.parts[2] += time.perf_counter() - t
+            return stepped
 
         def counted_leave(bank, pipe):
             self.leaves += 1
             return leave(bank, pipe)
 
         hub._turn = turn
-        FrontBank.leave = counted_leave
+        FrontBank.leave, FrontBank.run, RowBatch._round = counted_leave, timed_run, timed_round
 
     def clear(self) -> None:
         self.times, self.slow, self.leaves, self.start = [], [], 0, time.perf_counter()
@@ -268,8 +292,9 @@ class TurnClock:
         if not t:
             return "none"
         wall = time.perf_counter() - self.start
-        slow = ", ".join(f"{1000 * took:.0f} ms at {at - CLIENT_START_S:.1f} s"
-                         for at, took in self.slow[:20])  # fmt: skip
+        slow = ", ".join(f"{1000 * took:.0f} ms at {at - CLIENT_START_S:.1f} s (front "
+                         f"{1000 * front:.0f} ms, {rounds} rounds {1000 * decoder:.0f} ms)"
+                         for at, took, (front, rounds, decoder) in self.slow[:20])  # fmt: skip
         return (f"{len(t) / wall:.0f}/s, mean {1000 * sum(t) / len(t):.1f} ms, p95 "
                 f"{1000 * pct(t):.1f} ms, the thread {100 * sum(t) / wall:.0f} % in them; front "
                 f"bank leaves {self.leaves}; turns over {1000 * SLOW_TURN_S:.0f} ms: "

@@ -44,6 +44,15 @@ WAIT_SECONDS = 0.05  # longest sleep of an idle loop before it looks at commands
 # A rehearsal stream's stall, in 40 ms turns: 6 tokens, more than a front bank member may lag
 # its bank's median before it leaves to catch up alone (``FrontBank.max_backlog``, 4).
 STALL_TURNS = 12
+# Tokens a stream may decode in one turn. A turn is one step of every stream with a token
+# (one while they keep up) and then rounds for those with more: a backlog, or a stream's end
+# (its right padding: 18 positions at a 480 ms delay, all there at once). Every other stream's
+# next token waits for those rounds. Alone, a round steps only the rows with more (cheap).
+# In the decoder bank (``--batch-rows``) it computes every row of the bank: on the H200 at
+# 4-bit, 64 streams ending over 2 s each cost everyone a turn of ~300 ms, 12 such rounds
+# (docs/benchmarks.md). Three a turn still catch up a server that fell 160 ms behind.
+TOKENS_PER_TURN = 12
+BANK_TOKENS_PER_TURN = 3
 
 
 class StreamsFull(VoxtralError):
@@ -114,14 +123,17 @@ class StreamHub:
     exact (``exact_rows``), a number steps that many even where rows round differently, and
     computes up to that many streams' front ends and decoder steps in one call each for all
     (``front_bank.py``, ``decoder_bank.py``): faster with many streams, and the words may
-    change (opt-in)."""
+    change (opt-in). ``max_tokens_per_step``: tokens a stream decodes in one turn at most
+    (None: ``TOKENS_PER_TURN``, ``BANK_TOKENS_PER_TURN`` with banks)."""
 
     def __init__(self, model_loader: Callable[[], tuple[Any, Any]], *, max_streams: int = 64,
                  delay_ms: int | None = None, max_queued_seconds: float = 30.0,
-                 max_tokens_per_step: int = 12, batch_rows: int | None = None):  # fmt: skip
+                 max_tokens_per_step: int | None = None,
+                 batch_rows: int | None = None):  # fmt: skip
         self._loader, self.max_streams, self.delay_ms = model_loader, max_streams, delay_ms
         self._max_samples = int(max_queued_seconds * SAMPLE_RATE)
-        self._max_tokens = max_tokens_per_step
+        default = BANK_TOKENS_PER_TURN if batch_rows else TOKENS_PER_TURN
+        self._max_tokens = max_tokens_per_step or default
         self._batch_rows = batch_rows  # None: as many as keep every stream exact (exact_rows)
         self._lock = threading.Lock()
         self._wake = threading.Event()

@@ -35,13 +35,15 @@ def favour_latency() -> None:
 def make_server(loader: Callable[[], tuple[Any, Any]], *, host: str = "127.0.0.1",
                 port: int = 8000, max_streams: int = 64, delay_ms: int | None = None,
                 api_key: str | None = None, model_id: str | None = None,
-                log_level: str = "warning", limits=None, batch_rows: int | None = None):  # fmt: skip
+                log_level: str = "warning", limits=None, batch_rows: int | None = None,
+                max_tokens_per_step: int | None = None):  # fmt: skip
     """(uvicorn server, hub): ``server.run()`` serves until stopped; the caller stops the hub."""
     import uvicorn
 
     from voxtral_mlx.serve.app import build_app
 
-    hub = StreamHub(loader, max_streams=max_streams, delay_ms=delay_ms, batch_rows=batch_rows)
+    hub = StreamHub(loader, max_streams=max_streams, delay_ms=delay_ms, batch_rows=batch_rows,
+                    max_tokens_per_step=max_tokens_per_step)  # fmt: skip
     app = build_app(hub, api_key=api_key, model_id=model_id, limits=limits)
     config = uvicorn.Config(app, host=host, port=port, ws_max_size=TRANSPORT_MAX_BYTES,
                             log_level=log_level, lifespan="off", ws="websockets-sansio")  # fmt: skip
