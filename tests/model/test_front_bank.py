@@ -232,7 +232,7 @@ def test_a_stream_ending_among_many_computes_its_end_alone(tiny_model):
     eight that end in the same turn stay (one call serves them all). Every embedding is
     what the stream computes alone."""
     audios = [_audio(20 + i, 3.0) for i in range(8)] + [_audio(30, 1.2)]
-    bank = FrontBank(tiny_model, rows=16)
+    bank = FrontBank(tiny_model, rows=16, ends_alone=True)  # the CPU's way (the default here)
     pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
     left, leave = [], bank.leave
     bank.leave = lambda pipe: (left.append(pipes.index(pipe)), leave(pipe))
@@ -248,4 +248,65 @@ def test_a_stream_ending_among_many_computes_its_end_alone(tiny_model):
     assert left == [8]  # the short stream's end, alone; the eight ending together stayed
     assert (8, 16) in calls and (1, 16) not in calls
     assert all(pipe.finished for pipe in pipes)
+    _assert_each_as_alone(tiny_model, pipes, audios)
+
+
+def test_on_a_gpu_ends_go_through_the_bank_a_few_tokens_a_run(tiny_model):
+    """Where a call costs its dispatch (``ends_alone=False``, a GPU's way): the same nine
+    streams; no one leaves, a stream's end (18 tokens) goes END_TOKENS_PER_RUN tokens a run
+    in calls of 1 and 2 tokens, never in calls of 16 for every row, and each stream is
+    finished once all of it is computed. Every embedding is what the stream computes
+    alone."""
+    audios = [_audio(20 + i, 3.0) for i in range(8)] + [_audio(30, 1.2)]
+    bank = FrontBank(tiny_model, rows=16, ends_alone=False)
+    pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
+    left, leave = [], bank.leave
+    bank.leave = lambda pipe: (left.append(pipes.index(pipe)), leave(pipe))
+    calls, call = [], bank._call
+    bank._call = lambda active, k=1: (calls.append((sum(active), k)), call(active, k))
+    bank.make_room(len(pipes))
+    sent, ended, finished_after = [0] * len(audios), {}, {}
+    for run in range(200):
+        _send_turn(bank, pipes, audios, sent, lambda i: 1)
+        for i, pipe in enumerate(pipes):
+            if pipe.closed:
+                ended.setdefault(i, run)
+        bank.run()
+        for i, pipe in enumerate(pipes):
+            if pipe.finished:
+                finished_after.setdefault(i, run - ended[i] + 1)
+        if all(p.finished for p in pipes):
+            break
+    assert left == []
+    assert max(k for _, k in calls) == 2
+    assert (1, 2) in calls and (8, 2) in calls  # the short one's end, then the eight's
+    # 18 tokens of right padding (the audio ends on a token) at 3 a run: 6 runs.
+    assert set(finished_after.values()) == {6}, finished_after
+    _assert_each_as_alone(tiny_model, pipes, audios)
+
+
+def test_a_stream_sent_at_once_and_ended_catches_up_alone(tiny_model):
+    """A client that sends its whole audio and ends at once (a file streamed fast): its
+    backlog beyond its end is far beyond the others', so it leaves and computes all of it
+    alone, end included, rather than a few tokens a run like an end in the bank. The other
+    stream stays. Both equal the stream alone."""
+    audios = [_audio(40, 2.0), _audio(41, 1.6)]
+    bank = FrontBank(tiny_model, rows=2, ends_alone=False)
+    pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
+    left, leave = [], bank.leave
+    bank.leave = lambda pipe: (left.append(pipes.index(pipe)), leave(pipe))
+    bank.make_room(2)
+    sent = [0, 0]
+    _send_turn(bank, pipes, audios, sent, lambda i: 1)
+    pipes[1].push(audios[1][sent[1] :])  # the rest at once, and the end
+    sent[1] = len(audios[1])
+    pipes[1].finish()
+    bank.run()
+    assert left == [1] and pipes[1].finished and pipes[1].bank is None
+    for _ in range(100):
+        _send_turn(bank, pipes, audios, sent, lambda i: 1)
+        bank.run()
+        if pipes[0].finished:
+            break
+    assert left == [1]
     _assert_each_as_alone(tiny_model, pipes, audios)

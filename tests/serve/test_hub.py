@@ -271,3 +271,39 @@ def test_a_turns_first_tokens_go_out_before_its_next_round(folder, monkeypatch):
     turns = " ".join(log).split("turn")
     assert any("tokens round" in t for t in turns)  # tokens out between a turn's rounds
     assert client.ids == local_ids(weights.load(folder)[0], audio)
+
+
+def test_with_banks_a_stream_decodes_a_few_tokens_a_turn(folder, monkeypatch):
+    """With banks (``batch_rows``) a round steps every row of the decoder bank, so a stream
+    with a backlog or ending (its right padding) decodes at most BANK_TOKENS_PER_TURN tokens
+    a turn, not 12 rounds that hold every other stream's next token (on a GPU the front bank
+    computes ends in its calls too, a few tokens a run: forced here on the CPU). The ids are
+    still a local session's."""
+    from voxtral_mlx.decode.front_bank import FrontBank
+    from voxtral_mlx.decode.rows import RowBatch
+    from voxtral_mlx.serve.hub import BANK_TOKENS_PER_TURN, TOKENS_PER_TURN
+
+    run = FrontBank.run
+    monkeypatch.setattr(FrontBank, "run", lambda bank: (setattr(bank, "ends_alone", False),
+                                                        run(bank))[1])  # fmt: skip
+    rounds: list[int] = []
+    step_round = RowBatch._round
+    monkeypatch.setattr(RowBatch, "_round", lambda batch, budget, events: (
+        took := step_round(batch, budget, events), took and rounds.append(1))[0])  # fmt: skip
+    turn = StreamHub._turn
+    monkeypatch.setattr(StreamHub, "_turn", lambda hub: (rounds.append(0), turn(hub))[1])
+    hub = started(folder, batch_rows=4)
+    try:
+        rounds.clear()  # the rehearsal's
+        client = Client()
+        audio = audios()[0]
+        stream = hub.open(client)
+        stream.append(audio)  # 5 s at once: a backlog of 62 tokens, then the end's 18
+        stream.finish()
+        assert client.done.wait(60) and not client.errors
+    finally:
+        hub.stop()
+        assert hub.join(30)
+    per_turn = [len(t) for t in "".join(map(str, rounds)).split("0")]
+    assert max(per_turn) == BANK_TOKENS_PER_TURN < TOKENS_PER_TURN
+    assert client.ids == local_ids(weights.load(folder)[0], audio)

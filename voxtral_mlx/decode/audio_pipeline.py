@@ -106,7 +106,7 @@ class AudioPipeline:
 
     def finish(self) -> None:
         """Right padding in; every remaining position becomes available (``finished``): at
-        once alone, at the bank's next run in a bank."""
+        once alone, over the bank's next runs in a bank (``FrontBank.run``)."""
         if self.closed:
             return
         self.closed = True

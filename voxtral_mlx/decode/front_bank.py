@@ -14,8 +14,12 @@ A stream joins once it is past its start (the left padding's silence, copied in 
 ``k`` tokens for each row with ``k`` ready (1 while streams keep up; a power of two up to the
 ring's block for a backlog or a stream's end), rows without them compute on zeros, keep their
 conv buffers and write their keys to a spare slot no query sees, so a call has one of a few
-shapes. A stream whose audio ends stays: its right padding goes through the bank's calls (two
-of them for the 18 tokens of a 480 ms delay), and it leaves, finished, once computed. A stream
+shapes. A stream whose audio ends has its right padding to compute (18 tokens at a 480 ms
+delay) and leaves, finished, once computed: where a call costs its host dispatch whatever its
+rows (a GPU) it computes it in the bank's calls, at most ``END_TOKENS_PER_RUN`` tokens a run
+(one more call of 2 tokens a run while streams end, not calls of 16 that compute every row);
+where a call costs its rows' arithmetic (the CPU), a few ending at once compute theirs alone
+(``_end_alone``). A stream
 more than ``max_backlog`` tokens further behind than the bank's median member (a client that
 stalled and then sent its audio in a burst) leaves, its state copied back, catches up alone
 and joins again later. Members behind together (the server is busy) stay: a call computes
@@ -38,6 +42,13 @@ from voxtral_mlx.model.encoder import ConvStemState
 from voxtral_mlx.model.encoder_ring import RingCache, RowRings
 from voxtral_mlx.model.encoder_rows import encode_rows
 
+# Tokens of a member's end (its right padding) a run computes on a GPU: two more than the one
+# every member has a turn, in one call of 2 tokens. On the H200 at 4-bit, 64 streams ending
+# over 2 s: ends alone (two calls of one row each, ~5 ms of dispatch apiece) or in calls of
+# 16 tokens for every row made turns of 150-340 ms while streams ended (docs/benchmarks.md).
+# The decoder takes as many a turn (``serve.hub.BANK_TOKENS_PER_TURN``).
+END_TOKENS_PER_RUN = 3
+
 
 class FrontBank:
     """Up to ``rows`` member streams' front ends; ``join``/``leave``/``drop`` members, ``run``
@@ -45,9 +56,12 @@ class FrontBank:
     a few shapes, and a bank of 4 streams on a Mac does not compute 64 rows), and given back
     when few are left (``_shrink``)."""
 
-    def __init__(self, model: VoxtralRealtime, rows: int, max_backlog: int = 4):
+    def __init__(self, model: VoxtralRealtime, rows: int, max_backlog: int = 4,
+                 ends_alone: bool | None = None):  # fmt: skip
         enc, args = model.encoder, model.encoder.args
         self.model, self.max_backlog, self.capacity = model, max_backlog, rows
+        # How members' ends are computed (the module docstring); None: by the device.
+        self.ends_alone = mx.default_device() == mx.cpu if ends_alone is None else ends_alone
         self.dtype = model.decoder.norm.weight.dtype
         # Tokens a row in one call at most: the ring's block of conv frames.
         self.largest = LIVE_BLOCK // model.config.downsample_factor
@@ -120,37 +134,62 @@ class FrontBank:
     def run(self) -> None:
         """Every member's ready tokens: calls of ``k`` tokens a row for the rows with ``k``
         ready, ``k`` the largest power of two up to the most ready (and the ring's block), so
-        a member's end (its right padding) or a backlog takes a few calls, not one a token.
-        Open members far behind the others leave first and catch up alone; members whose
-        audio ended and is computed leave, finished."""
+        a backlog takes a few calls, not one a token. Members far behind the others (beyond
+        their end, if their audio ended) leave first and catch up alone; a member whose audio
+        ended computes its end alone or ``END_TOKENS_PER_RUN`` tokens a run (``ends_alone``)
+        and leaves, finished, once all of it is computed."""
         self._shrink()  # members dropped since the last run (their streams went away)
-        open_ = [p for p in self.members if p is not None and not p.closed]
-        behind = {id(p): p.mel.quanta_ready() for p in open_}
-        typical = statistics.median_low(behind.values()) if behind else 0
-        for pipe in open_:
-            if behind[id(pipe)] > typical + self.max_backlog:
+        members = [p for p in self.members if p is not None]
+        ready = [p.mel.quanta_ready() for p in members if not p.closed]
+        typical = statistics.median_low(ready) if ready else 0
+        for pipe in members:
+            if self._backlog(pipe) > typical + self.max_backlog:
                 self.leave(pipe)
-                pipe.catch_up()
-        self._end_alone(typical)
+                pipe.catch_up()  # a closed one: its end too (a client that sent all at once)
+        if self.ends_alone:
+            self._end_alone(typical)
+        # Ends in the bank: each closed member computes END_TOKENS_PER_RUN tokens a run at most.
+        end_budget = {id(p): END_TOKENS_PER_RUN for p in self.members
+                      if p is not None and p.closed and not self.ends_alone}  # fmt: skip
         while True:
-            ready = [p.mel.quanta_ready() if p is not None else 0 for p in self.members]
+            ready = [self._ready(p, end_budget) for p in self.members]
             most = min(max(ready), self.largest)
             if most == 0:
                 break
             k = 1 << (most.bit_length() - 1)
-            self._call([n >= k for n in ready], k)
+            active = [n >= k for n in ready]
+            self._call(active, k)
+            for pipe, on in zip(self.members, active, strict=True):
+                if on and id(pipe) in end_budget:
+                    end_budget[id(pipe)] -= k
         for pipe in self.members:
-            if pipe is not None and pipe.closed:
+            if pipe is not None and pipe.closed and not pipe.mel.quanta_ready():
                 pipe.finished = True
                 self.drop(pipe)
         self._shrink()
 
+    @staticmethod
+    def _backlog(pipe: AudioPipeline) -> int:
+        """Tokens ``pipe`` has ready beyond its end's (a closed member's right padding and
+        the token its audio ends in)."""
+        ready = pipe.mel.quanta_ready()
+        return max(0, ready - pipe.mel.right_pad_tokens - 1) if pipe.closed else ready
+
+    @staticmethod
+    def _ready(pipe: AudioPipeline | None, end_budget: dict) -> int:
+        """Tokens ``pipe``'s row may compute now (a closed member: within its budget)."""
+        if pipe is None:
+            return 0
+        ready = pipe.mel.quanta_ready()
+        return min(ready, end_budget[id(pipe)]) if id(pipe) in end_budget else ready
+
     def _end_alone(self, typical: int) -> None:
-        """Members whose audio ended with their right padding still to compute (18 tokens at
-        a 480 ms delay) leave and compute it alone, when few end at once (up to one in eight
-        of the rows made): in the bank their calls of 16 tokens compute every row (on the
-        2-core CPU, 64 streams ending one after another: turns of ~250 ms, everyone's tokens
-        waiting; docs/benchmarks.md). Many ending together stay: one call serves them all."""
+        """On the CPU (``ends_alone``): members whose audio ended with their right padding
+        still to compute (18 tokens at a 480 ms delay) leave and compute it alone, when few
+        end at once (up to one in eight of the rows made): in the bank their calls of 16
+        tokens compute every row (on the 2-core CPU, 64 streams ending one after another:
+        turns of ~250 ms, everyone's tokens waiting; docs/benchmarks.md). Many ending together
+        stay: one call serves them all."""
         ending = [p for p in self.members if p is not None and p.closed
                   and p.mel.quanta_ready() > typical + self.max_backlog]  # fmt: skip
         if not ending or len(ending) > len(self.members) // 8:

@@ -112,7 +112,8 @@ class RowBatch:
             self._decoder_bank.sync()
 
     def step(self, max_tokens: int | None = None, on_round=None) -> list[tuple[Row, TokenEvent]]:
-        """Decode what the fed audio allows, at most ``max_tokens`` tokens per row.
+        """Decode what the fed audio allows, at most ``max_tokens`` tokens per row (prompt
+        positions run as decoder bank steps count: each is a round).
         ``on_round(pairs)``: called with each round's ``(row, event)`` pairs as it is read,
         before the next round runs (a server sends them on while rows with more to decode,
         a backlog or a stream's end, go on)."""
@@ -191,6 +192,7 @@ class RowBatch:
         read: dict[int, list[int]] = {}  # one read back per step, whatever its rows
         for r, (tokens, i, position) in taken:
             if position < len(r.prompt) - 1:  # a prompt position run as a step: no token
+                budget[id(r)] -= 1  # but a round all the same (``step``'s ``max_tokens``)
                 r.maybe_done()
                 continue
             if r.state is State.WAITING:  # the first token of a prompt run as steps
