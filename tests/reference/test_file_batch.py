@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlx.core as mx
 import pytest
 import soundfile as sf
 
@@ -31,11 +32,34 @@ def env(tmp_path_factory):
     return model, tok, paths
 
 
-def test_every_file_equals_its_own_run(env):
+def _exact_rows_here(model, want: int) -> int:
+    """``exact_rows`` on this machine. CPUs differ: OpenBLAS's AVX-512 kernels (Zen 4 EPYC)
+    round the tiny model's logits (its output projection) for 2 rows differently from 1,
+    where AVX2 machines keep up to 2 rows exact. Where it is 1, that rounding is checked to
+    be real (a kernel of the step, not the measure, says so)."""
+    from voxtral_mlx.decode import exact_rows as er
+
+    rows = er.exact_rows(model, want)
+    if rows < 2:
+        assert not er._invariant(model, 2)
+    return rows
+
+
+def test_every_file_equals_its_own_run(env, monkeypatch):
     model, tok, paths = env
     batch = FileBatch(model, tok)
+    if _exact_rows_here(model, 8) < 2:
+        # The output head a row at a time (the one kernel such a CPU rounds differently for
+        # 2 rows; the CLI then batches nothing: test_the_cli_decodes_several_files_in_waves),
+        # so the waves' own logic is still proven here.
+        emb = model.decoder.tok_embeddings
+        head = emb.as_linear
+        monkeypatch.setattr(emb, "as_linear", lambda x: mx.concatenate(
+            [head(x[i : i + 1]) for i in range(x.shape[0])]))  # fmt: skip
+    rows = batch.exact_rows(8)
+    assert rows >= 2
     durations = {p: sf.info(p).duration for p in paths}
-    waves, alone = plan_waves(durations, batch.exact_rows(8))
+    waves, alone = plan_waves(durations, rows)
     assert waves and not alone
     results = [r for wave in waves for r in batch.transcribe(wave, metadata={"model": "m"})]
     for res in results:
@@ -102,9 +126,12 @@ def test_the_cli_decodes_several_files_in_waves(env, tmp_path, monkeypatch):
     )
     argv = [str(p) for p in paths] + ["--model", str(folder), "--format", "json", "-o"]
     assert cli.main([*argv, str(tmp_path / "a")]) == 0
-    rows = FileBatch(model, tok).exact_rows(8)  # 2 on the CPUs measured (tiny widths)
+    rows = _exact_rows_here(model, 8)  # 2 on AVX2 CPUs, 1 on AVX-512 ones (tiny widths)
     ordered = [paths[2], paths[0], paths[1], paths[3]]  # shortest first
-    assert rows >= 2 and waves == [ordered[i : i + rows] for i in range(0, 4, rows)]
+    if rows < 2:  # nothing may go side by side here, and nothing does
+        assert waves == []
+    else:
+        assert waves == [ordered[i : i + rows] for i in range(0, 4, rows)]
     waves.clear()
     assert cli.main([*argv, str(tmp_path / "b"), "--batch", "1"]) == 0 and waves == []
     for p in paths:
