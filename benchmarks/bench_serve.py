@@ -3,7 +3,7 @@
 python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
                                  [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
                                  [--memory] [--cold] [--client-procs 4] [--stagger S]
-                                 [--tokens-per-turn N]
+                                 [--tokens-per-turn N] [--end-tokens N]
 
 The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
 in this process on a loopback port; the clients run in ``--client-procs`` child processes
@@ -34,7 +34,8 @@ built in memory instead of a checkpoint written to ``--dir`` (``--bits`` is igno
 ``--cold``: no untimed run at the largest N first, so the first N streams meet the server just
 as it started (its warm-up done: ``RowBatch.plan_rows``). ``--tokens-per-turn N``: tokens a
 stream decodes in one hub turn at most (the hub's default: ``hub.TOKENS_PER_TURN``, with banks
-``BANK_TOKENS_PER_TURN``). Turns over 100 ms are listed with where they went: the front bank's
+``BANK_TOKENS_PER_TURN``). ``--end-tokens N``: on a GPU, tokens of a stream's end the front
+bank computes a run (``front_bank.END_TOKENS_PER_RUN``). Turns over 100 ms are listed with where they went: the front bank's
 run, and the decoder's rounds (how many, how long).
 """
 
@@ -173,6 +174,7 @@ def main() -> None:
     ap.add_argument("--stagger", type=float, default=0.0,
                     help="seconds over which the clients start (default: one chunk)")  # fmt: skip
     ap.add_argument("--tokens-per-turn", type=int, default=None)
+    ap.add_argument("--end-tokens", type=int, default=None)
     ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run clients
     ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
@@ -191,11 +193,14 @@ def main() -> None:
 
     # isort: on
 
+    from voxtral_mlx.decode import front_bank
     from voxtral_mlx.serve.server import favour_latency, make_server
 
     counts = [int(x) for x in args.streams.split(",")]
     load, tok, name = model_loader(args, "voxtral-serve-")
 
+    if args.end_tokens:
+        front_bank.END_TOKENS_PER_RUN = args.end_tokens
     favour_latency()  # as ``voxtral_mlx serve`` does
     server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows,
                                max_tokens_per_step=args.tokens_per_turn)  # fmt: skip
@@ -208,7 +213,8 @@ def main() -> None:
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model "
           f"({name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
           f"rows per step: {args.batch_rows or 'exact'}, tokens per turn "
-          f"{hub._max_tokens}, clients starting over "
+          f"{hub._max_tokens} (an end's in the front bank: {front_bank.END_TOKENS_PER_RUN}), "
+          f"clients starting over "
           f"{args.stagger or args.chunk_ms / 1000:g} s; the server was ready "
           f"{time.perf_counter() - t0:.1f} s after start (model, kernels, bank shapes)",
           flush=True)  # fmt: skip
