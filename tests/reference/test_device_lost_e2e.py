@@ -125,10 +125,15 @@ def test_cli_waits_for_a_lost_device_resumes_and_ctrl_c_ends_within_2_s(server, 
         server.start()
         err.wait_for("'pulse' is back", timeout=10)
         # Capture flowing again before the device goes: a stream stopped while it starts may
-        # stall (no end from PortAudio) rather than end, and the CLI then says so instead.
+        # stall (no end from PortAudio) rather than end, and the CLI then says so instead;
+        # even after a second of capture it sometimes does (CI, 2026-12-02): either report.
         time.sleep(1.0)
         server.stop()
-        err.wait_for("Device lost: microphone 'pulse'", 2, timeout=10)
+        deadline = time.monotonic() + 10
+        while (err.count("Device lost: microphone 'pulse'") < 2
+               and not err.count("microphone 'pulse' stopped delivering audio")):  # fmt: skip
+            assert time.monotonic() < deadline, f"the second loss was not reported: {err.lines}"
+            time.sleep(0.05)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
         try:
