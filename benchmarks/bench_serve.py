@@ -23,7 +23,9 @@ token, two latencies:
   (its end, the delay and that look-ahead) to its delta: the earliest it can be computed.
 
 Each over every token, and over the tokens after each stream's first 2 s (the streams all
-start in one instant: their starts are a burst). A stream is in real time when its latency
+start in one instant: their starts are a burst). Also, over the streams, the time from a
+stream's final commit to its ``transcription.done`` (its last words: the right padding of its
+end decoded). A stream is in real time when its latency
 does not grow: its last tenth of tokens has a p95 within 0.5 s of its first tenth's. Tokens
 per second: every stream's decoder steps over the wall time.
 
@@ -63,16 +65,18 @@ STEADY_AFTER = 2.0  # s of a stream's audio: its tokens after that are "steady" 
 
 
 # ---- the clients (child process) ------------------------------------------------------------
-async def one_client(url: str, audio, chunk: int, start: float, out: list) -> None:
+async def one_client(url: str, audio, chunk: int, start: float, out: list,
+                     finals: list) -> None:  # fmt: skip
     import websockets
 
     try:
-        await _one_client(url, audio, chunk, start, out)
+        await _one_client(url, audio, chunk, start, out, finals)
     except websockets.ConnectionClosed:  # dropped by the server (too slow): counted, not fatal
         out.append(None)
 
 
-async def _one_client(url: str, audio, chunk: int, start: float, out: list) -> None:
+async def _one_client(url: str, audio, chunk: int, start: float, out: list,
+                      finals: list) -> None:  # fmt: skip
     import websockets
 
     from voxtral_mlx.serve.protocol import encode_pcm16
@@ -82,6 +86,7 @@ async def _one_client(url: str, audio, chunk: int, start: float, out: list) -> N
         await ws.send(json.dumps({"type": "session.update", "model": ""}))
         await ws.send('{"type": "input_audio_buffer.commit"}')
         arrived: list[float] = []
+        final_sent: list[float] = []
 
         async def sender() -> None:
             await asyncio.sleep(max(0.0, start - time.perf_counter()))
@@ -92,6 +97,7 @@ async def _one_client(url: str, audio, chunk: int, start: float, out: list) -> N
                 piece = encode_pcm16(audio[i : i + chunk])
                 await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": piece}))
             await ws.send('{"type": "input_audio_buffer.commit", "final": true}')
+            final_sent.append(time.perf_counter())
 
         task = asyncio.create_task(sender())
         lat = []
@@ -102,6 +108,8 @@ async def _one_client(url: str, audio, chunk: int, start: float, out: list) -> N
                 out.append(None)
                 return
             if event["type"] != "transcription.delta":
+                if event["type"] == "transcription.done" and final_sent:
+                    finals.append(time.perf_counter() - final_sent[0])
                 break
             now = time.perf_counter()
             end = round(event["end"] * SR)
@@ -123,15 +131,17 @@ async def clients(url: str, first: int, n: int, of: int, seconds: float, chunk_m
     chunk = int(chunk_ms * SR / 1000)
     audio = speech_like(seconds + 1)[: int(seconds * SR)]
     out: list = []
+    finals: list[float] = []
     t0 = time.perf_counter() + (start_at - time.time())
     spread = max(chunk / SR, stagger)
-    await asyncio.gather(*(one_client(url, audio, chunk, t0 + (i / of) * spread, out)
+    await asyncio.gather(*(one_client(url, audio, chunk, t0 + (i / of) * spread, out, finals)
                            for i in range(first, first + n)))  # fmt: skip
-    return {"out": out, "end": time.time()}
+    return {"out": out, "finals": finals, "end": time.time()}
 
 
-def summary(out: list, n: int, seconds: float, wall: float) -> dict:
-    """The table's figures from every client's latencies (None: dropped)."""
+def summary(out: list, n: int, seconds: float, wall: float, finals: list) -> dict:
+    """The table's figures from every client's latencies (None: dropped) and the times from
+    each final commit to its ``transcription.done`` (``finals``)."""
     dropped = sum(lat is None for lat in out)
     timed = [lat for lat in out if lat]
     nan = [float("nan")]
@@ -149,6 +159,7 @@ def summary(out: list, n: int, seconds: float, wall: float) -> dict:
             "steady_p50": statistics.median(steady), "steady_p95": pct(steady),
             "own_p50": statistics.median(own), "own_p95": pct(own), "own_max": own[-1],
             "own_steady_p95": pct(own_steady), "behind": behind, "dropped": dropped,
+            "done_p50": statistics.median(finals or nan), "done_p95": pct(sorted(finals) or nan),
             "tokens_s": steps / wall}  # fmt: skip
 
 
@@ -222,8 +233,8 @@ def main() -> None:
         # Untimed, over the whole length, at the largest N: MLX CUDA compiles kernels for
         # every new cache length and row count (a server's first minutes at a new load).
         run_clients(max(counts), args)
-    print("| streams | after its audio, beyond the delay: p50 / p95 / max (ms) | after the first 2 s: p50 / p95 (ms) | the server's own, from the chunk with its last needed sample: p50 / p95 / max (ms) | own, after the first 2 s: p95 (ms) | streams falling behind (dropped) | tokens/s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+    print("| streams | after its audio, beyond the delay: p50 / p95 / max (ms) | after the first 2 s: p50 / p95 (ms) | the server's own, from the chunk with its last needed sample: p50 / p95 / max (ms) | own, after the first 2 s: p95 (ms) | done after the final commit: p50 / p95 (ms) | streams falling behind (dropped) | tokens/s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     notes = []
     for n in counts:
         turns.clear()
@@ -233,6 +244,7 @@ def main() -> None:
               f"{1000 * r['steady_p50']:.0f} / {1000 * r['steady_p95']:.0f} | "
               f"{1000 * r['own_p50']:.0f} / {1000 * r['own_p95']:.0f} / {1000 * r['own_max']:.0f} | "
               f"{1000 * r['own_steady_p95']:.0f} | "
+              f"{1000 * r['done_p50']:.0f} / {1000 * r['done_p95']:.0f} | "
               f"{r['behind']} ({r['dropped']}) | {r['tokens_s']:.0f} |", flush=True)  # fmt: skip
     print("\nThe hub's turns that had work (audio in, a step of every stream, events out):")
     print("\n".join(notes))
@@ -320,15 +332,16 @@ def run_clients(n: int, args) -> dict:
                "--stagger", str(args.stagger)]  # fmt: skip
         children.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True))  # fmt: skip
-    out, end = [], start_at
+    out, finals, end = [], [], start_at
     for child in children:
         stdout, stderr = child.communicate()
         if child.returncode:
             raise SystemExit(f"the clients failed: {stderr.strip()[-2000:]}")
         got = json.loads(stdout.strip().splitlines()[-1])
         out += got["out"]
+        finals += got["finals"]
         end = max(end, got["end"])
-    return summary(out, n, args.seconds, end - start_at + LEAD_S)
+    return summary(out, n, args.seconds, end - start_at + LEAD_S, finals)
 
 
 if __name__ == "__main__":
