@@ -97,14 +97,19 @@ def test_concurrent_streams_each_get_their_own_tokens(hub, folder):
     assert hub.active == 0
 
 
-def test_batch_rows_computes_the_streams_together(folder, monkeypatch):
+@pytest.mark.parametrize("ends_alone", [True, False], ids=["ends-alone", "ends-in-bank"])
+def test_batch_rows_computes_the_streams_together(folder, monkeypatch, ends_alone):
     """``batch_rows`` (opt-in) computes live streams' front ends in one call per token
     (FrontBank) and steps their decoder rows in one bank (DecoderBank). On this CPU the words
     stay those of a session alone: the banks round like any two chunkings of the encoder and
-    like a lane's attention, and the tiny model's argmax does not move."""
+    like a lane's attention, and the tiny model's argmax does not move. Both ways a stream's
+    end is computed: alone (the CPU's) and a few tokens a run in the bank (a GPU's)."""
     from voxtral_mlx.decode.decoder_bank import DecoderBank
     from voxtral_mlx.decode.front_bank import FrontBank
 
+    run = FrontBank.run
+    monkeypatch.setattr(FrontBank, "run", lambda bank: (setattr(bank, "ends_alone", ends_alone),
+                                                        run(bank))[1])  # fmt: skip
     fronts, rows = [], []
     join_front, join_row = FrontBank.join, DecoderBank._join
     monkeypatch.setattr(
