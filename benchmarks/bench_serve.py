@@ -25,9 +25,9 @@ token, two latencies:
 Each over every token, and over the tokens after each stream's first 2 s (the streams all
 start in one instant: their starts are a burst). Also, over the streams, the time from a
 stream's final commit to its ``transcription.done`` (its last words: the right padding of its
-end decoded). A stream is in real time when its latency
-does not grow: its last tenth of tokens has a p95 within 0.5 s of its first tenth's. Tokens
-per second: every stream's decoder steps over the wall time.
+end decoded). A stream is in real time when its latency does not grow: its last tenth of
+tokens has a p95 within 0.5 s of its first tenth's. Tokens per second: every stream's decoder
+steps over the wall time.
 
 Random weights: speed only (each stream's exactness is tests/serve's job). ``--batch-rows N``
 steps up to N rows at once even where the device's kernels round rows differently (faster,
@@ -37,8 +37,8 @@ built in memory instead of a checkpoint written to ``--dir`` (``--bits`` is igno
 as it started (its warm-up done: ``RowBatch.plan_rows``). ``--tokens-per-turn N``: tokens a
 stream decodes in one hub turn at most (the hub's default: ``hub.TOKENS_PER_TURN``, with banks
 ``BANK_TOKENS_PER_TURN``). ``--end-tokens N``: on a GPU, tokens of a stream's end the front
-bank computes a run (``front_bank.END_TOKENS_PER_RUN``). Turns over 100 ms are listed with where they went: the front bank's
-run, and the decoder's rounds (how many, how long).
+bank computes a run (``front_bank.END_TOKENS_PER_RUN``). Turns over 100 ms are listed with
+where they went: the front bank's run, and the decoder's rounds (how many, how long).
 """
 
 from __future__ import annotations

@@ -84,6 +84,16 @@ def assert_local_ids(folder, clients: list[Client]) -> None:
         assert len(c.ids) > 20 and c.ids == local_ids(model, audio)
 
 
+def compute_ends(monkeypatch, alone: bool) -> None:
+    """Every front bank computes streams' ends alone (the CPU's way) or a few tokens a run in
+    its calls (a GPU's), whatever this machine's device."""
+    from voxtral_mlx.decode.front_bank import FrontBank
+
+    init = FrontBank.__init__
+    monkeypatch.setattr(FrontBank, "__init__", lambda bank, *a, **k: init(
+        bank, *a, **{**k, "ends_alone": alone}))  # fmt: skip
+
+
 @pytest.fixture
 def hub(folder):
     hub = started(folder)
@@ -107,9 +117,7 @@ def test_batch_rows_computes_the_streams_together(folder, monkeypatch, ends_alon
     from voxtral_mlx.decode.decoder_bank import DecoderBank
     from voxtral_mlx.decode.front_bank import FrontBank
 
-    run = FrontBank.run
-    monkeypatch.setattr(FrontBank, "run", lambda bank: (setattr(bank, "ends_alone", ends_alone),
-                                                        run(bank))[1])  # fmt: skip
+    compute_ends(monkeypatch, alone=ends_alone)
     fronts, rows = [], []
     join_front, join_row = FrontBank.join, DecoderBank._join
     monkeypatch.setattr(
@@ -284,13 +292,10 @@ def test_with_banks_a_stream_decodes_a_few_tokens_a_turn(folder, monkeypatch):
     a turn, not 12 rounds that hold every other stream's next token (on a GPU the front bank
     computes ends in its calls too, a few tokens a run: forced here on the CPU). The ids are
     still a local session's."""
-    from voxtral_mlx.decode.front_bank import FrontBank
     from voxtral_mlx.decode.rows import RowBatch
     from voxtral_mlx.serve.hub import BANK_TOKENS_PER_TURN, TOKENS_PER_TURN
 
-    run = FrontBank.run
-    monkeypatch.setattr(FrontBank, "run", lambda bank: (setattr(bank, "ends_alone", False),
-                                                        run(bank))[1])  # fmt: skip
+    compute_ends(monkeypatch, alone=False)
     rounds: list[int] = []
     step_round = RowBatch._round
     monkeypatch.setattr(RowBatch, "_round", lambda batch, budget, events: (
