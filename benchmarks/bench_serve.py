@@ -3,7 +3,7 @@
 python benchmarks/bench_serve.py [--size tiny|small|full] [--bits 4|16] [--streams 1,8,16,32,64]
                                  [--seconds 20] [--chunk-ms 40] [--batch-rows N] [--dir DIR]
                                  [--memory] [--cold] [--client-procs 4] [--stagger S]
-                                 [--tokens-per-turn N] [--end-tokens N]
+                                 [--tokens-per-turn N[,N...]] [--end-tokens N[,N...]]
 
 The server (``voxtral_mlx.serve``: the app under uvicorn, the StreamHub on its MLX thread) runs
 in this process on a loopback port; the clients run in ``--client-procs`` child processes
@@ -37,8 +37,11 @@ built in memory instead of a checkpoint written to ``--dir`` (``--bits`` is igno
 as it started (its warm-up done: ``RowBatch.plan_rows``). ``--tokens-per-turn N``: tokens a
 stream decodes in one hub turn at most (the hub's default: ``hub.TOKENS_PER_TURN``, with banks
 ``BANK_TOKENS_PER_TURN``). ``--end-tokens N``: on a GPU, tokens of a stream's end the front
-bank computes a run (``front_bank.END_TOKENS_PER_RUN``). Turns over 100 ms are listed with
-where they went: the front bank's run, and the decoder's rounds (how many, how long).
+bank computes a run (``front_bank.END_TOKENS_PER_RUN``). Either may be a list, taken in turn
+by the runs of ``--streams`` (``--streams 64,64,64,64 --tokens-per-turn 3,2``: A, B, A, B on one
+server, warmed alike; single runs on a GPU vary by about 15 ms at the p95). Turns over 100 ms
+are listed with where they went: the front bank's run, and the decoder's rounds (how many, how
+long).
 """
 
 from __future__ import annotations
@@ -184,8 +187,10 @@ def main() -> None:
                     help="processes the clients run in (one event loop each)")  # fmt: skip
     ap.add_argument("--stagger", type=float, default=0.0,
                     help="seconds over which the clients start (default: one chunk)")  # fmt: skip
-    ap.add_argument("--tokens-per-turn", type=int, default=None)
-    ap.add_argument("--end-tokens", type=int, default=None)
+    ap.add_argument("--tokens-per-turn", default=None,
+                    help="N, or N,M,...: taken in turn by the runs of --streams")  # fmt: skip
+    ap.add_argument("--end-tokens", default=None,
+                    help="N, or N,M,...: taken in turn by the runs of --streams")  # fmt: skip
     ap.add_argument("--client", default=None, help=argparse.SUPPRESS)  # url: run clients
     ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
@@ -208,13 +213,14 @@ def main() -> None:
     from voxtral_mlx.serve.server import favour_latency, make_server
 
     counts = [int(x) for x in args.streams.split(",")]
+    per_turn = [int(x) for x in (args.tokens_per_turn or "0").split(",")]
+    end_tokens = [int(x) for x in (args.end_tokens or "0").split(",")]
     load, tok, name = model_loader(args, "voxtral-serve-")
 
-    if args.end_tokens:
-        front_bank.END_TOKENS_PER_RUN = args.end_tokens
+    default_end = front_bank.END_TOKENS_PER_RUN
     favour_latency()  # as ``voxtral_mlx serve`` does
-    server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows,
-                               max_tokens_per_step=args.tokens_per_turn)  # fmt: skip
+    server, hub = make_server(load, port=8765, max_streams=max(counts), batch_rows=args.batch_rows)
+    default_turn = hub._max_tokens
     turns = TurnClock(hub)
     t0 = time.perf_counter()
     hub.start()
@@ -223,9 +229,7 @@ def main() -> None:
         time.sleep(0.05)
     print(f"device {mx.default_device()}, mlx {mx.__version__}, {args.size} model "
           f"({name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
-          f"rows per step: {args.batch_rows or 'exact'}, tokens per turn "
-          f"{hub._max_tokens} (an end's in the front bank: {front_bank.END_TOKENS_PER_RUN}), "
-          f"clients starting over "
+          f"rows per step: {args.batch_rows or 'exact'}, clients starting over "
           f"{args.stagger or args.chunk_ms / 1000:g} s; the server was ready "
           f"{time.perf_counter() - t0:.1f} s after start (model, kernels, bank shapes)",
           flush=True)  # fmt: skip
@@ -233,14 +237,17 @@ def main() -> None:
         # Untimed, over the whole length, at the largest N: MLX CUDA compiles kernels for
         # every new cache length and row count (a server's first minutes at a new load).
         run_clients(max(counts), args)
-    print("| streams | after its audio, beyond the delay: p50 / p95 / max (ms) | after the first 2 s: p50 / p95 (ms) | the server's own, from the chunk with its last needed sample: p50 / p95 / max (ms) | own, after the first 2 s: p95 (ms) | done after the final commit: p50 / p95 (ms) | streams falling behind (dropped) | tokens/s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+    print("| streams | tokens a turn (an end's a run) | after its audio, beyond the delay: p50 / p95 / max (ms) | after the first 2 s: p50 / p95 (ms) | the server's own, from the chunk with its last needed sample: p50 / p95 / max (ms) | own, after the first 2 s: p95 (ms) | done after the final commit: p50 / p95 (ms) | streams falling behind (dropped) | tokens/s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     notes = []
-    for n in counts:
+    for i, n in enumerate(counts):
+        # Both are read afresh every turn (hub) and every bank run (front bank).
+        hub._max_tokens = per_turn[i % len(per_turn)] or default_turn
+        front_bank.END_TOKENS_PER_RUN = end_tokens[i % len(end_tokens)] or default_end
         turns.clear()
         r = run_clients(n, args)
         notes.append(f"{n} streams: {turns.report()}")
-        print(f"| {n} | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
+        print(f"| {n} | {hub._max_tokens} ({front_bank.END_TOKENS_PER_RUN}) | {1000 * r['p50']:.0f} / {1000 * r['p95']:.0f} / {1000 * r['max']:.0f} | "
               f"{1000 * r['steady_p50']:.0f} / {1000 * r['steady_p95']:.0f} | "
               f"{1000 * r['own_p50']:.0f} / {1000 * r['own_p95']:.0f} / {1000 * r['own_max']:.0f} | "
               f"{1000 * r['own_steady_p95']:.0f} | "

@@ -5,7 +5,8 @@
 #
 #   bash benchmarks/serve_gpu.sh OUT_FOLDER [DIR]
 #
-# SIZE=tiny runs the same commands with the tests' tiny model (a check of the script here).
+# SIZE=tiny runs the same commands with the tests' tiny model (a check of the script here);
+# ONLY=q4 or ONLY=bf16 runs that half (a device call is limited to 10 minutes: two calls).
 # Each command's table goes to its own file in OUT_FOLDER (and to stdout), so a run cut short
 # by a time limit still leaves what it measured. The commands are the ones docs/benchmarks.md
 # quotes; a fresh machine compiles MLX CUDA's kernels at the first server's start (2-3.5 min
@@ -21,6 +22,7 @@ export PYTHONUNBUFFERED=1
 run() {  # run NAME SECONDS COMMAND...
     local name=$1 limit=$2
     shift 2
+    [[ $name == "${ONLY:-}"* ]] || return 0
     echo "== $name: $*"
     timeout "$limit" "$@" 2>&1 | grep -v "^mlx " | tee "$out/$name.txt"
 }
@@ -28,7 +30,13 @@ run() {  # run NAME SECONDS COMMAND...
 q4=(--size "$size" --bits 4 --dir "$dir" --batch-rows 64 --cold --seconds 10)
 bf=(--size "$size" --memory --batch-rows 64 --cold --seconds 10)
 run q4-64-48 290 python3 bench_serve.py "${q4[@]}" --streams 64,48
-run q4-64-stagger 55 python3 bench_serve.py "${q4[@]}" --streams 64 --stagger 2
+# Arriving over 2 s, their ends spread over turns: an end's tokens a run, 1 (the default)
+# against 3, alternating on one server (single runs vary by ~15 ms at the p95); then one
+# stream alone, for the time to its last words.
+run q4-64-stagger 200 python3 bench_serve.py "${q4[@]}" --streams 64,64,64,64 --stagger 2 \
+    --end-tokens 1,3
+run q4-1-ends 60 python3 bench_serve.py "${q4[@]}" --streams 1,1,1,1 --end-tokens 1,3
 run bf16-64-48 130 python3 bench_serve.py "${bf[@]}" --streams 64,48
-run bf16-64-stagger 55 python3 bench_serve.py "${bf[@]}" --streams 64 --stagger 2
+run bf16-64-stagger 110 python3 bench_serve.py "${bf[@]}" --streams 64,64 --stagger 2 \
+    --end-tokens 1,3
 run q4-start 50 python3 lab/start_lab.py --size "$size" --streams 64 --bits 4 --dir "$dir"

@@ -2,7 +2,9 @@
 gets alone (within the bound of any two chunkings of the encoder)."""
 
 import numpy as np
+import pytest
 
+from voxtral_mlx.decode import front_bank
 from voxtral_mlx.decode.audio_pipeline import LIVE_BLOCK, AudioPipeline
 from voxtral_mlx.decode.front_bank import FrontBank
 
@@ -255,12 +257,14 @@ def test_a_stream_ending_among_many_computes_its_end_alone(tiny_model):
     _assert_each_as_alone(tiny_model, pipes, audios)
 
 
-def test_on_a_gpu_ends_go_through_the_bank_a_few_tokens_a_run(tiny_model):
+@pytest.mark.parametrize("per_run", [1, 3])
+def test_on_a_gpu_ends_go_through_the_bank_a_few_tokens_a_run(tiny_model, monkeypatch, per_run):
     """Where a call costs its dispatch (``ends_alone=False``, a GPU's way): the same nine
     streams; no one leaves, a stream's end (18 tokens) goes END_TOKENS_PER_RUN tokens a run
-    in calls of 1 and 2 tokens, never in calls of 16 for every row, and each stream is
-    finished once all of it is computed. Every embedding is what the stream computes
-    alone."""
+    (the default 1: in the calls of one token every member makes anyway; 3: one more call
+    of 2 tokens), never in calls of 16 for every row, and each stream is finished once all
+    of it is computed. Every embedding is what the stream computes alone."""
+    monkeypatch.setattr(front_bank, "END_TOKENS_PER_RUN", per_run)
     audios = [_audio(20 + i, 3.0) for i in range(8)] + [_audio(30, 1.2)]
     bank = FrontBank(tiny_model, rows=16, ends_alone=False)
     pipes = [AudioPipeline(tiny_model, 32, 17, LIVE_BLOCK) for _ in audios]
@@ -279,10 +283,13 @@ def test_on_a_gpu_ends_go_through_the_bank_a_few_tokens_a_run(tiny_model):
         if all(p.finished for p in pipes):
             break
     assert left == []
-    assert max(k for _, k in calls) == 2
-    assert (1, 2) in calls and (8, 2) in calls  # the short one's end, then the eight's
-    # 18 tokens of right padding (the audio ends on a token) at 3 a run: 6 runs.
-    assert set(finished_after.values()) == {6}, finished_after
+    if per_run == 1:
+        assert max(k for _, k in calls) == 1
+    else:
+        assert max(k for _, k in calls) == 2
+        assert (1, 2) in calls and (8, 2) in calls  # the short one's end, then the eight's
+    # 18 tokens of right padding (the audio ends on a token) at per_run a run.
+    assert set(finished_after.values()) == {18 // per_run}, finished_after
     _assert_each_as_alone(tiny_model, pipes, audios)
 
 

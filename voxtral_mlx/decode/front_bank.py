@@ -16,13 +16,12 @@ ring's block for a backlog or a stream's end), rows without them compute on zero
 conv buffers and write their keys to a spare slot no query sees, so a call has one of a few
 shapes. A stream whose audio ends has its right padding to compute (18 tokens at a 480 ms
 delay) and leaves, finished, once computed: where a call costs its host dispatch whatever its
-rows (a GPU) it computes it in the bank's calls, at most ``END_TOKENS_PER_RUN`` tokens a run
-(one more call of 2 tokens a run while streams end, not calls of 16 that compute every row);
-where a call costs its rows' arithmetic (the CPU), a few ending at once compute theirs alone
-(``_end_alone``). A stream
-more than ``max_backlog`` tokens further behind than the bank's median member (a client that
-stalled and then sent its audio in a burst) leaves, its state copied back, catches up alone
-and joins again later. Members behind together (the server is busy) stay: a call computes
+rows (a GPU) it computes it in the bank's calls, ``END_TOKENS_PER_RUN`` tokens a run (one: in
+the call every member makes, not in calls of 16 that compute every row); where a call costs
+its rows' arithmetic (the CPU), a few ending at once compute theirs alone (``_end_alone``). A
+stream more than ``max_backlog`` tokens further behind than the bank's median member (a
+client that stalled and then sent its audio in a burst) leaves, its state copied back,
+catches up alone and joins again later. Members behind together (the server is busy) stay: a call computes
 their backlog for all of them, where alone each would cost calls of its own (on the H200 that
 turned a busy moment into a collapse: docs/benchmarks.md). MLX thread only.
 """
@@ -42,12 +41,15 @@ from voxtral_mlx.model.encoder import ConvStemState
 from voxtral_mlx.model.encoder_ring import RingCache, RowRings
 from voxtral_mlx.model.encoder_rows import encode_rows
 
-# Tokens of a member's end (its right padding) a run computes on a GPU: two more than the one
-# every member has a turn, in one call of 2 tokens. On the H200 at 4-bit, 64 streams ending
-# over 2 s: ends alone (two calls of one row each, ~5 ms of dispatch apiece) or in calls of
-# 16 tokens for every row made turns of 150-340 ms while streams ended (docs/benchmarks.md).
-# The decoder takes as many a turn (``serve.hub.BANK_TOKENS_PER_TURN``).
-END_TOKENS_PER_RUN = 3
+# Tokens of a member's end (its right padding) a run computes on a GPU: one, in the call of
+# one token every member makes a turn anyway, and then in the decoder's round every row makes
+# anyway, so an end costs the others nothing. More is sooner done, but costs every stream:
+# on the H200 at 4-bit, 64 streams ending over 2 s, 3 a run (one more call of 2 tokens for
+# every row, 3 decoder rounds a turn) made the p95 108-127 ms against 90-92 with 1, for the
+# last words 150 ms sooner (done p50 640-690 ms against 800-830 ms); ends alone (two calls of
+# one row each, ~5 ms of dispatch apiece) or in calls of 16 tokens for every row made turns
+# of 150-340 ms while streams ended (docs/benchmarks.md).
+END_TOKENS_PER_RUN = 1
 
 
 class FrontBank:
