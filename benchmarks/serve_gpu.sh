@@ -6,7 +6,8 @@
 #   bash benchmarks/serve_gpu.sh OUT_FOLDER [DIR]
 #
 # SIZE=tiny runs the same commands with the tests' tiny model (a check of the script here);
-# ONLY=q4 or ONLY=bf16 runs that half (a device call is limited to 10 minutes: two calls).
+# ONLY=REGEX runs the commands whose names it matches from their start (ONLY='q4-64',
+# ONLY='q4-1|bf16': a device call is limited to 10 minutes, these are two).
 # Each command's table goes to its own file in OUT_FOLDER (and to stdout), so a run cut short
 # by a time limit still leaves what it measured. The commands are the ones docs/benchmarks.md
 # quotes; a fresh machine compiles MLX CUDA's kernels at the first server's start (2-3.5 min
@@ -22,7 +23,7 @@ export PYTHONUNBUFFERED=1
 run() {  # run NAME SECONDS COMMAND...
     local name=$1 limit=$2
     shift 2
-    [[ $name == "${ONLY:-}"* ]] || return 0
+    [[ $name =~ ^(${ONLY:-.}) ]] || return 0
     echo "== $name: $*"
     timeout "$limit" "$@" 2>&1 | grep -v "^mlx " | tee "$out/$name.txt"
 }
