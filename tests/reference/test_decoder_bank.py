@@ -306,3 +306,28 @@ def test_the_cache_is_cleared_by_rounds_not_tokens(env, monkeypatch):
     assert len(clears) == len(rounds) // 5 < sum(tokens) // 5
     for i, clip in enumerate(clips):
         assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"
+
+
+def test_the_inputs_of_a_bank_step_have_every_bank_row(env, monkeypatch):
+    """Streams starting, pausing and ending at other moments step a few rows of the bank at
+    a time, but the (compiled) inputs of a step are computed for every row of the bank, so
+    their shapes are the bank's few sizes: each new number of rows stepping was a new
+    compile (on the H200, rounds of 3-4 s). Each stream's tokens are still its session's."""
+    from voxtral_mlx.model.fast_step import FastStepper
+
+    model, tok = env
+    rows_seen: set[int] = set()
+    init = FastStepper.__init__
+
+    def recording_init(stepper, *args, **kwargs):
+        init(stepper, *args, **kwargs)
+        inputs = stepper.inputs
+        stepper.inputs = lambda ids, audio: (rows_seen.add(ids.shape[0]), inputs(ids, audio))[1]
+
+    monkeypatch.setattr(FastStepper, "__init__", recording_init)
+    clips = [ref.test_audio(s, seed=i) for i, s in ((51, 3.0), (52, 2.0), (53, 2.6), (54, 1.5))]
+    batch = RowBatch(model, tok, bank_rows=4)
+    out = _together(batch, clips, starts=[0, 1, 1, 3])
+    assert rows_seen and rows_seen <= {1, 2, 4}, rows_seen
+    for i, clip in enumerate(clips):
+        assert key(out[i]) == key(session_events(model, tok, clip)), f"stream {i}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import mlx.core as mx
 
 from voxtral_mlx.decode.bank_rows import room_for, rows_to_keep, warm_sizes
-from voxtral_mlx.decode.row import Row, step_inputs
+from voxtral_mlx.decode.row import Row, step_audio, step_ids
 from voxtral_mlx.model.lane_bank import LaneBank
 from voxtral_mlx.model.lanes import Lane
 
@@ -98,7 +98,7 @@ class DecoderBank:
             if rows > 1:  # rows joining together (or admitted) are copied by one scatter
                 bank.put_rows(list(range(rows)), lane, [0] * rows)
             bank.pos = [p] * rows
-            x = mx.zeros((rows, 1, dec.cfg.dim), bank.dtype)
+            x = inputs(rows, [0])  # a step's inputs too are compiled for each bank size
             mx.eval(stepper.step_bank(bank, x, [True] * rows), bank.ks, bank.vs)
 
     def sync(self) -> None:
@@ -164,17 +164,29 @@ class DecoderBank:
         return place
 
     def _step(self, stepping: list[Row], active: list[bool], prev: dict, queued) -> None:
-        stepper = stepping[0].stepper
-        x = step_inputs(stepping, prev)
-        if len(stepping) < len(self.members):  # rows not stepping compute on zeros
+        stepper, rows = stepping[0].stepper, len(self.members)
+        # The inputs are computed for every row (those not stepping: token 0 on zeros), in one
+        # dtype: ``inputs`` is compiled, and each new number of rows stepping was a new
+        # compile (on the H200, rounds of 3-4 s minutes into a server's life, whenever the
+        # streams' phases made a new count). ``warm`` compiles each bank size's.
+        ids = step_ids([prev[id(r)] for r in stepping]).astype(mx.int32)[:, None]
+        audio = step_audio(stepping)
+        where = None
+        if len(stepping) < rows:
             where = mx.array([i for i, on in enumerate(active) if on])
-            full = mx.zeros((len(self.members),) + x.shape[1:], x.dtype)
-            full[where] = x
-            tokens = stepper.step_bank(self.bank, full, active)[where]
-        else:
-            tokens = stepper.step_bank(self.bank, x, active)
+            ids, audio = _scatter_rows(ids, where, rows), _scatter_rows(audio, where, rows)
+        tokens = stepper.step_bank(self.bank, stepper.inputs(ids, audio), active)
+        if where is not None:
+            tokens = tokens[where]
         for i, r in enumerate(stepping):
             queued(r, tokens, i, r.pos)
+
+
+def _scatter_rows(x: mx.array, where: mx.array, rows: int) -> mx.array:
+    """``x``'s rows at rows ``where`` of ``rows`` rows of zeros."""
+    full = mx.zeros((rows,) + x.shape[1:], x.dtype)
+    full[where] = x
+    return full
 
 
 __all__ = ["DecoderBank"]
