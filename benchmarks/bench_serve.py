@@ -40,8 +40,8 @@ stream decodes in one hub turn at most (the hub's default: ``hub.TOKENS_PER_TURN
 bank computes a run (``front_bank.END_TOKENS_PER_RUN``). Either may be a list, taken in turn
 by the runs of ``--streams`` (``--streams 64,64,64,64 --tokens-per-turn 3,2``: A, B, A, B on one
 server, warmed alike; single runs on a GPU vary by about 15 ms at the p95). Turns over 100 ms
-are listed with where they went: the front bank's run, and the decoder's rounds (how many, how
-long).
+are listed with where they went: the front bank's run, the decoder's rounds (how many, how
+long), and MLX's cache cleared (``rows.CLEAR_CACHE_EVERY``).
 """
 
 from __future__ import annotations
@@ -268,19 +268,22 @@ class TurnClock:
     leaves (a member far behind the others catching up alone)."""
 
     def __init__(self, hub):
+        import mlx.core as mx
+
         from voxtral_mlx.decode.front_bank import FrontBank
         from voxtral_mlx.decode.rows import RowBatch
 
         self.times: list[float] = []
         self.slow: list[tuple[float, float, list[float]]] = []
-        self.leaves = 0
+        self.leaves = self.clears = 0
         self.start = time.perf_counter()
-        self.parts = [0.0, 0, 0.0]  # this turn's front bank run (s), decoder rounds, their s
+        # This turn's front bank run (s), decoder rounds, their s, MLX cache clears (s).
+        self.parts = [0.0, 0, 0.0, 0.0]
         inner, leave = hub._turn, FrontBank.leave
-        run, round_ = FrontBank.run, RowBatch._round
+        run, round_, clear = FrontBank.run, RowBatch._round, mx.clear_cache
 
         def turn():
-            self.parts = [0.0, 0, 0.0]
+            self.parts = [0.0, 0, 0.0, 0.0]
             t = time.perf_counter()
             busy = inner()
             took = time.perf_counter() - t
@@ -302,15 +305,23 @@ class TurnClock:
             self.parts[2] += time.perf_counter() - t
             return stepped
 
+        def timed_clear():  # RowBatch's every CLEAR_CACHE_EVERY rounds
+            t = time.perf_counter()
+            clear()
+            self.parts[3] += time.perf_counter() - t
+            self.clears += 1
+
         def counted_leave(bank, pipe):
             self.leaves += 1
             return leave(bank, pipe)
 
         hub._turn = turn
         FrontBank.leave, FrontBank.run, RowBatch._round = counted_leave, timed_run, timed_round
+        mx.clear_cache = timed_clear
 
     def clear(self) -> None:
-        self.times, self.slow, self.leaves, self.start = [], [], 0, time.perf_counter()
+        self.times, self.slow, self.start = [], [], time.perf_counter()
+        self.leaves = self.clears = 0
 
     def report(self) -> str:
         t = sorted(self.times)
@@ -318,11 +329,13 @@ class TurnClock:
             return "none"
         wall = time.perf_counter() - self.start
         slow = ", ".join(f"{1000 * took:.0f} ms at {at - CLIENT_START_S:.1f} s (front "
-                         f"{1000 * front:.0f} ms, {rounds} rounds {1000 * decoder:.0f} ms)"
-                         for at, took, (front, rounds, decoder) in self.slow[:20])  # fmt: skip
+                         f"{1000 * front:.0f} ms, {rounds} rounds {1000 * decoder:.0f} ms"
+                         + (f", the cache cleared: {1000 * cleared:.0f} ms" if cleared else "")
+                         + ")" for at, took, (front, rounds, decoder, cleared)
+                         in self.slow[:20])  # fmt: skip
         return (f"{len(t) / wall:.0f}/s, mean {1000 * sum(t) / len(t):.1f} ms, p95 "
                 f"{1000 * pct(t):.1f} ms, the thread {100 * sum(t) / wall:.0f} % in them; front "
-                f"bank leaves {self.leaves}; turns over {1000 * SLOW_TURN_S:.0f} ms: "
+                f"bank leaves {self.leaves}; MLX cache clears {self.clears}; turns over {1000 * SLOW_TURN_S:.0f} ms: "
                 f"{slow or 'none'}")  # fmt: skip
 
 
