@@ -41,13 +41,14 @@ bank computes a run (``front_bank.END_TOKENS_PER_RUN``). Either may be a list, t
 by the runs of ``--streams`` (``--streams 64,64,64,64 --tokens-per-turn 3,2``: A, B, A, B on one
 server, warmed alike; single runs on a GPU vary by about 15 ms at the p95). Turns over 100 ms
 are listed with where they went: the front bank's run, the decoder's rounds (how many, how
-long), and MLX's cache cleared (``rows.CLEAR_CACHE_EVERY``).
+long), MLX's cache cleared (``rows.CLEAR_CACHE_EVERY``) and Python's garbage collections.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import subprocess
@@ -277,13 +278,14 @@ class TurnClock:
         self.slow: list[tuple[float, float, list[float]]] = []
         self.leaves = self.clears = 0
         self.start = time.perf_counter()
-        # This turn's front bank run (s), decoder rounds, their s, MLX cache clears (s).
-        self.parts = [0.0, 0, 0.0, 0.0]
+        # This turn's front bank run (s), decoder rounds, their s, MLX cache clears (s),
+        # Python's garbage collections (s; any thread's: they stop every thread).
+        self.parts = [0.0, 0, 0.0, 0.0, 0.0]
         inner, leave = hub._turn, FrontBank.leave
         run, round_, clear = FrontBank.run, RowBatch._round, mx.clear_cache
 
         def turn():
-            self.parts = [0.0, 0, 0.0, 0.0]
+            self.parts = [0.0, 0, 0.0, 0.0, 0.0]
             t = time.perf_counter()
             busy = inner()
             took = time.perf_counter() - t
@@ -311,6 +313,14 @@ class TurnClock:
             self.parts[3] += time.perf_counter() - t
             self.clears += 1
 
+        gc_start = [0.0]
+
+        def timed_gc(phase, info):
+            if phase == "start":
+                gc_start[0] = time.perf_counter()
+            else:
+                self.parts[4] += time.perf_counter() - gc_start[0]
+
         def counted_leave(bank, pipe):
             self.leaves += 1
             return leave(bank, pipe)
@@ -318,6 +328,7 @@ class TurnClock:
         hub._turn = turn
         FrontBank.leave, FrontBank.run, RowBatch._round = counted_leave, timed_run, timed_round
         mx.clear_cache = timed_clear
+        gc.callbacks.append(timed_gc)
 
     def clear(self) -> None:
         self.times, self.slow, self.start = [], [], time.perf_counter()
@@ -331,7 +342,8 @@ class TurnClock:
         slow = ", ".join(f"{1000 * took:.0f} ms at {at - CLIENT_START_S:.1f} s (front "
                          f"{1000 * front:.0f} ms, {rounds} rounds {1000 * decoder:.0f} ms"
                          + (f", the cache cleared: {1000 * cleared:.0f} ms" if cleared else "")
-                         + ")" for at, took, (front, rounds, decoder, cleared)
+                         + (f", garbage collected: {1000 * gc_s:.0f} ms" if gc_s > 0.01 else "")
+                         + ")" for at, took, (front, rounds, decoder, cleared, gc_s)
                          in self.slow[:20])  # fmt: skip
         return (f"{len(t) / wall:.0f}/s, mean {1000 * sum(t) / len(t):.1f} ms, p95 "
                 f"{1000 * pct(t):.1f} ms, the thread {100 * sum(t) / wall:.0f} % in them; front "
