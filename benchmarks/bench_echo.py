@@ -1,6 +1,7 @@
 """Echo gate (voxtral_mlx.audio.echo) on simulated loudspeaker echo: what it drops and keeps.
 
     .venv/bin/python benchmarks/bench_echo.py [--voice-db 0] [--seed 0] [--chunk 0.1]
+                                              [--min-span 0.3]
 
 Speech is espeak-ng (several sentences and voices), resampled to 16 kHz with soxr, each sentence
 peak-normalised to 0.5. The system stream plays sentences A back to back. The microphone hears
@@ -20,7 +21,9 @@ spans kept with no system audio (system silent) and with headphones (the system 
 hears only B), the residual shares the threshold separates, and the cost of
 :meth:`EchoGate.is_echo` on this machine (median; other work on a shared machine inflates the
 tail). Each span is asked about once the mic holds 1 s past its end, as the live engine asks
-when a word is final. Nothing is asserted.
+when a word is final. Then the same for short words (pieces of 20-120 ms: a word of one or two
+tokens, or a single instant), which the gate judges over ``--min-span`` seconds (the gate's
+``min_span``) around their centre, in each room at 30 ms and each gain. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -140,11 +143,12 @@ def room_response(drr_db: float, rt60: float, rng: np.random.Generator) -> np.nd
     return h.astype(np.float32)
 
 
-def judge(system: np.ndarray, mic: np.ndarray, spans, chunk: int, after: float = 1.0):
+def judge(system: np.ndarray, mic: np.ndarray, spans, chunk: int, after: float = 1.0,
+          min_span: float | None = None):  # fmt: skip
     """Feed both streams in ``chunk``-sample pieces, asking about each span once the mic holds
     ``after`` seconds past its end (as the live engine asks when a word is final). Returns, per
     span in order: echo?, residual share (1 when there was nothing to judge), seconds per call."""
-    gate = EchoGate(RATE)
+    gate = EchoGate(RATE) if min_span is None else EchoGate(RATE, min_span=min_span)
     order = sorted(range(len(spans)), key=lambda i: spans[i][1])
     calls, residuals, costs = np.zeros(len(spans), bool), np.ones(len(spans)), []
     fed, asked = 0, 0
@@ -191,33 +195,43 @@ class Bench:
             name: None if p is None else room_response(*p, rng) for name, p in ROOMS.items()
         }
         self.spans_a, self.spans_b = word_spans(self.a), word_spans(self.b)
+        self.short_a = word_spans(self.a, lo=0.02, hi=0.12)
+        self.short_b = word_spans(self.b, lo=0.02, hi=0.12)
+        self.min_span = args.min_span
         self.costs: list[float] = []
         self.residuals: dict[str, list[np.ndarray]] = {"echo": [], "genuine": []}
 
-    def row(self, room: str, delay_ms: int, offset_ms: int, gain: float, condition: str = ""):
-        """Shares (%) of echo-only spans dropped, of overlapped B spans kept, of gaps dropped."""
+    def row(self, room: str, delay_ms: int, offset_ms: int, gain: float, condition: str = "",
+            short: bool = False):  # fmt: skip
+        """Shares (%) of echo-only spans dropped, of overlapped B spans kept, of gaps dropped
+        (``short``: of the short words)."""
         lag = (delay_ms + offset_ms) / 1000
         echo = mic_hears(self.a, gain, lag, self.rirs[room])
         echo = CONDITIONS[condition](echo) if condition else echo
         noise = self.noise * (10 ** (10 / 20) if condition == "noisy mic" else 1.0)
-        heard = [(s + lag, e + lag) for s, e in self.spans_a if s + lag >= 0]
-        calls, res, cost = judge(self.a, echo + noise, heard, self.chunk)
-        self.residuals["echo"].append(res)
+        spans_a, spans_b = (self.short_a, self.short_b) if short else (self.spans_a, self.spans_b)
+        heard = [(s + lag, e + lag) for s, e in spans_a if s + lag >= 0]
+        calls, res, cost = judge(self.a, echo + noise, heard, self.chunk, min_span=self.min_span)
         self.costs += cost
-        overlapped = [sp for sp in self.spans_b if active_share(sp, heard) >= 0.5]
-        gaps = [sp for sp in heard if active_share((sp[0] - 0.1, sp[1] + 0.1), self.spans_b) == 0]
+        overlapped = [sp for sp in spans_b if active_share(sp, heard) >= 0.5]
+        gaps = [sp for sp in heard if active_share((sp[0] - 0.1, sp[1] + 0.1), spans_b) == 0]
         mic = echo + self.b + noise
-        calls_b, res_b, cost = judge(self.a, mic, overlapped + gaps, self.chunk)
-        self.residuals["genuine"].append(res_b[: len(overlapped)])
+        calls_b, res_b, cost = judge(self.a, mic, overlapped + gaps, self.chunk,
+                                     min_span=self.min_span)  # fmt: skip
         self.costs += cost
         n = len(overlapped)
+        if not short:
+            self.residuals["echo"].append(res)
+            self.residuals["genuine"].append(res_b[:n])
         return 100 * calls.mean(), 100 * (1 - calls_b[:n].mean()), 100 * calls_b[n:].mean()
 
-    def alone(self, system: np.ndarray) -> float:
-        """Share (%) of B's spans kept when the mic hears only B."""
-        calls, _, cost = judge(system, self.b + self.noise, self.spans_b, self.chunk)
+    def alone(self, system: np.ndarray, short: bool = False) -> float:
+        """Share (%) of B's spans (``short``: short words) kept when the mic hears only B."""
+        spans = self.short_b if short else self.spans_b
+        calls, _, cost = judge(system, self.b + self.noise, spans, self.chunk,
+                               min_span=self.min_span)  # fmt: skip
         self.costs += cost
-        return 100 * (1 - calls.mean())
+        return 100 * (1 - calls.mean()), int(calls.sum())
 
 
 HEADER = (
@@ -226,15 +240,18 @@ HEADER = (
 )
 
 
-def print_table(bench: Bench) -> None:
-    """The grid of rooms, delays and gains, the stream offsets, the conditions, their mean."""
+def print_table(bench: Bench, short: bool = False) -> None:
+    """The grid of rooms, delays and gains, the stream offsets, the conditions, their mean
+    (``short``: the short words, each room at 30 ms and each gain)."""
     print(HEADER)
     rows = [(r, d, 0, g, "") for r in ROOMS for d in DELAYS_MS for g in GAINS]
     rows += [("room", 30, o, g, "") for o in OFFSETS_MS for g in GAINS]
     rows += [("room", 30, 0, g, c) for c in CONDITIONS for g in GAINS]
+    if short:
+        rows = [(r, 30, 0, g, "") for r in ROOMS for g in GAINS]
     totals = []
     for room, delay, offset, gain, condition in rows:
-        figures = bench.row(room, delay, offset, gain, condition)
+        figures = bench.row(room, delay, offset, gain, condition, short)
         totals.append(figures)
         cells = " | ".join(f"{f:.1f}" for f in figures)
         label = f"{room}, {condition}" if condition else room
@@ -248,17 +265,19 @@ def main() -> None:
     parser.add_argument("--voice-db", type=float, default=0.0, help="level of B relative to A (dB)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk", type=float, default=0.1, help="seconds per add_* call")
+    parser.add_argument("--min-span", type=float, default=None,
+                        help="the gate's min_span (seconds; default: the gate's own)")  # fmt: skip
     args = parser.parse_args()
     bench = Bench(args)
     print(
         f"# Echo gate: {platform.machine()}, Python {platform.python_version()},"
-        f" B at {args.voice_db:+.0f} dB"
+        f" B at {args.voice_db:+.0f} dB, min_span {args.min_span or EchoGate().min_span} s"
     )
     print(f"spans: {len(bench.spans_a)} of A (echo), {len(bench.spans_b)} of B (genuine)\n")
     print_table(bench)
-    print(f"no system audio: genuine kept {bench.alone(np.zeros_like(bench.a)):.1f} %")
+    print(f"no system audio: genuine kept {bench.alone(np.zeros_like(bench.a))[0]:.1f} %")
     print(
-        f"headphones (system plays A, mic hears only B): genuine kept {bench.alone(bench.a):.1f} %"
+        f"headphones (system plays A, mic hears only B): genuine kept {bench.alone(bench.a)[0]:.1f} %"
     )
     echo, genuine = (np.concatenate(bench.residuals[k]) for k in ("echo", "genuine"))
     print(
@@ -266,6 +285,10 @@ def main() -> None:
         f" max {echo.max():.3f}; genuine spans p5 {np.percentile(genuine, 5):.3f}"
         f" p50 {np.median(genuine):.3f} (threshold {EchoGate().threshold})"
     )
+    print(f"\nshort words: {len(bench.short_a)} of A, {len(bench.short_b)} of B\n")
+    print_table(bench, short=True)
+    kept, lost = bench.alone(bench.a, short=True)
+    print(f"short words, headphones: genuine kept {kept:.1f} % ({lost} called echo)")
     ms = 1000 * np.array(bench.costs)
     p50, p95 = np.percentile(ms, [50, 95])
     print(f"is_echo: median {p50:.2f} ms, p95 {p95:.2f} ms ({ms.size} calls)")
