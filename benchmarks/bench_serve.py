@@ -279,16 +279,19 @@ class TurnClock:
         self.leaves = self.clears = 0
         self.start = time.perf_counter()
         # This turn's front bank run (s), decoder rounds, their s, MLX cache clears (s),
-        # Python's garbage collections (s; any thread's: they stop every thread).
-        self.parts = [0.0, 0, 0.0, 0.0, 0.0]
+        # Python's garbage collections (s; any thread's: they stop every thread), and MLX's
+        # cache of freed buffers before and after it (bytes: the allocator may free it when
+        # it needs room, as slow as a clear).
+        self.parts = [0.0, 0, 0.0, 0.0, 0.0, 0, 0]
         inner, leave = hub._turn, FrontBank.leave
         run, round_, clear = FrontBank.run, RowBatch._round, mx.clear_cache
 
         def turn():
-            self.parts = [0.0, 0, 0.0, 0.0, 0.0]
+            self.parts = [0.0, 0, 0.0, 0.0, 0.0, mx.get_cache_memory(), 0]
             t = time.perf_counter()
             busy = inner()
             took = time.perf_counter() - t
+            self.parts[6] = mx.get_cache_memory()
             if busy:
                 self.times.append(took)
             if took > SLOW_TURN_S:
@@ -335,6 +338,8 @@ class TurnClock:
         self.leaves = self.clears = 0
 
     def report(self) -> str:
+        import mlx.core as mx
+
         t = sorted(self.times)
         if not t:
             return "none"
@@ -343,11 +348,14 @@ class TurnClock:
                          f"{1000 * front:.0f} ms, {rounds} rounds {1000 * decoder:.0f} ms"
                          + (f", the cache cleared: {1000 * cleared:.0f} ms" if cleared else "")
                          + (f", garbage collected: {1000 * gc_s:.0f} ms" if gc_s > 0.01 else "")
-                         + ")" for at, took, (front, rounds, decoder, cleared, gc_s)
+                         + f", MLX cache {cache0 / 1e9:.1f} -> {cache1 / 1e9:.1f} GB"
+                         + ")" for at, took, (front, rounds, decoder, cleared, gc_s, cache0, cache1)
                          in self.slow[:20])  # fmt: skip
         return (f"{len(t) / wall:.0f}/s, mean {1000 * sum(t) / len(t):.1f} ms, p95 "
                 f"{1000 * pct(t):.1f} ms, the thread {100 * sum(t) / wall:.0f} % in them; front "
-                f"bank leaves {self.leaves}; MLX cache clears {self.clears}; turns over {1000 * SLOW_TURN_S:.0f} ms: "
+                f"bank leaves {self.leaves}; MLX cache clears {self.clears}; MLX memory now: active "
+                f"{mx.get_active_memory() / 1e9:.1f} GB, cache {mx.get_cache_memory() / 1e9:.1f} "
+                f"GB, peak {mx.get_peak_memory() / 1e9:.1f} GB; turns over {1000 * SLOW_TURN_S:.0f} ms: "
                 f"{slow or 'none'}")  # fmt: skip
 
 
