@@ -41,7 +41,9 @@ bank computes a run (``front_bank.END_TOKENS_PER_RUN``). Either may be a list, t
 by the runs of ``--streams`` (``--streams 64,64,64,64 --tokens-per-turn 3,2``: A, B, A, B on one
 server, warmed alike; single runs on a GPU vary by about 15 ms at the p95). Turns over 100 ms
 are listed with where they went: the front bank's run, the decoder's rounds (how many, how
-long), MLX's cache cleared (``rows.CLEAR_CACHE_EVERY``) and Python's garbage collections.
+long), MLX's cache cleared (``rows.CLEAR_CACHE_EVERY``), Python's garbage collections and
+MLX's cache of freed buffers before and after; each run lists MLX CUDA's kernels compiled in
+it (new files in its PTX cache).
 """
 
 from __future__ import annotations
@@ -277,7 +279,7 @@ class TurnClock:
         self.times: list[float] = []
         self.slow: list[tuple[float, float, list[float]]] = []
         self.leaves = self.clears = 0
-        self.start = time.perf_counter()
+        self.start, self.wall_start = time.perf_counter(), time.time()
         # This turn's front bank run (s), decoder rounds, their s, MLX cache clears (s),
         # Python's garbage collections (s; any thread's: they stop every thread), and MLX's
         # cache of freed buffers before and after it (bytes: the allocator may free it when
@@ -335,6 +337,7 @@ class TurnClock:
 
     def clear(self) -> None:
         self.times, self.slow, self.start = [], [], time.perf_counter()
+        self.wall_start = time.time()
         self.leaves = self.clears = 0
 
     def report(self) -> str:
@@ -356,7 +359,25 @@ class TurnClock:
                 f"bank leaves {self.leaves}; MLX cache clears {self.clears}; MLX memory now: active "
                 f"{mx.get_active_memory() / 1e9:.1f} GB, cache {mx.get_cache_memory() / 1e9:.1f} "
                 f"GB, peak {mx.get_peak_memory() / 1e9:.1f} GB; turns over {1000 * SLOW_TURN_S:.0f} ms: "
-                f"{slow or 'none'}")  # fmt: skip
+                f"{slow or 'none'}{self.new_kernels(mx.__version__)}")  # fmt: skip
+
+    def new_kernels(self, version: str) -> str:
+        """MLX CUDA's kernels compiled (NVRTC) since the run began, with their time from the
+        clients' first chunk: each new one is written to its PTX cache on disk
+        (``MLX_PTX_CACHE_DIR``, else ``<tmp>/mlx/<version>/ptx``; a kernel compiled on another
+        run of this machine is read from there, not compiled). Empty off CUDA."""
+        import os
+        import tempfile
+
+        folder = os.environ.get("MLX_PTX_CACHE_DIR") or Path(tempfile.gettempdir(), "mlx",
+                                                              version, "ptx")  # fmt: skip
+        if not Path(folder).is_dir():
+            return ""
+        new = sorted((f.stat().st_mtime - self.wall_start - CLIENT_START_S, f.stem)
+                     for f in Path(folder).rglob("*.ptx")
+                     if f.stat().st_mtime >= self.wall_start)  # fmt: skip
+        listed = ", ".join(f"{name[:70]} at {at:.1f} s" for at, name in new[:12])
+        return f"; kernels compiled: {len(new)}" + (f" ({listed})" if listed else "")
 
 
 def run_clients(n: int, args) -> dict:
