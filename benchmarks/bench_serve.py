@@ -373,7 +373,9 @@ class TurnClock:
                                                               version, "ptx")  # fmt: skip
         if not Path(folder).is_dir():
             return ""
-        new = sorted((f.stat().st_mtime - self.wall_start - CLIENT_START_S, f.stem)
+        # A long module name is cut into folders (MLX's get_ptx_path): joined again here.
+        new = sorted((f.stat().st_mtime - self.wall_start - CLIENT_START_S,
+                      "".join(f.relative_to(folder).with_suffix("").parts))
                      for f in Path(folder).rglob("*.ptx")
                      if f.stat().st_mtime >= self.wall_start)  # fmt: skip
         listed = ", ".join(f"{name[:70]} at {at:.1f} s" for at, name in new[:12])
