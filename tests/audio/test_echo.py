@@ -159,6 +159,7 @@ def test_history_is_capped_in_a_long_run():
 def test_forget_keeps_later_decisions():
     mic = mic_hears(SYSTEM, 0.3, 0.2) + USER + noise(SYSTEM.size)
     spans = [span for span in shifted(SYSTEM_SPANS, 0.2) + USER_SPANS if span[0] >= 6.0]
+    spans += [(6.0, 6.0), (6.02, 6.08)]  # short: widened to min_span, partly before 6.0
     whole = gate_with(SYSTEM, mic)
     trimmed = gate_with(SYSTEM, mic)
     trimmed.forget(6.0)

@@ -237,7 +237,8 @@ class EchoGate:
     def forget(self, before: float) -> None:
         """Drop the audio that spans starting at mic time ``before`` (seconds) or later do not
         need. Spans before it are then judged on what is left (at the edge: not echo)."""
-        first = math.floor(before * self.rate) - self._pad  # analysis samples
+        # A short span starting there is widened by up to min_span / 2 before its start.
+        first = math.floor((before - self.min_span / 2) * self.rate) - self._pad
         reach = self._lags[1] + (PATH_FRAMES - 1) * HOP + EARLY + LOWPASS_HALF
         self._mic.floor = max(self._mic.floor, (first - LOWPASS_HALF) * self.factor)
         self._system.floor = max(self._system.floor, (first - reach) * self.factor)
