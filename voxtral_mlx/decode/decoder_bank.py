@@ -167,8 +167,9 @@ class DecoderBank:
         stepper, rows = stepping[0].stepper, len(self.members)
         # The inputs are computed for every row (those not stepping: token 0 on zeros), in one
         # dtype: ``inputs`` is compiled, and each new number of rows stepping was a new
-        # compile (on the H200, rounds of 3-4 s minutes into a server's life, whenever the
-        # streams' phases made a new count). ``warm`` compiles each bank size's.
+        # compile whenever the streams' phases made a new count (on the CPU 51 in a server's
+        # first run of 64 streams, a few in each later one: benchmarks/lab/new_shapes_lab.py),
+        # each a trace and fused kernels built for it. ``warm`` compiles each bank size's.
         ids = step_ids([prev[id(r)] for r in stepping]).astype(mx.int32)[:, None]
         audio = step_audio(stepping)
         where = None

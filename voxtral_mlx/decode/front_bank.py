@@ -21,9 +21,9 @@ the call every member makes, not in calls of 16 that compute every row); where a
 its rows' arithmetic (the CPU), a few ending at once compute theirs alone (``_end_alone``). A
 stream more than ``max_backlog`` tokens further behind than the bank's median member (a
 client that stalled and then sent its audio in a burst) leaves, its state copied back,
-catches up alone and joins again later. Members behind together (the server is busy) stay: a call computes
-their backlog for all of them, where alone each would cost calls of its own (on the H200 that
-turned a busy moment into a collapse: docs/benchmarks.md). MLX thread only.
+catches up alone and joins again later. Members behind together (the server is busy) stay: a
+call computes their backlog for all of them, where alone each would cost calls of its own (on
+the H200 that turned a busy moment into a collapse: docs/benchmarks.md). MLX thread only.
 """
 
 from __future__ import annotations
