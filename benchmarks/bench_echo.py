@@ -29,9 +29,7 @@ tokens, or a single instant), which the gate judges over ``--min-span`` seconds 
 from __future__ import annotations
 
 import argparse
-import io
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,32 +38,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
 import soxr  # noqa: E402
 
 from voxtral_mlx.audio.echo import EchoGate  # noqa: E402
-from voxtral_mlx.testing.echo import mic_hears  # noqa: E402
+from voxtral_mlx.testing.echo import PLAYED, SAID, mic_hears, speak  # noqa: E402
 
 RATE = 16000
-SYSTEM = [  # what the computer plays (a call, a video)
-    ("en-us", "The quarterly report shows that revenue grew by twelve percent over last year."),
-    ("en-gb+m3", "Please remember to bring your laptop and charger to tomorrow's workshop."),
-    ("en-us+f2", "The train to Edinburgh leaves from platform nine at a quarter past four."),
-    ("en-gb-scotland", "Water boils at one hundred degrees at sea level, but less on a mountain."),
-    ("en-us+m5", "Our next speaker will talk about the history of early computing machines."),
-    ("en-us+f4", "Mix the flour and the butter, then add two eggs and a pinch of salt."),
-    ("en-gb+f3", "The museum is closed on Mondays and open late on Friday evenings."),
-    ("en-us+m3", "In the second half the home team scored twice and won the match."),
-]
-VOICE = [  # what the user says into the microphone, in other voices
-    ("en-us+f3", "I think we should move the meeting to Thursday afternoon instead."),
-    ("en-gb-x-rp", "Could you share your screen so everybody can see the numbers?"),
-    ("en+m2", "Sorry, my connection dropped for a second, can you repeat that?"),
-    ("en-us+f4", "Yes, that works for me, let's decide on the budget next week."),
-    ("en-us+m4", "Hold on, somebody is at the door, I will be right back."),
-    ("en-gb+f2", "Thanks everyone, I will send the minutes around this evening."),
-    ("en-029", "Did anybody check whether the new version fixes the printing problem?"),
-]
 ROOMS = {"none": None, "room": (10.0, 0.25), "far": (3.0, 0.4)}  # DRR dB, RT60 s
 DELAYS_MS, GAINS, OFFSETS_MS = (0, 30, 120, 250), (0.1, 0.3, 0.7), (-100, 100)
 
@@ -81,16 +59,6 @@ CONDITIONS = {  # what real set-ups add to the echo (the "room" room, 30 ms)
     "saturated speaker": lambda echo: 0.15 * np.tanh(echo / 0.15),
     "clock drift 100 ppm": drift,
 }
-
-
-def speak(voice: str, text: str) -> np.ndarray:
-    """espeak-ng speech at 16 kHz, peak 0.5."""
-    wav = subprocess.run(
-        ["espeak-ng", "-v", voice, "--stdout", text], capture_output=True, check=True
-    ).stdout
-    audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    audio = soxr.resample(audio, rate, RATE).astype(np.float32)
-    return 0.5 * audio / np.max(np.abs(audio))
 
 
 def programme(clips: list[np.ndarray], gap: float, lead: float) -> np.ndarray:
@@ -181,8 +149,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         rng = np.random.default_rng(args.seed)
         self.chunk = round(args.chunk * RATE)
-        self.a = programme([speak(v, t) for v, t in SYSTEM], gap=0.15, lead=0.5)
-        voice = programme([speak(v, t) for v, t in VOICE], gap=1.0, lead=1.0) * 10 ** (
+        self.a = programme([speak(v, t) for v, t in PLAYED], gap=0.15, lead=0.5)
+        voice = programme([speak(v, t) for v, t in SAID], gap=1.0, lead=1.0) * 10 ** (
             args.voice_db / 20
         )
         size = max(self.a.size, voice.size) + RATE

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from voxtral_mlx.audio.echo import EchoGate
-from voxtral_mlx.testing.echo import mic_hears
+from voxtral_mlx.testing.echo import PLAYED, SAID, mic_hears, speak
 
 RATE = 16000
 
@@ -205,12 +205,8 @@ def test_short_words_into_a_mic_with_headphones_are_kept():
     from tests.conftest import require_sound_tools
 
     require_sound_tools("espeak-ng")
-    played = np.concatenate([_speak("en-us", "The quarterly report shows that revenue grew by twelve percent over last year."),
-                             _speak("en-gb+m3", "Please remember to bring your laptop and charger to tomorrow's workshop."),
-                             _speak("en-us+f2", "The train to Edinburgh leaves from platform nine at a quarter past four.")])  # fmt: skip
-    said = np.concatenate([_speak("en-us+f3", "I think we should move the meeting to Thursday afternoon instead."),
-                           _speak("en-gb-x-rp", "Could you share your screen so everybody can see the numbers?"),
-                           _speak("en+m2", "Sorry, my connection dropped for a second, can you repeat that?")])  # fmt: skip
+    played = np.concatenate([speak(*line) for line in PLAYED[:3]])
+    said = np.concatenate([speak(*line) for line in SAID[:3]])
     size = max(played.size, said.size) + RATE
     played, said = np.pad(played, (0, size - played.size)), np.pad(said, (0, size - said.size))
     frames = said[: size // 160 * 160].reshape(-1, 160)  # 10 ms
@@ -223,18 +219,3 @@ def test_short_words_into_a_mic_with_headphones_are_kept():
     assert len(shares) == len(pieces)
     assert not any(gate.is_echo(s, e) for s, e in pieces)
     assert min(shares) > 2 * gate.threshold, min(shares)
-
-
-def _speak(voice: str, text: str) -> np.ndarray:
-    """espeak-ng speech at RATE, peak 0.5."""
-    import io
-    import subprocess
-
-    import soundfile as sf
-    import soxr
-
-    wav = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True,
-                         check=True).stdout  # fmt: skip
-    audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    audio = soxr.resample(audio, rate, RATE).astype(np.float32)
-    return 0.5 * audio / np.max(np.abs(audio))
