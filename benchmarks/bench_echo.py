@@ -193,8 +193,9 @@ class Bench:
             self.residuals["genuine"].append(res_b[:n])
         return 100 * calls.mean(), 100 * (1 - calls_b[:n].mean()), 100 * calls_b[n:].mean()
 
-    def alone(self, system: np.ndarray, short: bool = False) -> float:
-        """Share (%) of B's spans (``short``: short words) kept when the mic hears only B."""
+    def alone(self, system: np.ndarray, short: bool = False) -> tuple[float, int]:
+        """Share (%) of B's spans (``short``: short words) kept when the mic hears only B,
+        and how many were called echo."""
         spans = self.short_b if short else self.spans_b
         calls, _, cost = judge(system, self.b + self.noise, spans, self.chunk,
                                min_span=self.min_span)  # fmt: skip
@@ -212,11 +213,12 @@ def print_table(bench: Bench, short: bool = False) -> None:
     """The grid of rooms, delays and gains, the stream offsets, the conditions, their mean
     (``short``: the short words, each room at 30 ms and each gain)."""
     print(HEADER)
-    rows = [(r, d, 0, g, "") for r in ROOMS for d in DELAYS_MS for g in GAINS]
-    rows += [("room", 30, o, g, "") for o in OFFSETS_MS for g in GAINS]
-    rows += [("room", 30, 0, g, c) for c in CONDITIONS for g in GAINS]
     if short:
         rows = [(r, 30, 0, g, "") for r in ROOMS for g in GAINS]
+    else:
+        rows = [(r, d, 0, g, "") for r in ROOMS for d in DELAYS_MS for g in GAINS]
+        rows += [("room", 30, o, g, "") for o in OFFSETS_MS for g in GAINS]
+        rows += [("room", 30, 0, g, c) for c in CONDITIONS for g in GAINS]
     totals = []
     for room, delay, offset, gain, condition in rows:
         figures = bench.row(room, delay, offset, gain, condition, short)

@@ -276,10 +276,7 @@ class TurnClock:
         from voxtral_mlx.decode.front_bank import FrontBank
         from voxtral_mlx.decode.rows import RowBatch
 
-        self.times: list[float] = []
-        self.slow: list[tuple[float, float, list[float]]] = []
-        self.leaves = self.clears = 0
-        self.start, self.wall_start = time.perf_counter(), time.time()
+        self.clear()  # the turns' times, the slow ones, leaves and clears, the clocks
         # This turn's front bank run (s), decoder rounds, their s, MLX cache clears (s),
         # Python's garbage collections (s; any thread's: they stop every thread), and MLX's
         # cache of freed buffers before and after it (bytes: the allocator may free it when

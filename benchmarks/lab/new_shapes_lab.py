@@ -5,10 +5,12 @@ first chunk (issue 21).
 python benchmarks/lab/new_shapes_lab.py BENCH_SERVE_ARGUMENTS...
     (e.g. --size tiny --batch-rows 64 --cold --seconds 10 --streams 64,64,64 --stagger 2)
 
-A compiled function is traced again for each new shape of its inputs, and on MLX CUDA its
-fused kernels are built anew: on the H200 a decoder round took 3-4 s in the third or fourth
-run on one server when the decoder bank's compiled inputs met a new number of rows stepping.
-After the server's warm-up (``RowBatch.plan_rows``) a run should list none.
+A compiled function is traced again for each new shape of its inputs, and its fused kernels
+are built anew. The decoder bank's compiled inputs met a new number of rows stepping as
+streams' phases changed (on the CPU 51 new shapes in a first run of 64 staggered streams);
+since they are computed for every bank row, after the server's warm-up
+(``RowBatch.plan_rows``) a run lists none (the H200's 3-4 s stall of docs/benchmarks.md stayed:
+it was not this).
 """
 
 from __future__ import annotations

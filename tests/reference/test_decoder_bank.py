@@ -312,7 +312,7 @@ def test_the_inputs_of_a_bank_step_have_every_bank_row(env, monkeypatch):
     """Streams starting, pausing and ending at other moments step a few rows of the bank at
     a time, but the (compiled) inputs of a step are computed for every row of the bank, so
     their shapes are the bank's few sizes: each new number of rows stepping was a new
-    compile (on the H200, rounds of 3-4 s). Each stream's tokens are still its session's."""
+    compile (benchmarks/lab/new_shapes_lab.py). Each stream's tokens are still its session's."""
     from voxtral_mlx.model.fast_step import FastStepper
 
     model, tok = env
