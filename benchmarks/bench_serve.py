@@ -50,11 +50,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import gc
 import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -67,6 +69,9 @@ LOOK_AHEAD = 40  # samples past a token's end (and delay) that its last mel fram
 LEAD_S = 0.5  # wall time counted before the first chunk (as when one process ran them all)
 CLIENT_START_S = 2.0  # from launching the client processes to their first chunk
 SLOW_TURN_S = 0.1  # a turn this long is listed with its time in the run (after the clients start)
+# A turn still running after this long has every thread's Python stack written down
+# (faulthandler: its own C thread, so even an MLX call holding the GIL is caught in the act).
+STALL_S = 0.2
 STEADY_AFTER = 2.0  # s of a stream's audio: its tokens after that are "steady" (started)
 
 
@@ -277,6 +282,7 @@ class TurnClock:
         from voxtral_mlx.decode.rows import RowBatch
 
         self.clear()  # the turns' times, the slow ones, leaves and clears, the clocks
+        self.stack_file = tempfile.TemporaryFile("w+")
         # This turn's front bank run (s), decoder rounds, their s, MLX cache clears (s),
         # Python's garbage collections (s; any thread's: they stop every thread), and MLX's
         # cache of freed buffers before and after it (bytes: the allocator may free it when
@@ -288,8 +294,14 @@ class TurnClock:
         def turn():
             self.parts = [0.0, 0, 0.0, 0.0, 0.0, mx.get_cache_memory(), 0]
             t = time.perf_counter()
+            self.stack_file.seek(0)
+            self.stack_file.truncate()
+            faulthandler.dump_traceback_later(STALL_S, file=self.stack_file)
             busy = inner()
+            faulthandler.cancel_dump_traceback_later()
             took = time.perf_counter() - t
+            if took > STALL_S:
+                self.stacks.append((t - self.start, self.hub_stack()))
             self.parts[6] = mx.get_cache_memory()
             if busy:
                 self.times.append(took)
@@ -334,6 +346,7 @@ class TurnClock:
 
     def clear(self) -> None:
         self.times, self.slow, self.start = [], [], time.perf_counter()
+        self.stacks: list[tuple[float, str]] = []  # turns over STALL_S: the hub thread's stack
         self.wall_start = time.time()
         self.leaves = self.clears = 0
 
@@ -356,27 +369,52 @@ class TurnClock:
                 f"bank leaves {self.leaves}; MLX cache clears {self.clears}; MLX memory now: active "
                 f"{mx.get_active_memory() / 1e9:.1f} GB, cache {mx.get_cache_memory() / 1e9:.1f} "
                 f"GB, peak {mx.get_peak_memory() / 1e9:.1f} GB; turns over {1000 * SLOW_TURN_S:.0f} ms: "
-                f"{slow or 'none'}{self.new_kernels(mx.__version__)}")  # fmt: skip
+                f"{slow or 'none'}{self.new_kernels(mx.__version__)}"
+                + "".join(f"\n  the hub thread {STALL_S:g} s into the turn at "
+                          f"{at - CLIENT_START_S:.1f} s (innermost first): {stack}"
+                          for at, stack in self.stacks[:8]))  # fmt: skip
+
+    def hub_stack(self) -> str:
+        """The MLX thread's frames from faulthandler's dump of this turn: ``file:line (function)``
+        from the innermost, joined by " < "."""
+        self.stack_file.seek(0)
+        me = f"{threading.get_ident():#018x}"
+        frames, mine = [], False
+        for line in self.stack_file.read().splitlines():
+            if line.startswith(("Thread ", "Current thread ")):
+                mine = me in line
+            elif mine and line.strip().startswith("File "):
+                where = line.strip()[5:].replace('"', "")
+                name, _, rest = where.partition(", line ")
+                number, _, function = rest.partition(" in ")
+                frames.append(f"{Path(name).name}:{number} ({function})")
+        return " < ".join(frames[:10]) or "not caught (the turn ended first)"
 
     def new_kernels(self, version: str) -> str:
-        """MLX CUDA's kernels compiled (NVRTC) since the run began, with their time from the
-        clients' first chunk: each new one is written to its PTX cache on disk
-        (``MLX_PTX_CACHE_DIR``, else ``<tmp>/mlx/<version>/ptx``; a kernel compiled on another
-        run of this machine is read from there, not compiled). Empty off CUDA."""
+        """Kernels compiled since the run began, with their time from the clients' first chunk,
+        seen as new files in two disk caches (a kernel compiled on another run of this machine
+        is read from there, not compiled): MLX CUDA's own (NVRTC; ``MLX_PTX_CACHE_DIR``, else
+        ``<tmp>/mlx/<version>/ptx``) and the CUDA driver's (PTX compiled for this GPU, cuDNN's
+        runtime-built attention kernels among them; ``CUDA_CACHE_PATH``, else
+        ``~/.nv/ComputeCache``). Empty where neither folder exists (off CUDA)."""
         import os
-        import tempfile
 
-        folder = os.environ.get("MLX_PTX_CACHE_DIR") or Path(tempfile.gettempdir(), "mlx",
-                                                              version, "ptx")  # fmt: skip
-        if not Path(folder).is_dir():
-            return ""
-        # A long module name is cut into folders (MLX's get_ptx_path): joined again here.
-        new = sorted((f.stat().st_mtime - self.wall_start - CLIENT_START_S,
-                      "".join(f.relative_to(folder).with_suffix("").parts))
-                     for f in Path(folder).rglob("*.ptx")
-                     if f.stat().st_mtime >= self.wall_start)  # fmt: skip
-        listed = ", ".join(f"{name[:70]} at {at:.1f} s" for at, name in new[:12])
-        return f"; kernels compiled: {len(new)}" + (f" ({listed})" if listed else "")
+        caches = {"MLX": os.environ.get("MLX_PTX_CACHE_DIR")
+                  or Path(tempfile.gettempdir(), "mlx", version, "ptx"),
+                  "driver": os.environ.get("CUDA_CACHE_PATH")
+                  or Path.home() / ".nv" / "ComputeCache"}  # fmt: skip
+        out = ""
+        for label, folder in caches.items():
+            if not Path(folder).is_dir():
+                continue
+            # A long module name is cut into folders (MLX's get_ptx_path): joined again here.
+            new = sorted((f.stat().st_mtime - self.wall_start - CLIENT_START_S,
+                          "".join(f.relative_to(folder).parts))
+                         for f in Path(folder).rglob("*")
+                         if f.is_file() and f.stat().st_mtime >= self.wall_start)  # fmt: skip
+            listed = ", ".join(f"{name[:70]} at {at:.1f} s" for at, name in new[:12])
+            out += f"; {label} kernels compiled ({folder}): {len(new)}" + (f" ({listed})" if listed else "")  # fmt: skip
+        return out
 
 
 def run_clients(n: int, args) -> dict:
