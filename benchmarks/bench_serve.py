@@ -223,6 +223,7 @@ def main() -> None:
     counts = [int(x) for x in args.streams.split(",")]
     per_turn = [int(x) for x in (args.tokens_per_turn or "0").split(",")]
     end_tokens = [int(x) for x in (args.end_tokens or "0").split(",")]
+    wall0 = time.time()  # the driver cache's entries are listed from here
     load, tok, name = model_loader(args, "voxtral-serve-")
 
     default_end = front_bank.END_TOKENS_PER_RUN
@@ -239,7 +240,8 @@ def main() -> None:
           f"({name}), {args.seconds:.0f} s per stream in {args.chunk_ms:.0f} ms chunks, "
           f"rows per step: {args.batch_rows or 'exact'}, clients starting over "
           f"{args.stagger or args.chunk_ms / 1000:g} s; the server was ready "
-          f"{time.perf_counter() - t0:.1f} s after start (model, kernels, bank shapes)",
+          f"{time.perf_counter() - t0:.1f} s after start (model, kernels, bank shapes)"
+          + (f"; cuDNN's log {cudnn_log_size()} bytes" if cudnn_log_size() is not None else ""),
           flush=True)  # fmt: skip
     if not args.cold:
         # Untimed, over the whole length, at the largest N: MLX CUDA compiles kernels for
@@ -263,6 +265,8 @@ def main() -> None:
               f"{r['behind']} ({r['dropped']}) | {r['tokens_s']:.0f} |", flush=True)  # fmt: skip
     print("\nThe hub's turns that had work (audio in, a step of every stream, events out):")
     print("\n".join(notes))
+    print("\nThe CUDA driver's kernel cache (time from the server's start):")
+    print(driver_cache_listing(wall0))
     server.should_exit = True
     hub.stop()
     hub.join(30)
@@ -345,6 +349,7 @@ class TurnClock:
         gc.callbacks.append(timed_gc)
 
     def clear(self) -> None:
+        self.log_at = cudnn_log_size()
         self.times, self.slow, self.start = [], [], time.perf_counter()
         self.stacks: list[tuple[float, str]] = []  # turns over STALL_S: the hub thread's stack
         self.wall_start = time.time()
@@ -370,6 +375,8 @@ class TurnClock:
                 f"{mx.get_active_memory() / 1e9:.1f} GB, cache {mx.get_cache_memory() / 1e9:.1f} "
                 f"GB, peak {mx.get_peak_memory() / 1e9:.1f} GB; turns over {1000 * SLOW_TURN_S:.0f} ms: "
                 f"{slow or 'none'}{self.new_kernels(mx.__version__)}"
+                + (f"; cuDNN's log, bytes {self.log_at}-{cudnn_log_size()}"
+                   if self.log_at is not None else "")
                 + "".join(f"\n  the hub thread {STALL_S:g} s into the turn at "
                           f"{at - CLIENT_START_S:.1f} s (innermost first): {stack}"
                           for at, stack in self.stacks[:8]))  # fmt: skip
@@ -412,9 +419,60 @@ class TurnClock:
                           "".join(f.relative_to(folder).parts))
                          for f in Path(folder).rglob("*")
                          if f.is_file() and f.stat().st_mtime >= self.wall_start)  # fmt: skip
-            listed = ", ".join(f"{name[:70]} at {at:.1f} s" for at, name in new[:12])
+            listed = ", ".join(f"{name[:70]} at {at:.1f} s" + (
+                f" [{kernel_names(Path(folder, name))}]" if label == "driver" else "")
+                for at, name in new[:12])  # fmt: skip
             out += f"; {label} kernels compiled ({folder}): {len(new)}" + (f" ({listed})" if listed else "")  # fmt: skip
         return out
+
+
+def cudnn_log_size() -> int | None:
+    """The length of cuDNN frontend's log (``CUDNN_FRONTEND_LOG_FILE``, with
+    ``CUDNN_FRONTEND_LOG_INFO=1``), to find the attention graphs built during a run: None
+    when there is no such log."""
+    import os
+
+    name = os.environ.get("CUDNN_FRONTEND_LOG_FILE")
+    if not name or name in ("stdout", "stderr") or not Path(name).is_file():
+        return None
+    return Path(name).stat().st_size
+
+
+def kernel_names(entry: Path, most: int = 3) -> str:
+    """The kernels a CUDA driver cache entry holds (the ``.text.<kernel>`` sections of the
+    compiled code inside it), the first ``most`` of them cut to 90 characters: which library's
+    PTX the driver had to compile for this GPU."""
+    import re
+
+    try:
+        data = entry.read_bytes()
+    except OSError:
+        return "unreadable"
+    names = list(dict.fromkeys(m.decode("ascii", "replace") for m in
+                               re.findall(rb"\.text\.([A-Za-z0-9_$.]{6,})", data)))  # fmt: skip
+    if not names:  # compressed or of another layout: whatever mangled names show
+        names = list(dict.fromkeys(m.decode("ascii", "replace")
+                                   for m in re.findall(rb"_Z[A-Za-z0-9_]{12,}", data)))  # fmt: skip
+    shown = " | ".join(n[:90] for n in names[:most])
+    return f"{len(names)} kernels: {shown}" if names else f"{len(data)} bytes, no names"
+
+
+def driver_cache_listing(since: float) -> str:
+    """Every entry of the CUDA driver's cache (``CUDA_CACHE_PATH``, else ``~/.nv/ComputeCache``)
+    written from ``since`` (epoch s) on, oldest first, with its time from then, size and
+    kernels: what the server compiled from PTX while it started and while clients ran."""
+    import os
+
+    folder = Path(os.environ.get("CUDA_CACHE_PATH") or Path.home() / ".nv" / "ComputeCache")
+    if not folder.is_dir():
+        return "no CUDA driver cache here"
+    entries = sorted((f.stat().st_mtime, f) for f in folder.rglob("*") if f.is_file())
+    lines = [f"{len(entries)} entries in {folder}, of them written after the server's start:"]
+    for at, f in entries:
+        if at >= since:
+            lines.append(f"  {at - since:7.1f} s  {f.stat().st_size / 1e3:7.0f} kB  "
+                         f"{f.relative_to(folder)}  {kernel_names(f, 6)}")  # fmt: skip
+    return "\n".join(lines)
 
 
 def run_clients(n: int, args) -> dict:
