@@ -416,12 +416,12 @@ class TurnClock:
                 continue
             # A long module name is cut into folders (MLX's get_ptx_path): joined again here.
             new = sorted((f.stat().st_mtime - self.wall_start - CLIENT_START_S,
-                          "".join(f.relative_to(folder).parts))
+                          "".join(f.relative_to(folder).parts), f)
                          for f in Path(folder).rglob("*")
                          if f.is_file() and f.stat().st_mtime >= self.wall_start)  # fmt: skip
-            listed = ", ".join(f"{name[:70]} at {at:.1f} s" + (
-                f" [{kernel_names(Path(folder, name))}]" if label == "driver" else "")
-                for at, name in new[:12])  # fmt: skip
+            listed = ", ".join(f"{name[:70]} at {at:.1f} s"
+                               + (f" [{kernel_names(f)}]" if label == "driver" else "")
+                               for at, name, f in new[:12])  # fmt: skip
             out += f"; {label} kernels compiled ({folder}): {len(new)}" + (f" ({listed})" if listed else "")  # fmt: skip
         return out
 

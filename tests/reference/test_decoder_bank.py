@@ -5,6 +5,7 @@ the bank's masked attention rounds like a lane's within float error, and the arg
 
 from __future__ import annotations
 
+import mlx.core as mx
 import pytest
 
 from voxtral_mlx.checkpoint import weights
@@ -251,6 +252,43 @@ def test_plan_rows_warms_every_bank_shape(env, monkeypatch):
     sizes = (1, 2, 4, 6)
     assert seen == [("front", 6)] + [("prefill", r) for r in sizes] + [("step", r) for r in sizes]
     assert batch._decoder_bank.members == [] and batch.rows == []
+
+
+def test_the_index_kernels_of_staggered_steps_are_warmed(env, monkeypatch):
+    """Streams starting a turn apart step with rows in their prompt (ids read back, int32)
+    beside rows on argmax tokens (uint32) and rows not stepping: every gather and scatter
+    family those steps index with is one ``plan_rows`` warms (on MLX CUDA each family met
+    first under load was a ~2.5 s compile with every stream waiting)."""
+    from voxtral_mlx.decode import decoder_bank, index_kernels, row as row_module
+    from voxtral_mlx.decode import rows as rows_module
+
+    model, tok = env
+    warmed = []
+    warm = index_kernels.warm_index_kernels
+    monkeypatch.setattr(rows_module, "warm_index_kernels",
+                        lambda dtype: warmed.append(warm(dtype)))  # fmt: skip
+    used = set()
+    in_order, scatter_rows = row_module._in_order, decoder_bank._scatter_rows
+
+    def spy_in_order(parts, order):
+        out = in_order(parts, order)
+        if order != sorted(order):  # a gather by one index array
+            used.add(("gather", out.dtype, 1))
+        return out
+
+    def spy_scatter(x, where, rows):
+        used.add(("scatter", x.dtype, 1))
+        return scatter_rows(x, where, rows)
+
+    monkeypatch.setattr(row_module, "_in_order", spy_in_order)
+    monkeypatch.setattr(decoder_bank, "_scatter_rows", spy_scatter)
+    batch = RowBatch(model, tok, LIVE_BLOCK, bank_rows=4)
+    batch.plan_rows(4)
+    clips = [ref.test_audio(s, seed=i) for i, s in ((21, 3.0), (22, 3.0), (23, 2.0), (24, 2.5))]
+    _together(batch, clips, starts=[0, 1, 3, 6])
+    assert len(warmed) == 1
+    assert ("gather", mx.int32, 1) in used and ("scatter", mx.int32, 1) in used
+    assert used <= warmed[0], used - warmed[0]
 
 
 def test_a_new_stream_joins_the_front_bank_before_its_first_audio(env, monkeypatch):

@@ -27,6 +27,7 @@ from voxtral_mlx.decode.bank_rows import padded_rows
 from voxtral_mlx.decode.decoder_bank import DecoderBank
 from voxtral_mlx.decode.exact_rows import exact_rows
 from voxtral_mlx.decode.front_bank import FrontBank
+from voxtral_mlx.decode.index_kernels import warm_index_kernels
 from voxtral_mlx.decode.row import Feed, Row, State, step_inputs
 from voxtral_mlx.model import VoxtralRealtime
 from voxtral_mlx.model.fast_step import FastStepper
@@ -385,11 +386,13 @@ class RowBatch:
     def _warm_banks(self, delay_ms: int | None) -> None:
         """Every bank call shape once, before the first stream (each new one costs MLX CUDA
         an attention graph, ~0.1 s; many streams joining at once met them all, one after
-        another): the front bank's calls (``FrontBank.warm``), shared prefills and decoder
-        bank steps of each bank size whose scratch fits (``DecoderBank.warm``)."""
+        another): the front bank's calls (``FrontBank.warm``), the indexing kernels a step may
+        use (``index_kernels.py``), shared prefills and decoder bank steps of each bank size
+        whose scratch fits (``DecoderBank.warm``)."""
         if self._front_bank is not None:
             self._front_bank.warm()
         bank = self._decoder_bank
+        warm_index_kernels(self.model.decoder.norm.weight.dtype)
         if bank is None:
             return
         proto = StreamProtocol.of(self.model.config, self.tokenizer, delay_ms)
