@@ -259,7 +259,8 @@ def test_the_index_kernels_of_staggered_steps_are_warmed(env, monkeypatch):
     beside rows on argmax tokens (uint32) and rows not stepping: every gather and scatter
     family those steps index with is one ``plan_rows`` warms (on MLX CUDA each family met
     first under load was a ~2.5 s compile with every stream waiting)."""
-    from voxtral_mlx.decode import decoder_bank, index_kernels, row as row_module
+    from voxtral_mlx.decode import decoder_bank, index_kernels
+    from voxtral_mlx.decode import row as row_module
     from voxtral_mlx.decode import rows as rows_module
 
     model, tok = env
