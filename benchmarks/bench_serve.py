@@ -241,7 +241,7 @@ def main() -> None:
           f"rows per step: {args.batch_rows or 'exact'}, clients starting over "
           f"{args.stagger or args.chunk_ms / 1000:g} s; the server was ready "
           f"{time.perf_counter() - t0:.1f} s after start (model, kernels, bank shapes)"
-          + (f"; cuDNN's log {cudnn_log_size()} bytes" if cudnn_log_size() is not None else ""),
+          + (f"; cuDNN's log {log} bytes" if (log := cudnn_log_size()) is not None else ""),
           flush=True)  # fmt: skip
     if not args.cold:
         # Untimed, over the whole length, at the largest N: MLX CUDA compiles kernels for
@@ -408,8 +408,7 @@ class TurnClock:
 
         caches = {"MLX": os.environ.get("MLX_PTX_CACHE_DIR")
                   or Path(tempfile.gettempdir(), "mlx", version, "ptx"),
-                  "driver": os.environ.get("CUDA_CACHE_PATH")
-                  or Path.home() / ".nv" / "ComputeCache"}  # fmt: skip
+                  "driver": driver_cache_folder()}  # fmt: skip
         out = ""
         for label, folder in caches.items():
             if not Path(folder).is_dir():
@@ -448,22 +447,29 @@ def kernel_names(entry: Path, most: int = 3) -> str:
         data = entry.read_bytes()
     except OSError:
         return "unreadable"
-    names = list(dict.fromkeys(m.decode("ascii", "replace") for m in
-                               re.findall(rb"\.text\.([A-Za-z0-9_$.]{6,})", data)))  # fmt: skip
-    if not names:  # compressed or of another layout: whatever mangled names show
+    # The sections' names; else (compressed or of another layout) whatever mangled names show.
+    for pattern in (rb"\.text\.([A-Za-z0-9_$.]{6,})", rb"_Z[A-Za-z0-9_]{12,}"):
         names = list(dict.fromkeys(m.decode("ascii", "replace")
-                                   for m in re.findall(rb"_Z[A-Za-z0-9_]{12,}", data)))  # fmt: skip
+                                   for m in re.findall(pattern, data)))  # fmt: skip
+        if names:
+            break
     shown = " | ".join(n[:90] for n in names[:most])
     return f"{len(names)} kernels: {shown}" if names else f"{len(data)} bytes, no names"
 
 
-def driver_cache_listing(since: float) -> str:
-    """Every entry of the CUDA driver's cache (``CUDA_CACHE_PATH``, else ``~/.nv/ComputeCache``)
-    written from ``since`` (epoch s) on, oldest first, with its time from then, size and
-    kernels: what the server compiled from PTX while it started and while clients ran."""
+def driver_cache_folder() -> Path:
+    """The CUDA driver's cache of kernels it compiled from PTX: ``CUDA_CACHE_PATH``, else
+    ``~/.nv/ComputeCache``."""
     import os
 
-    folder = Path(os.environ.get("CUDA_CACHE_PATH") or Path.home() / ".nv" / "ComputeCache")
+    return Path(os.environ.get("CUDA_CACHE_PATH") or Path.home() / ".nv" / "ComputeCache")
+
+
+def driver_cache_listing(since: float) -> str:
+    """Every entry of the CUDA driver's cache (``driver_cache_folder``) written from ``since``
+    (epoch s) on, oldest first, with its time from then, size and kernels: what the server
+    compiled from PTX while it started and while clients ran."""
+    folder = driver_cache_folder()
     if not folder.is_dir():
         return "no CUDA driver cache here"
     entries = sorted((f.stat().st_mtime, f) for f in folder.rglob("*") if f.is_file())

@@ -391,8 +391,8 @@ class RowBatch:
         whose scratch fits (``DecoderBank.warm``)."""
         if self._front_bank is not None:
             self._front_bank.warm()
-        bank = self._decoder_bank
         warm_index_kernels(self.model.decoder.norm.weight.dtype)
+        bank = self._decoder_bank
         if bank is None:
             return
         proto = StreamProtocol.of(self.model.config, self.tokenizer, delay_ms)
